@@ -1,0 +1,14 @@
+// omendb.so entry: module magic, library version, and (later) _PG_init for GUCs and resource managers.
+#include "omen_pg.h"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(omendb_version);
+}
+
+// omendb_version() -> text: the version of the loaded shared library.
+extern "C" Datum omendb_version(PG_FUNCTION_ARGS) {
+  (void)fcinfo;
+  PG_RETURN_TEXT_P(cstring_to_text(OMENDB_VERSION));
+}

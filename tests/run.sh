@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Runs every OmenDB test, as `make test` (and .ci/run) do:
+#   1. the core GoogleTest suite (RelWithDebInfo), then again under ASan+UBSan;
+#   2. the extension build (-Wall -Wextra -Werror) and install;
+#   3. pg_regress (sql/, expected/) in a throwaway instance run as the `postgres` user;
+#   4. the TAP tests (tests/tap/*.pl, PostgreSQL::Test::Cluster) as the `postgres` user.
+# Installs its own dependencies (root). A skipped test is a failure. Ends with one line
+# "omendb: N passed, N failed" and exits non-zero if anything failed.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+bash tests/deps.sh test || exit 1
+
+pgbin=/usr/lib/postgresql/15/bin
+pgxs=$("$pgbin/pg_config" --pkglibdir)/pgxs
+export PATH="$pgbin:$PATH"
+logs=$(mktemp -d /tmp/omendb-test.XXXXXX)
+chown postgres: "$logs"
+passed=0 failed=0 failures=()
+
+fail() { failed=$((failed + ${2:-1})); failures+=("$1"); echo "FAILED: $1" >&2; }
+
+# ctest in build dir $1, labelled $2: counts its tests, fails on any failure or skip.
+run_ctest() {
+  local dir=$1 label=$2 log="$logs/ctest-$2.log"
+  (cd "$dir" && ctest --output-on-failure -j2 --timeout 1800) >"$log" 2>&1
+  local rc=$? total ok
+  tail -n 30 "$log"
+  total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
+  ok=$(sed -n 's/.*[0-9]*% tests passed, \([0-9]*\) tests failed.*/\1/p' "$log" | tail -1)
+  if [ -z "$total" ]; then fail "$label: ctest did not run"; return; fi
+  passed=$((passed + total - ${ok:-0}))
+  [ "$rc" -eq 0 ] || fail "$label: ctest" "${ok:-1}"
+  if grep -qiE '\(Skipped\)|\[  SKIPPED \]' "$log"; then fail "$label: a test was skipped"; fi
+}
+
+echo "== core: GoogleTest"
+if cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$logs/cmake.log" 2>&1 &&
+   cmake --build build/test -j2 >>"$logs/cmake.log" 2>&1; then
+  run_ctest build/test core
+else tail -n 40 "$logs/cmake.log"; fail "core: build"; fi
+
+echo "== core: GoogleTest under ASan+UBSan"
+if cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DOMEN_BUILD_BENCH=OFF \
+     -DOMEN_SANITIZE=address,undefined >"$logs/cmake-asan.log" 2>&1 &&
+   cmake --build build/asan -j2 >>"$logs/cmake-asan.log" 2>&1; then
+  run_ctest build/asan asan
+else tail -n 40 "$logs/cmake-asan.log"; fail "asan: build"; fi
+
+echo "== extension: build and install"
+if make -j2 PG_CONFIG="$pgbin/pg_config" >"$logs/make.log" 2>&1 && make install PG_CONFIG="$pgbin/pg_config" >>"$logs/make.log" 2>&1; then
+  :
+else tail -n 40 "$logs/make.log"; fail "extension: build"; fi
+
+# Tests running as postgres get their own copy of what they read: the clone may sit in a directory
+# that user cannot enter.
+work="$logs/work"
+mkdir -p "$work" && cp -r sql expected tests "$work"/ && chown -R postgres: "$work"
+
+echo "== pg_regress"
+regress_tests=$(cd sql && ls *.sql | sed 's/\.sql$//' | sort)
+(cd "$work" && runuser -u postgres -- "$pgxs/src/test/regress/pg_regress" \
+   --temp-instance="$work/regress-instance" --bindir="$pgbin" --inputdir="$work" --outputdir="$work" \
+   $regress_tests) >"$logs/regress.log" 2>&1
+rc=$?
+cat "$logs/regress.log"
+n=$(echo $regress_tests | wc -w)
+if [ $rc -eq 0 ] && grep -qE "All $n tests passed" "$logs/regress.log"; then passed=$((passed + n))
+else
+  nf=$(sed -n 's/.*\([0-9][0-9]*\) of [0-9]* tests failed.*/\1/p' "$logs/regress.log" | tail -1)
+  passed=$((passed + n - ${nf:-$n})); fail "pg_regress" "${nf:-$n}"
+  [ -f "$work/regression.diffs" ] && head -n 200 "$work/regression.diffs"
+fi
+
+echo "== TAP"
+(cd "$work" && runuser -u postgres -- env PATH="$PATH" PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
+   TESTDIR="$work" prove -v -I "$pgxs/src/test/perl" -I "$work/tests/tap" "$work"/tests/tap/*.pl) >"$logs/tap.log" 2>&1
+rc=$?
+tail -n 40 "$logs/tap.log"
+tap_ok=$(grep -cE '^\s*ok [0-9]+' "$logs/tap.log")
+tap_bad=$(grep -cE '^\s*not ok [0-9]+' "$logs/tap.log")
+passed=$((passed + tap_ok))
+[ "$rc" -eq 0 ] && grep -q '^Result: PASS' "$logs/tap.log" || fail "TAP" "$((tap_bad > 0 ? tap_bad : 1))"
+if grep -qiE '^\s*ok [0-9]+.*# skip|skipped:' "$logs/tap.log"; then fail "TAP: a test was skipped"; fi
+
+echo "logs: $logs"
+for f in "${failures[@]}"; do echo "  failed: $f"; done
+echo "omendb: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
