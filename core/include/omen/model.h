@@ -124,7 +124,8 @@ class PgmModel {
   // Rebuilds the upper levels over a stored leaf level (e.g. read back from pages).
   // REQUIRES: `leaf` is the segments() of a model built over key_count keys and `epsilon` its
   // epsilon(); then the rebuilt model predicts exactly as the original. Throws
-  // std::invalid_argument when the leaf level is not ordered or ranks exceed key_count.
+  // std::invalid_argument when the leaf level is not ordered by first_key and first_rank, does
+  // not start at rank 0, has a rank above key_count or a negative/NaN slope.
   static PgmModel from_segments(std::vector<Segment> leaf, size_t key_count, uint32_t epsilon,
                                 ModelOptions opts = {});
 
