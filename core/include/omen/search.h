@@ -77,6 +77,7 @@ inline size_t lower_bound_scalar(const uint64_t* keys, size_t lo, size_t hi, uin
 // Same contract and answer as lower_bound_scalar. REQUIRES: best_search_kernel() == kSimd (AVX2).
 size_t lower_bound_simd(const uint64_t* keys, size_t lo, size_t hi, uint64_t key) noexcept;
 
+// Dispatches to the kernel k (kSimd only where best_search_kernel() returned it).
 inline size_t lower_bound_in(const uint64_t* keys, size_t lo, size_t hi, uint64_t key,
                              SearchKernel k) noexcept {
   return k == SearchKernel::kSimd ? lower_bound_simd(keys, lo, hi, key)

@@ -139,7 +139,7 @@ uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool 
       pla.start(p);
     }
   }
-  close(terminal ? std::max<uint64_t>(e, n) : e);
+  close(e);  // the next chunk's first point has rank e (with terminal, e == n)
   return max_err;
 }
 

@@ -51,10 +51,10 @@ class OptimalPla {
 };
 
 // Segments the constraint points of keys[b, e) (a run-aligned piece of sorted keys[0, n), see
-// PointCursor) with OptimalPla(eps); appends the segments to *out and, when errs != nullptr,
-// each segment's measured error to *errs. The last segment is clamped to rank e. Each error is
-// measured with eval_segment at every point of its segment. Returns the maximum error (0 if no
-// points).
+// PointCursor; `terminal` only when e == n) with OptimalPla(eps); appends the segments to *out
+// and, when errs != nullptr, each segment's measured error to *errs. The last segment is clamped
+// to rank e. Each error is measured with eval_segment at every point of its segment. Returns the
+// maximum error (0 if there are no points).
 uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal,
                        uint64_t eps, std::vector<Segment>* out, std::vector<uint64_t>* errs);
 
