@@ -45,14 +45,15 @@ template <class C>
 class ModelTest : public ::testing::Test {};
 
 // Every key type x {PGM, RMI, Linear}.
-using Cases = ::testing::Types<
-    Case<Int16Key, PgmModel>, Case<Int32Key, PgmModel>, Case<Int64Key, PgmModel>,
-    Case<Float4Key, PgmModel>, Case<Float8Key, PgmModel>, Case<DateKey, PgmModel>,
-    Case<TimestampKey, PgmModel>, Case<Int16Key, RmiModel>, Case<Int32Key, RmiModel>,
-    Case<Int64Key, RmiModel>, Case<Float4Key, RmiModel>, Case<Float8Key, RmiModel>,
-    Case<DateKey, RmiModel>, Case<TimestampKey, RmiModel>, Case<Int16Key, LinearModel>,
-    Case<Int32Key, LinearModel>, Case<Int64Key, LinearModel>, Case<Float4Key, LinearModel>,
-    Case<Float8Key, LinearModel>, Case<DateKey, LinearModel>, Case<TimestampKey, LinearModel>>;
+using Cases =
+    ::testing::Types<Case<Int16Key, PgmModel>, Case<Int32Key, PgmModel>, Case<Int64Key, PgmModel>,
+                     Case<Float4Key, PgmModel>, Case<Float8Key, PgmModel>, Case<DateKey, PgmModel>,
+                     Case<TimestampKey, PgmModel>, Case<Int16Key, RmiModel>, Case<Int32Key, RmiModel>,
+                     Case<Int64Key, RmiModel>, Case<Float4Key, RmiModel>, Case<Float8Key, RmiModel>,
+                     Case<DateKey, RmiModel>, Case<TimestampKey, RmiModel>, Case<Int16Key, LinearModel>,
+                     Case<Int32Key, LinearModel>, Case<Int64Key, LinearModel>, Case<Float4Key, LinearModel>,
+                     Case<Float8Key, LinearModel>, Case<DateKey, LinearModel>,
+                     Case<TimestampKey, LinearModel>>;
 TYPED_TEST_SUITE(ModelTest, Cases);
 
 TYPED_TEST(ModelTest, EveryLookupBracketsLowerBound) {
@@ -110,8 +111,8 @@ TEST(PgmModel, FromSegmentsPredictsLikeTheOriginal) {
   for (Dist d : {Dist::kLognormal, Dist::kHeavyDups, Dist::kExtremes}) {
     const std::vector<uint64_t> keys = make_keys<Int64Key>(d, 20000);
     const PgmModel m = PgmModel::build(keys, {.epsilon = 16});
-    const PgmModel r = PgmModel::from_segments({m.segments().begin(), m.segments().end()},
-                                               m.key_count(), m.epsilon(), {.epsilon_internal = 2});
+    const PgmModel r = PgmModel::from_segments({m.segments().begin(), m.segments().end()}, m.key_count(),
+                                               m.epsilon(), {.epsilon_internal = 2});
     for (uint64_t q : queries_for(keys)) {
       const SearchBound a = m.predict(q), b = r.predict(q);
       ASSERT_TRUE(a.pos == b.pos && a.lo == b.lo && a.hi == b.hi) << q;

@@ -66,23 +66,22 @@ class DynamicLearnedIndex {
 
  private:
   struct Leaf {
-    Segment seg{0, 0.0, 0.0, 0};  // model of the main array (ranks of the array it was cut from)
-    uint64_t next_rank = 0;       // clamp bound of seg
-    uint64_t base = 0;            // rank of keys[0] in that array
-    uint64_t err = 0;             // measured error of seg
-    uint64_t erased = 0;          // dead (erased) entries in the main array
-    std::vector<uint64_t> keys, payloads;          // main array
-    std::vector<uint64_t> dead;                    // tombstone bitmap over keys; empty if none
+    Segment seg{0, 0.0, 0.0, 0};           // model of the main array (ranks of the array it was cut from)
+    uint64_t next_rank = 0;                // clamp bound of seg
+    uint64_t base = 0;                     // rank of keys[0] in that array
+    uint64_t err = 0;                      // measured error of seg
+    uint64_t erased = 0;                   // dead (erased) entries in the main array
+    std::vector<uint64_t> keys, payloads;  // main array
+    std::vector<uint64_t> dead;            // tombstone bitmap over keys; empty if none
     std::vector<uint64_t> buf_keys, buf_payloads;  // insert buffer
   };
 
-  size_t leaf_index(uint64_t key) const noexcept;               // leaf responsible for key
+  size_t leaf_index(uint64_t key) const noexcept;  // leaf responsible for key
   static size_t main_lower_bound(const Leaf& l, uint64_t key) noexcept;
   static size_t buf_lower_bound(const Leaf& l, uint64_t key) noexcept;
   // Builds leaves over sorted keys/payloads; the first leaf's directory key is first_dir.
-  void make_leaves(std::vector<uint64_t>&& keys, std::vector<uint64_t>&& payloads,
-                   uint64_t first_dir, std::vector<uint64_t>* dir,
-                   std::vector<std::unique_ptr<Leaf>>* leaves) const;
+  void make_leaves(std::vector<uint64_t>&& keys, std::vector<uint64_t>&& payloads, uint64_t first_dir,
+                   std::vector<uint64_t>* dir, std::vector<std::unique_ptr<Leaf>>* leaves) const;
   void retrain(size_t i);  // merges leaf i's buffer, re-segments it, splices the pieces
   void drop_if_empty(size_t i);
   static size_t buffer_cap(const Leaf& l) noexcept;

@@ -144,9 +144,9 @@ class PgmModel {
   // REQUIRES: segment_count() > 0 and key >= segments()[0].first_key.
   size_t find_segment(uint64_t key) const noexcept;
 
-  size_t size_bytes() const noexcept;  // all levels and bookkeeping
+  size_t size_bytes() const noexcept;                                         // all levels and bookkeeping
   uint64_t max_error() const noexcept { return eps_.empty() ? 0 : eps_[0]; }  // == epsilon()
-  uint32_t epsilon() const noexcept { return eps_.empty() ? 0 : eps_[0]; }  // bound used by predict
+  uint32_t epsilon() const noexcept { return eps_.empty() ? 0 : eps_[0]; }    // bound used by predict
   size_t segment_count() const noexcept { return levels_.empty() ? 0 : levels_[0].size(); }
   std::span<const Segment> segments() const noexcept {
     return levels_.empty() ? std::span<const Segment>() : std::span<const Segment>(levels_[0]);

@@ -8,8 +8,7 @@
 
 namespace omen {
 
-DynamicLearnedIndex::DynamicLearnedIndex(ModelOptions opts)
-    : opts_(opts), kernel_(best_search_kernel()) {
+DynamicLearnedIndex::DynamicLearnedIndex(ModelOptions opts) : opts_(opts), kernel_(best_search_kernel()) {
   dir_.push_back(0);
   leaves_.push_back(std::make_unique<Leaf>());
 }
@@ -34,9 +33,8 @@ DynamicLearnedIndex::~DynamicLearnedIndex() = default;
 DynamicLearnedIndex::DynamicLearnedIndex(DynamicLearnedIndex&&) noexcept = default;
 DynamicLearnedIndex& DynamicLearnedIndex::operator=(DynamicLearnedIndex&&) noexcept = default;
 
-void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys,
-                                      std::vector<uint64_t>&& payloads, uint64_t first_dir,
-                                      std::vector<uint64_t>* dir,
+void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys, std::vector<uint64_t>&& payloads,
+                                      uint64_t first_dir, std::vector<uint64_t>* dir,
                                       std::vector<std::unique_ptr<Leaf>>* leaves) const {
   const size_t n = keys.size();
   std::vector<Segment> segs;
@@ -108,8 +106,8 @@ void DynamicLearnedIndex::insert(uint64_t key, uint64_t payload) {
   const size_t i = leaf_index(key);
   Leaf& l = *leaves_[i];
   // After the equal keys already buffered: keeps insertion order among equal keys.
-  const size_t b = static_cast<size_t>(
-      std::upper_bound(l.buf_keys.begin(), l.buf_keys.end(), key) - l.buf_keys.begin());
+  const size_t b =
+      static_cast<size_t>(std::upper_bound(l.buf_keys.begin(), l.buf_keys.end(), key) - l.buf_keys.begin());
   l.buf_keys.insert(l.buf_keys.begin() + b, key);
   l.buf_payloads.insert(l.buf_payloads.begin() + b, payload);
   ++size_;
