@@ -107,6 +107,20 @@ TYPED_TEST(RawModelTest, HugeGapBetweenDenseRuns) {
   for (uint32_t eps : kEpsilons) expect_brackets(keys, TypeParam::build(keys, {.epsilon = eps}));
 }
 
+// Automatic RMI sizing gives few leaves on test-sized data; force many (mostly empty) leaves and
+// a single one, so keys routed to empty leaves and before a leaf's first point are exercised.
+TEST(RmiModel, ManyEmptyLeavesAndOneLeafStillBracket) {
+  for (Dist d : {Dist::kLognormal, Dist::kClustered, Dist::kHeavyDups, Dist::kExtremes}) {
+    const std::vector<uint64_t> keys = make_keys<Int64Key>(d, 3000);
+    for (uint32_t leaves : {1u, 7u, 3000u, 12000u}) {
+      SCOPED_TRACE(std::string(dist_name(d)) + " leaves=" + std::to_string(leaves));
+      const RmiModel m = RmiModel::build(keys, {.rmi_leaves = leaves});
+      EXPECT_EQ(m.leaf_count(), leaves);
+      expect_brackets(keys, m);
+    }
+  }
+}
+
 TEST(PgmModel, FromSegmentsPredictsLikeTheOriginal) {
   for (Dist d : {Dist::kLognormal, Dist::kHeavyDups, Dist::kExtremes}) {
     const std::vector<uint64_t> keys = make_keys<Int64Key>(d, 20000);
