@@ -204,6 +204,26 @@ TEST(DynamicIndex, SlicesOfOneLongNoisySegmentAnswerExactly) {
   }
 }
 
+// One key repeated beyond kMaxLeafKeys: a run is never cut, so that leaf keeps growing.
+TEST(DynamicIndex, OneKeyRepeatedBeyondTheLeafLimit) {
+  DynamicLearnedIndex idx;
+  const size_t copies = DynamicLearnedIndex::kMaxLeafKeys + 5000;
+  for (uint64_t i = 0; i < copies; ++i) idx.insert(7, i);
+  idx.insert(6, 0);
+  idx.insert(8, 0);
+  ASSERT_TRUE(idx.check_invariants());
+  EXPECT_EQ(idx.find(7), std::optional<uint64_t>(0));  // the first inserted copy
+  size_t n = 0;
+  idx.scan(7, [&](uint64_t k, uint64_t p) {
+    EXPECT_EQ(p, k == 7 ? n : 0);
+    return ++n < copies + 10;
+  });
+  EXPECT_EQ(n, copies + 1);
+  EXPECT_TRUE(idx.erase(7, copies - 1));
+  EXPECT_FALSE(idx.erase(7, copies - 1));
+  EXPECT_EQ(idx.size(), copies + 1);
+}
+
 TEST(DynamicIndex, RejectsUnsortedOrMismatchedInput) {
   EXPECT_THROW(DynamicLearnedIndex({3, 1}, {0, 0}), std::invalid_argument);
   EXPECT_THROW(DynamicLearnedIndex({1, 3}, {0}), std::invalid_argument);

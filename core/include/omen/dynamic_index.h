@@ -30,12 +30,13 @@ namespace omen {
 //     [pos - err, pos + err + 1], pos = eval_segment(seg, next_rank, k). Dead entries are
 //     skipped by find/scan/erase and dropped by a retrain. keys.size() <= kMaxLeafKeys unless
 //     one run of equal keys is longer (leaves are cut only between different keys).
-//  4. buf size <= kBufferCap and 4 * erased <= keys.size() after every public call returns;
+//  4. buf size <= buffer_cap(leaf) and 4 * erased <= keys.size() after every public call returns;
 //     erased == number of set bits in dead.
 //  5. size_ == total entries over all leaves.
 class DynamicLearnedIndex {
  public:
-  // A leaf's insert buffer holds up to clamp(main size / 32, 32, kBufferCap) entries; one more
+  // A leaf's insert buffer holds up to clamp(main size / 32, 32, kBufferCap) entries (no upper
+  // clamp for a leaf that is one run longer than kMaxLeafKeys); one more
   // triggers a local retrain, and so does a quarter of its main array being erased.
   static constexpr size_t kBufferCap = 512;
   // Longest main array of a leaf: a longer PGM segment (e.g. sequential keys) is cut into several

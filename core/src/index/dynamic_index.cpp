@@ -146,7 +146,10 @@ bool DynamicLearnedIndex::erase(uint64_t key, uint64_t payload) {
 }
 
 size_t DynamicLearnedIndex::buffer_cap(const Leaf& l) noexcept {
-  return std::clamp<size_t>(l.keys.size() / 32, 32, kBufferCap);
+  // A leaf above kMaxLeafKeys is one run of equal keys that cannot be cut: let its buffer grow
+  // with it so retraining it stays amortized O(32) per insert.
+  const size_t cap = std::max<size_t>(l.keys.size() / 32, 32);
+  return l.keys.size() > kMaxLeafKeys ? cap : std::min(cap, kBufferCap);
 }
 
 void DynamicLearnedIndex::drop_if_empty(size_t i) {
@@ -219,7 +222,7 @@ bool DynamicLearnedIndex::check_invariants() const {
     if (!std::is_sorted(l.keys.begin(), l.keys.end()) ||
         !std::is_sorted(l.buf_keys.begin(), l.buf_keys.end()))
       return false;
-    if (l.buf_keys.size() > kBufferCap || 4 * l.erased > l.keys.size()) return false;
+    if (l.buf_keys.size() > buffer_cap(l) || 4 * l.erased > l.keys.size()) return false;
     size_t dead = 0;
     for (uint64_t w : l.dead) dead += static_cast<size_t>(__builtin_popcountll(w));
     if (dead != l.erased || (!l.dead.empty() && l.dead.size() != (l.keys.size() + 63) / 64)) return false;
