@@ -13,7 +13,8 @@
 
 namespace omen {
 
-// Thread safety: immutable after construction; every const member may be called concurrently.
+// Thread safety: immutable after construction (set_kernel aside); every const member may be
+// called concurrently. Move-only.
 // Invariants: keys_ sorted ascending; payloads_ empty or keys_.size() long; model_ built over
 // exactly keys_, so model_.predict(k) brackets lower_bound(keys_, k) (omen/search_bound.h).
 class StaticLearnedIndex {
