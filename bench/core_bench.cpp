@@ -1,0 +1,357 @@
+// core_bench: the learned index (omen::StaticLearnedIndex, PGM model, epsilon 64) against binary
+// search and absl::btree_map, in one process and one run: build time, index bytes, dependent-chain
+// lookup latency, batched throughput on 1 and 2 threads, and a DRAM-miss reference measured here.
+// Prints a table with ratios against binary search, writes it as CSV, and checks the targets.
+// How to run and what each column means: docs/bench.md.
+#include <unistd.h>
+
+#include <bit>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "bench_support.h"
+#include "omen/baseline.h"
+
+#if __has_include("omen/static_index.h")
+#include "omen/model.h"
+#include "omen/static_index.h"
+#define OMEN_HAVE_LEARNED 1
+#else
+#define OMEN_HAVE_LEARNED 0
+#endif
+
+namespace {
+
+struct Options {
+  std::vector<size_t> sizes = {10'000'000, 100'000'000};
+  std::vector<std::string> dists = {"uniform", "lognormal"};
+  size_t queries = size_t{1} << 22;  // power of two: the chain indexes it with a mask
+  size_t chain = 2'000'000;          // dependent lookups per measurement
+  size_t chase_bytes = size_t{1} << 30;
+  int reps = 3;
+  uint64_t seed = 42;
+  uint32_t epsilon = 64;
+  std::string csv = "bench/out/core_bench.csv";
+};
+
+// One contender on one key set.
+struct Row {
+  std::string dist, index;
+  size_t n = 0;
+  double build_s = -1, build_par_s = -1;  // -1: not applicable
+  double bytes = 0;                       // index bytes beyond the sorted keys (btree: all of it)
+  double chain_ns = 0, batch1 = 0, batch2 = 0, loop1 = 0;  // ns/lookup; lookups/s
+  double thp_pct = 0;  // share of the process' resident memory in huge pages while measured
+  bool correct = true;
+};
+
+// Turns on ModelOptions::parallel when the model has that option; false if it has not.
+template <class MO>
+bool set_parallel(MO& mo) {
+  if constexpr (requires { mo.parallel = true; }) {
+    mo.parallel = true;
+    return true;
+  } else {
+    return false;
+  }
+}
+
+// Size arguments: plain numbers or with a K/M/G suffix (powers of ten): 1M, 10M, 100M.
+size_t parse_size(const std::string& s) {
+  size_t mult = 1;
+  std::string digits = s;
+  switch (s.empty() ? '\0' : s.back()) {
+    case 'K': case 'k': mult = 1'000; break;
+    case 'M': case 'm': mult = 1'000'000; break;
+    case 'G': case 'g': mult = 1'000'000'000; break;
+    default: break;
+  }
+  if (mult != 1) digits.pop_back();
+  return std::stoull(digits) * mult;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) { std::fprintf(stderr, "%s needs a value\n", a.c_str()); std::exit(2); }
+      return argv[++i];
+    };
+    if (a == "--sizes") { o.sizes.clear(); for (auto& s : split(value())) o.sizes.push_back(parse_size(s)); }
+    else if (a == "--dists") o.dists = split(value());
+    else if (a == "--queries") o.queries = std::bit_ceil(parse_size(value()));
+    else if (a == "--chain") o.chain = parse_size(value());
+    else if (a == "--chase-bytes") o.chase_bytes = parse_size(value());
+    else if (a == "--reps") o.reps = std::max(1, std::stoi(value()));
+    else if (a == "--seed") o.seed = std::stoull(value());
+    else if (a == "--csv") o.csv = value();
+    else {
+      std::fprintf(stderr,
+                   "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--queries 4M]\n"
+                   "                  [--chain 2M] [--chase-bytes 1G] [--reps 3] [--seed 42] [--csv PATH]\n");
+      std::exit(a == "--help" ? 0 : 2);
+    }
+  }
+  return o;
+}
+
+// Dependent chain: the next probe is chosen by the previous answer, so no two lookups overlap.
+// Returns ns per lookup; *checksum gets the sum of the answers (equal for every correct index).
+template <class Index>
+double chain_ns(const Index& idx, std::span<const uint64_t> q, size_t lookups, uint64_t* checksum) {
+  const size_t mask = q.size() - 1;
+  size_t pos = 0;
+  uint64_t sum = 0;
+  double t = bench::now_s();
+  for (size_t i = 0; i < lookups; ++i) {
+    pos = idx.lower_bound(q[(i + (pos & 1)) & mask]);
+    sum += pos;
+  }
+  t = bench::now_s() - t;
+  *checksum = sum;
+  return t * 1e9 / static_cast<double>(lookups);
+}
+
+// Independent lookups over all probes on `threads` threads (each takes a contiguous slice),
+// through lower_bound_batch when the index has one. Best of `reps`, in lookups/s.
+template <class Index>
+double throughput(const Index& idx, std::span<const uint64_t> q, std::span<size_t> out, int threads, int reps,
+                  bool use_batch) {
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    double t = bench::run_threads(threads, [&](int th) {
+      const size_t begin = q.size() * th / threads, end = q.size() * (th + 1) / threads;
+      if constexpr (requires { idx.lower_bound_batch(q, out); }) {
+        if (use_batch) {
+          idx.lower_bound_batch(q.subspan(begin, end - begin), out.subspan(begin, end - begin));
+          return;
+        }
+      }
+      for (size_t i = begin; i < end; ++i) out[i] = idx.lower_bound(q[i]);
+    });
+    best = std::min(best, t);
+  }
+  return static_cast<double>(q.size()) / best;
+}
+
+// Latency and throughput of one index; answers checked against the binary-search reference
+// (`want`, filled by the first contender) and the chain checksum.
+template <class Index>
+void measure(const Index& idx, std::span<const uint64_t> q, const Options& o, std::vector<size_t>& want,
+             uint64_t& want_sum, Row& row) {
+  uint64_t sum = 0;
+  chain_ns(idx, q, std::min<size_t>(o.chain / 10, 100'000), &sum);  // warm-up
+  row.chain_ns = 1e30;
+  for (int r = 0; r < std::min(o.reps, 2); ++r) row.chain_ns = std::min(row.chain_ns, chain_ns(idx, q, o.chain, &sum));
+  std::vector<size_t> out(q.size());
+  constexpr bool kBatched = requires { idx.lower_bound_batch(q, std::span<size_t>(out)); };
+  row.loop1 = throughput(idx, q, out, 1, o.reps, false);
+  row.batch1 = throughput(idx, q, out, 1, o.reps, kBatched);
+  row.batch2 = throughput(idx, q, out, 2, o.reps, kBatched);
+  if (want.empty()) {
+    want = out;
+    want_sum = sum;
+  }
+  row.correct = (out == want) && sum == want_sum;
+  if (!row.correct) std::fprintf(stderr, "WRONG ANSWERS: %s on %s n=%zu\n", row.index.c_str(), row.dist.c_str(), row.n);
+}
+
+void progress(const char* what, Row& r) {
+  auto m = bench::mem_use();
+  r.thp_pct = 100.0 * m.huge / std::max<double>(1.0, m.rss);
+  std::fprintf(stderr, "  [%s %zu] %-8s %s (rss %.2f GiB, of it huge pages %.2f GiB)\n", r.dist.c_str(), r.n,
+               r.index.c_str(), what, m.rss / 1073741824.0, m.huge / 1073741824.0);
+}
+
+// All contenders on one key set.
+void run_set(const Options& o, const std::string& dist, size_t n, std::vector<Row>& rows) {
+  double t = bench::now_s();
+  const auto keys = bench::make_keys(dist, n, o.seed);
+  const double gen_s = bench::now_s() - t;
+  const auto q = bench::make_queries(keys, o.queries, o.seed + 1);
+  std::fprintf(stderr, "== %s n=%zu: keys generated and sorted in %.2f s\n", dist.c_str(), n, gen_s);
+  std::vector<size_t> want;
+  uint64_t want_sum = 0;
+
+  {  // Binary search: the reference. Its "build" is taking over the sorted vector.
+    Row r{dist, "binary", n};
+    auto copy = bench::huge_copy(keys);
+    t = bench::now_s();
+    omen::BinarySearchIndex bs(std::move(copy));
+    r.build_s = bench::now_s() - t;
+    r.bytes = 0;
+    measure(bs, q, o, want, want_sum, r);
+    progress("measured", r);
+    rows.push_back(r);
+  }
+#if OMEN_HAVE_LEARNED
+  {  // Learned: the model build from the sorted keys is timed alone, then the index is built.
+    Row r{dist, "learned", n};
+    omen::ModelOptions mo;
+    mo.epsilon = o.epsilon;
+    r.build_s = 1e30;
+    for (int i = 0; i < (n <= 10'000'000 ? o.reps : 1); ++i) {
+      t = bench::now_s();
+      auto m = omen::PgmModel::build(keys, mo);
+      r.build_s = std::min(r.build_s, bench::now_s() - t);
+    }
+    if (auto par = mo; set_parallel(par)) {
+      r.build_par_s = 1e30;
+      for (int i = 0; i < (n <= 10'000'000 ? o.reps : 1); ++i) {
+        t = bench::now_s();
+        auto m = omen::PgmModel::build(keys, par);
+        r.build_par_s = std::min(r.build_par_s, bench::now_s() - t);
+      }
+    }
+    omen::StaticLearnedIndex idx(bench::huge_copy(keys), std::vector<uint64_t>{}, mo);
+    r.bytes = static_cast<double>(idx.model_bytes());
+    measure(idx, q, o, want, want_sum, r);
+    progress("measured", r);
+    rows.push_back(r);
+  }
+#endif
+  {  // absl::btree_map: built by appending the sorted keys.
+    Row r{dist, "btree", n};
+    t = bench::now_s();
+    omen::BTreeIndex tree(keys);
+    r.build_s = bench::now_s() - t;
+    r.bytes = static_cast<double>(tree.size_bytes());
+    measure(tree, q, o, want, want_sum, r);
+    progress("measured", r);
+    rows.push_back(r);
+  }
+}
+
+const Row* find_row(const std::vector<Row>& rows, const Row& like, const char* index) {
+  for (auto& r : rows)
+    if (r.dist == like.dist && r.n == like.n && r.index == index) return &r;
+  return nullptr;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// The table, printed and written as CSV with the same columns.
+void report(const std::vector<Row>& rows, double dram_ns, const Options& o) {
+  const std::vector<std::string> head = {
+      "dist", "n", "index", "build_ms", "build_Mkeys_s", "build_par_ms", "index_bytes", "pct_of_keys",
+      "chain_ns", "chain_x_bs", "chain_x_dram", "batch1_Mops", "batch1_x_bs", "batch2_Mops", "batch2_x_bs",
+      "loop1_Mops", "thp_pct", "correct"};
+  std::vector<std::vector<std::string>> table;
+  for (auto& r : rows) {
+    const Row* bs = find_row(rows, r, "binary");
+    const double key_bytes = 8.0 * static_cast<double>(r.n);
+    const bool has_build = r.index != "binary";  // binary search has nothing to build
+    table.push_back({r.dist, std::to_string(r.n), r.index,
+                     has_build ? fmt("%.1f", r.build_s * 1e3) : "-",
+                     has_build ? fmt("%.1f", r.n / r.build_s / 1e6) : "-",
+                     r.build_par_s >= 0 ? fmt("%.1f", r.build_par_s * 1e3) : "-",
+                     fmt("%.0f", r.bytes), fmt("%.4f", 100.0 * r.bytes / key_bytes),
+                     fmt("%.1f", r.chain_ns), fmt("%.3f", r.chain_ns / bs->chain_ns), fmt("%.2f", r.chain_ns / dram_ns),
+                     fmt("%.2f", r.batch1 / 1e6), fmt("%.2f", r.batch1 / bs->batch1),
+                     fmt("%.2f", r.batch2 / 1e6), fmt("%.2f", r.batch2 / bs->batch1),
+                     fmt("%.2f", r.loop1 / 1e6), fmt("%.0f", r.thp_pct), r.correct ? "yes" : "NO"});
+  }
+  std::vector<size_t> width(head.size());
+  for (size_t c = 0; c < head.size(); ++c) {
+    width[c] = head[c].size();
+    for (auto& row : table) width[c] = std::max(width[c], row[c].size());
+  }
+  auto print_row = [&](const std::vector<std::string>& cells) {
+    for (size_t c = 0; c < cells.size(); ++c) std::printf("%*s%s", static_cast<int>(width[c]), cells[c].c_str(), c + 1 < cells.size() ? " " : "\n");
+  };
+  print_row(head);
+  for (auto& row : table) print_row(row);
+
+  std::FILE* f = std::fopen(o.csv.c_str(), "w");
+  if (!f) {
+    std::fprintf(stderr, "cannot write %s\n", o.csv.c_str());
+    return;
+  }
+  for (size_t c = 0; c < head.size(); ++c) std::fprintf(f, "%s%s", head[c].c_str(), c + 1 < head.size() ? "," : "\n");
+  for (auto& row : table)
+    for (size_t c = 0; c < row.size(); ++c) std::fprintf(f, "%s%s", row[c].c_str(), c + 1 < row.size() ? "," : "\n");
+  std::fprintf(f, "# dram_miss_ns,%.1f\n", dram_ns);
+  std::fclose(f);
+  std::printf("CSV: %s\n", o.csv.c_str());
+}
+
+// PASS/MISS for the targets, at 100M keys (or the largest size run, said so).
+void targets(const std::vector<Row>& rows, double dram_ns) {
+  size_t at = 0;
+  for (auto& r : rows) at = std::max(at, r.n);
+  std::printf("\nTargets (evaluated at n=%zu%s):\n", at, at == 100'000'000 ? "" : ", NOT at 100M");
+  auto line = [](bool ok, const std::string& what) { std::printf("  %-4s %s\n", ok ? "PASS" : "MISS", what.c_str()); };
+  bool any = false;
+  for (auto& r : rows) {
+    if (r.n != at || r.index != "learned") continue;
+    any = true;
+    const Row* bs = find_row(rows, r, "binary");
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 0.35x binary search (%.1f ns): %.3fx",
+                  r.dist.c_str(), r.chain_ns, bs->chain_ns, r.chain_ns / bs->chain_ns);
+    line(r.chain_ns <= 0.35 * bs->chain_ns, buf);
+    std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 1.3x DRAM miss (%.1f ns): %.2fx", r.dist.c_str(),
+                  r.chain_ns, dram_ns, r.chain_ns / dram_ns);
+    line(r.chain_ns <= 1.3 * dram_ns, buf);
+    std::snprintf(buf, sizeof buf, "%s: batched 1-thread %.2f M/s >= 8x binary search batched (%.2f M/s): %.2fx",
+                  r.dist.c_str(), r.batch1 / 1e6, bs->batch1 / 1e6, r.batch1 / bs->batch1);
+    line(r.batch1 >= 8 * bs->batch1, buf);
+    const double pct = 100.0 * r.bytes / (8.0 * static_cast<double>(r.n));
+    std::snprintf(buf, sizeof buf, "%s: model bytes %.0f <= 0.02%% of key bytes: %.4f%%", r.dist.c_str(), r.bytes, pct);
+    line(pct <= 0.02, buf);
+    const double rate = static_cast<double>(r.n) / r.build_s / 1e6;
+    std::snprintf(buf, sizeof buf, "%s: model build %.1f M keys/s >= 50 M keys/s on one core", r.dist.c_str(), rate);
+    line(rate >= 50.0, buf);
+  }
+  if (!any) std::printf("  (no learned index in this build: targets not evaluated)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // malloc's own memory (the btree's nodes) is made huge-page eligible by glibc's hugetlb tunable,
+  // which is read at start-up only: re-exec once with it set.
+  if (!std::getenv("GLIBC_TUNABLES") && !std::getenv("OMEN_BENCH_NO_REEXEC")) {
+    setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+    setenv("OMEN_BENCH_NO_REEXEC", "1", 1);
+    execv("/proc/self/exe", argv);  // on failure, carry on without the tunable
+  }
+  const Options o = parse_args(argc, argv);
+  std::printf("core_bench: learned index %s, epsilon %u; %zu probes (stored keys, uniform positions), %zu dependent lookups\n",
+              OMEN_HAVE_LEARNED ? "omen::StaticLearnedIndex (PgmModel)" : "NOT BUILT (omen/static_index.h missing)",
+              o.epsilon, o.queries, o.chain);
+  std::printf("huge pages: THP enabled=[%s] defrag=[%s]; key arrays, probes and the chase buffer madvise(MADV_HUGEPAGE)"
+              " on 2 MiB-aligned ranges; malloc GLIBC_TUNABLES=%s\n",
+              bench::thp_mode("enabled").c_str(), bench::thp_mode("defrag").c_str(),
+              std::getenv("GLIBC_TUNABLES") ? std::getenv("GLIBC_TUNABLES") : "(unset)");
+
+  const double dram_ns = bench::pointer_chase_ns(o.chase_bytes, 10'000'000, 2, o.seed);
+  std::printf("DRAM-miss reference: random cyclic pointer chase over %.2f GiB of 64-byte lines: %.1f ns/hop\n",
+              o.chase_bytes / 1073741824.0, dram_ns);
+  std::fflush(stdout);
+
+  std::vector<Row> rows;
+  for (size_t n : o.sizes)
+    for (auto& d : o.dists) run_set(o, d, n, rows);
+  std::printf("\n");
+  report(rows, dram_ns, o);
+  targets(rows, dram_ns);
+  for (auto& r : rows)
+    if (!r.correct) return 1;
+  return 0;
+}
