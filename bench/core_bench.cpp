@@ -29,6 +29,7 @@ namespace {
 struct Options {
   std::vector<size_t> sizes = {10'000'000, 100'000'000};
   std::vector<std::string> dists = {"uniform", "lognormal"};
+  std::vector<std::string> indexes = {"binary", "learned", "btree"};  // binary always runs: the reference
   size_t queries = size_t{1} << 22;  // power of two: the chain indexes it with a mask
   size_t chain = 2'000'000;          // dependent lookups per measurement
   size_t chase_bytes = size_t{1} << 30;
@@ -92,6 +93,7 @@ Options parse_args(int argc, char** argv) {
     };
     if (a == "--sizes") { o.sizes.clear(); for (auto& s : split(value())) o.sizes.push_back(parse_size(s)); }
     else if (a == "--dists") o.dists = split(value());
+    else if (a == "--indexes") o.indexes = split(value());
     else if (a == "--queries") o.queries = std::bit_ceil(parse_size(value()));
     else if (a == "--chain") o.chain = parse_size(value());
     else if (a == "--chase-bytes") o.chase_bytes = parse_size(value());
@@ -100,8 +102,9 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--csv") o.csv = value();
     else {
       std::fprintf(stderr,
-                   "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--queries 4M]\n"
-                   "                  [--chain 2M] [--chase-bytes 1G] [--reps 3] [--seed 42] [--csv PATH]\n");
+                   "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes learned,btree]\n"
+                   "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--reps 3] [--seed 42]\n"
+                   "                  [--csv PATH]\n");
       std::exit(a == "--help" ? 0 : 2);
     }
   }
@@ -199,6 +202,9 @@ void run_set(const Options& o, const std::string& dist, size_t n, std::vector<Ro
   std::fprintf(stderr, "== %s n=%zu: keys generated and sorted in %.2f s\n", dist.c_str(), n, gen_s);
   std::vector<size_t> want;
   uint64_t want_sum = 0;
+  auto wanted = [&](const char* name) {
+    return std::find(o.indexes.begin(), o.indexes.end(), name) != o.indexes.end();
+  };
 
   {  // Binary search: the reference. Its "build" is taking over the sorted vector.
     Row r{dist, "binary", n};
@@ -212,7 +218,7 @@ void run_set(const Options& o, const std::string& dist, size_t n, std::vector<Ro
     rows.push_back(r);
   }
 #if OMEN_HAVE_LEARNED
-  {  // Learned: the model build from the sorted keys is timed alone, then the index is built.
+  if (wanted("learned")) {  // Learned: the model build from the sorted keys is timed alone, then the index is built.
     Row r{dist, "learned", n};
     omen::ModelOptions mo;
     mo.epsilon = o.epsilon;
@@ -226,7 +232,7 @@ void run_set(const Options& o, const std::string& dist, size_t n, std::vector<Ro
     rows.push_back(r);
   }
 #endif
-  {  // absl::btree_map: built by appending the sorted keys.
+  if (wanted("btree")) {  // absl::btree_map: built by appending the sorted keys.
     Row r{dist, "btree", n};
     t = bench::now_s();
     omen::BTreeIndex tree(keys);
