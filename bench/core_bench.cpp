@@ -16,13 +16,8 @@
 #include "bench_support.h"
 #include "omen/baseline.h"
 
-#if __has_include("omen/static_index.h")
 #include "omen/model.h"
 #include "omen/static_index.h"
-#define OMEN_HAVE_LEARNED 1
-#else
-#define OMEN_HAVE_LEARNED 0
-#endif
 
 namespace {
 
@@ -111,7 +106,6 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
-#if OMEN_HAVE_LEARNED
 // Best wall time of `reps` model builds over the sorted keys (the model only: no key copy).
 double time_model_build(std::span<const uint64_t> keys, const omen::ModelOptions& mo, int reps) {
   double best = 1e30;
@@ -123,7 +117,6 @@ double time_model_build(std::span<const uint64_t> keys, const omen::ModelOptions
   }
   return best;
 }
-#endif
 
 // Dependent chain: the next probe is chosen by the previous answer, so no two lookups overlap.
 // Returns ns per lookup; *checksum gets the sum of the answers (equal for every correct index).
@@ -217,8 +210,7 @@ void run_set(const Options& o, const std::string& dist, size_t n, std::vector<Ro
     progress("measured", r);
     rows.push_back(r);
   }
-#if OMEN_HAVE_LEARNED
-  if (wanted("learned")) {  // Learned: the model build from the sorted keys is timed alone, then the index is built.
+  if (wanted("learned")) {  // Learned: the model build over the sorted keys is timed alone.
     Row r{dist, "learned", n};
     omen::ModelOptions mo;
     mo.epsilon = o.epsilon;
@@ -231,7 +223,6 @@ void run_set(const Options& o, const std::string& dist, size_t n, std::vector<Ro
     progress("measured", r);
     rows.push_back(r);
   }
-#endif
   if (wanted("btree")) {  // absl::btree_map: built by appending the sorted keys.
     Row r{dist, "btree", n};
     t = bench::now_s();
@@ -329,7 +320,7 @@ void targets(const std::vector<Row>& rows, double dram_ns) {
     std::snprintf(buf, sizeof buf, "%s: model build %.1f M keys/s >= 50 M keys/s on one core", r.dist.c_str(), rate);
     line(rate >= 50.0, buf);
   }
-  if (!any) std::printf("  (no learned index in this build: targets not evaluated)\n");
+  if (!any) std::printf("  (learned index not run: targets not evaluated)\n");
 }
 
 }  // namespace
@@ -343,9 +334,10 @@ int main(int argc, char** argv) {
     execv("/proc/self/exe", argv);  // on failure, carry on without the tunable
   }
   const Options o = parse_args(argc, argv);
-  std::printf("core_bench: learned index %s, epsilon %u; %zu probes (stored keys, uniform positions), %zu dependent lookups\n",
-              OMEN_HAVE_LEARNED ? "omen::StaticLearnedIndex (PgmModel)" : "NOT BUILT (omen/static_index.h missing)",
-              o.epsilon, o.queries, o.chain);
+  std::printf("core_bench: learned index omen::StaticLearnedIndex (PgmModel, epsilon %u, search kernel %s);"
+              " %zu probes (stored keys, uniform positions), %zu dependent lookups\n",
+              o.epsilon, omen::best_search_kernel() == omen::SearchKernel::kSimd ? "simd" : "scalar", o.queries,
+              o.chain);
   std::printf("huge pages: THP enabled=[%s] defrag=[%s]; key arrays, probes and the chase buffer madvise(MADV_HUGEPAGE)"
               " on 2 MiB-aligned ranges; malloc GLIBC_TUNABLES=%s\n",
               bench::thp_mode("enabled").c_str(), bench::thp_mode("defrag").c_str(),
