@@ -13,6 +13,7 @@
 #include <cstring>
 #include <execution>
 #include <fstream>
+#include <new>
 #include <memory>
 #include <random>
 #include <span>
@@ -102,36 +103,47 @@ inline std::vector<uint64_t> make_queries(std::span<const uint64_t> keys, size_t
   return out;
 }
 
-// DRAM-miss reference: a pointer chase over `bytes` of 64-byte lines (huge-page backed), linked in
-// one random cycle (Sattolo's shuffle), so every hop is a dependent load from a random line that
-// no prefetcher can guess. Returns the best ns per hop over `rounds` rounds of `hops` hops.
-inline double pointer_chase_ns(size_t bytes, size_t hops, int rounds, uint64_t seed) {
-  struct alignas(64) Line {
-    Line* next;
-    char pad[56];
-  };
-  const size_t n = bytes / sizeof(Line);
-  void* mem = std::aligned_alloc(kHugePage, n * sizeof(Line));
-  advise_huge(mem, n * sizeof(Line));
-  Line* lines = static_cast<Line*>(mem);
-  std::vector<uint32_t> succ(n);
-  for (size_t i = 0; i < n; ++i) succ[i] = static_cast<uint32_t>(i);
-  std::mt19937_64 rng(seed);
-  for (size_t i = n - 1; i > 0; --i) std::swap(succ[i], succ[rng() % i]);  // Sattolo: one cycle
-  for (size_t i = 0; i < n; ++i) lines[i].next = &lines[succ[i]];
-  succ = {};
-  double best = 1e30;
-  const Line* p = lines;
-  for (int r = 0; r < rounds; ++r) {
+// DRAM-miss reference: a pointer chase over `bytes` of 64-byte lines (2 MiB-aligned, huge pages),
+// linked in one random cycle (Sattolo's shuffle), so every hop is a dependent load from a random
+// line that no prefetcher can guess. Built once; measured again whenever asked (the machine's
+// load drifts, so each key set is compared with a figure taken in the same rounds).
+class PointerChase {
+ public:
+  PointerChase(size_t bytes, uint64_t seed) : n_(std::max<size_t>(2, bytes / sizeof(Line))) {
+    lines_ = static_cast<Line*>(std::aligned_alloc(kHugePage, (n_ * sizeof(Line) + kHugePage - 1) & ~(kHugePage - 1)));
+    if (!lines_) throw std::bad_alloc();
+    advise_huge(lines_, n_ * sizeof(Line));
+    std::vector<uint32_t> succ(n_);
+    for (size_t i = 0; i < n_; ++i) succ[i] = static_cast<uint32_t>(i);
+    std::mt19937_64 rng(seed);
+    for (size_t i = n_ - 1; i > 0; --i) std::swap(succ[i], succ[rng() % i]);  // Sattolo: one cycle
+    for (size_t i = 0; i < n_; ++i) lines_[i].next = &lines_[succ[i]];
+    at_ = lines_;
+  }
+  ~PointerChase() { std::free(lines_); }
+  PointerChase(const PointerChase&) = delete;
+  PointerChase& operator=(const PointerChase&) = delete;
+
+  size_t bytes() const { return n_ * sizeof(Line); }
+  // ns per hop over `hops` dependent hops, continuing where the last call stopped.
+  double ns_per_hop(size_t hops) {
+    const Line* p = at_;
     double t = now_s();
     for (size_t h = 0; h < hops; ++h) p = p->next;
-    best = std::min(best, (now_s() - t) * 1e9 / static_cast<double>(hops));
+    t = now_s() - t;
+    at_ = p;
+    return t * 1e9 / static_cast<double>(hops);
   }
-  volatile uintptr_t sink = reinterpret_cast<uintptr_t>(p);
-  (void)sink;
-  std::free(mem);
-  return best;
-}
+
+ private:
+  struct alignas(64) Line {
+    const Line* next;
+    char pad[56];
+  };
+  size_t n_;
+  Line* lines_;
+  const Line* at_;
+};
 
 // Runs fn(t) on threads t = 0..T-1 released together; returns the wall seconds from release to
 // the last thread's end.

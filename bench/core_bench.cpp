@@ -28,6 +28,7 @@ struct Options {
   size_t queries = size_t{1} << 22;  // power of two: the chain indexes it with a mask
   size_t chain = 2'000'000;          // dependent lookups per measurement
   size_t chase_bytes = size_t{1} << 30;
+  size_t chase_hops = 5'000'000;  // per round
   int reps = 3;
   uint64_t seed = 42;
   uint32_t epsilon = 64;
@@ -41,6 +42,7 @@ struct Row {
   double build_s = -1, build_par_s = -1;  // -1: not applicable
   double bytes = 0;                       // index bytes beyond the sorted keys (btree: all of it)
   double chain_ns = 0, batch1 = 0, batch2 = 0, loop1 = 0;  // ns/lookup; lookups/s
+  double dram_ns = 0;  // DRAM-miss reference, best of the same rounds
   double thp_pct = 0;  // share of the process' resident memory in huge pages while measured
   bool correct = true;
 };
@@ -92,14 +94,15 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--queries") o.queries = std::bit_ceil(parse_size(value()));
     else if (a == "--chain") o.chain = parse_size(value());
     else if (a == "--chase-bytes") o.chase_bytes = parse_size(value());
+    else if (a == "--chase-hops") o.chase_hops = parse_size(value());
     else if (a == "--reps") o.reps = std::max(1, std::stoi(value()));
     else if (a == "--seed") o.seed = std::stoull(value());
     else if (a == "--csv") o.csv = value();
     else {
       std::fprintf(stderr,
                    "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes learned,btree]\n"
-                   "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--reps 3] [--seed 42]\n"
-                   "                  [--csv PATH]\n");
+                   "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--chase-hops 5M] [--reps 3]\n"
+                   "                  [--seed 42] [--csv PATH]\n");
       std::exit(a == "--help" ? 0 : 2);
     }
   }
@@ -135,81 +138,55 @@ double chain_ns(const Index& idx, std::span<const uint64_t> q, size_t lookups, u
   return t * 1e9 / static_cast<double>(lookups);
 }
 
-// Independent lookups over all probes on `threads` threads (each takes a contiguous slice),
-// through lower_bound_batch when the index has one. Best of `reps`, in lookups/s.
+// One pass of independent lookups over all probes on `threads` threads (each a contiguous slice),
+// through lower_bound_batch when asked and the index has one. Returns lookups/s.
 template <class Index>
-double throughput(const Index& idx, std::span<const uint64_t> q, std::span<size_t> out, int threads, int reps,
-                  bool use_batch) {
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    double t = bench::run_threads(threads, [&](int th) {
-      const size_t begin = q.size() * th / threads, end = q.size() * (th + 1) / threads;
-      if constexpr (requires { idx.lower_bound_batch(q, out); }) {
-        if (use_batch) {
-          idx.lower_bound_batch(q.subspan(begin, end - begin), out.subspan(begin, end - begin));
-          return;
-        }
+double pass(const Index& idx, std::span<const uint64_t> q, std::span<size_t> out, int threads, bool batch) {
+  double t = bench::run_threads(threads, [&](int th) {
+    const size_t begin = q.size() * th / threads, end = q.size() * (th + 1) / threads;
+    if constexpr (requires { idx.lower_bound_batch(q, out); }) {
+      if (batch) {
+        idx.lower_bound_batch(q.subspan(begin, end - begin), out.subspan(begin, end - begin));
+        return;
       }
-      for (size_t i = begin; i < end; ++i) out[i] = idx.lower_bound(q[i]);
-    });
-    best = std::min(best, t);
-  }
-  return static_cast<double>(q.size()) / best;
+    }
+    for (size_t i = begin; i < end; ++i) out[i] = idx.lower_bound(q[i]);
+  });
+  return static_cast<double>(q.size()) / t;
 }
 
-// Latency and throughput of one index; answers checked against the binary-search reference
-// (`want`, filled by the first contender) and the chain checksum.
+// An index under test, type-erased so that the contenders' measurements can be interleaved in
+// rounds: drift in the machine's load then hits all of them alike.
+struct Contender {
+  Row row;
+  std::shared_ptr<const void> index;  // keeps the index alive
+  std::function<double(size_t lookups, uint64_t* sum)> chain;
+  std::function<double(int threads, bool batch)> pass;  // writes the answers to the shared `out`
+};
+
 template <class Index>
-void measure(const Index& idx, std::span<const uint64_t> q, const Options& o, std::vector<size_t>& want,
-             uint64_t& want_sum, Row& row) {
-  uint64_t sum = 0;
-  chain_ns(idx, q, std::min<size_t>(o.chain / 10, 100'000), &sum);  // warm-up
-  row.chain_ns = 1e30;
-  for (int r = 0; r < std::min(o.reps, 2); ++r) row.chain_ns = std::min(row.chain_ns, chain_ns(idx, q, o.chain, &sum));
-  std::vector<size_t> out(q.size());
-  constexpr bool kBatched = requires { idx.lower_bound_batch(q, std::span<size_t>(out)); };
-  row.loop1 = throughput(idx, q, out, 1, o.reps, false);
-  row.batch1 = throughput(idx, q, out, 1, o.reps, kBatched);
-  row.batch2 = throughput(idx, q, out, 2, o.reps, kBatched);
-  if (want.empty()) {
-    want = out;
-    want_sum = sum;
-  }
-  row.correct = (out == want) && sum == want_sum;
-  if (!row.correct) std::fprintf(stderr, "WRONG ANSWERS: %s on %s n=%zu\n", row.index.c_str(), row.dist.c_str(), row.n);
+Contender make_contender(Row row, std::shared_ptr<const Index> idx, std::span<const uint64_t> q,
+                         std::span<size_t> out) {
+  const Index* p = idx.get();
+  return {std::move(row), idx, [p, q](size_t lookups, uint64_t* sum) { return chain_ns(*p, q, lookups, sum); },
+          [p, q, out](int threads, bool batch) { return pass(*p, q, out, threads, batch); }};
 }
 
-void progress(const char* what, Row& r) {
-  auto m = bench::mem_use();
-  r.thp_pct = 100.0 * m.huge / std::max<double>(1.0, m.rss);
-  std::fprintf(stderr, "  [%s %zu] %-8s %s (rss %.2f GiB, of it huge pages %.2f GiB)\n", r.dist.c_str(), r.n,
-               r.index.c_str(), what, m.rss / 1073741824.0, m.huge / 1073741824.0);
-}
-
-// All contenders on one key set.
-void run_set(const Options& o, const std::string& dist, size_t n, std::vector<Row>& rows) {
+// All contenders on one key set, alive together, measured in o.reps interleaved rounds (best
+// round kept per figure), with the DRAM reference re-measured in every round.
+void run_set(const Options& o, bench::PointerChase& chase, const std::string& dist, size_t n,
+             std::vector<Row>& rows) {
   double t = bench::now_s();
-  const auto keys = bench::make_keys(dist, n, o.seed);
+  auto keys = bench::make_keys(dist, n, o.seed);
   const double gen_s = bench::now_s() - t;
   const auto q = bench::make_queries(keys, o.queries, o.seed + 1);
   std::fprintf(stderr, "== %s n=%zu: keys generated and sorted in %.2f s\n", dist.c_str(), n, gen_s);
-  std::vector<size_t> want;
-  uint64_t want_sum = 0;
   auto wanted = [&](const char* name) {
     return std::find(o.indexes.begin(), o.indexes.end(), name) != o.indexes.end();
   };
+  std::vector<size_t> out(q.size());
+  std::vector<Contender> cs;
 
-  {  // Binary search: the reference. Its "build" is taking over the sorted vector.
-    Row r{dist, "binary", n};
-    auto copy = bench::huge_copy(keys);
-    t = bench::now_s();
-    omen::BinarySearchIndex bs(std::move(copy));
-    r.build_s = bench::now_s() - t;
-    r.bytes = 0;
-    measure(bs, q, o, want, want_sum, r);
-    progress("measured", r);
-    rows.push_back(r);
-  }
   if (wanted("learned")) {  // Learned: the model build over the sorted keys is timed alone.
     Row r{dist, "learned", n};
     omen::ModelOptions mo;
@@ -217,22 +194,69 @@ void run_set(const Options& o, const std::string& dist, size_t n, std::vector<Ro
     const int reps = n <= 10'000'000 ? o.reps : 1;
     r.build_s = time_model_build(keys, mo, reps);
     if (auto par = mo; set_parallel(par)) r.build_par_s = time_model_build(keys, par, reps);
-    omen::StaticLearnedIndex idx(bench::huge_copy(keys), std::vector<uint64_t>{}, mo);
-    r.bytes = static_cast<double>(idx.model_bytes());
-    measure(idx, q, o, want, want_sum, r);
-    progress("measured", r);
-    rows.push_back(r);
+    auto idx = std::make_shared<const omen::StaticLearnedIndex>(bench::huge_copy(keys), std::vector<uint64_t>{}, mo);
+    r.bytes = static_cast<double>(idx->model_bytes());
+    cs.push_back(make_contender(r, idx, q, out));
   }
-  if (wanted("btree")) {  // absl::btree_map: built by appending the sorted keys.
+  if (wanted("btree")) {  // absl::btree_map, built by appending the sorted keys.
     Row r{dist, "btree", n};
     t = bench::now_s();
-    omen::BTreeIndex tree(keys);
+    auto tree = std::make_shared<const omen::BTreeIndex>(keys);
     r.build_s = bench::now_s() - t;
-    r.bytes = static_cast<double>(tree.size_bytes());
-    measure(tree, q, o, want, want_sum, r);
-    progress("measured", r);
-    rows.push_back(r);
+    r.bytes = static_cast<double>(tree->size_bytes());
+    cs.push_back(make_contender(r, tree, q, out));
   }
+  {  // Binary search, the reference: it takes the sorted vector over, so there is nothing to build.
+    Row r{dist, "binary", n};
+    auto bs = std::make_shared<const omen::BinarySearchIndex>(std::move(keys));
+    cs.insert(cs.begin(), make_contender(r, bs, q, out));
+  }
+  const auto mem = bench::mem_use();
+  std::fprintf(stderr, "   built; rss %.2f GiB, of it in huge pages %.2f GiB\n", mem.rss / 1073741824.0,
+               mem.huge / 1073741824.0);
+
+  // The reference answers: binary search's, one batched pass and one chain.
+  std::vector<size_t> want(q.size());
+  cs[0].pass(1, true);
+  want = out;
+  uint64_t want_sum = 0;
+  cs[0].chain(o.chain, &want_sum);
+  for (auto& c : cs) {
+    c.row.chain_ns = c.row.dram_ns = 1e30;
+    c.row.thp_pct = 100.0 * mem.huge / std::max<double>(1.0, mem.rss);
+    uint64_t sum = 0;
+    c.chain(std::min<size_t>(o.chain, 100'000), &sum);  // warm-up
+  }
+  auto check = [&](Contender& c, const char* what) {
+    if (out == want) return;
+    c.row.correct = false;
+    std::fprintf(stderr, "WRONG ANSWERS: %s (%s) on %s n=%zu\n", c.row.index.c_str(), what, dist.c_str(), n);
+  };
+  for (int round = 0; round < o.reps; ++round) {
+    const double dram = chase.ns_per_hop(o.chase_hops);
+    for (auto& c : cs) {
+      c.row.dram_ns = std::min(c.row.dram_ns, dram);
+      uint64_t sum = 0;
+      c.row.chain_ns = std::min(c.row.chain_ns, c.chain(o.chain, &sum));
+      if (sum != want_sum) {
+        c.row.correct = false;
+        std::fprintf(stderr, "WRONG ANSWERS: %s (chain) on %s n=%zu\n", c.row.index.c_str(), dist.c_str(), n);
+      }
+    }
+    for (auto& c : cs) {
+      auto measured = [&](int threads, bool batch, const char* what) {
+        std::fill(out.begin(), out.end(), size_t{0});
+        const double rate = c.pass(threads, batch);
+        check(c, what);
+        return rate;
+      };
+      c.row.loop1 = std::max(c.row.loop1, measured(1, false, "loop"));
+      c.row.batch1 = std::max(c.row.batch1, measured(1, true, "batch, 1 thread"));
+      c.row.batch2 = std::max(c.row.batch2, measured(2, true, "batch, 2 threads"));
+    }
+    std::fprintf(stderr, "   round %d/%d done (DRAM %.1f ns/hop)\n", round + 1, o.reps, dram);
+  }
+  for (auto& c : cs) rows.push_back(c.row);
 }
 
 const Row* find_row(const std::vector<Row>& rows, const Row& like, const char* index) {
@@ -248,10 +272,10 @@ std::string fmt(const char* f, double v) {
 }
 
 // The table, printed and written as CSV with the same columns.
-void report(const std::vector<Row>& rows, double dram_ns, const Options& o) {
+void report(const std::vector<Row>& rows, const Options& o) {
   const std::vector<std::string> head = {
       "dist", "n", "index", "build_ms", "build_Mkeys_s", "build_par_ms", "index_bytes", "pct_of_keys",
-      "chain_ns", "chain_x_bs", "chain_x_dram", "batch1_Mops", "batch1_x_bs", "batch2_Mops", "batch2_x_bs",
+      "chain_ns", "chain_x_bs", "dram_ns", "chain_x_dram", "batch1_Mops", "batch1_x_bs", "batch2_Mops", "batch2_x_bs",
       "loop1_Mops", "thp_pct", "correct"};
   std::vector<std::vector<std::string>> table;
   for (auto& r : rows) {
@@ -263,7 +287,8 @@ void report(const std::vector<Row>& rows, double dram_ns, const Options& o) {
                      has_build ? fmt("%.1f", r.n / r.build_s / 1e6) : "-",
                      r.build_par_s >= 0 ? fmt("%.1f", r.build_par_s * 1e3) : "-",
                      fmt("%.0f", r.bytes), fmt("%.4f", 100.0 * r.bytes / key_bytes),
-                     fmt("%.1f", r.chain_ns), fmt("%.3f", r.chain_ns / bs->chain_ns), fmt("%.2f", r.chain_ns / dram_ns),
+                     fmt("%.1f", r.chain_ns), fmt("%.3f", r.chain_ns / bs->chain_ns),
+                     fmt("%.1f", r.dram_ns), fmt("%.2f", r.chain_ns / r.dram_ns),
                      fmt("%.2f", r.batch1 / 1e6), fmt("%.2f", r.batch1 / bs->batch1),
                      fmt("%.2f", r.batch2 / 1e6), fmt("%.2f", r.batch2 / bs->batch1),
                      fmt("%.2f", r.loop1 / 1e6), fmt("%.0f", r.thp_pct), r.correct ? "yes" : "NO"});
@@ -287,13 +312,12 @@ void report(const std::vector<Row>& rows, double dram_ns, const Options& o) {
   for (size_t c = 0; c < head.size(); ++c) std::fprintf(f, "%s%s", head[c].c_str(), c + 1 < head.size() ? "," : "\n");
   for (auto& row : table)
     for (size_t c = 0; c < row.size(); ++c) std::fprintf(f, "%s%s", row[c].c_str(), c + 1 < row.size() ? "," : "\n");
-  std::fprintf(f, "# dram_miss_ns,%.1f\n", dram_ns);
   std::fclose(f);
   std::printf("CSV: %s\n", o.csv.c_str());
 }
 
 // PASS/MISS for the targets, at 100M keys (or the largest size run, said so).
-void targets(const std::vector<Row>& rows, double dram_ns) {
+void targets(const std::vector<Row>& rows) {
   size_t at = 0;
   for (auto& r : rows) at = std::max(at, r.n);
   std::printf("\nTargets (evaluated at n=%zu%s):\n", at, at == 100'000'000 ? "" : ", NOT at 100M");
@@ -308,8 +332,8 @@ void targets(const std::vector<Row>& rows, double dram_ns) {
                   r.dist.c_str(), r.chain_ns, bs->chain_ns, r.chain_ns / bs->chain_ns);
     line(r.chain_ns <= 0.35 * bs->chain_ns, buf);
     std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 1.3x DRAM miss (%.1f ns): %.2fx", r.dist.c_str(),
-                  r.chain_ns, dram_ns, r.chain_ns / dram_ns);
-    line(r.chain_ns <= 1.3 * dram_ns, buf);
+                  r.chain_ns, r.dram_ns, r.chain_ns / r.dram_ns);
+    line(r.chain_ns <= 1.3 * r.dram_ns, buf);
     std::snprintf(buf, sizeof buf, "%s: batched 1-thread %.2f M/s >= 8x binary search batched (%.2f M/s): %.2fx",
                   r.dist.c_str(), r.batch1 / 1e6, bs->batch1 / 1e6, r.batch1 / bs->batch1);
     line(r.batch1 >= 8 * bs->batch1, buf);
@@ -343,17 +367,18 @@ int main(int argc, char** argv) {
               bench::thp_mode("enabled").c_str(), bench::thp_mode("defrag").c_str(),
               std::getenv("GLIBC_TUNABLES") ? std::getenv("GLIBC_TUNABLES") : "(unset)");
 
-  const double dram_ns = bench::pointer_chase_ns(o.chase_bytes, 10'000'000, 2, o.seed);
-  std::printf("DRAM-miss reference: random cyclic pointer chase over %.2f GiB of 64-byte lines: %.1f ns/hop\n",
-              o.chase_bytes / 1073741824.0, dram_ns);
+  bench::PointerChase chase(o.chase_bytes, o.seed);
+  std::printf("DRAM-miss reference: random cyclic pointer chase over %.2f GiB of 64-byte lines, %zu hops per round,"
+              " re-measured in every round of every key set (dram_ns): now %.1f ns/hop\n",
+              chase.bytes() / 1073741824.0, o.chase_hops, chase.ns_per_hop(o.chase_hops));
   std::fflush(stdout);
 
   std::vector<Row> rows;
   for (size_t n : o.sizes)
-    for (auto& d : o.dists) run_set(o, d, n, rows);
+    for (auto& d : o.dists) run_set(o, chase, d, n, rows);
   std::printf("\n");
-  report(rows, dram_ns, o);
-  targets(rows, dram_ns);
+  report(rows, o);
+  targets(rows);
   for (auto& r : rows)
     if (!r.correct) return 1;
   return 0;
