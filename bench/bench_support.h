@@ -63,6 +63,14 @@ inline std::string thp_mode(const char* knob) {
   return a == std::string::npos || b == std::string::npos ? "?" : line.substr(a + 1, b - a - 1);
 }
 
+// The three load averages of /proc/loadavg, e.g. "0.52 0.58 0.59" (the machine is shared).
+inline std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
 // AnonHugePages and Rss of this process in bytes (from /proc/self/smaps_rollup).
 struct MemUse {
   size_t huge = 0, rss = 0;
@@ -73,8 +81,10 @@ inline MemUse mem_use() {
   std::string name;
   size_t kb;
   while (f >> name) {
-    if (name == "Rss:" && f >> kb) m.rss = kb << 10;
-    else if (name == "AnonHugePages:" && f >> kb) m.huge = kb << 10;
+    if (name == "Rss:" && f >> kb)
+      m.rss = kb << 10;
+    else if (name == "AnonHugePages:" && f >> kb)
+      m.huge = kb << 10;
   }
   return m;
 }
@@ -110,7 +120,8 @@ inline std::vector<uint64_t> make_queries(std::span<const uint64_t> keys, size_t
 class PointerChase {
  public:
   PointerChase(size_t bytes, uint64_t seed) : n_(std::max<size_t>(2, bytes / sizeof(Line))) {
-    lines_ = static_cast<Line*>(std::aligned_alloc(kHugePage, (n_ * sizeof(Line) + kHugePage - 1) & ~(kHugePage - 1)));
+    lines_ = static_cast<Line*>(
+        std::aligned_alloc(kHugePage, (n_ * sizeof(Line) + kHugePage - 1) & ~(kHugePage - 1)));
     if (!lines_) throw std::bad_alloc();
     advise_huge(lines_, n_ * sizeof(Line));
     std::vector<uint32_t> succ(n_);

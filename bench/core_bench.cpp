@@ -7,8 +7,7 @@
 
 #include <bit>
 #include <cstdio>
-#include <map>
-#include <optional>
+#include <functional>
 #include <sstream>
 
 #include <benchmark/benchmark.h>
@@ -42,7 +41,7 @@ struct Row {
   double build_s = -1, build_par_s = -1;  // -1: not applicable
   double bytes = 0;                       // index bytes beyond the sorted keys (btree: all of it)
   double chain_ns = 0, batch1 = 0, batch2 = 0, loop1 = 0;  // ns/lookup; lookups/s
-  double dram_ns = 0;  // DRAM-miss reference, best of the same rounds
+  double dram_ns = 0;                                      // DRAM-miss reference, best of the same rounds
   double thp_pct = 0;  // share of the process' resident memory in huge pages while measured
   bool correct = true;
 };
@@ -63,10 +62,20 @@ size_t parse_size(const std::string& s) {
   size_t mult = 1;
   std::string digits = s;
   switch (s.empty() ? '\0' : s.back()) {
-    case 'K': case 'k': mult = 1'000; break;
-    case 'M': case 'm': mult = 1'000'000; break;
-    case 'G': case 'g': mult = 1'000'000'000; break;
-    default: break;
+    case 'K':
+    case 'k':
+      mult = 1'000;
+      break;
+    case 'M':
+    case 'm':
+      mult = 1'000'000;
+      break;
+    case 'G':
+    case 'g':
+      mult = 1'000'000'000;
+      break;
+    default:
+      break;
   }
   if (mult != 1) digits.pop_back();
   return std::stoull(digits) * mult;
@@ -85,24 +94,39 @@ Options parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
-      if (i + 1 >= argc) { std::fprintf(stderr, "%s needs a value\n", a.c_str()); std::exit(2); }
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
       return argv[++i];
     };
-    if (a == "--sizes") { o.sizes.clear(); for (auto& s : split(value())) o.sizes.push_back(parse_size(s)); }
-    else if (a == "--dists") o.dists = split(value());
-    else if (a == "--indexes") o.indexes = split(value());
-    else if (a == "--queries") o.queries = std::bit_ceil(parse_size(value()));
-    else if (a == "--chain") o.chain = parse_size(value());
-    else if (a == "--chase-bytes") o.chase_bytes = parse_size(value());
-    else if (a == "--chase-hops") o.chase_hops = parse_size(value());
-    else if (a == "--reps") o.reps = std::max(1, std::stoi(value()));
-    else if (a == "--seed") o.seed = std::stoull(value());
-    else if (a == "--csv") o.csv = value();
+    if (a == "--sizes") {
+      o.sizes.clear();
+      for (auto& s : split(value())) o.sizes.push_back(parse_size(s));
+    } else if (a == "--dists")
+      o.dists = split(value());
+    else if (a == "--indexes")
+      o.indexes = split(value());
+    else if (a == "--queries")
+      o.queries = std::bit_ceil(parse_size(value()));
+    else if (a == "--chain")
+      o.chain = parse_size(value());
+    else if (a == "--chase-bytes")
+      o.chase_bytes = parse_size(value());
+    else if (a == "--chase-hops")
+      o.chase_hops = parse_size(value());
+    else if (a == "--reps")
+      o.reps = std::max(1, std::stoi(value()));
+    else if (a == "--seed")
+      o.seed = std::stoull(value());
+    else if (a == "--csv")
+      o.csv = value();
     else {
-      std::fprintf(stderr,
-                   "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes learned,btree]\n"
-                   "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--chase-hops 5M] [--reps 3]\n"
-                   "                  [--seed 42] [--csv PATH]\n");
+      std::fprintf(
+          stderr,
+          "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes learned,btree]\n"
+          "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--chase-hops 5M] [--reps 3]\n"
+          "                  [--seed 42] [--csv PATH]\n");
       std::exit(a == "--help" ? 0 : 2);
     }
   }
@@ -168,7 +192,8 @@ template <class Index>
 Contender make_contender(Row row, std::shared_ptr<const Index> idx, std::span<const uint64_t> q,
                          std::span<size_t> out) {
   const Index* p = idx.get();
-  return {std::move(row), idx, [p, q](size_t lookups, uint64_t* sum) { return chain_ns(*p, q, lookups, sum); },
+  return {std::move(row), idx,
+          [p, q](size_t lookups, uint64_t* sum) { return chain_ns(*p, q, lookups, sum); },
           [p, q, out](int threads, bool batch) { return pass(*p, q, out, threads, batch); }};
 }
 
@@ -194,7 +219,8 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
     const int reps = n <= 10'000'000 ? o.reps : 1;
     r.build_s = time_model_build(keys, mo, reps);
     if (auto par = mo; set_parallel(par)) r.build_par_s = time_model_build(keys, par, reps);
-    auto idx = std::make_shared<const omen::StaticLearnedIndex>(bench::huge_copy(keys), std::vector<uint64_t>{}, mo);
+    auto idx =
+        std::make_shared<const omen::StaticLearnedIndex>(bench::huge_copy(keys), std::vector<uint64_t>{}, mo);
     r.bytes = static_cast<double>(idx->model_bytes());
     cs.push_back(make_contender(r, idx, q, out));
   }
@@ -274,24 +300,23 @@ std::string fmt(const char* f, double v) {
 // The table, printed and written as CSV with the same columns.
 void report(const std::vector<Row>& rows, const Options& o) {
   const std::vector<std::string> head = {
-      "dist", "n", "index", "build_ms", "build_Mkeys_s", "build_par_ms", "index_bytes", "pct_of_keys",
-      "chain_ns", "chain_x_bs", "dram_ns", "chain_x_dram", "batch1_Mops", "batch1_x_bs", "batch2_Mops", "batch2_x_bs",
-      "loop1_Mops", "thp_pct", "correct"};
+      "dist",        "n",           "index",      "build_ms", "build_Mkeys_s", "build_par_ms", "index_bytes",
+      "pct_of_keys", "chain_ns",    "chain_x_bs", "dram_ns",  "chain_x_dram",  "batch1_Mops",  "batch1_x_bs",
+      "batch2_Mops", "batch2_x_bs", "loop1_Mops", "thp_pct",  "correct"};
   std::vector<std::vector<std::string>> table;
   for (auto& r : rows) {
     const Row* bs = find_row(rows, r, "binary");
     const double key_bytes = 8.0 * static_cast<double>(r.n);
     const bool has_build = r.index != "binary";  // binary search has nothing to build
-    table.push_back({r.dist, std::to_string(r.n), r.index,
-                     has_build ? fmt("%.1f", r.build_s * 1e3) : "-",
+    table.push_back({r.dist, std::to_string(r.n), r.index, has_build ? fmt("%.1f", r.build_s * 1e3) : "-",
                      has_build ? fmt("%.1f", r.n / r.build_s / 1e6) : "-",
-                     r.build_par_s >= 0 ? fmt("%.1f", r.build_par_s * 1e3) : "-",
-                     fmt("%.0f", r.bytes), fmt("%.4f", 100.0 * r.bytes / key_bytes),
-                     fmt("%.1f", r.chain_ns), fmt("%.3f", r.chain_ns / bs->chain_ns),
-                     fmt("%.1f", r.dram_ns), fmt("%.2f", r.chain_ns / r.dram_ns),
-                     fmt("%.2f", r.batch1 / 1e6), fmt("%.2f", r.batch1 / bs->batch1),
-                     fmt("%.2f", r.batch2 / 1e6), fmt("%.2f", r.batch2 / bs->batch1),
-                     fmt("%.2f", r.loop1 / 1e6), fmt("%.0f", r.thp_pct), r.correct ? "yes" : "NO"});
+                     r.build_par_s >= 0 ? fmt("%.1f", r.build_par_s * 1e3) : "-", fmt("%.0f", r.bytes),
+                     fmt("%.4f", 100.0 * r.bytes / key_bytes), fmt("%.1f", r.chain_ns),
+                     fmt("%.3f", r.chain_ns / bs->chain_ns), fmt("%.1f", r.dram_ns),
+                     fmt("%.2f", r.chain_ns / r.dram_ns), fmt("%.2f", r.batch1 / 1e6),
+                     fmt("%.2f", r.batch1 / bs->batch1), fmt("%.2f", r.batch2 / 1e6),
+                     fmt("%.2f", r.batch2 / bs->batch1), fmt("%.2f", r.loop1 / 1e6), fmt("%.0f", r.thp_pct),
+                     r.correct ? "yes" : "NO"});
   }
   std::vector<size_t> width(head.size());
   for (size_t c = 0; c < head.size(); ++c) {
@@ -299,7 +324,8 @@ void report(const std::vector<Row>& rows, const Options& o) {
     for (auto& row : table) width[c] = std::max(width[c], row[c].size());
   }
   auto print_row = [&](const std::vector<std::string>& cells) {
-    for (size_t c = 0; c < cells.size(); ++c) std::printf("%*s%s", static_cast<int>(width[c]), cells[c].c_str(), c + 1 < cells.size() ? " " : "\n");
+    for (size_t c = 0; c < cells.size(); ++c)
+      std::printf("%*s%s", static_cast<int>(width[c]), cells[c].c_str(), c + 1 < cells.size() ? " " : "\n");
   };
   print_row(head);
   for (auto& row : table) print_row(row);
@@ -309,9 +335,11 @@ void report(const std::vector<Row>& rows, const Options& o) {
     std::fprintf(stderr, "cannot write %s\n", o.csv.c_str());
     return;
   }
-  for (size_t c = 0; c < head.size(); ++c) std::fprintf(f, "%s%s", head[c].c_str(), c + 1 < head.size() ? "," : "\n");
+  for (size_t c = 0; c < head.size(); ++c)
+    std::fprintf(f, "%s%s", head[c].c_str(), c + 1 < head.size() ? "," : "\n");
   for (auto& row : table)
-    for (size_t c = 0; c < row.size(); ++c) std::fprintf(f, "%s%s", row[c].c_str(), c + 1 < row.size() ? "," : "\n");
+    for (size_t c = 0; c < row.size(); ++c)
+      std::fprintf(f, "%s%s", row[c].c_str(), c + 1 < row.size() ? "," : "\n");
   std::fclose(f);
   std::printf("CSV: %s\n", o.csv.c_str());
 }
@@ -321,7 +349,9 @@ void targets(const std::vector<Row>& rows) {
   size_t at = 0;
   for (auto& r : rows) at = std::max(at, r.n);
   std::printf("\nTargets (evaluated at n=%zu%s):\n", at, at == 100'000'000 ? "" : ", NOT at 100M");
-  auto line = [](bool ok, const std::string& what) { std::printf("  %-4s %s\n", ok ? "PASS" : "MISS", what.c_str()); };
+  auto line = [](bool ok, const std::string& what) {
+    std::printf("  %-4s %s\n", ok ? "PASS" : "MISS", what.c_str());
+  };
   bool any = false;
   for (auto& r : rows) {
     if (r.n != at || r.index != "learned") continue;
@@ -331,17 +361,20 @@ void targets(const std::vector<Row>& rows) {
     std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 0.35x binary search (%.1f ns): %.3fx",
                   r.dist.c_str(), r.chain_ns, bs->chain_ns, r.chain_ns / bs->chain_ns);
     line(r.chain_ns <= 0.35 * bs->chain_ns, buf);
-    std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 1.3x DRAM miss (%.1f ns): %.2fx", r.dist.c_str(),
-                  r.chain_ns, r.dram_ns, r.chain_ns / r.dram_ns);
+    std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 1.3x DRAM miss (%.1f ns): %.2fx",
+                  r.dist.c_str(), r.chain_ns, r.dram_ns, r.chain_ns / r.dram_ns);
     line(r.chain_ns <= 1.3 * r.dram_ns, buf);
-    std::snprintf(buf, sizeof buf, "%s: batched 1-thread %.2f M/s >= 8x binary search batched (%.2f M/s): %.2fx",
+    std::snprintf(buf, sizeof buf,
+                  "%s: batched 1-thread %.2f M/s >= 8x binary search batched (%.2f M/s): %.2fx",
                   r.dist.c_str(), r.batch1 / 1e6, bs->batch1 / 1e6, r.batch1 / bs->batch1);
     line(r.batch1 >= 8 * bs->batch1, buf);
     const double pct = 100.0 * r.bytes / (8.0 * static_cast<double>(r.n));
-    std::snprintf(buf, sizeof buf, "%s: model bytes %.0f <= 0.02%% of key bytes: %.4f%%", r.dist.c_str(), r.bytes, pct);
+    std::snprintf(buf, sizeof buf, "%s: model bytes %.0f <= 0.02%% of key bytes: %.4f%%", r.dist.c_str(),
+                  r.bytes, pct);
     line(pct <= 0.02, buf);
     const double rate = static_cast<double>(r.n) / r.build_s / 1e6;
-    std::snprintf(buf, sizeof buf, "%s: model build %.1f M keys/s >= 50 M keys/s on one core", r.dist.c_str(), rate);
+    std::snprintf(buf, sizeof buf, "%s: model build %.1f M keys/s >= 50 M keys/s on one core", r.dist.c_str(),
+                  rate);
     line(rate >= 50.0, buf);
   }
   if (!any) std::printf("  (learned index not run: targets not evaluated)\n");
@@ -358,19 +391,25 @@ int main(int argc, char** argv) {
     execv("/proc/self/exe", argv);  // on failure, carry on without the tunable
   }
   const Options o = parse_args(argc, argv);
-  std::printf("core_bench: learned index omen::StaticLearnedIndex (PgmModel, epsilon %u, search kernel %s);"
-              " %zu probes (stored keys, uniform positions), %zu dependent lookups\n",
-              o.epsilon, omen::best_search_kernel() == omen::SearchKernel::kSimd ? "simd" : "scalar", o.queries,
-              o.chain);
-  std::printf("huge pages: THP enabled=[%s] defrag=[%s]; key arrays, probes and the chase buffer madvise(MADV_HUGEPAGE)"
-              " on 2 MiB-aligned ranges; malloc GLIBC_TUNABLES=%s\n",
-              bench::thp_mode("enabled").c_str(), bench::thp_mode("defrag").c_str(),
-              std::getenv("GLIBC_TUNABLES") ? std::getenv("GLIBC_TUNABLES") : "(unset)");
+  std::printf(
+      "core_bench: learned index omen::StaticLearnedIndex (PgmModel, epsilon %u, search kernel %s);"
+      " %zu probes (stored keys, uniform positions), %zu dependent lookups\n",
+      o.epsilon, omen::best_search_kernel() == omen::SearchKernel::kSimd ? "simd" : "scalar", o.queries,
+      o.chain);
+  std::printf(
+      "huge pages: THP enabled=[%s] defrag=[%s]; key arrays, probes and the chase buffer "
+      "madvise(MADV_HUGEPAGE)"
+      " on 2 MiB-aligned ranges; malloc GLIBC_TUNABLES=%s\n",
+      bench::thp_mode("enabled").c_str(), bench::thp_mode("defrag").c_str(),
+      std::getenv("GLIBC_TUNABLES") ? std::getenv("GLIBC_TUNABLES") : "(unset)");
 
+  std::printf("machine: %u hardware threads, load average at start %s\n", std::thread::hardware_concurrency(),
+              bench::load_average().c_str());
   bench::PointerChase chase(o.chase_bytes, o.seed);
-  std::printf("DRAM-miss reference: random cyclic pointer chase over %.2f GiB of 64-byte lines, %zu hops per round,"
-              " re-measured in every round of every key set (dram_ns): now %.1f ns/hop\n",
-              chase.bytes() / 1073741824.0, o.chase_hops, chase.ns_per_hop(o.chase_hops));
+  std::printf(
+      "DRAM-miss reference: random cyclic pointer chase over %.2f GiB of 64-byte lines, %zu hops per round,"
+      " re-measured in every round of every key set (dram_ns): now %.1f ns/hop\n",
+      chase.bytes() / 1073741824.0, o.chase_hops, chase.ns_per_hop(o.chase_hops));
   std::fflush(stdout);
 
   std::vector<Row> rows;
@@ -378,6 +417,7 @@ int main(int argc, char** argv) {
     for (auto& d : o.dists) run_set(o, chase, d, n, rows);
   std::printf("\n");
   report(rows, o);
+  std::printf("load average at end: %s\n", bench::load_average().c_str());
   targets(rows);
   for (auto& r : rows)
     if (!r.correct) return 1;

@@ -82,7 +82,9 @@ struct CountingAllocator {
     std::allocator<T>{}.deallocate(p, n);
   }
   template <class U>
-  bool operator==(const CountingAllocator<U>& o) const noexcept { return counter == o.counter; }
+  bool operator==(const CountingAllocator<U>& o) const noexcept {
+    return counter == o.counter;
+  }
 };
 
 }  // namespace detail
@@ -103,7 +105,8 @@ class BinarySearchIndex {
   void lower_bound_batch(std::span<const uint64_t> keys, std::span<size_t> out) const noexcept {
     for (size_t i = 0; i < keys.size(); i += detail::kBatchGroup) {
       const size_t count = std::min(detail::kBatchGroup, keys.size() - i);
-      detail::branchless_lower_bound_group(keys_.data(), keys_.size(), keys.data() + i, count, out.data() + i);
+      detail::branchless_lower_bound_group(keys_.data(), keys_.size(), keys.data() + i, count,
+                                           out.data() + i);
     }
   }
 
@@ -132,7 +135,7 @@ class BTreeIndex {
     return it == map_.end() ? n_ : it->second;
   }
 
-  size_t size() const noexcept { return n_; }            // keys given, duplicates included
+  size_t size() const noexcept { return n_; }               // keys given, duplicates included
   size_t distinct() const noexcept { return map_.size(); }  // entries in the tree
   // Bytes the tree's nodes take (keys, positions, node headers and slack), counted at allocation.
   // REQUIRES: *this not moved from.
