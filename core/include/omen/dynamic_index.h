@@ -28,12 +28,15 @@ namespace omen {
 //     of the array it was cut from, offset by base); since then only `erased` entries left the
 //     main array and none entered it, so lower_bound(main, k) is in
 //     [pos - err - erased, pos + err + 1] for keys[0] < k <= keys.back(), pos = eval - base.
-//  4. buf size <= kBufferCap and erased <= kBufferCap after every public call returns.
+//  4. buf size <= kBufferCap and erased <= kEraseCap after every public call returns.
 //  5. size_ == total entries over all leaves.
 class DynamicLearnedIndex {
  public:
-  // Inserts into a leaf's buffer; a full buffer triggers a local retrain of that leaf.
-  static constexpr size_t kBufferCap = 128;
+  // A leaf's insert buffer holds up to clamp(main size / 32, 32, kBufferCap) entries; one more
+  // triggers a local retrain. kEraseCap erases from a leaf's main array do too (each widens the
+  // leaf's search window by one).
+  static constexpr size_t kBufferCap = 512;
+  static constexpr size_t kEraseCap = 128;
 
   // An empty index. opts.epsilon is the error bound used whenever a leaf is (re)trained.
   explicit DynamicLearnedIndex(ModelOptions opts = {});
@@ -45,7 +48,7 @@ class DynamicLearnedIndex {
   DynamicLearnedIndex(DynamicLearnedIndex&&) noexcept;
   DynamicLearnedIndex& operator=(DynamicLearnedIndex&&) noexcept;
 
-  // Adds the pair (duplicates allowed: multimap semantics). Amortized O(leaf size / kBufferCap).
+  // Adds the pair (duplicates allowed: multimap semantics). Amortized O(32) moves when leaves are large.
   void insert(uint64_t key, uint64_t payload);
   // Removes one (key, payload) pair; false if there is none.
   bool erase(uint64_t key, uint64_t payload);
@@ -82,6 +85,7 @@ class DynamicLearnedIndex {
                    std::vector<std::unique_ptr<Leaf>>* leaves) const;
   void retrain(size_t i);  // merges leaf i's buffer, re-segments it, splices the pieces
   void drop_if_empty(size_t i);
+  static size_t buffer_cap(const Leaf& l) noexcept;
 
   ModelOptions opts_;
   SearchKernel kernel_;

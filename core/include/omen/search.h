@@ -83,13 +83,12 @@ inline size_t lower_bound_in(const uint64_t* keys, size_t lo, size_t hi, uint64_
                                   : lower_bound_scalar(keys, lo, hi, key);
 }
 
-// Prefetches (for reading) every 64-byte cache line holding keys[lo, hi).
+// Prefetches (for reading) the cache lines holding keys[lo, hi): the keys the sampling phase
+// reads (keys[lo + 8j]) and the last one, i.e. every line of the window.
 inline void prefetch_window(const uint64_t* keys, size_t lo, size_t hi) noexcept {
   if (lo >= hi) return;
-  const char* p = reinterpret_cast<const char*>(keys + lo);
-  const char* end = reinterpret_cast<const char*>(keys + hi);
-  p = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63});
-  for (; p < end; p += 64) __builtin_prefetch(p, 0, 3);
+  for (size_t i = lo; i < hi; i += kLineKeys) __builtin_prefetch(keys + i, 0, 3);
+  __builtin_prefetch(keys + hi - 1, 0, 3);
 }
 
 // One lookup: model prediction then last-mile search. Returns lower_bound over keys (the array

@@ -114,7 +114,7 @@ void DynamicLearnedIndex::insert(uint64_t key, uint64_t payload) {
   l.buf_keys.insert(l.buf_keys.begin() + b, key);
   l.buf_payloads.insert(l.buf_payloads.begin() + b, payload);
   ++size_;
-  if (l.buf_keys.size() > kBufferCap) retrain(i);
+  if (l.buf_keys.size() > buffer_cap(l)) retrain(i);
 }
 
 bool DynamicLearnedIndex::erase(uint64_t key, uint64_t payload) {
@@ -125,7 +125,7 @@ bool DynamicLearnedIndex::erase(uint64_t key, uint64_t payload) {
     l.keys.erase(l.keys.begin() + a);
     l.payloads.erase(l.payloads.begin() + a);
     --size_;
-    if (++l.erased > kBufferCap) retrain(i);
+    if (++l.erased > kEraseCap) retrain(i);
     else drop_if_empty(i);
     return true;
   }
@@ -140,6 +140,10 @@ bool DynamicLearnedIndex::erase(uint64_t key, uint64_t payload) {
   return false;
 }
 
+size_t DynamicLearnedIndex::buffer_cap(const Leaf& l) noexcept {
+  return std::clamp<size_t>(l.keys.size() / 32, 32, kBufferCap);
+}
+
 void DynamicLearnedIndex::drop_if_empty(size_t i) {
   const Leaf& l = *leaves_[i];
   if (i == 0 || !l.keys.empty() || !l.buf_keys.empty()) return;
@@ -150,28 +154,42 @@ void DynamicLearnedIndex::drop_if_empty(size_t i) {
 }
 
 void DynamicLearnedIndex::retrain(size_t i) {
-  Leaf& l = *leaves_[i];
-  const size_t n = l.keys.size() + l.buf_keys.size();
-  std::vector<uint64_t> keys(n), payloads(n);
-  // Stable merge, main entries first among equal keys (invariant 2).
-  size_t a = 0, b = 0;
-  for (size_t k = 0; k < n; ++k) {
-    const bool take_main = b == l.buf_keys.size() || (a < l.keys.size() && l.keys[a] <= l.buf_keys[b]);
-    keys[k] = take_main ? l.keys[a] : l.buf_keys[b];
-    payloads[k] = take_main ? l.payloads[a++] : l.buf_payloads[b++];
-  }
-  if (n == 0) {
-    *leaves_[i] = Leaf();
-    drop_if_empty(i);
-    return;
+  // Greedy segmentation leaves a short last piece; retraining a leaf together with a neighbour
+  // of less than half its size absorbs such fragments, so the leaf count stays near that of a
+  // fresh build as the data grows.
+  auto entries = [&](size_t j) { return leaves_[j]->keys.size() + leaves_[j]->buf_keys.size(); };
+  size_t first = i, last = i;
+  if (i + 1 < leaves_.size() && entries(i + 1) < entries(i) / 2) last = i + 1;
+  if (i > 0 && entries(i - 1) < entries(i) / 2) first = i - 1;
+  size_t n = 0;
+  for (size_t j = first; j <= last; ++j) n += entries(j);
+  std::vector<uint64_t> keys, payloads;
+  keys.reserve(n);
+  payloads.reserve(n);
+  for (size_t j = first; j <= last; ++j) {  // leaves are key-ordered: concatenated merges are sorted
+    const Leaf& l = *leaves_[j];
+    // Stable merge, main entries first among equal keys (invariant 2).
+    size_t a = 0, b = 0;
+    while (a < l.keys.size() || b < l.buf_keys.size()) {
+      const bool take_main = b == l.buf_keys.size() || (a < l.keys.size() && l.keys[a] <= l.buf_keys[b]);
+      keys.push_back(take_main ? l.keys[a] : l.buf_keys[b]);
+      payloads.push_back(take_main ? l.payloads[a++] : l.buf_payloads[b++]);
+    }
   }
   std::vector<uint64_t> dir;
   std::vector<std::unique_ptr<Leaf>> pieces;
-  make_leaves(std::move(keys), std::move(payloads), dir_[i], &dir, &pieces);
-  leaves_[i] = std::move(pieces[0]);
-  leaves_.insert(leaves_.begin() + i + 1, std::make_move_iterator(pieces.begin() + 1),
+  if (n > 0) {
+    make_leaves(std::move(keys), std::move(payloads), dir_[first], &dir, &pieces);
+  } else {
+    dir.push_back(dir_[first]);
+    pieces.push_back(std::make_unique<Leaf>());
+  }
+  leaves_.erase(leaves_.begin() + first, leaves_.begin() + last + 1);
+  leaves_.insert(leaves_.begin() + first, std::make_move_iterator(pieces.begin()),
                  std::make_move_iterator(pieces.end()));
-  dir_.insert(dir_.begin() + i + 1, dir.begin() + 1, dir.end());
+  dir_.erase(dir_.begin() + first, dir_.begin() + last + 1);
+  dir_.insert(dir_.begin() + first, dir.begin(), dir.end());
+  if (n == 0) drop_if_empty(first);
 }
 
 size_t DynamicLearnedIndex::model_bytes() const noexcept {
@@ -189,7 +207,7 @@ bool DynamicLearnedIndex::check_invariants() const {
     if (!std::is_sorted(l.keys.begin(), l.keys.end()) ||
         !std::is_sorted(l.buf_keys.begin(), l.buf_keys.end()))
       return false;
-    if (l.buf_keys.size() > kBufferCap || l.erased > kBufferCap) return false;
+    if (l.buf_keys.size() > kBufferCap || l.erased > kEraseCap) return false;
     const uint64_t lo = dir_[i];
     const bool last = i + 1 == leaves_.size();
     auto inside = [&](uint64_t k) { return k >= lo && (last || k < dir_[i + 1]); };
