@@ -60,6 +60,10 @@ TEST(StaticIndex, EmptyAndOneKeyAndNoPayloads) {
   EXPECT_EQ(empty.lower_bound(0), 0u);
   EXPECT_EQ(empty.lower_bound(~uint64_t{0}), 0u);
   EXPECT_FALSE(empty.find(0).has_value());
+  const std::vector<uint64_t> q = {0, 5, ~uint64_t{0}};
+  std::vector<size_t> out(q.size(), 99);
+  empty.lower_bound_batch(q, out);  // empty windows: nothing may be read
+  EXPECT_EQ(out, std::vector<size_t>(q.size(), 0));
   StaticLearnedIndex one({42}, {});
   EXPECT_EQ(one.lower_bound(41), 0u);
   EXPECT_EQ(one.lower_bound(42), 0u);
