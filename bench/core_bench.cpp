@@ -247,6 +247,12 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
   want = out;
   uint64_t want_sum = 0;
   cs[0].chain(o.chain, &want_sum);
+  {  // ...itself checked against std::lower_bound on a spread sample of the probes.
+    auto sorted = static_cast<const omen::BinarySearchIndex*>(cs[0].index.get())->keys();
+    for (size_t i = 0; i < q.size(); i += 401)
+      if (want[i] != static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), q[i]) - sorted.begin()))
+        cs[0].row.correct = false;
+  }
   for (auto& c : cs) {
     c.row.chain_ns = c.row.dram_ns = 1e30;
     c.row.thp_pct = 100.0 * mem.huge / std::max<double>(1.0, mem.rss);
