@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "test_data.h"
 
 namespace {
@@ -52,6 +54,31 @@ TEST(StaticIndex, BothKernelsGiveTheSameAnswers) {
     idx.set_kernel(best_search_kernel());
     ASSERT_EQ(a, idx.lower_bound(q));
     ASSERT_EQ(a, true_lower_bound(ref, q));
+  }
+}
+
+// Arrays of kHugePageMinBytes or more are copied into huge-page memory; the views must survive
+// the copy and moves of the index.
+TEST(StaticIndex, LargeArraysInHugePageMemoryAnswersExactlyAfterMoves) {
+  const size_t n = StaticLearnedIndex::kHugePageMinBytes / sizeof(uint64_t) + 1000;
+  std::mt19937_64 rng(31);
+  std::vector<uint64_t> keys(n), pay(n);
+  for (auto& k : keys) k = rng();
+  std::sort(keys.begin(), keys.end());
+  for (size_t i = 0; i < n; ++i) pay[i] = ~keys[i];
+  const std::vector<uint64_t> ref = keys;
+  StaticLearnedIndex built(std::move(keys), std::move(pay), {.epsilon = 64});
+  StaticLearnedIndex moved(std::move(built));
+  StaticLearnedIndex idx({1}, {});
+  idx = std::move(moved);
+  ASSERT_EQ(idx.size(), n);
+  for (size_t t = 0; t < 100000; ++t) {
+    const uint64_t q = t % 2 ? ref[rng() % n] : rng();
+    const size_t lb = true_lower_bound(ref, q);
+    ASSERT_EQ(idx.lower_bound(q), lb);
+    if (t % 2) {
+      ASSERT_EQ(idx.find(q), std::optional<uint64_t>(~q));
+    }
   }
 }
 
