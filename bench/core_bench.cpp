@@ -1,0 +1,431 @@
+// core_bench: the learned index (omen::StaticLearnedIndex, PGM model, epsilon 64) against binary
+// search and absl::btree_map, in one process and one run: build time, index bytes, dependent-chain
+// lookup latency, batched throughput on 1 and 2 threads, and a DRAM-miss reference measured here.
+// Prints a table with ratios against binary search, writes it as CSV, and checks the targets.
+// How to run and what each column means: docs/bench.md.
+#include <unistd.h>
+
+#include <bit>
+#include <cstdio>
+#include <functional>
+#include <sstream>
+
+#include <benchmark/benchmark.h>
+
+#include "bench_support.h"
+#include "omen/baseline.h"
+
+#include "omen/model.h"
+#include "omen/static_index.h"
+
+namespace {
+
+struct Options {
+  std::vector<size_t> sizes = {10'000'000, 100'000'000};
+  std::vector<std::string> dists = {"uniform", "lognormal"};
+  std::vector<std::string> indexes = {"binary", "learned", "btree"};  // binary always runs: the reference
+  size_t queries = size_t{1} << 22;  // power of two: the chain indexes it with a mask
+  size_t chain = 2'000'000;          // dependent lookups per measurement
+  size_t chase_bytes = size_t{1} << 30;
+  size_t chase_hops = 5'000'000;  // per round
+  int reps = 3;
+  uint64_t seed = 42;
+  uint32_t epsilon = 64;
+  std::string csv = "bench/out/core_bench.csv";
+};
+
+// One contender on one key set.
+struct Row {
+  std::string dist, index;
+  size_t n = 0;
+  double build_s = -1, build_par_s = -1;  // -1: not applicable
+  double bytes = 0;                       // index bytes beyond the sorted keys (btree: all of it)
+  double chain_ns = 0, batch1 = 0, batch2 = 0, loop1 = 0;  // ns/lookup; lookups/s
+  double dram_ns = 0;                                      // DRAM-miss reference, best of the same rounds
+  double thp_pct = 0;  // share of the process' resident memory in huge pages while measured
+  bool correct = true;
+};
+
+// Turns on ModelOptions::parallel when the model has that option; false if it has not.
+template <class MO>
+bool set_parallel(MO& mo) {
+  if constexpr (requires { mo.parallel = true; }) {
+    mo.parallel = true;
+    return true;
+  } else {
+    return false;
+  }
+}
+
+// Size arguments: plain numbers or with a K/M/G suffix (powers of ten): 1M, 10M, 100M.
+size_t parse_size(const std::string& s) {
+  size_t mult = 1;
+  std::string digits = s;
+  switch (s.empty() ? '\0' : s.back()) {
+    case 'K':
+    case 'k':
+      mult = 1'000;
+      break;
+    case 'M':
+    case 'm':
+      mult = 1'000'000;
+      break;
+    case 'G':
+    case 'g':
+      mult = 1'000'000'000;
+      break;
+    default:
+      break;
+  }
+  if (mult != 1) digits.pop_back();
+  return std::stoull(digits) * mult;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--sizes") {
+      o.sizes.clear();
+      for (auto& s : split(value())) o.sizes.push_back(parse_size(s));
+    } else if (a == "--dists")
+      o.dists = split(value());
+    else if (a == "--indexes")
+      o.indexes = split(value());
+    else if (a == "--queries")
+      o.queries = std::bit_ceil(parse_size(value()));
+    else if (a == "--chain")
+      o.chain = parse_size(value());
+    else if (a == "--chase-bytes")
+      o.chase_bytes = parse_size(value());
+    else if (a == "--chase-hops")
+      o.chase_hops = parse_size(value());
+    else if (a == "--reps")
+      o.reps = std::max(1, std::stoi(value()));
+    else if (a == "--seed")
+      o.seed = std::stoull(value());
+    else if (a == "--csv")
+      o.csv = value();
+    else {
+      std::fprintf(
+          stderr,
+          "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes learned,btree]\n"
+          "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--chase-hops 5M] [--reps 3]\n"
+          "                  [--seed 42] [--csv PATH]\n");
+      std::exit(a == "--help" ? 0 : 2);
+    }
+  }
+  return o;
+}
+
+// Best wall time of `reps` model builds over the sorted keys (the model only: no key copy).
+double time_model_build(std::span<const uint64_t> keys, const omen::ModelOptions& mo, int reps) {
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    double t = bench::now_s();
+    auto model = omen::PgmModel::build(keys, mo);
+    benchmark::DoNotOptimize(model);
+    best = std::min(best, bench::now_s() - t);
+  }
+  return best;
+}
+
+// Dependent chain: the next probe is chosen by the previous answer, so no two lookups overlap.
+// Returns ns per lookup; *checksum gets the sum of the answers (equal for every correct index).
+template <class Index>
+double chain_ns(const Index& idx, std::span<const uint64_t> q, size_t lookups, uint64_t* checksum) {
+  const size_t mask = q.size() - 1;
+  size_t pos = 0;
+  uint64_t sum = 0;
+  double t = bench::now_s();
+  for (size_t i = 0; i < lookups; ++i) {
+    pos = idx.lower_bound(q[(i + (pos & 1)) & mask]);
+    sum += pos;
+  }
+  t = bench::now_s() - t;
+  *checksum = sum;
+  return t * 1e9 / static_cast<double>(lookups);
+}
+
+// One pass of independent lookups over all probes on `threads` threads (each a contiguous slice),
+// through lower_bound_batch when asked and the index has one. Returns lookups/s.
+template <class Index>
+double pass(const Index& idx, std::span<const uint64_t> q, std::span<size_t> out, int threads, bool batch) {
+  double t = bench::run_threads(threads, [&](int th) {
+    const size_t begin = q.size() * th / threads, end = q.size() * (th + 1) / threads;
+    if constexpr (requires { idx.lower_bound_batch(q, out); }) {
+      if (batch) {
+        idx.lower_bound_batch(q.subspan(begin, end - begin), out.subspan(begin, end - begin));
+        return;
+      }
+    }
+    for (size_t i = begin; i < end; ++i) out[i] = idx.lower_bound(q[i]);
+  });
+  return static_cast<double>(q.size()) / t;
+}
+
+// An index under test, type-erased so that the contenders' measurements can be interleaved in
+// rounds: drift in the machine's load then hits all of them alike.
+struct Contender {
+  Row row;
+  std::shared_ptr<const void> index;  // keeps the index alive
+  std::function<double(size_t lookups, uint64_t* sum)> chain;
+  std::function<double(int threads, bool batch)> pass;  // writes the answers to the shared `out`
+};
+
+template <class Index>
+Contender make_contender(Row row, std::shared_ptr<const Index> idx, std::span<const uint64_t> q,
+                         std::span<size_t> out) {
+  const Index* p = idx.get();
+  return {std::move(row), idx,
+          [p, q](size_t lookups, uint64_t* sum) { return chain_ns(*p, q, lookups, sum); },
+          [p, q, out](int threads, bool batch) { return pass(*p, q, out, threads, batch); }};
+}
+
+// All contenders on one key set, alive together, measured in o.reps interleaved rounds (best
+// round kept per figure), with the DRAM reference re-measured in every round.
+void run_set(const Options& o, bench::PointerChase& chase, const std::string& dist, size_t n,
+             std::vector<Row>& rows) {
+  double t = bench::now_s();
+  auto keys = bench::make_keys(dist, n, o.seed);
+  const double gen_s = bench::now_s() - t;
+  const auto q = bench::make_queries(keys, o.queries, o.seed + 1);
+  std::fprintf(stderr, "== %s n=%zu: keys generated and sorted in %.2f s\n", dist.c_str(), n, gen_s);
+  auto wanted = [&](const char* name) {
+    return std::find(o.indexes.begin(), o.indexes.end(), name) != o.indexes.end();
+  };
+  std::vector<size_t> out(q.size());
+  std::vector<Contender> cs;
+
+  if (wanted("learned")) {  // Learned: the model build over the sorted keys is timed alone.
+    Row r{dist, "learned", n};
+    omen::ModelOptions mo;
+    mo.epsilon = o.epsilon;
+    const int reps = n <= 10'000'000 ? o.reps : 1;
+    r.build_s = time_model_build(keys, mo, reps);
+    if (auto par = mo; set_parallel(par)) r.build_par_s = time_model_build(keys, par, reps);
+    auto idx =
+        std::make_shared<const omen::StaticLearnedIndex>(bench::huge_copy(keys), std::vector<uint64_t>{}, mo);
+    r.bytes = static_cast<double>(idx->model_bytes());
+    cs.push_back(make_contender(r, idx, q, out));
+  }
+  if (wanted("btree")) {  // absl::btree_map, built by appending the sorted keys.
+    Row r{dist, "btree", n};
+    t = bench::now_s();
+    auto tree = std::make_shared<const omen::BTreeIndex>(keys);
+    r.build_s = bench::now_s() - t;
+    r.bytes = static_cast<double>(tree->size_bytes());
+    cs.push_back(make_contender(r, tree, q, out));
+  }
+  {  // Binary search, the reference: it takes the sorted vector over, so there is nothing to build.
+    Row r{dist, "binary", n};
+    auto bs = std::make_shared<const omen::BinarySearchIndex>(std::move(keys));
+    cs.insert(cs.begin(), make_contender(r, bs, q, out));
+  }
+  const auto mem = bench::mem_use();
+  std::fprintf(stderr, "   built; rss %.2f GiB, of it in huge pages %.2f GiB\n", mem.rss / 1073741824.0,
+               mem.huge / 1073741824.0);
+
+  // The reference answers: binary search's, one batched pass and one chain.
+  std::vector<size_t> want(q.size());
+  cs[0].pass(1, true);
+  want = out;
+  uint64_t want_sum = 0;
+  cs[0].chain(o.chain, &want_sum);
+  {  // ...itself checked against std::lower_bound on a spread sample of the probes.
+    auto sorted = static_cast<const omen::BinarySearchIndex*>(cs[0].index.get())->keys();
+    for (size_t i = 0; i < q.size(); i += 401)
+      if (want[i] != static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), q[i]) - sorted.begin()))
+        cs[0].row.correct = false;
+  }
+  for (auto& c : cs) {
+    c.row.chain_ns = c.row.dram_ns = 1e30;
+    c.row.thp_pct = 100.0 * mem.huge / std::max<double>(1.0, mem.rss);
+    uint64_t sum = 0;
+    c.chain(std::min<size_t>(o.chain, 100'000), &sum);  // warm-up
+  }
+  auto check = [&](Contender& c, const char* what) {
+    if (out == want) return;
+    c.row.correct = false;
+    std::fprintf(stderr, "WRONG ANSWERS: %s (%s) on %s n=%zu\n", c.row.index.c_str(), what, dist.c_str(), n);
+  };
+  for (int round = 0; round < o.reps; ++round) {
+    const double dram = chase.ns_per_hop(o.chase_hops);
+    for (auto& c : cs) {
+      c.row.dram_ns = std::min(c.row.dram_ns, dram);
+      uint64_t sum = 0;
+      c.row.chain_ns = std::min(c.row.chain_ns, c.chain(o.chain, &sum));
+      if (sum != want_sum) {
+        c.row.correct = false;
+        std::fprintf(stderr, "WRONG ANSWERS: %s (chain) on %s n=%zu\n", c.row.index.c_str(), dist.c_str(), n);
+      }
+    }
+    for (auto& c : cs) {
+      auto measured = [&](int threads, bool batch, const char* what) {
+        std::fill(out.begin(), out.end(), size_t{0});
+        const double rate = c.pass(threads, batch);
+        check(c, what);
+        return rate;
+      };
+      c.row.loop1 = std::max(c.row.loop1, measured(1, false, "loop"));
+      c.row.batch1 = std::max(c.row.batch1, measured(1, true, "batch, 1 thread"));
+      c.row.batch2 = std::max(c.row.batch2, measured(2, true, "batch, 2 threads"));
+    }
+    std::fprintf(stderr, "   round %d/%d done (DRAM %.1f ns/hop)\n", round + 1, o.reps, dram);
+  }
+  for (auto& c : cs) rows.push_back(c.row);
+}
+
+const Row* find_row(const std::vector<Row>& rows, const Row& like, const char* index) {
+  for (auto& r : rows)
+    if (r.dist == like.dist && r.n == like.n && r.index == index) return &r;
+  return nullptr;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// The table, printed and written as CSV with the same columns.
+void report(const std::vector<Row>& rows, const Options& o) {
+  const std::vector<std::string> head = {
+      "dist",        "n",           "index",      "build_ms", "build_Mkeys_s", "build_par_ms", "index_bytes",
+      "pct_of_keys", "chain_ns",    "chain_x_bs", "dram_ns",  "chain_x_dram",  "batch1_Mops",  "batch1_x_bs",
+      "batch2_Mops", "batch2_x_bs", "loop1_Mops", "thp_pct",  "correct"};
+  std::vector<std::vector<std::string>> table;
+  for (auto& r : rows) {
+    const Row* bs = find_row(rows, r, "binary");
+    const double key_bytes = 8.0 * static_cast<double>(r.n);
+    const bool has_build = r.index != "binary";  // binary search has nothing to build
+    table.push_back({r.dist, std::to_string(r.n), r.index, has_build ? fmt("%.1f", r.build_s * 1e3) : "-",
+                     has_build ? fmt("%.1f", r.n / r.build_s / 1e6) : "-",
+                     r.build_par_s >= 0 ? fmt("%.1f", r.build_par_s * 1e3) : "-", fmt("%.0f", r.bytes),
+                     fmt("%.4f", 100.0 * r.bytes / key_bytes), fmt("%.1f", r.chain_ns),
+                     fmt("%.3f", r.chain_ns / bs->chain_ns), fmt("%.1f", r.dram_ns),
+                     fmt("%.2f", r.chain_ns / r.dram_ns), fmt("%.2f", r.batch1 / 1e6),
+                     fmt("%.2f", r.batch1 / bs->batch1), fmt("%.2f", r.batch2 / 1e6),
+                     fmt("%.2f", r.batch2 / bs->batch1), fmt("%.2f", r.loop1 / 1e6), fmt("%.0f", r.thp_pct),
+                     r.correct ? "yes" : "NO"});
+  }
+  std::vector<size_t> width(head.size());
+  for (size_t c = 0; c < head.size(); ++c) {
+    width[c] = head[c].size();
+    for (auto& row : table) width[c] = std::max(width[c], row[c].size());
+  }
+  auto print_row = [&](const std::vector<std::string>& cells) {
+    for (size_t c = 0; c < cells.size(); ++c)
+      std::printf("%*s%s", static_cast<int>(width[c]), cells[c].c_str(), c + 1 < cells.size() ? " " : "\n");
+  };
+  print_row(head);
+  for (auto& row : table) print_row(row);
+
+  std::FILE* f = std::fopen(o.csv.c_str(), "w");
+  if (!f) {
+    std::fprintf(stderr, "cannot write %s\n", o.csv.c_str());
+    return;
+  }
+  for (size_t c = 0; c < head.size(); ++c)
+    std::fprintf(f, "%s%s", head[c].c_str(), c + 1 < head.size() ? "," : "\n");
+  for (auto& row : table)
+    for (size_t c = 0; c < row.size(); ++c)
+      std::fprintf(f, "%s%s", row[c].c_str(), c + 1 < row.size() ? "," : "\n");
+  std::fclose(f);
+  std::printf("CSV: %s\n", o.csv.c_str());
+}
+
+// PASS/MISS for the targets, at 100M keys (or the largest size run, said so).
+void targets(const std::vector<Row>& rows) {
+  size_t at = 0;
+  for (auto& r : rows) at = std::max(at, r.n);
+  std::printf("\nTargets (evaluated at n=%zu%s):\n", at, at == 100'000'000 ? "" : ", NOT at 100M");
+  auto line = [](bool ok, const std::string& what) {
+    std::printf("  %-4s %s\n", ok ? "PASS" : "MISS", what.c_str());
+  };
+  bool any = false;
+  for (auto& r : rows) {
+    if (r.n != at || r.index != "learned") continue;
+    any = true;
+    const Row* bs = find_row(rows, r, "binary");
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 0.35x binary search (%.1f ns): %.3fx",
+                  r.dist.c_str(), r.chain_ns, bs->chain_ns, r.chain_ns / bs->chain_ns);
+    line(r.chain_ns <= 0.35 * bs->chain_ns, buf);
+    std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 1.3x DRAM miss (%.1f ns): %.2fx",
+                  r.dist.c_str(), r.chain_ns, r.dram_ns, r.chain_ns / r.dram_ns);
+    line(r.chain_ns <= 1.3 * r.dram_ns, buf);
+    std::snprintf(buf, sizeof buf,
+                  "%s: batched 1-thread %.2f M/s >= 8x binary search batched (%.2f M/s): %.2fx",
+                  r.dist.c_str(), r.batch1 / 1e6, bs->batch1 / 1e6, r.batch1 / bs->batch1);
+    line(r.batch1 >= 8 * bs->batch1, buf);
+    const double pct = 100.0 * r.bytes / (8.0 * static_cast<double>(r.n));
+    std::snprintf(buf, sizeof buf, "%s: model bytes %.0f <= 0.02%% of key bytes: %.4f%%", r.dist.c_str(),
+                  r.bytes, pct);
+    line(pct <= 0.02, buf);
+    const double rate = static_cast<double>(r.n) / r.build_s / 1e6;
+    std::snprintf(buf, sizeof buf, "%s: model build %.1f M keys/s >= 50 M keys/s on one core", r.dist.c_str(),
+                  rate);
+    line(rate >= 50.0, buf);
+  }
+  if (!any) std::printf("  (learned index not run: targets not evaluated)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // malloc's own memory (the btree's nodes) is made huge-page eligible by glibc's hugetlb tunable,
+  // which is read at start-up only: re-exec once with it set.
+  if (!std::getenv("GLIBC_TUNABLES") && !std::getenv("OMEN_BENCH_NO_REEXEC")) {
+    setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+    setenv("OMEN_BENCH_NO_REEXEC", "1", 1);
+    execv("/proc/self/exe", argv);  // on failure, carry on without the tunable
+  }
+  const Options o = parse_args(argc, argv);
+  std::printf(
+      "core_bench: learned index omen::StaticLearnedIndex (PgmModel, epsilon %u, search kernel %s);"
+      " %zu probes (stored keys, uniform positions), %zu dependent lookups\n",
+      o.epsilon, omen::best_search_kernel() == omen::SearchKernel::kSimd ? "simd" : "scalar", o.queries,
+      o.chain);
+  std::printf(
+      "huge pages: THP enabled=[%s] defrag=[%s]; key arrays, probes and the chase buffer "
+      "madvise(MADV_HUGEPAGE)"
+      " on 2 MiB-aligned ranges; malloc GLIBC_TUNABLES=%s\n",
+      bench::thp_mode("enabled").c_str(), bench::thp_mode("defrag").c_str(),
+      std::getenv("GLIBC_TUNABLES") ? std::getenv("GLIBC_TUNABLES") : "(unset)");
+
+  std::printf("machine: %u hardware threads, load average at start %s\n", std::thread::hardware_concurrency(),
+              bench::load_average().c_str());
+  bench::PointerChase chase(o.chase_bytes, o.seed);
+  std::printf(
+      "DRAM-miss reference: random cyclic pointer chase over %.2f GiB of 64-byte lines, %zu hops per round,"
+      " re-measured in every round of every key set (dram_ns): now %.1f ns/hop\n",
+      chase.bytes() / 1073741824.0, o.chase_hops, chase.ns_per_hop(o.chase_hops));
+  std::fflush(stdout);
+
+  std::vector<Row> rows;
+  for (size_t n : o.sizes)
+    for (auto& d : o.dists) run_set(o, chase, d, n, rows);
+  std::printf("\n");
+  report(rows, o);
+  std::printf("load average at end: %s\n", bench::load_average().c_str());
+  targets(rows);
+  for (auto& r : rows)
+    if (!r.correct) return 1;
+  return 0;
+}
