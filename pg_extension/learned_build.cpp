@@ -230,6 +230,7 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   meta.nsegments = trained.nsegments;
   meta.mean_error = trained.mean_error;
   meta.max_error = trained.max_error;
+  meta.model_epsilon = trained.model_epsilon;
   Size seg_bytes = static_cast<Size>(trained.nsegments) * sizeof(LearnedSegment);
   Size model_bytes = seg_bytes + static_cast<Size>(meta.nleaves) * sizeof(uint64);
   char* bytes = static_cast<char*>(palloc_extended(model_bytes, MCXT_ALLOC_HUGE));

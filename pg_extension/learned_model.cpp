@@ -49,7 +49,7 @@ uint32 count_below(const uint64* fences, uint32 from, uint32 to, uint64 key) {
 }  // namespace
 
 LearnedTrained learned_train(const uint64* keys, Size n, uint32 epsilon) {
-  LearnedTrained out{nullptr, 0, 0.0, 0};
+  LearnedTrained out{nullptr, 0, 0.0, 0, 0};
   if (n == 0) return out;
 #if OMEN_HAVE_PGM
   // The model object is owned by the current memory context from the moment it exists, so an
@@ -62,6 +62,7 @@ LearnedTrained learned_train(const uint64* keys, Size n, uint32 epsilon) {
   own_model(CurrentMemoryContext, model);
   auto* m = static_cast<omen::PgmModel*>(model);
   Size nseg = omen_pg::call_core("reading the model", [&] { return m->segment_count(); });
+  out.model_epsilon = omen_pg::call_core("reading the model", [&] { return m->epsilon(); });
   out.segments = static_cast<LearnedSegment*>(palloc_extended(
       std::max<Size>(nseg, 1) * sizeof(LearnedSegment), MCXT_ALLOC_HUGE));
   out.nsegments = static_cast<uint32>(nseg);
@@ -143,7 +144,7 @@ LearnedCache* learned_get_cache(Relation index) {
       omen::ModelOptions opt;
       opt.epsilon = meta.error_bound;
       return new omen::PgmModel(omen::PgmModel::from_segments(std::move(leaf), meta.build_keys,
-                                                              meta.error_bound, opt));
+                                                              meta.model_epsilon, opt));
     });
     own_model(cxt, model);
     cache->model = model;

@@ -40,6 +40,7 @@ struct LearnedTrained {
   uint32 nsegments;
   double mean_error;
   uint64 max_error;
+  uint32 model_epsilon;  // the bound predict() uses (PgmModel::epsilon())
 };
 
 // Trains the core model over keys[0..n) (sorted, duplicates allowed) with error bound epsilon.

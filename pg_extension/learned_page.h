@@ -48,7 +48,7 @@ struct LearnedMeta {
   uint32 magic;
   uint32 version;
   uint32 generation;    // bumped whenever leaves/model are replaced (rebuild)
-  uint32 error_bound;   // epsilon the model was trained with
+  uint32 error_bound;   // epsilon requested (reloption error_bound) at build
   uint64 build_keys;    // non-NULL keys the model was trained on (positions 0..build_keys-1)
   uint32 leaf_cap;      // build positions per leaf: build position p is in leaf p / leaf_cap
   uint32 nleaves;       // >= 1
@@ -62,7 +62,7 @@ struct LearnedMeta {
   double mean_error;    // |predicted - true position| over the build keys
   uint64 max_error;
   Oid key_type;         // opcintype of the column
-  uint32 padding;
+  uint32 model_epsilon; // error bound the core model proved (PgmModel::epsilon()), for from_segments
 };
 
 // Leaf, overflow and null pages share one layout: a header, then `capacity` keys (uint64, for

@@ -137,3 +137,20 @@ CREATE OPERATOR CLASS timestamptz_learned_ops DEFAULT FOR TYPE timestamptz USING
   OPERATOR 4 >=,
   OPERATOR 5 >,
   FUNCTION 1 timestamptz_cmp(timestamptz, timestamptz);
+
+-- Statistics of a learned index: live keys (leaves + overflow), NULLs, the model, pages by kind.
+CREATE FUNCTION omendb_index_stats(index regclass,
+    OUT keys bigint, OUT nulls bigint, OUT build_keys bigint, OUT segments int,
+    OUT error_bound int, OUT model_epsilon int, OUT mean_error float8, OUT max_error bigint,
+    OUT leaf_pages int, OUT overflow_pages int, OUT model_pages int, OUT null_pages int,
+    OUT free_pages int, OUT bytes bigint)
+AS 'MODULE_PATHNAME', 'omendb_index_stats'
+LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION omendb_index_stats(regclass) IS 'size, model and page statistics of a learned index';
+
+-- amcheck-like verification: order, fences, model bounds, overflow/null chains, TIDs. Returns the
+-- number of items checked; raises index_corrupted (XX002) at the first violation.
+CREATE FUNCTION omendb_index_verify(index regclass) RETURNS bigint
+AS 'MODULE_PATHNAME', 'omendb_index_verify'
+LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION omendb_index_verify(regclass) IS 'checks the invariants of a learned index';
