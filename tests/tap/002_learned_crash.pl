@@ -45,6 +45,8 @@ for (1 .. 30) {
 }
 ok($started, 'server restarts after kill -9');
 is($node->safe_psql('postgres', q{SELECT omendb_index_verify('t_k') > 0}), 't', 'index verifies after crash recovery');
+diag('after recovery: ' . $node->safe_psql('postgres',
+	q{SELECT format('generation %s, overflow pages %s, retired pages %s', generation, overflow_pages, retired_pages) FROM omendb_index_stats('t_k')}));
 my @bad = same_answers($node, 't');
 is(scalar(@bad), 0, 'answers equal a seqscan after crash recovery') or diag(join("\n", @bad));
 # the recovered index keeps taking inserts
