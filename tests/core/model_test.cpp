@@ -44,12 +44,15 @@ struct Case {
 template <class C>
 class ModelTest : public ::testing::Test {};
 
+// Every key type x {PGM, RMI, Linear}.
 using Cases = ::testing::Types<
     Case<Int16Key, PgmModel>, Case<Int32Key, PgmModel>, Case<Int64Key, PgmModel>,
     Case<Float4Key, PgmModel>, Case<Float8Key, PgmModel>, Case<DateKey, PgmModel>,
-    Case<TimestampKey, PgmModel>, Case<Int16Key, RmiModel>, Case<Int64Key, RmiModel>,
-    Case<Float8Key, RmiModel>, Case<TimestampKey, RmiModel>, Case<Int32Key, LinearModel>,
-    Case<Float4Key, LinearModel>, Case<DateKey, LinearModel>>;
+    Case<TimestampKey, PgmModel>, Case<Int16Key, RmiModel>, Case<Int32Key, RmiModel>,
+    Case<Int64Key, RmiModel>, Case<Float4Key, RmiModel>, Case<Float8Key, RmiModel>,
+    Case<DateKey, RmiModel>, Case<TimestampKey, RmiModel>, Case<Int16Key, LinearModel>,
+    Case<Int32Key, LinearModel>, Case<Int64Key, LinearModel>, Case<Float4Key, LinearModel>,
+    Case<Float8Key, LinearModel>, Case<DateKey, LinearModel>, Case<TimestampKey, LinearModel>>;
 TYPED_TEST_SUITE(ModelTest, Cases);
 
 TYPED_TEST(ModelTest, EveryLookupBracketsLowerBound) {

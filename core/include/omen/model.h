@@ -45,14 +45,18 @@ struct Segment {
 namespace detail {
 
 // The single evaluation function of every model (build-time verification uses it too).
-// Keys below s.first_key evaluate as s.first_key. Monotone non-decreasing in key (slope >= 0 and
-// correctly rounded FP operations are monotone). Result is in [s.first_rank, next_rank].
+// Keys below s.first_key evaluate as s.first_key; key - first_key saturates at 2^63 - 1 (only
+// keys past a segment's last point get there; saturation keeps the function monotone, and
+// lets both conversions be single signed instructions). Monotone non-decreasing in key
+// (slope >= 0 and correctly rounded FP operations are monotone). Result in
+// [s.first_rank, next_rank]. REQUIRES: s.first_rank <= next_rank < 2^53.
 inline size_t eval_segment(const Segment& s, uint64_t next_rank, uint64_t key) noexcept {
-  const uint64_t dx = key >= s.first_key ? key - s.first_key : 0;
-  double v = s.intercept + s.slope * static_cast<double>(dx);
-  v = std::max(v, static_cast<double>(s.first_rank));
-  v = std::min(v, static_cast<double>(next_rank));
-  return static_cast<size_t>(v + 0.5);
+  constexpr uint64_t kMaxDx = (uint64_t{1} << 63) - 1;
+  const uint64_t dx = std::min(key >= s.first_key ? key - s.first_key : 0, kMaxDx);
+  double v = s.intercept + s.slope * static_cast<double>(static_cast<int64_t>(dx));
+  v = std::max(v, static_cast<double>(static_cast<int64_t>(s.first_rank)));
+  v = std::min(v, static_cast<double>(static_cast<int64_t>(next_rank)));
+  return static_cast<size_t>(static_cast<int64_t>(v + 0.5));
 }
 
 // {pos, pos - err, pos + err + 1} clamped to [0, n].
@@ -120,7 +124,8 @@ class PgmModel {
   // Rebuilds the upper levels over a stored leaf level (e.g. read back from pages).
   // REQUIRES: `leaf` is the segments() of a model built over key_count keys and `epsilon` its
   // epsilon(); then the rebuilt model predicts exactly as the original. Throws
-  // std::invalid_argument when the leaf level is not ordered or ranks exceed key_count.
+  // std::invalid_argument when the leaf level is not ordered by first_key and first_rank, does
+  // not start at rank 0, has a rank above key_count or a negative/NaN slope.
   static PgmModel from_segments(std::vector<Segment> leaf, size_t key_count, uint32_t epsilon,
                                 ModelOptions opts = {});
 

@@ -72,8 +72,9 @@ PgmModel PgmModel::build(std::span<const uint64_t> sorted, ModelOptions opts) {
 PgmModel PgmModel::from_segments(std::vector<Segment> leaf, size_t key_count, uint32_t epsilon,
                                  ModelOptions opts) {
   for (size_t i = 0; i < leaf.size(); ++i) {
-    const bool ordered = i == 0 || (leaf[i - 1].first_key < leaf[i].first_key &&
-                                    leaf[i - 1].first_rank <= leaf[i].first_rank);
+    const bool ordered = i == 0 ? leaf[0].first_rank == 0
+                                : leaf[i - 1].first_key < leaf[i].first_key &&
+                                      leaf[i - 1].first_rank <= leaf[i].first_rank;
     if (!ordered || leaf[i].first_rank > key_count || !(leaf[i].slope >= 0))
       throw std::invalid_argument("omen::PgmModel::from_segments: malformed leaf level");
   }
