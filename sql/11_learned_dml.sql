@@ -74,6 +74,8 @@ SELECT learned_same('SELECT id, k FROM ld WHERE k BETWEEN 100 AND 120');
 CREATE INDEX CONCURRENTLY ld_k2 ON ld USING learned (k);
 SELECT omendb_index_verify('ld_k2');
 DROP INDEX ld_k;
+REINDEX INDEX CONCURRENTLY ld_k2;
+SELECT omendb_index_verify('ld_k2');
 EXPLAIN (COSTS OFF) SELECT * FROM ld WHERE k = 7;
 SELECT learned_same('SELECT id, k FROM ld WHERE k BETWEEN 7 AND 9');
 DROP TABLE ld;
