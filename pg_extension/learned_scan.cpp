@@ -285,7 +285,7 @@ void check_unit_page(Relation index, Page page, BlockNumber blkno, LearnedPageKi
 void load_leaf(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
   Relation index = scan->indexRelation;
   const Range& r = so->ranges[u.range];
-  int cap = kLearnedItemsPerPage;
+  int cap = 32;  // grows; point lookups copy few items
   so->items = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * cap));
   BlockNumber blkno = u.leaf_start + u.leaf;
   Buffer buf = ReadBuffer(index, blkno);
@@ -318,7 +318,7 @@ void load_nulls(IndexScanDesc scan, ScanOpaque* so) {
   Relation index = scan->indexRelation;
   LearnedMeta meta;
   learned_read_meta(index, &meta);
-  int cap = kLearnedItemsPerPage;
+  int cap = 32;  // grows; point lookups copy few items
   so->items = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * cap));
   MemoryContext old = MemoryContextSwitchTo(so->batch_cxt);
   for (BlockNumber next = meta.null_head; next != InvalidBlockNumber;) {
@@ -395,7 +395,7 @@ bool step(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
 extern "C" IndexScanDesc learned_beginscan(Relation index, int nkeys, int norderbys) {
   IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
   auto* so = static_cast<ScanOpaque*>(palloc0(sizeof(ScanOpaque)));
-  so->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan batch", ALLOCSET_DEFAULT_SIZES);
+  so->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan batch", ALLOCSET_SMALL_SIZES);
   so->tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan tuple", ALLOCSET_SMALL_SIZES);
   so->keys_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan keys", ALLOCSET_SMALL_SIZES);
   so->type = index->rd_opcintype[0];
