@@ -19,7 +19,10 @@ void expect_same(const DynamicLearnedIndex& idx, const Multimap& ref) {
   ASSERT_TRUE(idx.check_invariants());
   ASSERT_EQ(idx.size(), ref.size());
   std::vector<std::pair<uint64_t, uint64_t>> got;
-  idx.scan(0, [&](uint64_t k, uint64_t p) { got.emplace_back(k, p); return true; });
+  idx.scan(0, [&](uint64_t k, uint64_t p) {
+    got.emplace_back(k, p);
+    return true;
+  });
   ASSERT_EQ(got.size(), ref.size());
   size_t i = 0;
   for (const auto& [k, p] : ref) {  // multimap keeps equal keys in insertion order
@@ -60,8 +63,10 @@ TEST_P(DynamicIndexTest, RandomInsertsAndErasesMatchMultimap) {
       const uint64_t r = rng();
       if (r % 3 != 0) {  // insert
         uint64_t k = pool[rng() % pool.size()];
-        if (r % 5 == 0) k = rng();
-        else if (r % 5 == 1) k += (rng() % 7) - 3;
+        if (r % 5 == 0)
+          k = rng();
+        else if (r % 5 == 1)
+          k += (rng() % 7) - 3;
         ref.emplace(k, step + 1000000);
         idx.insert(k, step + 1000000);
       } else if (!ref.empty()) {  // erase an existing pair, or try a missing one
@@ -132,7 +137,10 @@ TEST(DynamicIndex, ExtremeKeysZeroAndMax) {
   EXPECT_TRUE(idx.find(0).has_value());
   EXPECT_FALSE(idx.find(uint64_t{1} << 63).has_value());
   size_t n = 0;
-  idx.scan(max, [&](uint64_t k, uint64_t) { EXPECT_EQ(k, max); return ++n < 10; });
+  idx.scan(max, [&](uint64_t k, uint64_t) {
+    EXPECT_EQ(k, max);
+    return ++n < 10;
+  });
   EXPECT_EQ(n, 2u);
   EXPECT_TRUE(idx.check_invariants());
 }

@@ -77,6 +77,7 @@ inline size_t lower_bound_scalar(const uint64_t* keys, size_t lo, size_t hi, uin
 // Same contract and answer as lower_bound_scalar. REQUIRES: best_search_kernel() == kSimd (AVX2).
 size_t lower_bound_simd(const uint64_t* keys, size_t lo, size_t hi, uint64_t key) noexcept;
 
+// Dispatches to the kernel k (kSimd only where best_search_kernel() returned it).
 inline size_t lower_bound_in(const uint64_t* keys, size_t lo, size_t hi, uint64_t key,
                              SearchKernel k) noexcept {
   return k == SearchKernel::kSimd ? lower_bound_simd(keys, lo, hi, key)
@@ -94,8 +95,7 @@ inline void prefetch_window(const uint64_t* keys, size_t lo, size_t hi) noexcept
 // One lookup: model prediction then last-mile search. Returns lower_bound over keys (the array
 // the model was built on).
 template <class Model>
-size_t learned_lower_bound(const Model& model, const uint64_t* keys, uint64_t key,
-                           SearchKernel k) noexcept {
+size_t learned_lower_bound(const Model& model, const uint64_t* keys, uint64_t key, SearchKernel k) noexcept {
   const SearchBound b = model.predict(key);
   return lower_bound_in(keys, b.lo, b.hi, key, k);
 }
@@ -105,9 +105,8 @@ size_t learned_lower_bound(const Model& model, const uint64_t* keys, uint64_t ke
 // REQUIRES out.size() >= queries.size().
 inline constexpr size_t kBatchGroup = 16;
 template <class Model>
-void learned_lower_bound_batch(const Model& model, const uint64_t* keys,
-                               std::span<const uint64_t> queries, std::span<size_t> out,
-                               SearchKernel k) noexcept {
+void learned_lower_bound_batch(const Model& model, const uint64_t* keys, std::span<const uint64_t> queries,
+                               std::span<size_t> out, SearchKernel k) noexcept {
   SearchBound b[kBatchGroup];
   for (size_t i = 0; i < queries.size(); i += kBatchGroup) {
     const size_t g = std::min(kBatchGroup, queries.size() - i);

@@ -8,8 +8,7 @@
 
 namespace omen {
 
-DynamicLearnedIndex::DynamicLearnedIndex(ModelOptions opts)
-    : opts_(opts), kernel_(best_search_kernel()) {
+DynamicLearnedIndex::DynamicLearnedIndex(ModelOptions opts) : opts_(opts), kernel_(best_search_kernel()) {
   dir_.push_back(0);
   leaves_.push_back(std::make_unique<Leaf>());
 }
@@ -34,9 +33,8 @@ DynamicLearnedIndex::~DynamicLearnedIndex() = default;
 DynamicLearnedIndex::DynamicLearnedIndex(DynamicLearnedIndex&&) noexcept = default;
 DynamicLearnedIndex& DynamicLearnedIndex::operator=(DynamicLearnedIndex&&) noexcept = default;
 
-void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys,
-                                      std::vector<uint64_t>&& payloads, uint64_t first_dir,
-                                      std::vector<uint64_t>* dir,
+void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys, std::vector<uint64_t>&& payloads,
+                                      uint64_t first_dir, std::vector<uint64_t>* dir,
                                       std::vector<std::unique_ptr<Leaf>>* leaves) const {
   const size_t n = keys.size();
   std::vector<Segment> segs;
@@ -86,8 +84,7 @@ size_t DynamicLearnedIndex::main_lower_bound(const Leaf& l, uint64_t key) noexce
   if (n == 0 || key <= l.keys[0]) return 0;
   if (key > l.keys[n - 1]) return n;
   const size_t pos = detail::eval_segment(l.seg, l.next_rank, key) - l.base;
-  const size_t slack = l.err + l.erased;
-  const size_t lo = pos > slack ? pos - slack : 0;
+  const size_t lo = pos > l.err ? pos - l.err : 0;
   const size_t hi = std::min(n, pos + l.err + 1);
   return lower_bound_scalar(l.keys.data(), lo, hi, key);
 }
@@ -98,8 +95,8 @@ size_t DynamicLearnedIndex::buf_lower_bound(const Leaf& l, uint64_t key) noexcep
 
 std::optional<uint64_t> DynamicLearnedIndex::find(uint64_t key) const {
   const Leaf& l = *leaves_[leaf_index(key)];
-  const size_t a = main_lower_bound(l, key);
-  if (a < l.keys.size() && l.keys[a] == key) return l.payloads[a];
+  for (size_t a = main_lower_bound(l, key); a < l.keys.size() && l.keys[a] == key; ++a)
+    if (!is_dead(l, a)) return l.payloads[a];
   const size_t b = buf_lower_bound(l, key);
   if (b < l.buf_keys.size() && l.buf_keys[b] == key) return l.buf_payloads[b];
   return std::nullopt;
@@ -109,8 +106,8 @@ void DynamicLearnedIndex::insert(uint64_t key, uint64_t payload) {
   const size_t i = leaf_index(key);
   Leaf& l = *leaves_[i];
   // After the equal keys already buffered: keeps insertion order among equal keys.
-  const size_t b = static_cast<size_t>(
-      std::upper_bound(l.buf_keys.begin(), l.buf_keys.end(), key) - l.buf_keys.begin());
+  const size_t b =
+      static_cast<size_t>(std::upper_bound(l.buf_keys.begin(), l.buf_keys.end(), key) - l.buf_keys.begin());
   l.buf_keys.insert(l.buf_keys.begin() + b, key);
   l.buf_payloads.insert(l.buf_payloads.begin() + b, payload);
   ++size_;
@@ -121,12 +118,11 @@ bool DynamicLearnedIndex::erase(uint64_t key, uint64_t payload) {
   const size_t i = leaf_index(key);
   Leaf& l = *leaves_[i];
   for (size_t a = main_lower_bound(l, key); a < l.keys.size() && l.keys[a] == key; ++a) {
-    if (l.payloads[a] != payload) continue;
-    l.keys.erase(l.keys.begin() + a);
-    l.payloads.erase(l.payloads.begin() + a);
+    if (l.payloads[a] != payload || is_dead(l, a)) continue;
+    if (l.dead.empty()) l.dead.assign((l.keys.size() + 63) / 64, 0);
+    l.dead[a / 64] |= uint64_t{1} << (a % 64);
     --size_;
-    if (++l.erased > kEraseCap) retrain(i);
-    else drop_if_empty(i);
+    if (4 * ++l.erased > l.keys.size()) retrain(i);
     return true;
   }
   for (size_t b = buf_lower_bound(l, key); b < l.buf_keys.size() && l.buf_keys[b] == key; ++b) {
@@ -146,7 +142,7 @@ size_t DynamicLearnedIndex::buffer_cap(const Leaf& l) noexcept {
 
 void DynamicLearnedIndex::drop_if_empty(size_t i) {
   const Leaf& l = *leaves_[i];
-  if (i == 0 || !l.keys.empty() || !l.buf_keys.empty()) return;
+  if (i == 0 || l.keys.size() > l.erased || !l.buf_keys.empty()) return;
   // Leaf i-1 takes over [dir_[i], dir_[i+1]): it has no keys there, and keys above its last
   // key are answered without its model (invariant 3).
   dir_.erase(dir_.begin() + i);
@@ -157,7 +153,10 @@ void DynamicLearnedIndex::retrain(size_t i) {
   // Greedy segmentation leaves a short last piece; retraining a leaf together with a neighbour
   // of less than half its size absorbs such fragments, so the leaf count stays near that of a
   // fresh build as the data grows.
-  auto entries = [&](size_t j) { return leaves_[j]->keys.size() + leaves_[j]->buf_keys.size(); };
+  auto entries = [&](size_t j) {  // live entries
+    const Leaf& l = *leaves_[j];
+    return l.keys.size() - l.erased + l.buf_keys.size();
+  };
   size_t first = i, last = i;
   if (i + 1 < leaves_.size() && entries(i + 1) < entries(i) / 2) last = i + 1;
   if (i > 0 && entries(i - 1) < entries(i) / 2) first = i - 1;
@@ -171,6 +170,10 @@ void DynamicLearnedIndex::retrain(size_t i) {
     // Stable merge, main entries first among equal keys (invariant 2).
     size_t a = 0, b = 0;
     while (a < l.keys.size() || b < l.buf_keys.size()) {
+      if (a < l.keys.size() && is_dead(l, a)) {
+        ++a;
+        continue;
+      }
       const bool take_main = b == l.buf_keys.size() || (a < l.keys.size() && l.keys[a] <= l.buf_keys[b]);
       keys.push_back(take_main ? l.keys[a] : l.buf_keys[b]);
       payloads.push_back(take_main ? l.payloads[a++] : l.buf_payloads[b++]);
@@ -207,14 +210,17 @@ bool DynamicLearnedIndex::check_invariants() const {
     if (!std::is_sorted(l.keys.begin(), l.keys.end()) ||
         !std::is_sorted(l.buf_keys.begin(), l.buf_keys.end()))
       return false;
-    if (l.buf_keys.size() > kBufferCap || l.erased > kEraseCap) return false;
+    if (l.buf_keys.size() > kBufferCap || 4 * l.erased > l.keys.size()) return false;
+    size_t dead = 0;
+    for (uint64_t w : l.dead) dead += static_cast<size_t>(__builtin_popcountll(w));
+    if (dead != l.erased || (!l.dead.empty() && l.dead.size() != (l.keys.size() + 63) / 64)) return false;
     const uint64_t lo = dir_[i];
     const bool last = i + 1 == leaves_.size();
     auto inside = [&](uint64_t k) { return k >= lo && (last || k < dir_[i + 1]); };
     if (!std::all_of(l.keys.begin(), l.keys.end(), inside) ||
         !std::all_of(l.buf_keys.begin(), l.buf_keys.end(), inside))
       return false;
-    total += l.keys.size() + l.buf_keys.size();
+    total += l.keys.size() - l.erased + l.buf_keys.size();
   }
   return total == size_;
 }
