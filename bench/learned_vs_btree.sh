@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Learned index vs btree on one int8 column: build time, size, point and short-range lookup
-# throughput (pgbench, prepared statements, 1 client, index scans forced on).
+# throughput (pgbench, prepared statements, 1 client, index scans forced on), then single-row
+# insert throughput (after the lookups, so the inserts land in leaf gaps and overflow pages).
 #   bash bench/learned_vs_btree.sh [rows=1000000] [seconds=10]
 # Runs a throwaway cluster as the `postgres` user; needs omendb installed (make install).
 # Prints one markdown table.
@@ -23,7 +24,7 @@ for am in btree learned; do
        -c "INSERT INTO t_$am SELECT i, (i::int8 * 7919) % $rows * 16, 'x' FROM generate_series(1, $rows) i" \
        -c "VACUUM ANALYZE t_$am"
 done
-declare -A build size point range
+declare -A build size point range insert
 for am in btree learned; do
   start=$(date +%s.%N)
   psql -c "CREATE INDEX t_${am}_k ON t_$am USING $am (k)"
@@ -35,18 +36,21 @@ for am in btree learned; do
   echo "\\set k random(0, $((rows - 1)))" > "$dir/range_$am.sql"
   echo "SELECT count(*) FROM t_$am WHERE k BETWEEN :k * 16 AND :k * 16 + 1600;" >> "$dir/range_$am.sql"
   chown postgres: "$dir"/*.sql
-  for kind in point range; do
-    tps=$(PGOPTIONS='-c enable_seqscan=off -c enable_bitmapscan=off' as_pg "$pgbin/pgbench" -n -M prepared \
+  echo "\\set k random(0, $((rows * 16)))" > "$dir/insert_$am.sql"
+  echo "INSERT INTO t_$am VALUES (0, :k, 'y');" >> "$dir/insert_$am.sql"
+  chown postgres: "$dir"/*.sql
+  for kind in point range insert; do
+    tps=$(PGOPTIONS='-c enable_seqscan=off -c enable_bitmapscan=off -c synchronous_commit=off' as_pg "$pgbin/pgbench" -n -M prepared \
             -c 1 -T "$secs" -f "$dir/${kind}_$am.sql" -h "$dir" -p "$port" postgres |
           sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-    if [ $kind = point ]; then point[$am]=$tps; else range[$am]=$tps; fi
+    case $kind in point) point[$am]=$tps ;; range) range[$am]=$tps ;; insert) insert[$am]=$tps ;; esac
   done
 done
 echo
 echo "rows=$rows, ${secs}s per run, 1 client, int8 keys"
-echo "| index | build s | size | point lookups tps | 100-row ranges tps |"
-echo "|---|---|---|---|---|"
+echo "| index | build s | size | point lookups tps | 100-row ranges tps | inserts tps |"
+echo "|---|---|---|---|---|---|"
 for am in btree learned; do
-  echo "| $am | ${build[$am]} | ${size[$am]} | ${point[$am]} | ${range[$am]} |"
+  echo "| $am | ${build[$am]} | ${size[$am]} | ${point[$am]} | ${range[$am]} | ${insert[$am]} |"
 done
-psql -c "SELECT segments, model_epsilon, mean_error, leaf_pages, model_pages FROM omendb_index_stats('t_learned_k')"
+psql -c "SELECT segments, model_epsilon, mean_error, leaf_pages, overflow_pages, model_pages, generation FROM omendb_index_stats('t_learned_k')"
