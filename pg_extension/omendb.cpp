@@ -1,11 +1,16 @@
 // omendb.so entry: module magic, library version, and (later) _PG_init for GUCs and resource managers.
 #include "omen_pg.h"
+#include "learned.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(omendb_version);
+void _PG_init(void);
 }
+
+// Module load: registers the `learned` reloptions.
+extern "C" void _PG_init(void) { learned_init(); }
 
 // omendb_version() -> text: the version of the loaded shared library.
 extern "C" Datum omendb_version(PG_FUNCTION_ARGS) {

@@ -1,0 +1,247 @@
+// Index access method `learned`: handler, reloptions, key encoding, amcanreturn, cost estimate.
+#include "learned_model.h"
+
+#include <omen/key.h>
+
+#include <cmath>
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/index.h"
+#include "catalog/pg_statistic.h"
+#include "catalog/pg_type_d.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "parser/parsetree.h"
+#include "optimizer/optimizer.h"
+#include "utils/date.h"
+#include "utils/lsyscache.h"
+#include "utils/selfuncs.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(learned_handler);
+Datum learned_handler(PG_FUNCTION_ARGS);
+}
+
+// ---- reloptions -------------------------------------------------------------------------------
+
+namespace {
+// Set once in _PG_init (like contrib/bloom): the relopt kind Postgres assigned to `learned`.
+relopt_kind learned_relopt_kind;
+}
+
+void learned_init(void) {
+  learned_relopt_kind = add_reloption_kind();
+  add_int_reloption(learned_relopt_kind, "error_bound",
+                    "Error bound (epsilon) of the learned model, in positions",
+                    kLearnedDefaultErrorBound, 1, 4096, AccessExclusiveLock);
+  add_int_reloption(learned_relopt_kind, "fillfactor",
+                    "Packs learned index leaf pages only to this percentage",
+                    kLearnedDefaultFillfactor, 10, 100, ShareUpdateExclusiveLock);
+}
+
+extern "C" bytea* learned_options(Datum reloptions, bool validate) {
+  static const relopt_parse_elt table[] = {
+      {"error_bound", RELOPT_TYPE_INT, offsetof(LearnedOptions, error_bound)},
+      {"fillfactor", RELOPT_TYPE_INT, offsetof(LearnedOptions, fillfactor)},
+  };
+  return static_cast<bytea*>(build_reloptions(reloptions, validate, learned_relopt_kind,
+                                              sizeof(LearnedOptions), table, lengthof(table)));
+}
+
+int learned_error_bound(Relation index) {
+  auto* opts = reinterpret_cast<LearnedOptions*>(index->rd_options);
+  return opts ? opts->error_bound : kLearnedDefaultErrorBound;
+}
+
+int learned_fillfactor(Relation index) {
+  auto* opts = reinterpret_cast<LearnedOptions*>(index->rd_options);
+  return opts ? opts->fillfactor : kLearnedDefaultFillfactor;
+}
+
+// ---- key encoding -----------------------------------------------------------------------------
+
+bool learned_type_supported(Oid type) {
+  switch (type) {
+    case INT2OID: case INT4OID: case INT8OID: case FLOAT4OID: case FLOAT8OID:
+    case DATEOID: case TIMESTAMPOID: case TIMESTAMPTZOID:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool learned_type_decodable(Oid type) {
+  return learned_type_supported(type) && type != FLOAT4OID && type != FLOAT8OID;
+}
+
+uint64 learned_encode(Datum value, Oid type) {
+  switch (type) {
+    case INT2OID: return omen::key::from_int16(DatumGetInt16(value));
+    case INT4OID: return omen::key::from_int32(DatumGetInt32(value));
+    case INT8OID: return omen::key::from_int64(DatumGetInt64(value));
+    case FLOAT4OID: return omen::key::from_float4(DatumGetFloat4(value));
+    case FLOAT8OID: return omen::key::from_float8(DatumGetFloat8(value));
+    case DATEOID: return omen::key::from_date(DatumGetDateADT(value));
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID: return omen::key::from_timestamp(DatumGetTimestamp(value));
+    default:
+      elog(ERROR, "learned index: unsupported key type %u", type);
+  }
+  pg_unreachable();
+}
+
+Datum learned_decode(uint64 key, Oid type) {
+  int64 v = omen::key::to_int64(key);
+  switch (type) {
+    case INT2OID: return Int16GetDatum(static_cast<int16>(v));
+    case INT4OID: return Int32GetDatum(static_cast<int32>(v));
+    case INT8OID: return Int64GetDatum(v);
+    case DATEOID: return DateADTGetDatum(static_cast<DateADT>(v));
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID: return TimestampGetDatum(v);
+    default:
+      elog(ERROR, "learned index: cannot return keys of type %u", type);
+  }
+  pg_unreachable();
+}
+
+// ---- definition checks, canreturn -------------------------------------------------------------
+
+void learned_check_definition(Relation index) {
+  const char* name = RelationGetRelationName(index);
+  if (IndexRelationGetNumberOfKeyAttributes(index) != 1)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("learned index \"%s\" must have exactly one key column", name),
+                    errhint("Create one learned index per column, or use btree.")));
+  if (index->rd_index->indkey.values[0] == 0)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("learned index \"%s\" cannot index an expression", name),
+                    errhint("Index a plain column, or use btree for expressions.")));
+  if (index->rd_indoption[0] & (INDOPTION_DESC | INDOPTION_NULLS_FIRST))
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("learned index \"%s\" supports only ASC NULLS LAST", name),
+                    errhint("Drop DESC / NULLS FIRST: the index scans backward as well.")));
+  Oid type = index->rd_opcintype[0];
+  if (!learned_type_supported(type))
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("learned index \"%s\" cannot index type %s", name, format_type_be(type)),
+                    errhint("Supported: smallint, integer, bigint, real, double precision, date, "
+                            "timestamp, timestamptz.")));
+}
+
+extern "C" bool learned_canreturn(Relation index, int attno) {
+  return attno == 1 && learned_type_decodable(index->rd_opcintype[0]);
+}
+
+// ---- cost estimate ----------------------------------------------------------------------------
+
+namespace {
+
+// Correlation of the indexed column with heap order, from pg_statistic (as btree uses it).
+double column_correlation(PlannerInfo* root, IndexOptInfo* index) {
+  if (index->indexkeys[0] == 0) return 0.0;
+  RangeTblEntry* rte = planner_rt_fetch(index->rel->relid, root);
+  if (rte->rtekind != RTE_RELATION) return 0.0;
+  HeapTuple tup = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(rte->relid),
+                                  Int16GetDatum(index->indexkeys[0]), BoolGetDatum(rte->inh));
+  if (!HeapTupleIsValid(tup)) return 0.0;
+  double corr = 0.0;
+  AttStatsSlot sslot;
+  if (get_attstatsslot(&sslot, tup, STATISTIC_KIND_CORRELATION, InvalidOid, ATTSTATSSLOT_NUMBERS)) {
+    if (sslot.nnumbers > 0) corr = sslot.numbers[0];
+    free_attstatsslot(&sslot);
+  }
+  ReleaseSysCache(tup);
+  return corr;
+}
+
+}  // namespace
+
+// Probe cost: the model is cached in memory, so a probe costs a few comparisons (no inner pages,
+// unlike btree's descent) plus the leaf pages it reads; genericcostestimate charges those pages
+// from the index's real size. See docs/index-am.md.
+extern "C" void learned_costestimate(PlannerInfo* root, IndexPath* path, double loop_count,
+                                     Cost* startup, Cost* total, Selectivity* selectivity,
+                                     double* correlation, double* pages) {
+  IndexOptInfo* index = path->indexinfo;
+  GenericCosts costs;
+  memset(&costs, 0, sizeof costs);
+  genericcostestimate(root, path, loop_count, &costs);
+
+  // Locating the leaf: model lookup (~log2 of the segments) and one leaf page's search.
+  double ntuples = std::max(index->tuples, 2.0);
+  double segments = std::max(ntuples / (2.0 * kLearnedDefaultErrorBound), 2.0);
+  Cost probe = (std::ceil(std::log2(segments)) + std::ceil(std::log2(kLearnedItemsPerPage))) *
+               cpu_operator_cost + 50.0 * cpu_operator_cost;
+  costs.indexStartupCost += probe;
+  costs.indexTotalCost += probe;
+
+  *startup = costs.indexStartupCost;
+  *total = costs.indexTotalCost;
+  *selectivity = costs.indexSelectivity;
+  *correlation = column_correlation(root, index);
+  *pages = costs.numIndexPages;
+}
+
+// ---- handler ----------------------------------------------------------------------------------
+
+extern "C" char* learned_buildphasename(int64 phase) {
+  switch (phase) {
+    case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE: return const_cast<char*>("initializing");
+    case kPhaseScan: return const_cast<char*>("scanning table");
+    case kPhaseSort: return const_cast<char*>("sorting keys");
+    case kPhaseLeaves: return const_cast<char*>("writing leaf pages");
+    case kPhaseModel: return const_cast<char*>("training model");
+    default: return nullptr;
+  }
+}
+
+extern "C" Datum learned_handler(PG_FUNCTION_ARGS) {
+  (void)fcinfo;
+  IndexAmRoutine* am = makeNode(IndexAmRoutine);
+  am->amstrategies = BTMaxStrategyNumber;
+  am->amsupport = 1;
+  am->amoptsprocnum = 0;
+  am->amcanorder = true;
+  am->amcanorderbyop = false;
+  am->amcanbackward = true;
+  am->amcanunique = false;
+  am->amcanmulticol = false;
+  am->amoptionalkey = true;
+  am->amsearcharray = true;
+  am->amsearchnulls = true;
+  am->amstorage = false;
+  am->amclusterable = false;
+  am->ampredlocks = false;
+  am->amcanparallel = false;
+  am->amcaninclude = false;
+  am->amusemaintenanceworkmem = true;
+  am->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
+  am->amkeytype = InvalidOid;
+
+  am->ambuild = learned_build;
+  am->ambuildempty = learned_buildempty;
+  am->aminsert = learned_insert;
+  am->ambulkdelete = learned_bulkdelete;
+  am->amvacuumcleanup = learned_vacuumcleanup;
+  am->amcanreturn = learned_canreturn;
+  am->amcostestimate = learned_costestimate;
+  am->amoptions = learned_options;
+  am->amproperty = nullptr;
+  am->ambuildphasename = learned_buildphasename;
+  am->amvalidate = learned_validate;
+  am->amadjustmembers = nullptr;
+  am->ambeginscan = learned_beginscan;
+  am->amrescan = learned_rescan;
+  am->amgettuple = learned_gettuple;
+  am->amgetbitmap = learned_getbitmap;
+  am->amendscan = learned_endscan;
+  am->ammarkpos = nullptr;
+  am->amrestrpos = nullptr;
+  am->amestimateparallelscan = nullptr;
+  am->aminitparallelscan = nullptr;
+  am->amparallelrescan = nullptr;
+  PG_RETURN_POINTER(am);
+}

@@ -1,0 +1,194 @@
+// The model of a `learned` index: core training and the rd_amcache cache (learned_model.h).
+#include "learned_model.h"
+
+#if __has_include(<omen/model.h>)
+#include <omen/model.h>
+#define OMEN_HAVE_PGM 1
+#else
+#define OMEN_HAVE_PGM 0
+#endif
+
+#include <algorithm>
+#include <span>
+#include <vector>
+
+extern "C" {
+#include "utils/memutils.h"
+}
+
+bool learned_have_core_model(void) { return OMEN_HAVE_PGM != 0; }
+
+namespace {
+
+#if OMEN_HAVE_PGM
+static_assert(sizeof(omen::Segment) == sizeof(LearnedSegment), "segment layout");
+
+void delete_model(void* arg) {
+  delete static_cast<omen::PgmModel*>(arg);
+}
+
+// Makes `cxt` own `model`: deleted when the context is reset or deleted (also on error paths).
+void own_model(MemoryContext cxt, void* model) {
+  auto* cb = static_cast<MemoryContextCallback*>(MemoryContextAlloc(cxt, sizeof(MemoryContextCallback)));
+  cb->func = delete_model;
+  cb->arg = model;
+  MemoryContextRegisterResetCallback(cxt, cb);
+}
+#endif
+
+// Name of the per-cache memory contexts (compared by address).
+const char* const kCacheContextName = "learned index model cache";
+
+// Number of fences in fences[from..to] (inclusive) that are < key; fences are non-decreasing.
+uint32 count_below(const uint64* fences, uint32 from, uint32 to, uint64 key) {
+  uint32 lo = from, hi = to + 1;  // first index in [from, to+1) with fence >= key
+  while (lo < hi) {
+    uint32 mid = lo + (hi - lo) / 2;
+    if (fences[mid] < key) lo = mid + 1; else hi = mid;
+  }
+  return lo - from;
+}
+
+}  // namespace
+
+LearnedTrained learned_train(const uint64* keys, Size n, uint32 epsilon) {
+  LearnedTrained out{nullptr, 0, 0.0, 0, 0};
+  if (n == 0) return out;
+#if OMEN_HAVE_PGM
+  // The model object is owned by the current memory context from the moment it exists, so an
+  // error (e.g. palloc failing) cannot leak it.
+  // A temporary context owns the core model; deleting it at the end frees the model.
+  MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "learned training", ALLOCSET_SMALL_SIZES);
+  void* model = omen_pg::call_core("training the learned model", [&]() -> void* {
+    omen::ModelOptions opt;
+    opt.epsilon = epsilon;
+    return new omen::PgmModel(omen::PgmModel::build(std::span<const uint64_t>(keys, n), opt));
+  });
+  own_model(tmp, model);
+  auto* m = static_cast<omen::PgmModel*>(model);
+  Size nseg = omen_pg::call_core("reading the model", [&] { return m->segment_count(); });
+  out.model_epsilon = omen_pg::call_core("reading the model", [&] { return m->epsilon(); });
+  out.segments = static_cast<LearnedSegment*>(palloc_extended(
+      std::max<Size>(nseg, 1) * sizeof(LearnedSegment), MCXT_ALLOC_HUGE));
+  out.nsegments = static_cast<uint32>(nseg);
+  omen_pg::call_core("reading the model", [&] {
+    auto segs = m->segments();
+    for (Size i = 0; i < nseg; i++) {
+      out.segments[i] = LearnedSegment{segs[i].first_key, segs[i].slope, segs[i].intercept,
+                                       segs[i].first_rank};
+    }
+    // Training error: |predicted position - true lower_bound| over the build keys.
+    double sum = 0;
+    uint64 max = 0;
+    Size first = 0;
+    for (Size i = 0; i < n; i++) {
+      if (i > 0 && keys[i] != keys[i - 1]) first = i;
+      auto b = m->predict(keys[i]);
+      uint64 err = b.pos > first ? b.pos - first : first - b.pos;
+      sum += static_cast<double>(err);
+      max = std::max<uint64>(max, err);
+    }
+    out.mean_error = sum / static_cast<double>(n);
+    out.max_error = max;
+  });
+  MemoryContextDelete(tmp);
+#else
+  (void)keys;
+  (void)epsilon;
+#endif
+  return out;
+}
+
+LearnedCache* learned_get_cache(Relation index) {
+  LearnedMeta meta;
+  learned_read_meta(index, &meta);
+  auto* cache = static_cast<LearnedCache*>(index->rd_amcache);
+  if (cache != nullptr && cache->meta.generation == meta.generation &&
+      cache->relfilenode == index->rd_node.relNode) {
+    cache->meta = meta;  // counters such as null_tail move within a generation
+    return cache;
+  }
+  // Read the model pages (segments then fences) into one temporary buffer.
+  Size seg_bytes = static_cast<Size>(meta.nsegments) * sizeof(LearnedSegment);
+  Size total = seg_bytes + static_cast<Size>(meta.nleaves) * sizeof(uint64);
+  char* bytes = static_cast<char*>(palloc_extended(std::max<Size>(total, 1), MCXT_ALLOC_HUGE));
+  Size done = 0;
+  for (uint32 p = 0; p < meta.model_pages; p++) {
+    BlockNumber blkno = meta.model_start + p;
+    Buffer buf = ReadBuffer(index, blkno);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    learned_check_page(index, page, blkno, kPageModel);
+    Size chunk = std::min(kLearnedModelBytesPerPage, total - done);
+    memcpy(bytes + done, learned_model_bytes(page), chunk);
+    done += chunk;
+    UnlockReleaseBuffer(buf);
+  }
+  if (done != total)
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                    errmsg("index \"%s\" model pages hold %zu bytes, expected %zu",
+                           RelationGetRelationName(index), done, total),
+                    errhint("REINDEX the index.")));
+
+  // Each cache lives in its own child context of rd_indexcxt, which also owns the core model.
+  // Postgres may pfree rd_amcache on a relcache reload without telling us: the stale context is
+  // found here, by its name, and deleted (with its model) before a new one is made.
+  MemoryContext parent = index->rd_indexcxt;
+  for (MemoryContext c = parent->firstchild; c != nullptr;) {
+    MemoryContext next = c->nextchild;
+    if (c->name == kCacheContextName) MemoryContextDelete(c);
+    c = next;
+  }
+  index->rd_amcache = nullptr;
+  MemoryContext cxt = AllocSetContextCreate(parent, kCacheContextName, ALLOCSET_SMALL_SIZES);
+  cache = static_cast<LearnedCache*>(MemoryContextAllocZero(cxt, sizeof(LearnedCache)));
+  cache->meta = meta;
+  cache->relfilenode = index->rd_node.relNode;
+  cache->fences = static_cast<uint64*>(MemoryContextAllocExtended(
+      cxt, std::max<Size>(meta.nleaves, 1) * sizeof(uint64), MCXT_ALLOC_HUGE));
+  memcpy(cache->fences, bytes + seg_bytes, meta.nleaves * sizeof(uint64));
+  cache->model = nullptr;
+#if OMEN_HAVE_PGM
+  if (meta.nsegments > 0) {
+    const auto* segs = reinterpret_cast<const LearnedSegment*>(bytes);
+    void* model = omen_pg::call_core("loading the learned model", [&]() -> void* {
+      std::vector<omen::Segment> leaf(meta.nsegments);
+      for (uint32 i = 0; i < meta.nsegments; i++)
+        leaf[i] = omen::Segment{segs[i].first_key, segs[i].slope, segs[i].intercept, segs[i].first_rank};
+      omen::ModelOptions opt;
+      opt.epsilon = meta.error_bound;
+      return new omen::PgmModel(omen::PgmModel::from_segments(std::move(leaf), meta.build_keys,
+                                                              meta.model_epsilon, opt));
+    });
+    own_model(cxt, model);
+    cache->model = model;
+  }
+#endif
+  pfree(bytes);
+  index->rd_amcache = cache;
+  return cache;
+}
+
+uint32 learned_start_leaf(const LearnedCache* cache, uint64 key) {
+  const LearnedMeta& m = cache->meta;
+  uint32 last = m.nleaves - 1;
+  uint32 from = 0, to = last;
+#if OMEN_HAVE_PGM
+  if (cache->model != nullptr) {
+    auto* model = static_cast<const omen::PgmModel*>(cache->model);
+    // predict() is noexcept in practice; call_core keeps the boundary rule anyway.
+    auto b = omen_pg::call_core("model lookup", [&] { return model->predict(key); });
+    uint64 lo = b.lo, hi = b.hi;
+    from = static_cast<uint32>(std::min<uint64>((std::max<uint64>(lo, 1) - 1) / m.leaf_cap, last));
+    to = static_cast<uint32>(std::min<uint64>((std::max<uint64>(hi, 1) - 1) / m.leaf_cap, last));
+  }
+#endif
+  // The start is the last leaf in [from, to] with fence < key, or `from` if there is none.
+  uint32 below = count_below(cache->fences, from, to, key);
+  return below == 0 ? from : from + below - 1;
+}
+
+uint32 learned_target_leaf(const LearnedCache* cache, uint64 key) {
+  if (key == PG_UINT64_MAX) return cache->meta.nleaves - 1;
+  return learned_start_leaf(cache, key + 1);
+}

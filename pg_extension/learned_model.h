@@ -1,0 +1,53 @@
+// The model of a `learned` index: training at build, the per-index cache used by every probe.
+//
+// The model maps an encoded key k to a window [lo, hi] of build positions that holds
+// lower_bound(k) over the build keys (core contract, omen/search_bound.h). Build position p lives
+// in leaf p / leaf_cap. The leaf fences (fence_i = build key at position i * leaf_cap, fence_0 = 0)
+// turn that window into the exact leaf, so a probe reads no page to locate its leaf.
+//
+// The cache lives in rd_amcache, allocated in its own child context of rd_indexcxt, and is valid
+// for one metapage generation (and relfilenode). The core model object it points to is owned by a
+// reset callback of that context, so deleting the context (stale cache, relcache entry dropped)
+// frees it.
+#pragma once
+
+#include "learned_page.h"
+
+// A stored leaf-level model segment (same fields as omen::Segment), 32 bytes on disk.
+struct LearnedSegment {
+  uint64 first_key;
+  double slope;
+  double intercept;
+  uint64 first_rank;
+};
+
+struct LearnedCache {
+  LearnedMeta meta;     // copy of the metapage when the cache was built
+  Oid relfilenode;      // the storage the cache describes (TRUNCATE/REINDEX make new storage)
+  uint64* fences;       // meta.nleaves entries
+  void* model;          // core PgmModel, or NULL (no keys, or core model not available)
+};
+
+// The cache for `index`, (re)built when the metapage generation changed. Reads the metapage.
+LearnedCache* learned_get_cache(Relation index);
+
+// First leaf that can hold a key >= key (scan start, invariant I4).
+uint32 learned_start_leaf(const LearnedCache* cache, uint64 key);
+// Last leaf whose fence <= key: where an insert of `key` goes (invariant I4).
+uint32 learned_target_leaf(const LearnedCache* cache, uint64 key);
+
+// Result of training over the build keys; segments palloc'd in the current context.
+struct LearnedTrained {
+  LearnedSegment* segments;
+  uint32 nsegments;
+  double mean_error;
+  uint64 max_error;
+  uint32 model_epsilon;  // the bound predict() uses (PgmModel::epsilon())
+};
+
+// Trains the core model over keys[0..n) (sorted, duplicates allowed) with error bound epsilon.
+// n == 0 gives no segments.
+LearnedTrained learned_train(const uint64* keys, Size n, uint32 epsilon);
+
+// True when the core model is compiled in (PgmModel available).
+bool learned_have_core_model(void);

@@ -1,0 +1,96 @@
+// Page format helpers of the `learned` index (format: learned_page.h, docs/format.md).
+#include "learned_page.h"
+
+extern "C" {
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+}
+
+void learned_init_page(Page page, LearnedPageKind kind, uint32 generation) {
+  PageInit(page, BLCKSZ, sizeof(LearnedSpecial));
+  LearnedSpecial* sp = learned_special(page);
+  sp->kind = kind;
+  sp->page_id = kLearnedPageId;
+  sp->generation = generation;
+}
+
+void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation) {
+  learned_init_page(page, kind, generation);
+  LearnedItemsHeader* h = learned_items_header(page);
+  memset(h, 0, sizeof *h);
+  h->capacity = kLearnedItemsPerPage;
+  h->next = InvalidBlockNumber;
+  h->tail = InvalidBlockNumber;
+  learned_items_set_lower(page);
+}
+
+void learned_items_set_lower(Page page) {
+  // The whole array region counts as used: keys and TIDs are at fixed offsets.
+  char* end = reinterpret_cast<char*>(learned_tids(page) + learned_items_header(page)->capacity);
+  ((PageHeader)page)->pd_lower = static_cast<LocationIndex>(end - reinterpret_cast<char*>(page));
+}
+
+void learned_check_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind) {
+  if (PageIsNew(page))
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                    errmsg("index \"%s\" block %u is uninitialized", RelationGetRelationName(index),
+                           blkno),
+                    errhint("REINDEX the index.")));
+  LearnedSpecial* sp = learned_special(page);
+  if (PageGetSpecialSize(page) != MAXALIGN(sizeof(LearnedSpecial)) ||
+      sp->page_id != kLearnedPageId || sp->kind != kind)
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                    errmsg("index \"%s\" block %u is not a learned index page of kind %d",
+                           RelationGetRelationName(index), blkno, static_cast<int>(kind)),
+                    errhint("REINDEX the index.")));
+}
+
+void learned_read_meta(Relation index, LearnedMeta* meta) {
+  Buffer buf = ReadBuffer(index, kLearnedMetaBlock);
+  LockBuffer(buf, BUFFER_LOCK_SHARE);
+  Page page = BufferGetPage(buf);
+  LearnedSpecial* sp = learned_special(page);
+  bool ok = !PageIsNew(page) && PageGetSpecialSize(page) == MAXALIGN(sizeof(LearnedSpecial)) &&
+            sp->page_id == kLearnedPageId && sp->kind == kPageMeta;
+  if (ok) memcpy(meta, learned_meta(page), sizeof *meta);
+  UnlockReleaseBuffer(buf);
+  if (!ok)
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                    errmsg("index \"%s\" has no valid learned metapage",
+                           RelationGetRelationName(index)),
+                    errhint("REINDEX the index.")));
+  if (meta->magic != kLearnedMagic)
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                    errmsg("index \"%s\" is not a learned index (magic %08x, expected %08x)",
+                           RelationGetRelationName(index), meta->magic, kLearnedMagic),
+                    errhint("REINDEX the index.")));
+  if (meta->version != kLearnedVersion)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("index \"%s\" has learned format version %u, this omendb reads %u",
+                           RelationGetRelationName(index), meta->version, kLearnedVersion),
+                    errhint("REINDEX the index.")));
+}
+
+Buffer learned_new_buffer(Relation index) {
+  // Pages VACUUM emptied first; a page the FSM hands out may have been reused concurrently, so
+  // it is checked under its lock.
+  for (;;) {
+    BlockNumber blkno = GetFreeIndexPage(index);
+    if (blkno == InvalidBlockNumber) break;
+    Buffer buf = ReadBuffer(index, blkno);
+    if (ConditionalLockBuffer(buf)) {
+      Page page = BufferGetPage(buf);
+      if (PageIsNew(page) || (PageGetSpecialSize(page) == MAXALIGN(sizeof(LearnedSpecial)) &&
+                              learned_special(page)->kind == kPageFree))
+        return buf;
+      LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    }
+    ReleaseBuffer(buf);
+  }
+  bool need_lock = !RELATION_IS_LOCAL(index);
+  if (need_lock) LockRelationForExtension(index, ExclusiveLock);
+  Buffer buf = ReadBuffer(index, P_NEW);
+  LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+  if (need_lock) UnlockRelationForExtension(index, ExclusiveLock);
+  return buf;
+}

@@ -1,0 +1,140 @@
+// On-disk format of a `learned` index (see docs/format.md for the essay).
+//
+// Every page is a standard Postgres page (PageHeaderData, pd_lower/pd_upper) with a LearnedSpecial
+// in its special space naming the page kind. Block 0 is the metapage. A generation's leaf pages are
+// contiguous (leaf i is block meta.leaf_start + i); its model pages are contiguous too.
+//
+// Invariants (kept by build, insert and vacuum; checked by omendb_index_verify):
+//  I1  leaf i holds keys in [fence_i, fence_{i+1}] (closed: equal keys may span leaves); its first
+//      nsorted items are sorted by (key, TID), the rest (inserts) unsorted; fence_0 = 0.
+//  I2  the items of leaf i's overflow chain obey the same range, in any order.
+//  I3  fences are immutable within a generation and non-decreasing in i.
+//  I4  a key k lives in some leaf i with i >= last leaf whose fence < k (the scan start) and
+//      i <= last leaf whose fence <= k (the insert target).
+//  I5  NULLs live only in the null chain (meta.null_head), never in leaves.
+#pragma once
+
+#include "learned.h"
+
+extern "C" {
+#include "access/generic_xlog.h"
+#include "storage/block.h"
+#include "storage/itemptr.h"
+}
+
+inline constexpr uint32 kLearnedMagic = 0x4F4D4C49;  // "OMLI"
+inline constexpr uint32 kLearnedVersion = 1;
+inline constexpr BlockNumber kLearnedMetaBlock = 0;
+
+enum LearnedPageKind : uint16 {
+  kPageMeta = 1,
+  kPageLeaf = 2,
+  kPageOverflow = 3,
+  kPageModel = 4,
+  kPageNull = 5,
+  kPageFree = 6,  // emptied overflow/null page awaiting reuse through the FSM
+};
+
+// Special space of every page.
+struct LearnedSpecial {
+  uint16 kind;       // LearnedPageKind
+  uint16 page_id;    // kLearnedPageId, identifies our pages (like BLOOM_PAGE_ID)
+  uint32 generation; // generation that wrote the page
+};
+inline constexpr uint16 kLearnedPageId = 0xFF8A;
+
+// The metapage contents (at PageGetContents of block 0).
+struct LearnedMeta {
+  uint32 magic;
+  uint32 version;
+  uint32 generation;    // bumped whenever leaves/model are replaced (rebuild)
+  uint32 error_bound;   // epsilon requested (reloption error_bound) at build
+  uint64 build_keys;    // non-NULL keys the model was trained on (positions 0..build_keys-1)
+  uint32 leaf_cap;      // build positions per leaf: build position p is in leaf p / leaf_cap
+  uint32 nleaves;       // >= 1
+  BlockNumber leaf_start;
+  BlockNumber model_start;  // segments, then fences (uint64 per leaf)
+  uint32 model_pages;
+  uint32 nsegments;     // 0 when no core model (empty index)
+  BlockNumber null_head;   // null chain, InvalidBlockNumber if none
+  BlockNumber null_tail;
+  uint64 build_nulls;
+  double mean_error;    // |predicted - true position| over the build keys
+  uint64 max_error;
+  Oid key_type;         // opcintype of the column
+  uint32 model_epsilon; // error bound the core model proved (PgmModel::epsilon()), for from_segments
+  // The previous generation after a re-train: its pages stay readable (scans that started before
+  // the swap still use them) until no snapshot older than retired_xid exists; then VACUUM or the
+  // next re-train frees them. retired_nleaves == 0: nothing retired.
+  uint64 retired_xid;   // FullTransactionId (U64) of the transaction that re-trained
+  BlockNumber retired_leaf_start;
+  uint32 retired_nleaves;
+  BlockNumber retired_model_start;
+  uint32 retired_model_pages;
+};
+
+// Leaf, overflow and null pages share one layout: a header, then `capacity` keys (uint64, for
+// SIMD-friendly search), then `capacity` TIDs. Null pages leave the keys unused.
+struct LearnedItemsHeader {
+  uint16 nitems;
+  uint16 capacity;
+  uint16 flags;
+  uint16 nsorted;          // leaf: items [0, nsorted) are sorted by (key, TID); the rest were
+                           // appended by inserts in any order (a small WAL delta per insert)
+  uint64 low_fence;        // leaf: fence_i (I1); overflow: fence of its leaf
+  uint64 high_fence;       // leaf: fence_{i+1}, or UINT64_MAX for the last leaf
+  BlockNumber next;        // leaf: head of its overflow chain; overflow/null: next in the chain
+  BlockNumber tail;        // leaf: last page of its overflow chain (appends go there)
+  uint32 leaf_no;          // leaf: i; overflow: the leaf it belongs to
+  uint32 chain_pages;      // leaf: pages in its overflow chain (re-train trigger)
+};
+
+inline constexpr uint32 kLeafIsLast = 1;  // leaf: high_fence is +infinity
+
+// Items per leaf/overflow/null page, derived from BLCKSZ.
+inline constexpr Size kLearnedItemsSpace =
+    BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(LearnedSpecial)) -
+    MAXALIGN(sizeof(LearnedItemsHeader));
+inline constexpr uint16 kLearnedItemsPerPage =
+    static_cast<uint16>(kLearnedItemsSpace / (sizeof(uint64) + sizeof(ItemPointerData)));
+
+// Model pages: a flat byte stream of segments then fences, split over pages.
+inline constexpr Size kLearnedModelBytesPerPage =
+    BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(LearnedSpecial));
+
+// Page accessors.
+inline LearnedSpecial* learned_special(Page page) {
+  return reinterpret_cast<LearnedSpecial*>(PageGetSpecialPointer(page));
+}
+inline LearnedMeta* learned_meta(Page page) {
+  return reinterpret_cast<LearnedMeta*>(PageGetContents(page));
+}
+inline LearnedItemsHeader* learned_items_header(Page page) {
+  return reinterpret_cast<LearnedItemsHeader*>(PageGetContents(page));
+}
+inline uint64* learned_keys(Page page) {
+  return reinterpret_cast<uint64*>(PageGetContents(page) + MAXALIGN(sizeof(LearnedItemsHeader)));
+}
+inline ItemPointerData* learned_tids(Page page) {
+  return reinterpret_cast<ItemPointerData*>(
+      PageGetContents(page) + MAXALIGN(sizeof(LearnedItemsHeader)) +
+      sizeof(uint64) * learned_items_header(page)->capacity);
+}
+inline char* learned_model_bytes(Page page) { return PageGetContents(page); }
+
+// Initializes `page` as an empty page of `kind`.
+void learned_init_page(Page page, LearnedPageKind kind, uint32 generation);
+// Initializes an empty leaf/overflow/null page (capacity kLearnedItemsPerPage).
+void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation);
+// Sets pd_lower past the used part of an items page so WAL and page checks see the hole.
+void learned_items_set_lower(Page page);
+
+// Checks a page read from disk is ours and of `kind`; ereport(ERROR, ERRCODE_INDEX_CORRUPTED)
+// otherwise.
+void learned_check_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind);
+
+// Reads the metapage into *meta (share lock held only for the copy). Checks magic and version.
+void learned_read_meta(Relation index, LearnedMeta* meta);
+
+// Returns a new, exclusively locked buffer: a page freed by VACUUM (FSM) or a new block.
+Buffer learned_new_buffer(Relation index);

@@ -1,0 +1,463 @@
+// Scans of the `learned` index: amgettuple (both directions, index-only), amgetbitmap.
+//
+// The scan keys reduce to a sorted list of disjoint inclusive key ranges (one range, or one point
+// per `= ANY(array)` element) plus "want NULLs". The scan walks *units* in key order: for each
+// range, the leaves from its start leaf (model + fences) while the next leaf's fence <= range end;
+// then, if wanted, the NULL chain (NULLS LAST). Each unit is copied into a batch (leaf + overflow
+// chain items within the range, sorted by key then TID) under a share lock, then released, so a
+// scan never holds a buffer lock between calls.
+#include "learned_model.h"
+
+#include <algorithm>
+
+extern "C" {
+#include "access/relscan.h"
+#include "access/xlog.h"
+#include "nodes/tidbitmap.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+}
+
+namespace {
+
+struct Range {
+  uint64 lo, hi;  // inclusive
+};
+
+struct ScanItem {
+  uint64 key;
+  ItemPointerData tid;
+};
+
+enum UnitKind { kUnitValues = 0, kUnitNulls = 1 };
+
+// A leaf (of the generation whose leaves start at leaf_start) restricted to one range, or the
+// null chain. A scan may see a re-train between units: each descent (start_leaf/end_leaf) uses
+// the current generation, and walking to a neighbour leaf stays in the descent's generation.
+struct Unit {
+  int kind;
+  int range;
+  uint32 leaf;
+  BlockNumber leaf_start;
+  uint32 generation;  // of leaf_start's generation: every page the unit reads must carry it
+};
+
+struct ScanOpaque {
+  MemoryContext batch_cxt;  // the current batch; reset per unit
+  MemoryContext tuple_cxt;  // index-only scan tuples; reset per tuple
+  MemoryContext keys_cxt;   // ranges and decoded arrays; reset per rescan
+  Oid type;
+  // From the scan keys.
+  Range* ranges;
+  int nranges;
+  bool want_nulls;
+  // Iteration state.
+  bool started;
+  bool empty;  // no unit at all
+  Unit unit;
+  ScanItem* items;
+  int nitems;
+  int pos;
+  uint64 high_fence;  // of the loaded leaf
+  uint64 low_fence;
+  bool is_last;
+};
+
+bool item_less(const ScanItem& a, const ScanItem& b) {
+  if (a.key != b.key) return a.key < b.key;
+  return ItemPointerCompare(const_cast<ItemPointer>(&a.tid), const_cast<ItemPointer>(&b.tid)) < 0;
+}
+
+// ---- scan keys -> ranges ----------------------------------------------------------------------
+
+// Narrows [*lo, *hi] by `key op v`; returns false when nothing can match.
+bool apply_bound(StrategyNumber op, uint64 v, uint64* lo, uint64* hi) {
+  switch (op) {
+    case BTLessStrategyNumber:
+      if (v == 0) return false;
+      *hi = Min(*hi, v - 1);
+      break;
+    case BTLessEqualStrategyNumber: *hi = Min(*hi, v); break;
+    case BTEqualStrategyNumber:
+      *lo = Max(*lo, v);
+      *hi = Min(*hi, v);
+      break;
+    case BTGreaterEqualStrategyNumber: *lo = Max(*lo, v); break;
+    case BTGreaterStrategyNumber:
+      if (v == PG_UINT64_MAX) return false;
+      *lo = Max(*lo, v + 1);
+      break;
+    default:
+      elog(ERROR, "learned index: unexpected strategy %d", op);
+  }
+  return *lo <= *hi;
+}
+
+// Encoded non-NULL elements of an array scan key, sorted and deduplicated.
+uint64* array_keys(ScanKey sk, Oid elemtype, int* n) {
+  ArrayType* arr = DatumGetArrayTypeP(sk->sk_argument);
+  int16 typlen;
+  bool byval;
+  char align;
+  get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &byval, &align);
+  Datum* elems;
+  bool* nulls;
+  int nelems;
+  deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, byval, align, &elems, &nulls, &nelems);
+  uint64* out = static_cast<uint64*>(palloc(sizeof(uint64) * Max(nelems, 1)));
+  int m = 0;
+  for (int i = 0; i < nelems; i++)
+    if (!nulls[i]) out[m++] = learned_encode(elems[i], elemtype);
+  std::sort(out, out + m);
+  *n = static_cast<int>(std::unique(out, out + m) - out);
+  return out;
+}
+
+// Fills so->ranges / so->want_nulls from the scan keys (allocated in the current context).
+void setup_ranges(IndexScanDesc scan, ScanOpaque* so) {
+  uint64 lo = 0, hi = PG_UINT64_MAX;
+  bool ok = true, null_only = false, not_null = false, any_value_key = false;
+  uint64* points = nullptr;
+  int npoints = -1;  // -1: no equality array
+  for (int i = 0; i < scan->numberOfKeys && ok; i++) {
+    ScanKey sk = &scan->keyData[i];
+    if (sk->sk_flags & SK_ISNULL) {
+      if (sk->sk_flags & SK_SEARCHNULL) null_only = true;
+      else if (sk->sk_flags & SK_SEARCHNOTNULL) not_null = true;
+      else ok = false;  // strict operator with a NULL argument
+      continue;
+    }
+    any_value_key = true;
+    Oid argtype = OidIsValid(sk->sk_subtype) ? sk->sk_subtype : so->type;
+    if (sk->sk_flags & SK_SEARCHARRAY) {
+      int n;
+      uint64* vals = array_keys(sk, argtype, &n);
+      if (n == 0) { ok = false; break; }
+      if (sk->sk_strategy == BTEqualStrategyNumber) {
+        if (npoints < 0) {
+          points = vals;
+          npoints = n;
+        } else {  // intersect two sorted sets
+          npoints = static_cast<int>(std::set_intersection(points, points + npoints, vals, vals + n, points) - points);
+        }
+      } else if (sk->sk_strategy == BTLessStrategyNumber || sk->sk_strategy == BTLessEqualStrategyNumber) {
+        ok = apply_bound(sk->sk_strategy, vals[n - 1], &lo, &hi);  // x < ANY(a) <=> x < max(a)
+      } else {
+        ok = apply_bound(sk->sk_strategy, vals[0], &lo, &hi);  // x > ANY(a) <=> x > min(a)
+      }
+      continue;
+    }
+    ok = apply_bound(sk->sk_strategy, learned_encode(sk->sk_argument, argtype), &lo, &hi);
+  }
+  so->nranges = 0;
+  so->want_nulls = false;
+  if (!ok || (null_only && (not_null || any_value_key))) return;
+  if (null_only) {
+    so->want_nulls = true;
+    return;
+  }
+  so->want_nulls = !not_null && !any_value_key;
+  if (npoints >= 0) {
+    so->ranges = static_cast<Range*>(palloc(sizeof(Range) * Max(npoints, 1)));
+    for (int i = 0; i < npoints; i++)
+      if (points[i] >= lo && points[i] <= hi) so->ranges[so->nranges++] = Range{points[i], points[i]};
+  } else {
+    so->ranges = static_cast<Range*>(palloc(sizeof(Range)));
+    so->ranges[0] = Range{lo, hi};
+    so->nranges = 1;
+  }
+}
+
+// ---- units ------------------------------------------------------------------------------------
+
+Unit start_unit(Relation index, int range, uint64 key) {
+  LearnedCache* cache = learned_get_cache(index);
+  return Unit{kUnitValues, range, learned_start_leaf(cache, key), cache->meta.leaf_start,
+              cache->meta.generation};
+}
+
+Unit end_unit(Relation index, int range, uint64 key) {
+  LearnedCache* cache = learned_get_cache(index);
+  return Unit{kUnitValues, range, learned_target_leaf(cache, key), cache->meta.leaf_start,
+              cache->meta.generation};
+}
+
+bool first_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
+  if (so->nranges > 0) {
+    *u = start_unit(scan->indexRelation, 0, so->ranges[0].lo);
+    return true;
+  }
+  *u = Unit{kUnitNulls, 0, 0, InvalidBlockNumber, 0};
+  return so->want_nulls;
+}
+
+bool last_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
+  if (so->want_nulls) {
+    *u = Unit{kUnitNulls, 0, 0, InvalidBlockNumber, 0};
+    return true;
+  }
+  if (so->nranges == 0) return false;
+  int r = so->nranges - 1;
+  *u = end_unit(scan->indexRelation, r, so->ranges[r].hi);
+  return true;
+}
+
+// The unit after the loaded one (so->unit), using the loaded leaf's fences.
+bool next_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
+  const Unit& c = so->unit;
+  if (c.kind == kUnitNulls) return false;
+  if (!so->is_last && so->high_fence <= so->ranges[c.range].hi) {
+    *u = Unit{kUnitValues, c.range, c.leaf + 1, c.leaf_start, c.generation};
+    return true;
+  }
+  if (c.range + 1 < so->nranges) {
+    *u = start_unit(scan->indexRelation, c.range + 1, so->ranges[c.range + 1].lo);
+    return true;
+  }
+  *u = Unit{kUnitNulls, 0, 0, InvalidBlockNumber, 0};
+  return so->want_nulls;
+}
+
+bool prev_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
+  const Unit& c = so->unit;
+  if (c.kind == kUnitNulls) {
+    if (so->nranges == 0) return false;
+    int r = so->nranges - 1;
+    *u = end_unit(scan->indexRelation, r, so->ranges[r].hi);
+    return true;
+  }
+  if (c.leaf > 0 && so->low_fence >= so->ranges[c.range].lo) {
+    *u = Unit{kUnitValues, c.range, c.leaf - 1, c.leaf_start, c.generation};
+    return true;
+  }
+  if (c.range > 0) {
+    *u = end_unit(scan->indexRelation, c.range - 1, so->ranges[c.range - 1].hi);
+    return true;
+  }
+  return false;
+}
+
+void push_item(ScanOpaque* so, int* cap, uint64 key, const ItemPointerData& tid) {
+  if (so->nitems == *cap) {
+    *cap *= 2;
+    so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * *cap));
+  }
+  so->items[so->nitems++] = ScanItem{key, tid};
+}
+
+// Appends the items of an items page within [lo, hi] to the batch (grown in batch_cxt): binary
+// search in the sorted prefix (nsorted items), a filter over the rest. Returns true when the
+// batch needs sorting (unsorted items were added).
+bool copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap) {
+  LearnedItemsHeader* h = learned_items_header(page);
+  const uint64* keys = learned_keys(page);
+  const ItemPointerData* tids = learned_tids(page);
+  int nsorted = h->nsorted, n = h->nitems;
+  for (int i = static_cast<int>(std::lower_bound(keys, keys + nsorted, lo) - keys); i < nsorted && keys[i] <= hi; i++)
+    push_item(so, cap, keys[i], tids[i]);
+  bool unsorted = false;
+  for (int i = nsorted; i < n; i++) {
+    if (keys[i] < lo || keys[i] > hi) continue;
+    push_item(so, cap, keys[i], tids[i]);
+    unsorted = true;
+  }
+  return unsorted;
+}
+
+// Checks that a leaf/overflow page still belongs to the unit's generation and leaf. On a primary
+// a retired generation stays intact while any snapshot could read it; a hot standby's queries are
+// invisible to the primary, which may free and reuse those pages: that is reported as a
+// serialization failure (retry), never answered from a reused page.
+void check_unit_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind, const Unit& u) {
+  bool ok = !PageIsNew(page) && PageGetSpecialSize(page) == MAXALIGN(sizeof(LearnedSpecial)) &&
+            learned_special(page)->page_id == kLearnedPageId && learned_special(page)->kind == kind &&
+            learned_special(page)->generation == u.generation &&
+            learned_items_header(page)->leaf_no == u.leaf;
+  if (ok) return;
+  if (RecoveryInProgress())
+    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                    errmsg("learned index \"%s\" was re-trained on the primary while this query read it",
+                           RelationGetRelationName(index)),
+                    errhint("Retry the query. hot_standby_feedback = on avoids this.")));
+  learned_check_page(index, page, blkno, kind);
+  ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                  errmsg("learned index \"%s\" block %u belongs to generation %u leaf %u, expected %u leaf %u",
+                         RelationGetRelationName(index), blkno, learned_special(page)->generation,
+                         learned_items_header(page)->leaf_no, u.generation, u.leaf),
+                  errhint("REINDEX the index.")));
+}
+
+void load_leaf(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
+  Relation index = scan->indexRelation;
+  const Range& r = so->ranges[u.range];
+  int cap = 32;  // grows; point lookups copy few items
+  so->items = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * cap));
+  BlockNumber blkno = u.leaf_start + u.leaf;
+  Buffer buf = ReadBuffer(index, blkno);
+  LockBuffer(buf, BUFFER_LOCK_SHARE);
+  Page page = BufferGetPage(buf);
+  check_unit_page(index, page, blkno, kPageLeaf, u);
+  LearnedItemsHeader* h = learned_items_header(page);
+  so->low_fence = h->low_fence;
+  so->high_fence = h->high_fence;
+  so->is_last = (h->flags & kLeafIsLast) != 0;
+  MemoryContext old = MemoryContextSwitchTo(so->batch_cxt);
+  bool merged = copy_items(page, r.lo, r.hi, so, &cap);
+  for (BlockNumber next = h->next; next != InvalidBlockNumber;) {
+    Buffer obuf = ReadBuffer(index, next);
+    LockBuffer(obuf, BUFFER_LOCK_SHARE);
+    Page opage = BufferGetPage(obuf);
+    check_unit_page(index, opage, next, kPageOverflow, u);
+    merged |= copy_items(opage, r.lo, r.hi, so, &cap);
+    next = learned_items_header(opage)->next;
+    UnlockReleaseBuffer(obuf);
+  }
+  MemoryContextSwitchTo(old);
+  UnlockReleaseBuffer(buf);
+  if (merged) std::sort(so->items, so->items + so->nitems, item_less);
+}
+
+void load_nulls(IndexScanDesc scan, ScanOpaque* so) {
+  Relation index = scan->indexRelation;
+  LearnedMeta meta;
+  learned_read_meta(index, &meta);
+  int cap = 32;  // grows; point lookups copy few items
+  so->items = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * cap));
+  MemoryContext old = MemoryContextSwitchTo(so->batch_cxt);
+  for (BlockNumber next = meta.null_head; next != InvalidBlockNumber;) {
+    Buffer buf = ReadBuffer(index, next);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    learned_check_page(index, page, next, kPageNull);
+    LearnedItemsHeader* h = learned_items_header(page);
+    const ItemPointerData* tids = learned_tids(page);
+    for (int i = 0; i < h->nitems; i++) {
+      if (so->nitems == cap) {
+        cap *= 2;
+        so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * cap));
+      }
+      so->items[so->nitems++] = ScanItem{0, tids[i]};
+    }
+    next = h->next;
+    UnlockReleaseBuffer(buf);
+  }
+  MemoryContextSwitchTo(old);
+}
+
+void load_unit(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
+  MemoryContextReset(so->batch_cxt);
+  so->items = nullptr;
+  so->nitems = 0;
+  so->unit = u;
+  if (u.kind == kUnitNulls) load_nulls(scan, so);
+  else load_leaf(scan, so, u);
+}
+
+// Moves to the next item in `dir`; false at the end.
+bool step(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
+  if (!so->started) {
+    so->started = true;
+    Unit u;
+    bool any = ScanDirectionIsBackward(dir) ? last_unit(scan, so, &u) : first_unit(scan, so, &u);
+    if (!any) {
+      so->empty = true;
+      return false;
+    }
+    load_unit(scan, so, u);
+    so->pos = ScanDirectionIsBackward(dir) ? so->nitems : -1;
+  }
+  if (so->empty) return false;
+  if (ScanDirectionIsBackward(dir)) {
+    so->pos--;
+    while (so->pos < 0) {
+      Unit u;
+      if (!prev_unit(scan, so, &u)) {
+        so->pos = -1;
+        return false;
+      }
+      load_unit(scan, so, u);
+      so->pos = so->nitems - 1;
+    }
+  } else {
+    so->pos++;
+    while (so->pos >= so->nitems) {
+      Unit u;
+      if (!next_unit(scan, so, &u)) {
+        so->pos = so->nitems;
+        return false;
+      }
+      load_unit(scan, so, u);
+      so->pos = 0;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" IndexScanDesc learned_beginscan(Relation index, int nkeys, int norderbys) {
+  IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+  auto* so = static_cast<ScanOpaque*>(palloc0(sizeof(ScanOpaque)));
+  so->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan batch", ALLOCSET_SMALL_SIZES);
+  so->tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan tuple", ALLOCSET_SMALL_SIZES);
+  so->keys_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan keys", ALLOCSET_SMALL_SIZES);
+  so->type = index->rd_opcintype[0];
+  scan->opaque = so;
+  return scan;
+}
+
+extern "C" void learned_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey, int) {
+  auto* so = static_cast<ScanOpaque*>(scan->opaque);
+  if (keys && scan->numberOfKeys > 0)
+    memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+  (void)nkeys;
+  MemoryContextReset(so->batch_cxt);
+  so->items = nullptr;
+  so->nitems = 0;
+  so->started = false;
+  so->empty = false;
+  MemoryContextReset(so->keys_cxt);
+  so->ranges = nullptr;
+  MemoryContext old = MemoryContextSwitchTo(so->keys_cxt);
+  setup_ranges(scan, so);
+  MemoryContextSwitchTo(old);
+}
+
+extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
+  auto* so = static_cast<ScanOpaque*>(scan->opaque);
+  if (!step(scan, so, dir)) return false;
+  const ScanItem& it = so->items[so->pos];
+  scan->xs_heaptid = it.tid;
+  scan->xs_recheck = false;
+  if (scan->xs_want_itup) {
+    MemoryContextReset(so->tuple_cxt);
+    MemoryContext old = MemoryContextSwitchTo(so->tuple_cxt);
+    bool isnull = so->unit.kind == kUnitNulls;
+    Datum value = isnull ? (Datum)0 : learned_decode(it.key, so->type);
+    scan->xs_itupdesc = RelationGetDescr(scan->indexRelation);
+    scan->xs_itup = index_form_tuple(scan->xs_itupdesc, &value, &isnull);
+    MemoryContextSwitchTo(old);
+  }
+  return true;
+}
+
+extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
+  auto* so = static_cast<ScanOpaque*>(scan->opaque);
+  int64 count = 0;
+  // Whole batches at a time: step() to the first item of each unit, add the unit.
+  while (step(scan, so, ForwardScanDirection)) {
+    for (int i = so->pos; i < so->nitems; i++) tbm_add_tuples(tbm, &so->items[i].tid, 1, false);
+    count += so->nitems - so->pos;
+    so->pos = so->nitems - 1;
+  }
+  return count;
+}
+
+extern "C" void learned_endscan(IndexScanDesc scan) {
+  auto* so = static_cast<ScanOpaque*>(scan->opaque);
+  MemoryContextDelete(so->batch_cxt);
+  MemoryContextDelete(so->tuple_cxt);
+  MemoryContextDelete(so->keys_cxt);
+  pfree(so);
+}

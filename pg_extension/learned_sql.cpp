@@ -1,0 +1,208 @@
+// SQL functions over a `learned` index: omendb_index_stats(regclass), omendb_index_verify(regclass).
+#include "learned_model.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
+
+PG_FUNCTION_INFO_V1(omendb_index_stats);
+PG_FUNCTION_INFO_V1(omendb_index_verify);
+PG_FUNCTION_INFO_V1(omendb_index_retrain);
+Datum omendb_index_retrain(PG_FUNCTION_ARGS);
+Datum omendb_index_stats(PG_FUNCTION_ARGS);
+Datum omendb_index_verify(PG_FUNCTION_ARGS);
+}
+
+namespace {
+
+// Opens `oid` as a learned index (AccessShareLock) or raises a clear error.
+Relation open_learned(Oid oid) {
+  Relation rel = relation_open(oid, AccessShareLock);
+  if (rel->rd_rel->relkind != RELKIND_INDEX || rel->rd_indam == nullptr ||
+      rel->rd_indam->ambuild != learned_build) {
+    const char* name = pstrdup(RelationGetRelationName(rel));
+    relation_close(rel, AccessShareLock);
+    ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                    errmsg("\"%s\" is not a learned index", name),
+                    errhint("Pass an index created with USING learned.")));
+  }
+  if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+      !pg_class_ownercheck(RelationGetRelid(rel), GetUserId()))
+    aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_INDEX, RelationGetRelationName(rel));
+  return rel;
+}
+
+[[noreturn]] void corrupted(Relation index, BlockNumber blkno, const char* what) {
+  ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                  errmsg("learned index \"%s\" is corrupted at block %u: %s",
+                         RelationGetRelationName(index), blkno, what),
+                  errhint("REINDEX the index.")));
+  pg_unreachable();
+}
+
+bool tid_ok(const ItemPointerData* tid) {
+  return ItemPointerIsValid(tid) && ItemPointerGetOffsetNumberNoCheck(tid) >= FirstOffsetNumber &&
+         ItemPointerGetOffsetNumberNoCheck(tid) <= MaxHeapTuplesPerPage;
+}
+
+// Checks the items of one leaf or overflow page of leaf `leaf_no` (I1, I2, I4, TIDs).
+int64 verify_items(Relation index, const LearnedCache* cache, Page page, BlockNumber blkno,
+                   uint32 leaf_no, bool sorted) {
+  LearnedItemsHeader* h = learned_items_header(page);
+  const uint64* keys = learned_keys(page);
+  const ItemPointerData* tids = learned_tids(page);
+  if (h->capacity != kLearnedItemsPerPage || h->nitems > h->capacity || h->nsorted > h->nitems)
+    corrupted(index, blkno, "bad item count");
+  if (h->leaf_no != leaf_no) corrupted(index, blkno, "page belongs to another leaf");
+  uint64 low = cache->fences[leaf_no];
+  bool last = leaf_no + 1 == cache->meta.nleaves;
+  uint64 high = last ? PG_UINT64_MAX : cache->fences[leaf_no + 1];
+  if (h->low_fence != low || h->high_fence != high) corrupted(index, blkno, "fences differ from the model pages");
+  for (int i = 0; i < h->nitems; i++) {
+    CHECK_FOR_INTERRUPTS();
+    if (!tid_ok(&tids[i])) corrupted(index, blkno, "invalid heap TID");
+    if (keys[i] > high || (leaf_no > 0 && keys[i] < low)) corrupted(index, blkno, "key outside the leaf's fences");
+    if (sorted && i > 0 && i < h->nsorted &&
+        (keys[i] < keys[i - 1] ||
+         (keys[i] == keys[i - 1] &&
+          ItemPointerCompare(const_cast<ItemPointer>(&tids[i - 1]), const_cast<ItemPointer>(&tids[i])) > 0)))
+      corrupted(index, blkno, "leaf items out of order");
+    if (learned_start_leaf(cache, keys[i]) > leaf_no || learned_target_leaf(cache, keys[i]) < leaf_no)
+      corrupted(index, blkno, "model and fences do not lead to the leaf holding a key");
+  }
+  return h->nitems;
+}
+
+}  // namespace
+
+// omendb_index_stats(regclass) -> one row (see the install script for the columns).
+extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
+  Relation index = open_learned(PG_GETARG_OID(0));
+  LearnedCache* cache = learned_get_cache(index);
+  LearnedMeta meta = cache->meta;
+  BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+  int64 keys = 0, nulls = 0, pages[7] = {0, 0, 0, 0, 0, 0, 0}, retired = 0;
+  for (BlockNumber b = 0; b < nblocks; b++) {
+    CHECK_FOR_INTERRUPTS();
+    Buffer buf = ReadBuffer(index, b);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    int kind = PageIsNew(page) ? static_cast<int>(kPageFree) : learned_special(page)->kind;
+    if (kind < kPageMeta || kind > kPageFree) kind = 0;
+    bool old_generation = (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel) &&
+                          learned_special(page)->generation != meta.generation;
+    if (old_generation) {
+      retired++;  // a retired generation's page, freed by a later VACUUM
+    } else {
+      pages[kind]++;
+      if (kind == kPageLeaf || kind == kPageOverflow) keys += learned_items_header(page)->nitems;
+      if (kind == kPageNull) nulls += learned_items_header(page)->nitems;
+    }
+    UnlockReleaseBuffer(buf);
+  }
+  relation_close(index, AccessShareLock);
+
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    elog(ERROR, "omendb_index_stats must return a record");
+  desc = BlessTupleDesc(desc);
+  Datum v[16];
+  bool isnull[16] = {};
+  v[0] = Int64GetDatum(keys);
+  v[1] = Int64GetDatum(nulls);
+  v[2] = Int64GetDatum(static_cast<int64>(meta.build_keys));
+  v[3] = Int32GetDatum(static_cast<int32>(meta.nsegments));
+  v[4] = Int32GetDatum(static_cast<int32>(meta.error_bound));
+  v[5] = Int32GetDatum(static_cast<int32>(meta.model_epsilon));
+  v[6] = Float8GetDatum(meta.mean_error);
+  v[7] = Int64GetDatum(static_cast<int64>(meta.max_error));
+  v[8] = Int32GetDatum(static_cast<int32>(pages[kPageLeaf]));
+  v[9] = Int32GetDatum(static_cast<int32>(pages[kPageOverflow]));
+  v[10] = Int32GetDatum(static_cast<int32>(pages[kPageModel]));
+  v[11] = Int32GetDatum(static_cast<int32>(pages[kPageNull]));
+  v[12] = Int32GetDatum(static_cast<int32>(pages[kPageFree]));
+  v[13] = Int64GetDatum(static_cast<int64>(nblocks) * BLCKSZ);
+  v[14] = Int32GetDatum(static_cast<int32>(retired));
+  v[15] = Int64GetDatum(static_cast<int64>(meta.generation));
+  PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, isnull)));
+}
+
+// omendb_index_verify(regclass) -> bigint: checks invariants I1..I5 of learned_page.h, the model
+// pages against the leaves, and every TID; returns the number of items checked, or raises
+// ERRCODE_INDEX_CORRUPTED at the first violation.
+extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
+  Relation index = open_learned(PG_GETARG_OID(0));
+  LearnedCache* cache = learned_get_cache(index);
+  const LearnedMeta& meta = cache->meta;
+  BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+  int64 checked = 0;
+  if (meta.nleaves == 0 || meta.leaf_start + meta.nleaves > nblocks) corrupted(index, 0, "bad leaf range");
+  for (uint32 i = 1; i < meta.nleaves; i++)
+    if (cache->fences[i] < cache->fences[i - 1]) corrupted(index, meta.model_start, "fences decrease");
+  for (uint32 i = 0; i < meta.nleaves; i++) {
+    BlockNumber blkno = meta.leaf_start + i;
+    Buffer buf = ReadBuffer(index, blkno);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    learned_check_page(index, page, blkno, kPageLeaf);
+    if (learned_special(page)->generation != meta.generation) corrupted(index, blkno, "leaf of another generation");
+    bool last = (learned_items_header(page)->flags & kLeafIsLast) != 0;
+    if (last != (i + 1 == meta.nleaves)) corrupted(index, blkno, "last-leaf flag wrong");
+    checked += verify_items(index, cache, page, blkno, i, true);
+    BlockNumber tail = learned_items_header(page)->tail, seen_last = InvalidBlockNumber;
+    BlockNumber steps = 0;
+    uint32 chain_pages = learned_items_header(page)->chain_pages;
+    for (BlockNumber next = learned_items_header(page)->next; next != InvalidBlockNumber; steps++) {
+      if (next >= nblocks || steps > nblocks) corrupted(index, blkno, "broken overflow chain");
+      Buffer obuf = ReadBuffer(index, next);
+      LockBuffer(obuf, BUFFER_LOCK_SHARE);
+      Page opage = BufferGetPage(obuf);
+      learned_check_page(index, opage, next, kPageOverflow);
+      if (learned_special(opage)->generation != meta.generation) corrupted(index, next, "overflow page of another generation");
+      checked += verify_items(index, cache, opage, next, i, false);
+      seen_last = next;
+      next = learned_items_header(opage)->next;
+      UnlockReleaseBuffer(obuf);
+    }
+    if (seen_last != tail) corrupted(index, blkno, "overflow tail pointer wrong");
+    if (steps != chain_pages) corrupted(index, blkno, "overflow chain length differs from chain_pages");
+    UnlockReleaseBuffer(buf);
+  }
+  // The null chain.
+  LearnedMeta now;
+  learned_read_meta(index, &now);
+  BlockNumber seen_last = InvalidBlockNumber, steps = 0;
+  for (BlockNumber next = now.null_head; next != InvalidBlockNumber; steps++) {
+    if (next >= RelationGetNumberOfBlocks(index) || steps > nblocks + 1) corrupted(index, 0, "broken null chain");
+    Buffer buf = ReadBuffer(index, next);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    learned_check_page(index, page, next, kPageNull);
+    LearnedItemsHeader* h = learned_items_header(page);
+    for (int i = 0; i < h->nitems; i++)
+      if (!tid_ok(&learned_tids(page)[i])) corrupted(index, next, "invalid heap TID");
+    checked += h->nitems;
+    seen_last = next;
+    next = h->next;
+    UnlockReleaseBuffer(buf);
+  }
+  if (seen_last != now.null_tail && now.null_head != InvalidBlockNumber)
+    corrupted(index, 0, "null tail pointer wrong");
+  relation_close(index, AccessShareLock);
+  PG_RETURN_INT64(checked);
+}
+
+// omendb_index_retrain(regclass) -> bool: re-trains the index into a new generation now (waits
+// for writers, never for readers). False when the previous retired generation is still readable
+// by some snapshot (run it again after those transactions end, or VACUUM).
+extern "C" Datum omendb_index_retrain(PG_FUNCTION_ARGS) {
+  Relation index = open_learned(PG_GETARG_OID(0));
+  bool done = learned_retrain(index, true);
+  relation_close(index, AccessShareLock);
+  PG_RETURN_BOOL(done);
+}

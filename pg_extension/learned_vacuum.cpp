@@ -1,0 +1,180 @@
+// ambulkdelete / amvacuumcleanup of the `learned` index.
+//
+// Bulk delete walks every leaf and its overflow chain, then the null chain, removing the items
+// whose TID the callback reports dead (page compaction keeps leaves sorted). An overflow or null
+// page that becomes empty is unlinked from its chain and handed to the FSM (kind kPageFree).
+// Fences and the model are untouched: deletions never break invariants I1..I5. Cleanup frees a
+// retired generation and re-trains when overflow chains got long (learned_retrain.cpp).
+#include "learned_model.h"
+
+extern "C" {
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+}
+
+namespace {
+
+// Removes dead items from one items page (already exclusively locked); returns how many.
+int compact_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback, void* state) {
+  Page page = BufferGetPage(buf);
+  LearnedItemsHeader* h = learned_items_header(page);
+  int dead = 0;
+  for (int i = 0; i < h->nitems; i++)
+    if (callback(&learned_tids(page)[i], state)) dead++;
+  if (dead == 0) return 0;
+  GenericXLogState* xs = GenericXLogStart(index);
+  Page p = GenericXLogRegisterBuffer(xs, buf, 0);
+  LearnedItemsHeader* ph = learned_items_header(p);
+  uint64* keys = learned_keys(p);
+  ItemPointerData* tids = learned_tids(p);
+  int kept = 0, kept_sorted = 0;  // compaction keeps order, so the sorted prefix stays sorted
+  for (int i = 0; i < ph->nitems; i++) {
+    if (callback(&tids[i], state)) continue;
+    keys[kept] = keys[i];
+    tids[kept] = tids[i];
+    kept++;
+    if (i < ph->nsorted) kept_sorted = kept;
+  }
+  ph->nitems = static_cast<uint16>(kept);
+  ph->nsorted = static_cast<uint16>(kept_sorted);
+  GenericXLogFinish(xs);
+  return dead;
+}
+
+// Compacts the chain starting at `head` owned by the locked buffer `owner` (a leaf or the
+// metapage); unlinks emptied pages. `get`/`set` read and write the owner's head/tail pointers.
+struct ChainOwner {
+  BlockNumber* (*head)(Page);
+  BlockNumber* (*tail)(Page);
+  void (*unlinked)(Page);  // bookkeeping on the owner when a page leaves its chain
+};
+
+BlockNumber* leaf_head(Page p) { return &learned_items_header(p)->next; }
+BlockNumber* leaf_tail(Page p) { return &learned_items_header(p)->tail; }
+BlockNumber* null_head(Page p) { return &learned_meta(p)->null_head; }
+BlockNumber* null_tail(Page p) { return &learned_meta(p)->null_tail; }
+void leaf_unlinked(Page p) { learned_items_header(p)->chain_pages--; }
+void null_unlinked(Page) {}
+
+void vacuum_chain(Relation index, Buffer owner, ChainOwner o, LearnedPageKind kind,
+                  IndexBulkDeleteCallback callback, void* state, IndexBulkDeleteResult* stats) {
+  Buffer prev = InvalidBuffer;  // previous chain page (locked), or the owner
+  BlockNumber blkno = *o.head(BufferGetPage(owner));
+  while (blkno != InvalidBlockNumber) {
+    vacuum_delay_point();
+    Buffer buf = ReadBuffer(index, blkno);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    Page page = BufferGetPage(buf);
+    learned_check_page(index, page, blkno, kind);
+    stats->tuples_removed += compact_page(index, buf, callback, state);
+    LearnedItemsHeader* h = learned_items_header(page);
+    BlockNumber next = h->next;
+    if (h->nitems == 0) {
+      // Unlink: predecessor (or owner's head) skips it; the owner's tail moves back if needed.
+      GenericXLogState* xs = GenericXLogStart(index);
+      Page op = GenericXLogRegisterBuffer(xs, owner, 0);
+      if (prev == InvalidBuffer) *o.head(op) = next;
+      else learned_items_header(GenericXLogRegisterBuffer(xs, prev, 0))->next = next;
+      o.unlinked(op);
+      if (*o.tail(op) == blkno)
+        *o.tail(op) = prev == InvalidBuffer ? InvalidBlockNumber : BufferGetBlockNumber(prev);
+      Page fp = GenericXLogRegisterBuffer(xs, buf, GENERIC_XLOG_FULL_IMAGE);
+      learned_init_page(fp, kPageFree, 0);
+      GenericXLogFinish(xs);
+      UnlockReleaseBuffer(buf);
+      RecordFreeIndexPage(index, blkno);
+      stats->pages_deleted++;
+      stats->pages_free++;
+    } else {
+      stats->num_index_tuples += h->nitems;
+      if (prev != InvalidBuffer) UnlockReleaseBuffer(prev);
+      prev = buf;
+    }
+    blkno = next;
+  }
+  if (prev != InvalidBuffer) UnlockReleaseBuffer(prev);
+}
+
+// Counts the items of a chain (read-only, share locks).
+double count_chain(Relation index, BlockNumber blkno, LearnedPageKind kind) {
+  double n = 0;
+  while (blkno != InvalidBlockNumber) {
+    Buffer buf = ReadBuffer(index, blkno);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    learned_check_page(index, BufferGetPage(buf), blkno, kind);
+    LearnedItemsHeader* h = learned_items_header(BufferGetPage(buf));
+    n += h->nitems;
+    blkno = h->next;
+    UnlockReleaseBuffer(buf);
+  }
+  return n;
+}
+
+}  // namespace
+
+extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, IndexBulkDeleteResult* stats,
+                                                     IndexBulkDeleteCallback callback, void* state) {
+  Relation index = info->index;
+  if (stats == nullptr) stats = static_cast<IndexBulkDeleteResult*>(palloc0(sizeof(IndexBulkDeleteResult)));
+  stats->num_index_tuples = 0;
+  LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
+  LearnedMeta meta;
+  learned_read_meta(index, &meta);
+  for (uint32 i = 0; i < meta.nleaves; i++) {
+    vacuum_delay_point();
+    BlockNumber blkno = meta.leaf_start + i;
+    Buffer buf = ReadBuffer(index, blkno);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
+    stats->tuples_removed += compact_page(index, buf, callback, state);
+    stats->num_index_tuples += learned_items_header(BufferGetPage(buf))->nitems;
+    vacuum_chain(index, buf, ChainOwner{leaf_head, leaf_tail, leaf_unlinked}, kPageOverflow, callback, state, stats);
+    UnlockReleaseBuffer(buf);
+  }
+  Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
+  LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+  learned_check_page(index, BufferGetPage(mbuf), kLearnedMetaBlock, kPageMeta);
+  vacuum_chain(index, mbuf, ChainOwner{null_head, null_tail, null_unlinked}, kPageNull, callback, state, stats);
+  UnlockReleaseBuffer(mbuf);
+  UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
+  stats->num_pages = RelationGetNumberOfBlocks(index);
+  return stats;
+}
+
+extern "C" IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, IndexBulkDeleteResult* stats) {
+  if (info->analyze_only) return stats;
+  Relation index = info->index;
+  if (stats == nullptr) {
+    // No bulk delete ran: count the items so pg_class.reltuples stays right.
+    stats = static_cast<IndexBulkDeleteResult*>(palloc0(sizeof(IndexBulkDeleteResult)));
+    LearnedMeta meta;
+    learned_read_meta(index, &meta);
+    for (uint32 i = 0; i < meta.nleaves; i++) {
+      vacuum_delay_point();
+      BlockNumber blkno = meta.leaf_start + i;
+      Buffer buf = ReadBuffer(index, blkno);
+      LockBuffer(buf, BUFFER_LOCK_SHARE);
+      learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
+      LearnedItemsHeader* h = learned_items_header(BufferGetPage(buf));
+      stats->num_index_tuples += h->nitems;
+      BlockNumber next = h->next;
+      UnlockReleaseBuffer(buf);
+      stats->num_index_tuples += count_chain(index, next, kPageOverflow);
+    }
+    stats->num_index_tuples += count_chain(index, meta.null_head, kPageNull);
+  }
+  // Free a retired generation no snapshot can read any more; re-train when overflow chains hold
+  // more than a quarter as many pages as the leaves (probes would read them).
+  LockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
+  learned_reclaim_retired(index);
+  UnlockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
+  LearnedMeta meta;
+  learned_read_meta(index, &meta);
+  uint64 overflow = learned_overflow_pages(index);
+  if (overflow >= 8 && overflow * 4 >= meta.nleaves) learned_retrain(index, true);
+  IndexFreeSpaceMapVacuum(index);
+  stats->num_pages = RelationGetNumberOfBlocks(index);
+  return stats;
+}
