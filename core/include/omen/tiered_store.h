@@ -1,0 +1,153 @@
+// TieredStore: the embedded transactional key-value store of the core.
+//
+// Keys are uint64_t (order-preserving encodings in omen/key.h), values byte strings of at most
+// kMaxValueBytes. Transactions run under snapshot isolation with first-committer-wins: a
+// transaction reads the state as of its begin(), and its commit fails with kConflict if another
+// transaction committed a write to one of the same keys after that begin().
+//
+// Two tiers share one StorageEngine (docs/storage.md for the layout and protocols):
+//   hot:  recent versions of every key, in memory behind a learned index, each also stored durably
+//         as an 'H' row written in its commit's atomic batch;
+//   cold: immutable sorted runs in the StorageEngine, one learned index over each run's keys
+//         mapping a key to its position; a migration moves versions every snapshot sees (frozen)
+//         from hot to a new run in one atomic batch.
+// Reads and scans merge both and see every key exactly once, also while a migration runs.
+//
+// Thread safety: TieredStore methods may be called from any number of threads; a Transaction is
+// used by one thread at a time. Commits are serialized (one commit lock); reads never block
+// on commits except for the brief in-memory install.
+//
+// Durability: with TierOptions::sync_commits a commit that returned ok survives power loss;
+// without it, it survives a process crash (the RocksDB log is written, not fsynced).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/container/btree_map.h>
+
+#include "omen/status.h"
+#include "omen/storage.h"
+#include "omen/timestamp_oracle.h"
+#include "omen/visibility.h"
+
+namespace omen {
+
+namespace detail {
+class HotTier;
+struct Write {  // one buffered write of a transaction
+  uint64_t key;
+  bool deleted;
+  std::string value;
+};
+}  // namespace detail
+
+inline constexpr size_t kMaxValueBytes = 16 * 1024 * 1024;
+
+struct TierOptions {
+  bool sync_commits = true;          // see "Durability" above
+  // Migration policy: a key moves to the cold tier when its newest version is frozen (visible to
+  // every live snapshot) and at least min_age_commits commits old; it runs automatically once the
+  // hot tier holds more than hot_max_keys keys.
+  size_t hot_max_keys = size_t{1} << 20;
+  uint64_t min_age_commits = 10000;
+  size_t max_run_keys = size_t{1} << 20;  // keys moved per migration at most
+  // Garbage collection of superseded versions runs every gc_every_commits commits.
+  size_t gc_every_commits = 1024;
+  bool auto_maintenance = true;      // run gc/migration from commit(); else call maintain()
+};
+
+class TieredStore;
+
+// One snapshot-isolated transaction. Obtained from TieredStore::begin(); movable; destroying an
+// active transaction aborts it. After commit() or abort() every call returns kAborted.
+class Transaction {
+ public:
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) noexcept;
+  ~Transaction();
+
+  // The value of `key` in this transaction's snapshot, after its own writes. kNotFound if none.
+  Status get(uint64_t key, std::string* value);
+  // Buffers a write (visible to this transaction at once, to others after commit).
+  // kInvalidArgument if value is longer than kMaxValueBytes.
+  Status put(uint64_t key, std::string_view value);
+  Status del(uint64_t key);
+  // Calls fn(key, value) for the visible keys in [first, last] in increasing order (own writes
+  // included) until fn returns false.
+  Status scan(uint64_t first, uint64_t last, const std::function<bool(uint64_t, std::string_view)>& fn);
+  // Makes the writes durable and visible atomically. kConflict: a concurrent transaction
+  // committed one of the same keys first; kIOError: storage failed. In both cases nothing was
+  // written and the transaction is aborted.
+  Status commit();
+  void abort();
+  bool active() const noexcept { return store_ != nullptr; }
+  Timestamp read_ts() const noexcept { return read_ts_; }
+
+ private:
+  friend class TieredStore;
+  Transaction(TieredStore* store, Timestamp read_ts);
+  void finish();
+
+  TieredStore* store_;
+  Timestamp read_ts_;
+  absl::btree_map<uint64_t, detail::Write> writes_;  // the last write per key
+};
+
+class TieredStore {
+ public:
+  static constexpr const char* kFormat = "omen-tier-1";
+
+  // Opens the store kept in `db` (which must outlive it and be used by nothing else), recovering
+  // hot versions and cold runs. kNotSupported if db holds data that is not a tiered store,
+  // kCorruption if its rows fail their checks.
+  static Status open(StorageEngine* db, const TierOptions& opts, std::unique_ptr<TieredStore>* out);
+  ~TieredStore();
+
+  // Starts a transaction reading the newest committed state.
+  Transaction begin();
+
+  // Garbage collection then, if the policy says so (or `force_migration`), one migration.
+  Status maintain(bool force_migration = false);
+  // Moves every frozen key with at least min_age commits of age to a new cold run (ignores
+  // hot_max_keys). Returns the number of keys moved in *moved (may be null).
+  Status migrate(uint64_t min_age, size_t* moved = nullptr);
+
+  struct Stats {
+    size_t hot_keys, hot_versions, cold_runs, cold_keys, model_bytes;
+    uint64_t commits, conflicts, migrations, last_commit_ts;
+    std::string index_kind;
+  };
+  Stats stats() const;
+  const StorageEngine& storage() const noexcept { return *db_; }
+
+ private:
+  friend class Transaction;
+  TieredStore(StorageEngine* db, const TierOptions& opts);
+  Status recover();
+  Status read(uint64_t key, const Visibility& vis, std::string* value) const;
+  Status scan(uint64_t first, uint64_t last, const Visibility& vis,
+              const std::function<bool(uint64_t, std::string_view)>& fn) const;
+  Status commit(Transaction& txn);
+  void maybe_maintain();
+  Status collect_garbage();
+
+  StorageEngine* db_;
+  TierOptions opts_;
+  TimestampOracle oracle_;
+  std::unique_ptr<detail::HotTier> hot_;
+  std::mutex commit_mu_;         // serializes commits: validate, write, install, publish
+  std::mutex maintenance_mu_;    // serializes gc and migration
+  std::mutex gc_mu_;
+  std::vector<uint64_t> gc_queue_;  // GUARDED_BY(gc_mu_): keys with superseded versions
+  uint64_t next_run_ = 1;           // GUARDED_BY(maintenance_mu_)
+  std::atomic<uint64_t> commits_{0}, conflicts_{0}, migrations_{0};
+};
+
+}  // namespace omen
