@@ -192,6 +192,18 @@ TEST(RocksDBStorageTest, ForeignDirectoryIsRefusedAndUntouched) {
   EXPECT_FALSE(std::filesystem::exists(d.sub("CURRENT")));  // nothing created
 }
 
+// Caught by the crash test: a writer killed while RocksDB was creating the store left LOCK and LOG
+// but no CURRENT, and the directory was then refused as foreign.
+TEST(RocksDBStorageTest, InterruptedCreationIsCompletedOnReopen) {
+  omen::test::ScratchDir d;
+  { std::ofstream(d.sub("LOCK")); }
+  { std::ofstream(d.sub("LOG")) << "partial"; }
+  std::unique_ptr<omen::RocksDBStorage> db;
+  Status s = open_at(d.path(), &db);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_TRUE(db->put("a", "b").ok());
+}
+
 TEST(RocksDBStorageTest, ForeignRocksDBIsRefused) {
   omen::test::ScratchDir d;
   {

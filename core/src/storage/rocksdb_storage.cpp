@@ -11,6 +11,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include "storage/rocksdb_status.h"
@@ -58,8 +59,18 @@ Status check_directory(const std::string& dir, bool create_if_missing) {
   }
   if (!fs::is_directory(dir, ec)) return Status::NotSupported(dir + " is not a directory");
   if (fs::exists(fs::path(dir) / "CURRENT", ec)) return Status::OK();
-  if (fs::is_empty(dir, ec)) return Status::OK();
-  return Status::NotSupported(dir + " is not empty and holds no RocksDB database: refusing to use it");
+  // No CURRENT: empty, or a creation that was interrupted (only files RocksDB makes), or foreign.
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    auto starts = [&](const char* p) { return n.rfind(p, 0) == 0; };
+    auto ends = [&](const char* p) { return n.size() >= strlen(p) && n.compare(n.size() - strlen(p), strlen(p), p) == 0; };
+    if (!(n == "LOCK" || n == "IDENTITY" || starts("LOG") || starts("MANIFEST-") || starts("OPTIONS-") ||
+          ends(".log") || ends(".dbtmp") || ends(".sst")))
+      return Status::NotSupported(dir + " is not empty and holds no RocksDB database (found '" + n +
+                                  "'): refusing to use it");
+  }
+  if (ec) return Status::IOError("cannot list " + dir + ": " + ec.message());
+  return Status::OK();
 }
 
 rocksdb::ColumnFamilyOptions family_options(const RocksDBOptions& o) {
@@ -141,6 +152,13 @@ Status RocksDBStorage::open(const std::string& dir, const RocksDBOptions& opts,
   st->meta_ = handles[1];
   std::string format;
   s = st->db_->Get(rocksdb::ReadOptions(), st->meta_, kFormatKey, &format);
+  if (s.IsNotFound() && !fresh) {  // created, then interrupted before the marker: finish if still empty
+    std::unique_ptr<rocksdb::Iterator> it(st->db_->NewIterator(rocksdb::ReadOptions(), st->data_));
+    it->SeekToFirst();
+    if (it->Valid() || !it->status().ok())
+      return Status::NotSupported(dir + " lacks the OmenDB format marker; refusing to open it");
+    fresh = true;
+  }
   if (s.IsNotFound() && fresh) {
     rocksdb::WriteOptions wo;
     wo.sync = true;
