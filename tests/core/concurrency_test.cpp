@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "omen/memory_storage.h"
+#include "omen/rocksdb_storage.h"
 #include "omen/tiered_store.h"
+#include "test_util.h"
 
 namespace {
 
@@ -20,6 +22,7 @@ constexpr int64_t kInitial = 1000;
 
 std::unique_ptr<TieredStore> open_store(omen::StorageEngine* db) {
   omen::TierOptions o;
+  o.sync_commits = false;
   o.gc_every_commits = 64;
   o.hot_max_keys = 16;    // migrate often
   o.min_age_commits = 8;
@@ -47,8 +50,7 @@ void run_threads(TieredStore& t, int n, Fn fn) {
   maint.join();
 }
 
-TEST(ConcurrencyTest, BankTransfersKeepTheTotal) {
-  omen::MemoryStorage db;
+void bank_transfers(omen::StorageEngine& db) {
   auto t = open_store(&db);
   {
     auto txn = t->begin();
@@ -98,6 +100,21 @@ TEST(ConcurrencyTest, BankTransfersKeepTheTotal) {
   EXPECT_GT(committed.load(), 1000);
   EXPECT_GT(t->stats().cold_runs, 0u) << "maintenance never migrated: the test lost its point";
   std::cout << "committed " << committed << ", conflicts " << conflicts << ", audits " << audits << "\n";
+}
+
+TEST(ConcurrencyTest, BankTransfersKeepTheTotal) {
+  omen::MemoryStorage db;
+  bank_transfers(db);
+}
+
+// Concurrent commits reach RocksDB's write path together (its write groups). Not in the TSan stage:
+// the Debian RocksDB is not instrumented, so TSan cannot see the synchronization inside its write
+// groups and reports the leader copying a follower's batch as a race.
+TEST(RocksDBConcurrencyTest, BankTransfersKeepTheTotal) {
+  omen::test::ScratchDir d;
+  std::unique_ptr<omen::RocksDBStorage> db;
+  ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), {}, &db).ok());
+  bank_transfers(*db);
 }
 
 TEST(ConcurrencyTest, LostUpdatesAreImpossible) {
@@ -164,6 +181,38 @@ TEST(ConcurrencyTest, NoDirtyOrNonRepeatableReads) {
       }
     }
   });
+}
+
+TEST(ConcurrencyTest, ScansSeeEveryKeyExactlyOnceWhileMigrating) {
+  omen::MemoryStorage db;
+  auto t = open_store(&db);
+  constexpr uint64_t kKeys = 500;
+  {
+    auto txn = t->begin();
+    for (uint64_t k = 0; k < kKeys; ++k) ASSERT_TRUE(txn.put(k * 10, "0").ok());
+    ASSERT_TRUE(txn.commit().ok());
+  }
+  run_threads(*t, 3, [&](int id) {
+    std::mt19937_64 rng(id);
+    for (int i = 0; i < 300; ++i) {
+      if (id == 0) {  // updater: keeps every key present, moves them between tiers by recency
+        auto txn = t->begin();
+        for (int j = 0; j < 8; ++j) ASSERT_TRUE(txn.put((rng() % kKeys) * 10, std::to_string(i)).ok());
+        Status s = txn.commit();
+        ASSERT_TRUE(s.ok() || s.is_conflict()) << s.to_string();
+        continue;
+      }
+      auto txn = t->begin();
+      uint64_t n = 0, prev = 0;
+      ASSERT_TRUE(txn.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view) {
+                       EXPECT_TRUE(n == 0 || k > prev) << "key " << k << " repeated or out of order";
+                       prev = k, ++n;
+                       return true;
+                     }).ok());
+      ASSERT_EQ(n, kKeys) << "a scan missed or repeated keys";
+    }
+  });
+  EXPECT_GT(t->stats().migrations, 0u);
 }
 
 }  // namespace

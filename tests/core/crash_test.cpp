@@ -7,6 +7,7 @@
 // initializer below runs the writer before GoogleTest's main and never returns (a fresh exec,
 // not a bare fork, so RocksDB's threads are whole in the child).
 #include <fcntl.h>
+#include <poll.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -64,6 +65,7 @@ uint64_t last_committed(omen::TieredStore& t) {
   std::unique_ptr<omen::RocksDBStorage> db;
   std::unique_ptr<omen::TieredStore> t;
   if (!open_all(dir, &db, &t).ok()) _exit(3);
+  if (write(ack_fd, "R\n", 2) != 2) _exit(5);  // recovered and ready
   for (uint64_t i = last_committed(*t) + 1;; ++i) {
     auto txn = t->begin();
     plan_apply(i, [&](uint64_t k, const std::string& v) { (void)txn.put(k, v); }, [&](uint64_t k) { (void)txn.del(k); });
@@ -121,17 +123,28 @@ TEST(CrashTest, KilledWriterLosesNoCommitAndShowsNoUncommittedWork) {
       _exit(127);
     }
     close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::microseconds(20000 + rng() % 80000));
+    std::string acks;
+    char buf[4096];
+    if (rng() % 8 == 0) {  // kill during start-up and recovery
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 50000));
+    } else {  // kill while committing: wait for "ready" (sanitizer builds start slowly)
+      pollfd p{fds[0], POLLIN, 0};
+      while (acks.find("R\n") == std::string::npos && poll(&p, 1, 20000) > 0) {
+        ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n <= 0) break;
+        acks.append(buf, static_cast<size_t>(n));
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 60000));
+    }
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     int wstatus = 0;
     ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
     ASSERT_TRUE(WIFSIGNALED(wstatus)) << "the writer exited by itself with status " << WEXITSTATUS(wstatus);
-    std::string acks;
-    char buf[4096];
     for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) acks.append(buf, static_cast<size_t>(n));
     close(fds[0]);
     uint64_t acked = last;  // the newest transaction the writer reported committed
     for (size_t at = 0, nl; (nl = acks.find('\n', at)) != std::string::npos; at = nl + 1) {
+      if (acks[at] == 'R') continue;
       acked = std::stoull(acks.substr(at, nl - at));
       ++acked_total;
     }

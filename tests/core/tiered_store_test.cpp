@@ -225,6 +225,38 @@ TEST(TieredStoreTest, ModelCheckOnRocksDB) {
   model_check(db.get(), 2);
 }
 
+TEST(TieredStoreTest, FullDiskFailsCommitsAndLosesNothing) {
+  omen::test::ScratchDir d;
+  auto fs = std::make_shared<omen::test::FullDiskFileSystem>(rocksdb::FileSystem::Default());
+  omen::RocksDBOptions ro;
+  ro.file_system = fs;
+  TierOptions o;
+  o.auto_maintenance = false;
+  {
+    std::unique_ptr<omen::RocksDBStorage> db;
+    ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), ro, &db).ok());
+    auto t = open_store(db.get(), o);
+    for (uint64_t k = 0; k < 50; ++k) ASSERT_TRUE(put1(*t, k, "kept").ok());
+    ASSERT_TRUE(t->migrate(0).ok());
+    ASSERT_TRUE(put1(*t, 100, "hot").ok());
+    fs->full = true;
+    Status s = put1(*t, 200, "lost");
+    EXPECT_EQ(s.code(), Status::Code::kIOError) << s.to_string();
+    EXPECT_EQ(get1(*t, 200), "<none>");  // a failed commit is not visible
+    EXPECT_EQ(get1(*t, 100), "hot");     // reads go on
+    EXPECT_EQ(get1(*t, 7), "kept");
+    EXPECT_FALSE(t->migrate(0).ok());
+    fs->full = false;
+  }
+  std::unique_ptr<omen::RocksDBStorage> db;
+  ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), ro, &db).ok());
+  auto t = open_store(db.get(), o);
+  auto all = scan_all(*t);
+  EXPECT_EQ(all.size(), 51u);
+  EXPECT_EQ(all.count(200), 0u);
+  EXPECT_TRUE(put1(*t, 300, "after").ok());
+}
+
 TEST(TieredStoreTest, DamagedColdRunIsReportedAsCorruption) {
   omen::MemoryStorage db;
   TierOptions o;

@@ -14,20 +14,31 @@
 // Reads and scans merge both and see every key exactly once, also while a migration runs.
 //
 // Thread safety: TieredStore methods may be called from any number of threads; a Transaction is
-// used by one thread at a time. Commits are serialized (one commit lock); reads never block
-// on commits except for the brief in-memory install.
+// used by one thread at a time. Commits validate and take their timestamp under one commit lock,
+// then write to storage concurrently (the storage groups them) and install into the hot tier;
+// a commit returns once every commit with a smaller timestamp has finished, and only then is it
+// visible to new transactions. Reads never wait for commits except for a brief in-memory install.
+//
+// Invariants of the commit protocol:
+//  1. A key is in pending_keys_ while a transaction that writes it is between validation and the
+//     end of its install; a second writer of that key fails validation (first committer wins).
+//  2. published() advances only over timestamps all of whose predecessors have finished (written
+//     and installed, or failed), so a snapshot at published() sees whole transactions only.
 //
 // Durability: with TierOptions::sync_commits a commit that returned ok survives power loss;
 // without it, it survives a process crash (the RocksDB log is written, not fsynced).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <absl/container/btree_map.h>
@@ -142,7 +153,11 @@ class TieredStore {
   TierOptions opts_;
   TimestampOracle oracle_;
   std::unique_ptr<detail::HotTier> hot_;
-  std::mutex commit_mu_;         // serializes commits: validate, write, install, publish
+  std::mutex commit_mu_;         // guards validation, timestamps and publication (see invariants)
+  std::condition_variable published_cv_;
+  std::unordered_set<uint64_t> pending_keys_;  // GUARDED_BY(commit_mu_)
+  std::set<Timestamp> in_flight_;              // GUARDED_BY(commit_mu_): allocated, not finished
+  std::set<Timestamp> finished_;               // GUARDED_BY(commit_mu_): finished, not published
   std::mutex maintenance_mu_;    // serializes gc and migration
   std::mutex gc_mu_;
   std::vector<uint64_t> gc_queue_;  // GUARDED_BY(gc_mu_): keys with superseded versions

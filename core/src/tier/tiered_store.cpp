@@ -95,22 +95,39 @@ Status TieredStore::commit(Transaction& txn) {
   std::vector<detail::Write> writes;
   writes.reserve(txn.writes_.size());
   for (auto& [k, w] : txn.writes_) writes.push_back(std::move(w));
-  std::vector<uint64_t> overwritten;
+  Timestamp ts;
   {
     std::lock_guard g(commit_mu_);
     for (const auto& w : writes) {
-      if (hot_->newest_xmin(w.key) > txn.read_ts_) {  // first committer wins
+      if (pending_keys_.count(w.key) || hot_->newest_xmin(w.key) > txn.read_ts_) {  // first committer wins
         conflicts_.fetch_add(1, std::memory_order_relaxed);
         return Status::Conflict("write-write conflict on key " + std::to_string(w.key) +
                                 ": another transaction committed it after this one began");
       }
     }
-    Timestamp ts = oracle_.allocate();
-    WriteBatch batch;
-    for (const auto& w : writes) batch.put(detail::hot_key(w.key, ts), detail::versioned_value(w.deleted, w.value));
-    OMEN_RETURN_IF_ERROR(db_->write(batch, {opts_.sync_commits}));
-    hot_->install(ts, writes, &overwritten);
-    oracle_.publish(ts);
+    ts = oracle_.allocate();
+    for (const auto& w : writes) pending_keys_.insert(w.key);
+    in_flight_.insert(ts);
+  }
+  WriteBatch batch;
+  for (const auto& w : writes) batch.put(detail::hot_key(w.key, ts), detail::versioned_value(w.deleted, w.value));
+  Status s = db_->write(batch, {opts_.sync_commits});
+  std::vector<uint64_t> overwritten;
+  if (s.ok()) hot_->install(ts, writes, &overwritten);
+  {
+    std::unique_lock lk(commit_mu_);
+    for (const auto& w : writes) pending_keys_.erase(w.key);
+    in_flight_.erase(ts);
+    finished_.insert(ts);
+    // Invariant 2: publish the finished timestamps below the oldest one still in flight.
+    Timestamp limit = in_flight_.empty() ? kLiveXmax : *in_flight_.begin(), publish = 0;
+    while (!finished_.empty() && *finished_.begin() < limit) publish = *finished_.begin(), finished_.erase(finished_.begin());
+    if (publish != 0) {
+      oracle_.publish(publish);
+      published_cv_.notify_all();
+    }
+    if (!s.ok()) return s;  // nothing was installed; the timestamp stays unused
+    published_cv_.wait(lk, [&] { return oracle_.published() >= ts; });
   }
   uint64_t n = commits_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (!overwritten.empty()) {
