@@ -1,0 +1,61 @@
+// Optimal piecewise-linear approximation (PLA) with a maximum error, in one streaming pass.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "model/points.h"
+#include "omen/model.h"
+
+namespace omen::detail {
+
+// Streaming optimal PLA (O'Rourke 1981; the convex-hull formulation of the PGM-index):
+// maintains the set of lines y = a + b*x passing within eps of every point of the current
+// segment, as two convex hulls and the extreme-slope lines. Amortized O(1) per point.
+// Exact integer arithmetic: x is relative to the segment's first key and kept < 2^63 (a point
+// further away starts a new segment), y is an integer rank, cross products are __int128.
+class OptimalPla {
+ public:
+  explicit OptimalPla(uint64_t eps) : eps_(static_cast<int64_t>(eps)) {}
+
+  // Discards the current segment and starts a new one at p.
+  void start(Point p);
+  // Adds p when some line still passes within eps of every point of the segment and p; otherwise
+  // returns false and leaves the segment unchanged. REQUIRES: p.x > the previous point's x,
+  // p.y >= its y.
+  bool add(Point p);
+  // A line of the current segment (slope >= 0), as a Segment starting at its first point.
+  // Its error at the points is <= eps up to floating-point rounding (callers measure it).
+  Segment segment() const;
+  size_t points() const { return count_; }
+
+ private:
+  struct P {
+    int64_t x, y;
+  };
+  static __int128 cross(const P& o, const P& a, const P& b) {
+    return static_cast<__int128>(a.x - o.x) * (b.y - o.y) -
+           static_cast<__int128>(a.y - o.y) * (b.x - o.x);
+  }
+
+  int64_t eps_;
+  uint64_t first_x_ = 0, first_y_ = 0;
+  int64_t last_y_ = 0;
+  size_t count_ = 0;
+  // rect_[0], rect_[2]: the min-slope line (upper point left, lower point right);
+  // rect_[1], rect_[3]: the max-slope line (lower point left, upper point right).
+  P rect_[4] = {};
+  std::vector<P> upper_, lower_;  // lower hull of the upper points, upper hull of the lower ones
+  size_t upper_start_ = 0, lower_start_ = 0;
+};
+
+// Segments the constraint points of keys[b, e) (a run-aligned piece of sorted keys[0, n), see
+// PointCursor) with OptimalPla(eps); appends the segments to *out and, when errs != nullptr,
+// each segment's measured error to *errs. The last segment is clamped to rank e. Each error is
+// measured with eval_segment at every point of its segment. Returns the maximum error (0 if no
+// points).
+uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal,
+                       uint64_t eps, std::vector<Segment>* out, std::vector<uint64_t>* errs);
+
+}  // namespace omen::detail

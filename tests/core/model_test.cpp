@@ -1,0 +1,152 @@
+// Models: predict(key) must bracket std::lower_bound for every key, for every model, key type,
+// error bound and distribution (omen/search_bound.h).
+#include "omen/model.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "omen/search.h"
+#include "test_data.h"
+
+namespace {
+
+using namespace omen;
+using namespace omen::testing;
+
+constexpr uint32_t kEpsilons[] = {1, 8, 64, 256};
+constexpr size_t kN = 6000;
+
+// Checks the SearchBound contract at every query and that searching the window finds lb.
+// Returns false after the first failure (with a gtest message).
+template <class Model>
+void expect_brackets(const std::vector<uint64_t>& keys, const Model& m) {
+  const size_t n = keys.size();
+  const uint64_t e = m.max_error();
+  const SearchKernel simd = best_search_kernel();
+  for (uint64_t q : queries_for(keys)) {
+    const SearchBound b = m.predict(q);
+    const size_t lb = true_lower_bound(keys, q);
+    ASSERT_TRUE(b.lo <= lb && lb <= b.hi && b.lo <= b.pos && b.pos <= b.hi && b.hi <= n)
+        << "key " << q << " lb " << lb << " got {" << b.pos << "," << b.lo << "," << b.hi << "} n " << n;
+    ASSERT_LE(b.hi - b.lo, 2 * e + 2) << "key " << q;
+    ASSERT_EQ(lower_bound_scalar(keys.data(), b.lo, b.hi, q), lb) << "key " << q;
+    ASSERT_EQ(lower_bound_in(keys.data(), b.lo, b.hi, q, simd), lb) << "key " << q;
+  }
+}
+
+template <class K, class M>
+struct Case {
+  using Key = K;
+  using Model = M;
+};
+
+template <class C>
+class ModelTest : public ::testing::Test {};
+
+// Every key type x {PGM, RMI, Linear}.
+using Cases = ::testing::Types<
+    Case<Int16Key, PgmModel>, Case<Int32Key, PgmModel>, Case<Int64Key, PgmModel>,
+    Case<Float4Key, PgmModel>, Case<Float8Key, PgmModel>, Case<DateKey, PgmModel>,
+    Case<TimestampKey, PgmModel>, Case<Int16Key, RmiModel>, Case<Int32Key, RmiModel>,
+    Case<Int64Key, RmiModel>, Case<Float4Key, RmiModel>, Case<Float8Key, RmiModel>,
+    Case<DateKey, RmiModel>, Case<TimestampKey, RmiModel>, Case<Int16Key, LinearModel>,
+    Case<Int32Key, LinearModel>, Case<Int64Key, LinearModel>, Case<Float4Key, LinearModel>,
+    Case<Float8Key, LinearModel>, Case<DateKey, LinearModel>, Case<TimestampKey, LinearModel>>;
+TYPED_TEST_SUITE(ModelTest, Cases);
+
+TYPED_TEST(ModelTest, EveryLookupBracketsLowerBound) {
+  using K = typename TypeParam::Key;
+  using M = typename TypeParam::Model;
+  for (Dist d : kAllDists) {
+    const std::vector<uint64_t> keys = make_keys<K>(d, kN);
+    for (uint32_t eps : kEpsilons) {
+      SCOPED_TRACE(std::string(dist_name(d)) + " eps=" + std::to_string(eps));
+      const M m = M::build(keys, {.epsilon = eps});
+      expect_brackets(keys, m);
+      if (::testing::Test::HasFatalFailure()) return;
+      if constexpr (std::is_same_v<M, PgmModel>) {
+        EXPECT_LE(m.max_error(), eps);
+      }
+    }
+  }
+}
+
+template <class M>
+class RawModelTest : public ::testing::Test {};
+using Models = ::testing::Types<PgmModel, RmiModel, LinearModel>;
+TYPED_TEST_SUITE(RawModelTest, Models);
+
+TYPED_TEST(RawModelTest, EmptyAndOneKey) {
+  const std::vector<uint64_t> none;
+  const TypeParam m0 = TypeParam::build(none);
+  for (uint64_t q : {uint64_t{0}, uint64_t{5}, std::numeric_limits<uint64_t>::max()}) {
+    const SearchBound b = m0.predict(q);
+    EXPECT_EQ(b.hi, 0u);
+  }
+  for (uint64_t k : {uint64_t{0}, uint64_t{77}, std::numeric_limits<uint64_t>::max()}) {
+    const std::vector<uint64_t> one{k};
+    expect_brackets(one, TypeParam::build(one));
+  }
+}
+
+TYPED_TEST(RawModelTest, KeysNear2To63And2To64) {
+  const std::vector<uint64_t> keys = raw_extreme_keys(20000);
+  for (uint32_t eps : kEpsilons) {
+    SCOPED_TRACE(eps);
+    expect_brackets(keys, TypeParam::build(keys, {.epsilon = eps, .epsilon_internal = 2}));
+  }
+}
+
+// Only the endpoints are far apart: a single huge gap next to dense keys.
+TYPED_TEST(RawModelTest, HugeGapBetweenDenseRuns) {
+  std::vector<uint64_t> keys;
+  for (uint64_t i = 0; i < 3000; ++i) keys.push_back(i);
+  for (uint64_t i = 0; i < 3000; ++i) keys.push_back(std::numeric_limits<uint64_t>::max() - 3000 + i);
+  for (uint32_t eps : kEpsilons) expect_brackets(keys, TypeParam::build(keys, {.epsilon = eps}));
+}
+
+TEST(PgmModel, FromSegmentsPredictsLikeTheOriginal) {
+  for (Dist d : {Dist::kLognormal, Dist::kHeavyDups, Dist::kExtremes}) {
+    const std::vector<uint64_t> keys = make_keys<Int64Key>(d, 20000);
+    const PgmModel m = PgmModel::build(keys, {.epsilon = 16});
+    const PgmModel r = PgmModel::from_segments({m.segments().begin(), m.segments().end()},
+                                               m.key_count(), m.epsilon(), {.epsilon_internal = 2});
+    for (uint64_t q : queries_for(keys)) {
+      const SearchBound a = m.predict(q), b = r.predict(q);
+      ASSERT_TRUE(a.pos == b.pos && a.lo == b.lo && a.hi == b.hi) << q;
+    }
+  }
+}
+
+TEST(PgmModel, FromSegmentsRejectsUnorderedLeaves) {
+  std::vector<Segment> bad = {{10, 0.0, 0.0, 0}, {5, 0.0, 1.0, 1}};
+  EXPECT_THROW(PgmModel::from_segments(bad, 2, 1), std::invalid_argument);
+  std::vector<Segment> past_end = {{10, 0.0, 0.0, 3}};
+  EXPECT_THROW(PgmModel::from_segments(past_end, 2, 1), std::invalid_argument);
+}
+
+TEST(PgmModel, ParallelBuildIsExactAndAsSmall) {
+  std::vector<uint64_t> keys = make_keys<Int64Key>(Dist::kLognormal, size_t{5} << 19);
+  const PgmModel seq = PgmModel::build(keys, {.epsilon = 32});
+  const PgmModel par = PgmModel::build(keys, {.epsilon = 32, .parallel = true});
+  EXPECT_LE(par.max_error(), 32u);
+  EXPECT_LE(par.segment_count(), seq.segment_count() + 16);  // one extra cut per chunk at most
+  std::mt19937_64 rng(3);
+  for (size_t i = 0; i < 200000; ++i) {
+    const uint64_t q = i % 2 ? keys[rng() % keys.size()] + (rng() % 3) - 1 : rng();
+    const SearchBound b = par.predict(q);
+    const size_t lb = true_lower_bound(keys, q);
+    ASSERT_TRUE(b.lo <= lb && lb <= b.hi) << q;
+  }
+}
+
+TEST(PgmModel, SizeIsSmallOnUniformKeys) {
+  const std::vector<uint64_t> keys = make_keys<Int64Key>(Dist::kUniform, 1 << 20);
+  const PgmModel m = PgmModel::build(keys, {.epsilon = 64});
+  EXPECT_LE(m.max_error(), 64u);
+  EXPECT_LE(m.size_bytes(), keys.size() * 8 / 1000);  // < 0.1% of the key bytes at 1M keys
+  EXPECT_GE(m.height(), 2u);
+}
+
+}  // namespace
