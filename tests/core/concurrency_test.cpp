@@ -33,6 +33,7 @@ std::unique_ptr<TieredStore> open_store(omen::StorageEngine* db) {
   o.gc_every_commits = 64;
   o.hot_max_keys = 16;    // migrate often
   o.min_age_commits = 8;
+  o.max_cold_runs = 3;    // and merge runs often
   std::unique_ptr<TieredStore> t;
   EXPECT_TRUE(TieredStore::open(db, o, &t).ok());
   return t;

@@ -36,6 +36,7 @@ omen::TierOptions crash_options() {
   o.hot_max_keys = 64;  // migrate often, so kills also land inside migrations
   o.min_age_commits = 4;
   o.gc_every_commits = 8;
+  o.max_cold_runs = 3;  // and merge runs
   return o;
 }
 

@@ -52,6 +52,7 @@ namespace omen {
 
 namespace detail {
 class HotTier;
+class ColdRun;
 struct Write {  // one buffered write of a transaction
   uint64_t key;
   bool deleted;
@@ -69,6 +70,8 @@ struct TierOptions {
   size_t hot_max_keys = size_t{1} << 20;
   uint64_t min_age_commits = 10000;
   size_t max_run_keys = size_t{1} << 20;  // keys moved per migration at most
+  // Cold runs are merged into one (tombstones dropped) once there are more than max_cold_runs.
+  size_t max_cold_runs = 8;
   // Garbage collection of superseded versions runs every gc_every_commits commits.
   size_t gc_every_commits = 1024;
   bool auto_maintenance = true;      // run gc/migration from commit(); else call maintain()
@@ -129,6 +132,9 @@ class TieredStore {
   // Moves every frozen key with at least min_age commits of age to a new cold run (ignores
   // hot_max_keys). Returns the number of keys moved in *moved (may be null).
   Status migrate(uint64_t min_age, size_t* moved = nullptr);
+  // Merges every cold run into one, dropping tombstones and shadowed entries. The old runs' rows
+  // are deleted once no reader holds them (or at the next open, after a crash).
+  Status compact_runs();
 
   struct Stats {
     size_t hot_keys, hot_versions, cold_runs, cold_keys, model_bytes;
@@ -147,6 +153,8 @@ class TieredStore {
               const std::function<bool(uint64_t, std::string_view)>& fn) const;
   Status commit(Transaction& txn);
   void maybe_maintain();
+  Status compact_runs_locked();
+  Status drop_dead_runs_locked(bool all);
   Status collect_garbage();
 
   StorageEngine* db_;
@@ -162,6 +170,11 @@ class TieredStore {
   std::mutex gc_mu_;
   std::vector<uint64_t> gc_queue_;  // GUARDED_BY(gc_mu_): keys with superseded versions
   uint64_t next_run_ = 1;           // GUARDED_BY(maintenance_mu_)
+  struct DeadRun {                  // a merged-away run whose rows await deletion
+    std::weak_ptr<const detail::ColdRun> run;
+    uint64_t id, count;
+  };
+  std::vector<DeadRun> dead_runs_;  // GUARDED_BY(maintenance_mu_)
   std::atomic<uint64_t> commits_{0}, conflicts_{0}, migrations_{0};
 };
 

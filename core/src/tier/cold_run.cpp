@@ -22,6 +22,11 @@ void ColdRun::write(uint64_t id, const std::vector<Entry>& entries, WriteBatch* 
   batch->put(tagged(kRunTag, id), header);
 }
 
+void ColdRun::delete_rows(uint64_t id, uint64_t count, WriteBatch* batch) {
+  for (uint64_t pos = 0; pos < count; ++pos) batch->del(tagged(kColdTag, id, pos));
+  for (uint64_t c = 0; c * kKeysPerChunk < count; ++c) batch->del(tagged(kRunKeysTag, id, c));
+}
+
 Status ColdRun::load(const StorageEngine& db, uint64_t id, uint64_t count, std::shared_ptr<const ColdRun>* out) {
   std::vector<uint64_t> keys;
   keys.reserve(count);

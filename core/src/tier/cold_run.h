@@ -29,6 +29,8 @@ class ColdRun {
   // Appends to *batch the operations that persist a run `id` of `entries` (strictly increasing
   // keys); the header is part of the same batch, so a run exists after a crash iff it is whole.
   static void write(uint64_t id, const std::vector<Entry>& entries, WriteBatch* batch);
+  // Appends the deletion of every row of run `id` (of `count` entries) except its header.
+  static void delete_rows(uint64_t id, uint64_t count, WriteBatch* batch);
   // Reads back run `id` of `count` keys (its header said so). kCorruption if keys are missing or
   // out of order.
   static Status load(const StorageEngine& db, uint64_t id, uint64_t count, std::shared_ptr<const ColdRun>* out);

@@ -195,6 +195,15 @@ void HotTier::install_run(std::shared_ptr<const ColdRun> run, std::span<const Ca
   runs_ = std::move(next);
 }
 
+void HotTier::replace_runs(std::shared_ptr<const ColdRun> merged, uint64_t id) {
+  auto next = std::make_shared<RunSet>();
+  next->max_run = id;
+  if (merged) next->runs.push_back(std::move(merged));
+  std::unique_lock lk(mu_);
+  retired_.push_back(runs_);
+  runs_ = std::move(next);
+}
+
 void HotTier::set_runs(std::vector<std::shared_ptr<const ColdRun>> runs) {
   std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a->id() > b->id(); });
   auto next = std::make_shared<RunSet>();

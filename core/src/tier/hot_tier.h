@@ -82,6 +82,9 @@ class HotTier {
   // publishes a RunSet with the run.
   void install_run(std::shared_ptr<const ColdRun> run, std::span<const Candidate> moved,
                    std::span<const Candidate> dropped);
+  // Publishes a RunSet holding only `merged` (null: no run) with max_run = id, which replaced
+  // every current run (compaction).
+  void replace_runs(std::shared_ptr<const ColdRun> merged, uint64_t id);
   // Recovery: publishes the runs loaded from storage (any order).
   void set_runs(std::vector<std::shared_ptr<const ColdRun>> runs);
   // Removes migrated versions every live RunSet covers (invariant 3). Returns how many.

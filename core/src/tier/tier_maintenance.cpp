@@ -25,7 +25,9 @@ void TieredStore::maybe_maintain() {
   if (hot_->key_count() > opts_.hot_max_keys) {
     lk.unlock();
     (void)migrate(opts_.min_age_commits);
+    lk.lock();
   }
+  if (hot_->runs()->runs.size() > opts_.max_cold_runs) (void)compact_runs_locked();
 }
 
 Status TieredStore::maintain(bool force_migration) {
@@ -33,10 +35,11 @@ Status TieredStore::maintain(bool force_migration) {
     std::lock_guard lk(maintenance_mu_);
     OMEN_RETURN_IF_ERROR(collect_garbage());
   }
-  if (force_migration || hot_->key_count() > opts_.hot_max_keys) return migrate(opts_.min_age_commits);
+  if (force_migration || hot_->key_count() > opts_.hot_max_keys) OMEN_RETURN_IF_ERROR(migrate(opts_.min_age_commits));
   std::lock_guard lk(maintenance_mu_);
   hot_->reclaim();
-  return Status::OK();
+  if (hot_->runs()->runs.size() > opts_.max_cold_runs) return compact_runs_locked();
+  return drop_dead_runs_locked(false);
 }
 
 // REQUIRES: maintenance_mu_ held.

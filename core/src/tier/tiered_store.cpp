@@ -53,6 +53,15 @@ Status TieredStore::recover() {
   }
   OMEN_RETURN_IF_ERROR(it->status());
   hot_->set_runs(std::move(runs));
+  // Runs merged away before a crash: delete their rows now (compact_runs).
+  for (it->seek(std::string(1, detail::kDeadRunTag)); it->valid() && it->key()[0] == detail::kDeadRunTag; it->next()) {
+    if (it->key().size() != 9 || it->value().size() != 8) return Status::Corruption("damaged dead run marker");
+    uint64_t id = get_u64(it->key(), 1);
+    dead_runs_.push_back({{}, id, get_u64(it->value(), 0)});
+    next_run_ = std::max(next_run_, id + 1);
+  }
+  OMEN_RETURN_IF_ERROR(it->status());
+  OMEN_RETURN_IF_ERROR(drop_dead_runs_locked(true));
 
   uint64_t prev_key = 0;
   bool have_prev = false;
