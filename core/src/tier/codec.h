@@ -1,6 +1,7 @@
 // Byte layout of the tiered store inside its StorageEngine (docs/storage.md, "Key layout").
 //
-//   'H' key:8 xmin:8        -> kind:1 value       a committed hot version (kind 'V' value, 'D' delete)
+//   'H' key:8               -> xmin:8 kind:1 value  the newest committed hot version of key
+//                                                  (kind 'V' value, 'D' delete)
 //   'R' run:8               -> count:8            a cold run's header (written last in its batch)
 //   'K' run:8 chunk:8       -> key:8 * n          the run's sorted keys, kKeysPerChunk per chunk
 //   'C' run:8 pos:8         -> kind:1 value       the run's entry at position pos
@@ -38,7 +39,15 @@ inline std::string tagged(char tag, uint64_t a, uint64_t b) {
   put_u64(&k, b);
   return k;
 }
-inline std::string hot_key(uint64_t key, uint64_t xmin) { return tagged(kHotTag, key, xmin); }
+inline std::string hot_key(uint64_t key) { return tagged(kHotTag, key); }
+inline std::string hot_value(uint64_t xmin, bool deleted, std::string_view value) {
+  std::string v;
+  v.reserve(9 + value.size());
+  put_u64(&v, xmin);
+  v.push_back(deleted ? kDeleteKind : kValueKind);
+  v.append(value);
+  return v;
+}
 inline std::string meta_key(std::string_view name) { return std::string(1, kMetaTag) + std::string(name); }
 inline std::string versioned_value(bool deleted, std::string_view value) {
   std::string v(1, deleted ? kDeleteKind : kValueKind);

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <mutex>
 
-#include "tier/codec.h"
 
 namespace omen::detail {
 
@@ -110,8 +109,7 @@ void HotTier::load(uint64_t key, Timestamp xmin, bool deleted, std::string value
   install(xmin, std::span<const Write>(&w, 1), &ignored);
 }
 
-size_t HotTier::collect_garbage(std::span<const uint64_t> keys, Timestamp oldest, WriteBatch* batch,
-                                std::vector<uint64_t>* retry) {
+size_t HotTier::collect_garbage(std::span<const uint64_t> keys, Timestamp oldest, std::vector<uint64_t>* retry) {
   std::unique_lock lk(mu_);
   size_t dropped = 0;
   for (uint64_t key : keys) {
@@ -125,19 +123,11 @@ size_t HotTier::collect_garbage(std::span<const uint64_t> keys, Timestamp oldest
     }
     for (Version* v = keep->older; v;) {  // superseded at keep->xmin <= oldest: invisible to all
       Version* older = v->older;
-      if (v->migrated_run == 0) batch->del(hot_key(key, v->stamp.xmin));
       delete v;
       --versions_, ++dropped;
       v = older;
     }
     keep->older = nullptr;
-    if (keep == c->newest && keep->deleted && keep->migrated_run == 0 && !in_any_run(*runs_, key)) {
-      batch->del(hot_key(key, keep->stamp.xmin));
-      delete keep;
-      --versions_, ++dropped;
-      erase_chain_locked(key, c);
-      continue;
-    }
     if (c->newest->older) retry->push_back(key);
   }
   return dropped;
@@ -148,10 +138,7 @@ void HotTier::migration_candidates(Timestamp cutoff, size_t max, std::vector<Can
   index_.scan(0, [&](uint64_t key, uint64_t p) {
     const Version* n = reinterpret_cast<const Chain*>(p)->newest;
     if (n->stamp.xmin <= cutoff && n->migrated_run == 0) {
-      Candidate cand{key, n->stamp.xmin, n->deleted, n->value, {}};
-      for (const Version* v = n->older; v; v = v->older)
-        if (v->migrated_run == 0) cand.older.push_back(v->stamp.xmin);
-      out->push_back(std::move(cand));
+      out->push_back({key, n->stamp.xmin, n->deleted, n->value});
     }
     return out->size() < max;
   });

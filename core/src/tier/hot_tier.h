@@ -44,7 +44,6 @@ class HotTier {
     Timestamp xmin;
     bool deleted;
     std::string value;
-    std::vector<Timestamp> older;  // xmins of older versions not yet migrated (their 'H' rows)
   };
 
   HotTier() : runs_(std::make_shared<const RunSet>()) {}
@@ -70,11 +69,10 @@ class HotTier {
   // Recovery: adds a version read from storage. REQUIRES: per key, increasing xmin.
   void load(uint64_t key, Timestamp xmin, bool deleted, std::string value);
 
-  // Drops versions of `keys` no snapshot >= oldest can see, and frozen tombstones of keys no run
-  // holds; appends the deletes of their storage rows to *batch and the keys that still have
-  // several versions to *retry. Returns versions dropped.
-  size_t collect_garbage(std::span<const uint64_t> keys, Timestamp oldest, WriteBatch* batch,
-                         std::vector<uint64_t>* retry);
+  // Drops the in-memory versions of `keys` no snapshot >= oldest can see; appends the keys that
+  // still have several versions to *retry. Returns versions dropped. (Storage keeps only the
+  // newest version of a key, so nothing is deleted there.)
+  size_t collect_garbage(std::span<const uint64_t> keys, Timestamp oldest, std::vector<uint64_t>* retry);
   // Keys (ascending) whose newest version has xmin <= cutoff and is not migrated, at most max.
   void migration_candidates(Timestamp cutoff, size_t max, std::vector<Candidate>* out) const;
   // After run `run` (holding `moved`) is durable: marks the moved versions migrated, drops their

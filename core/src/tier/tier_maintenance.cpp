@@ -42,7 +42,7 @@ Status TieredStore::maintain(bool force_migration) {
   return drop_dead_runs_locked(false);
 }
 
-// REQUIRES: maintenance_mu_ held.
+// REQUIRES: maintenance_mu_ held. Memory only: storage holds just the newest version per key.
 Status TieredStore::collect_garbage() {
   std::vector<uint64_t> keys, retry;
   {
@@ -51,19 +51,13 @@ Status TieredStore::collect_garbage() {
   }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  WriteBatch batch;
-  Timestamp oldest = oracle_.oldest_active();
-  hot_->collect_garbage(keys, oldest, &batch, &retry);
+  hot_->collect_garbage(keys, oracle_.oldest_active(), &retry);
   {
     std::lock_guard g(gc_mu_);
     gc_queue_.insert(gc_queue_.end(), retry.begin(), retry.end());
   }
   hot_->reclaim();
-  if (batch.empty()) return Status::OK();
-  // The rows deleted here are invisible to everyone; losing this batch in a crash only brings them
-  // back for the next collection. last_ts keeps the clock monotone if the newest row goes.
-  batch.put(detail::meta_key("last_ts"), ts_value(oracle_.published()));
-  return db_->write(batch, {false});
+  return Status::OK();
 }
 
 Status TieredStore::migrate(uint64_t min_age, size_t* moved_count) {
@@ -86,32 +80,46 @@ Status TieredStore::migrate(uint64_t min_age, size_t* moved_count) {
       moved.push_back(std::move(c));
     }
   }
+  runs.reset();
   if (entries.empty() && dropped.empty()) return Status::OK();
 
-  // One atomic batch: the run (entries, keys, header) appears and the hot rows go, or neither.
-  WriteBatch batch;
+  // Step 1, one atomic batch: the run (entries, key chunks, header). Until step 3 a moved key is
+  // also in its 'H' row, with the same content, which readers and recovery find first: harmless.
   uint64_t id = next_run_;
-  if (!entries.empty()) detail::ColdRun::write(id, entries, &batch);
-  for (const auto* list : {&moved, &dropped})
-    for (const auto& c : *list) {
-      batch.del(detail::hot_key(c.key, c.xmin));
-      for (Timestamp x : c.older) batch.del(detail::hot_key(c.key, x));
-    }
-  batch.put(detail::meta_key("last_ts"), ts_value(published));
-  OMEN_RETURN_IF_ERROR(db_->write(batch, {true}));
-
   std::shared_ptr<const detail::ColdRun> run;
   if (!entries.empty()) {
+    WriteBatch batch;
+    detail::ColdRun::write(id, entries, &batch);
+    batch.put(detail::meta_key("last_ts"), ts_value(published));
+    OMEN_RETURN_IF_ERROR(db_->write(batch, {true}));
     std::vector<uint64_t> keys;
     keys.reserve(entries.size());
     for (const auto& e : entries) keys.push_back(e.key);
     run = std::make_shared<const detail::ColdRun>(id, std::move(keys));
     ++next_run_;
   }
+  entries.clear();
+  // Step 2: readers switch to the run (hot_tier.h, invariants 2-3).
   hot_->install_run(std::move(run), moved, dropped);
   hot_->reclaim();
   migrations_.fetch_add(1, std::memory_order_relaxed);
   if (moved_count) *moved_count = moved.size() + dropped.size();
+  // Step 3: delete the 'H' rows that still hold the moved version. Under the commit lock, a row
+  // holds a newer version iff the key is being committed (pending) or the hot tier has a newer
+  // version; such rows stay. Commits validated later write their row after this batch.
+  moved.insert(moved.end(), std::make_move_iterator(dropped.begin()), std::make_move_iterator(dropped.end()));
+  for (size_t at = 0; at < moved.size();) {
+    std::lock_guard g(commit_mu_);
+    WriteBatch batch;
+    batch.put(detail::meta_key("last_ts"), ts_value(published));
+    for (size_t end = std::min(moved.size(), at + 4096); at < end; ++at) {
+      const auto& c = moved[at];
+      Timestamp newest = hot_->newest_xmin(c.key);
+      if (!pending_keys_.count(c.key) && (newest == 0 || newest == c.xmin)) batch.del(detail::hot_key(c.key));
+    }
+    // Not synced: a row that survives a crash holds what the run holds, or a tombstone over nothing.
+    OMEN_RETURN_IF_ERROR(db_->write(batch, {false}));
+  }
   return Status::OK();
 }
 

@@ -63,17 +63,12 @@ Status TieredStore::recover() {
   OMEN_RETURN_IF_ERROR(it->status());
   OMEN_RETURN_IF_ERROR(drop_dead_runs_locked(true));
 
-  uint64_t prev_key = 0;
-  bool have_prev = false;
   for (it->seek(std::string(1, detail::kHotTag)); it->valid() && it->key()[0] == detail::kHotTag; it->next()) {
     std::string_view k = it->key(), val = it->value();
-    if (k.size() != 17 || val.empty() || (val[0] != detail::kValueKind && val[0] != detail::kDeleteKind))
+    if (k.size() != 9 || val.size() < 9 || (val[8] != detail::kValueKind && val[8] != detail::kDeleteKind))
       return Status::Corruption("damaged hot version row");
-    uint64_t key = get_u64(k, 1);
-    Timestamp xmin = get_u64(k, 9);
-    if (have_prev && prev_key == key) gc_queue_.push_back(key);
-    prev_key = key, have_prev = true;
-    hot_->load(key, xmin, val[0] == detail::kDeleteKind, std::string(val.substr(1)));
+    Timestamp xmin = get_u64(val, 0);
+    hot_->load(get_u64(k, 1), xmin, val[8] == detail::kDeleteKind, std::string(val.substr(9)));
     last = std::max(last, xmin);
   }
   OMEN_RETURN_IF_ERROR(it->status());
@@ -119,7 +114,7 @@ Status TieredStore::commit(Transaction& txn) {
     in_flight_.insert(ts);
   }
   WriteBatch batch;
-  for (const auto& w : writes) batch.put(detail::hot_key(w.key, ts), detail::versioned_value(w.deleted, w.value));
+  for (const auto& w : writes) batch.put(detail::hot_key(w.key), detail::hot_value(ts, w.deleted, w.value));
   Status s = db_->write(batch, {opts_.sync_commits});
   std::vector<uint64_t> overwritten;
   if (s.ok()) hot_->install(ts, writes, &overwritten);
