@@ -103,10 +103,18 @@ void HotTier::install(Timestamp ts, std::span<const Write> writes, std::vector<u
   }
 }
 
-void HotTier::load(uint64_t key, Timestamp xmin, bool deleted, std::string value) {
-  Write w{key, deleted, std::move(value)};
-  std::vector<uint64_t> ignored;
-  install(xmin, std::span<const Write>(&w, 1), &ignored);
+void HotTier::load(std::vector<Write>&& rows, std::vector<Timestamp>&& xmins) {
+  std::vector<uint64_t> keys, payloads;
+  keys.reserve(rows.size());
+  payloads.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Version* v = new Version{{xmins[i], kLiveXmax}, rows[i].deleted, 0, std::move(rows[i].value), nullptr};
+    keys.push_back(rows[i].key);
+    payloads.push_back(reinterpret_cast<uint64_t>(new Chain{v}));
+  }
+  std::unique_lock lk(mu_);
+  versions_ += rows.size();
+  if (!keys.empty()) index_ = HotIndex(std::move(keys), std::move(payloads));
 }
 
 size_t HotTier::collect_garbage(std::span<const uint64_t> keys, Timestamp oldest, std::vector<uint64_t>* retry) {

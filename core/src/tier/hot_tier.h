@@ -66,8 +66,9 @@ class HotTier {
   // Installs the writes of the transaction committed at ts. Appends to *overwritten the keys that
   // now have more than one version (garbage collection candidates).
   void install(Timestamp ts, std::span<const Write> writes, std::vector<uint64_t>* overwritten);
-  // Recovery: adds a version read from storage. REQUIRES: per key, increasing xmin.
-  void load(uint64_t key, Timestamp xmin, bool deleted, std::string value);
+  // Recovery: builds the tier from the newest version of each key read from storage, in one
+  // bulk construction of the index. REQUIRES: the tier is empty; `rows` sorted by key, unique.
+  void load(std::vector<Write>&& rows, std::vector<Timestamp>&& xmins);
 
   // Drops the in-memory versions of `keys` no snapshot >= oldest can see; appends the keys that
   // still have several versions to *retry. Returns versions dropped. (Storage keeps only the

@@ -63,15 +63,19 @@ Status TieredStore::recover() {
   OMEN_RETURN_IF_ERROR(it->status());
   OMEN_RETURN_IF_ERROR(drop_dead_runs_locked(true));
 
+  std::vector<detail::Write> rows;
+  std::vector<Timestamp> xmins;
   for (it->seek(std::string(1, detail::kHotTag)); it->valid() && it->key()[0] == detail::kHotTag; it->next()) {
     std::string_view k = it->key(), val = it->value();
     if (k.size() != 9 || val.size() < 9 || (val[8] != detail::kValueKind && val[8] != detail::kDeleteKind))
       return Status::Corruption("damaged hot version row");
     Timestamp xmin = get_u64(val, 0);
-    hot_->load(get_u64(k, 1), xmin, val[8] == detail::kDeleteKind, std::string(val.substr(9)));
+    rows.push_back({get_u64(k, 1), val[8] == detail::kDeleteKind, std::string(val.substr(9))});
+    xmins.push_back(xmin);
     last = std::max(last, xmin);
   }
   OMEN_RETURN_IF_ERROR(it->status());
+  hot_->load(std::move(rows), std::move(xmins));
   oracle_.restore(last);
   return Status::OK();
 }
