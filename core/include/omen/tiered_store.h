@@ -81,6 +81,8 @@ class TieredStore;
 
 // One snapshot-isolated transaction. Obtained from TieredStore::begin(); movable; destroying an
 // active transaction aborts it. After commit() or abort() every call returns kAborted.
+// REQUIRES: it does not outlive its store. An active transaction holds back garbage collection
+// and migration of everything it can see, so keep transactions short.
 class Transaction {
  public:
   Transaction(Transaction&&) noexcept;
