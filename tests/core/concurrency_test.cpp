@@ -18,8 +18,10 @@ using omen::Status;
 using omen::TieredStore;
 
 // Sanitizer builds (Debug ASan, TSan) run ~10x slower: fewer iterations keep them within budget.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_ADDRESS__)
 constexpr int kScale = 4;
+#elif defined(__SANITIZE_THREAD__)
+constexpr int kScale = 2;
 #else
 constexpr int kScale = 1;
 #endif

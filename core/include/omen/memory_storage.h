@@ -1,8 +1,8 @@
 // MemoryStorage: a StorageEngine kept in process memory (lost on exit).
 //
 // Thread safety: all methods may run concurrently; one shared_mutex guards the map (readers
-// shared, writers exclusive). Iterators copy at most kChunk entries per lock hold, so a slow
-// reader never blocks writers for long.
+// shared, writers exclusive). Iterators copy at most kChunk entries per lock hold (16 at first),
+// so a slow reader never blocks writers for long.
 //
 // Invariants:
 //  1. Every key maps to a non-empty list of versions, each stamped with the sequence number of
@@ -48,9 +48,9 @@ class MemoryStorage final : public StorageEngine {
   };
   using Map = std::map<std::string, std::vector<Version>, std::less<>>;
   static constexpr size_t kChunk = 256;
-  // Copies up to kChunk (key, value) pairs visible at `seq`, starting at the first key >= from
-  // (> from when `exclusive`), into *out. Returns false when the map has no more keys.
-  bool copy_chunk(std::string_view from, bool exclusive, uint64_t seq,
+  // Copies up to max (<= kChunk) (key, value) pairs visible at `seq`, starting at the first key
+  // >= from (> from when `exclusive`), into *out. Returns false when the map has no more keys.
+  bool copy_chunk(std::string_view from, bool exclusive, uint64_t seq, size_t max,
                   std::vector<std::pair<std::string, std::string>>* out) const;
 
  private:

@@ -31,6 +31,7 @@ class MemoryIterator final : public StorageIterator {
   void next() override {
     if (++pos_ < buf_.size() || !more_) return;
     std::string last = std::move(buf_.back().first);
+    chunk_ = std::min(2 * chunk_, MemoryStorage::kChunk);
     load(last, true);
   }
   std::string_view key() const override { return buf_[pos_].first; }
@@ -41,7 +42,7 @@ class MemoryIterator final : public StorageIterator {
   void load(std::string_view from, bool exclusive) {
     buf_.clear();
     pos_ = 0;
-    more_ = db_->copy_chunk(from, exclusive, seq_, &buf_);
+    more_ = db_->copy_chunk(from, exclusive, seq_, chunk_, &buf_);
   }
 
   const MemoryStorage* db_;
@@ -49,6 +50,7 @@ class MemoryIterator final : public StorageIterator {
   uint64_t seq_;
   std::vector<std::pair<std::string, std::string>> buf_;
   size_t pos_ = 0;
+  size_t chunk_ = 16;  // grows to kChunk: a short scan copies little
   bool more_ = false;
 };
 
@@ -99,11 +101,11 @@ Status MemoryStorage::write(const WriteBatch& batch, WriteOptions) {
   return Status::OK();
 }
 
-bool MemoryStorage::copy_chunk(std::string_view from, bool exclusive, uint64_t seq,
+bool MemoryStorage::copy_chunk(std::string_view from, bool exclusive, uint64_t seq, size_t max,
                                std::vector<std::pair<std::string, std::string>>* out) const {
   std::shared_lock lk(mu_);
   auto it = exclusive ? map_.upper_bound(from) : map_.lower_bound(from);
-  for (; it != map_.end() && out->size() < kChunk; ++it) {
+  for (; it != map_.end() && out->size() < max; ++it) {
     const Version* v = visible(it->second, seq);
     if (v && !v->deleted) out->emplace_back(it->first, v->value);
   }

@@ -202,14 +202,9 @@ Status RocksDBStorage::write(const WriteBatch& batch, WriteOptions o) {
 }
 
 std::unique_ptr<StorageIterator> RocksDBStorage::new_iterator(const StorageSnapshot* snap) const {
-  std::shared_ptr<const StorageSnapshot> pin;
-  if (!snap) {
-    pin = snapshot();
-    snap = pin.get();
-  }
-  rocksdb::ReadOptions ro;
-  ro.snapshot = static_cast<const RocksSnapshot*>(snap)->snap;
-  return std::make_unique<RocksIterator>(db_->NewIterator(ro, data_), std::move(pin));
+  rocksdb::ReadOptions ro;  // without a snapshot, a RocksDB iterator reads as of its creation
+  if (snap) ro.snapshot = static_cast<const RocksSnapshot*>(snap)->snap;
+  return std::make_unique<RocksIterator>(db_->NewIterator(ro, data_), nullptr);
 }
 
 std::shared_ptr<const StorageSnapshot> RocksDBStorage::snapshot() const {

@@ -36,13 +36,13 @@ Status TieredStore::scan(uint64_t first, uint64_t last, const Visibility& vis,
   std::vector<detail::HotTier::Entry> hot;
   std::vector<Item> items;
   std::string value;
-  for (uint64_t cur = first;;) {
-    // Bound the chunk so no source contributes more than kChunk keys.
+  // Chunks grow from 16 to kChunk keys per source: short scans copy little, long ones lock rarely.
+  for (uint64_t cur = first, chunk = 16;; chunk = std::min<uint64_t>(2 * chunk, kChunk)) {
     uint64_t bound = last;
     for (const auto& s : sources)
-      if (s.pos + kChunk < s.run->size()) bound = std::min(bound, s.run->key_at(s.pos + kChunk - 1));
+      if (s.pos + chunk < s.run->size()) bound = std::min(bound, s.run->key_at(s.pos + chunk - 1));
     hot.clear();
-    bound = hot_->collect(cur, bound, vis, runs->max_run, kChunk, &hot);
+    bound = hot_->collect(cur, bound, vis, runs->max_run, chunk, &hot);
 
     items.clear();
     for (size_t i = 0; i < hot.size(); ++i) items.push_back({hot[i].key, 0, i});
