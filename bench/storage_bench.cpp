@@ -295,9 +295,11 @@ int main(int argc, char** argv) {
         continue;
       }
       double v = r.ops[w][e];
-      std::printf(" %15.0f (%5.2fx)", v, base > 0 ? v / base : 0.0);
-      csv << w << ',' << e << ',' << cfg.threads << ',' << static_cast<uint64_t>(v) << ',' << (base > 0 ? v / base : 0)
-          << '\n';
+      if (base > 0) std::printf(" %15.0f (%5.2fx)", v, v / base);
+      else std::printf(" %15.0f %8s", v, "");
+      csv << w << ',' << e << ',' << cfg.threads << ',' << static_cast<uint64_t>(v) << ',';
+      if (base > 0) csv << v / base;
+      csv << '\n';
     }
     std::printf("\n");
   }
