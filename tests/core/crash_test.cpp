@@ -109,6 +109,7 @@ TEST(CrashTest, KilledWriterLosesNoCommitAndShowsNoUncommittedWork) {
   std::mt19937_64 rng(42);
   uint64_t acked_total = 0, last = 0;
   int kills = 0;
+  bool saw_cold = false;  // the writer's migrations reached the store
   std::string exe = "/proc/self/exe";
   for (; kills < kKills && std::chrono::steady_clock::now() < deadline; ++kills) {
     int fds[2];
@@ -161,9 +162,11 @@ TEST(CrashTest, KilledWriterLosesNoCommitAndShowsNoUncommittedWork) {
     auto txn = t->begin();
     ASSERT_TRUE(txn.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view v) { return got.emplace(k, v), true; }).ok());
     ASSERT_EQ(got, expected_state(last)) << "state after kill " << kills << " is not the committed prefix";
+    saw_cold |= t->stats().cold_keys > 0;
   }
   EXPECT_GE(kills, 50);
   EXPECT_GT(acked_total, 100u) << "the writer hardly committed anything";
+  EXPECT_TRUE(saw_cold) << "no kill ever found a cold run: migration was not exercised";
   std::cout << kills << " kills, " << acked_total << " acknowledged commits, last transaction " << last << "\n";
 }
 
