@@ -1,7 +1,8 @@
 // Crash safety: a writer process is killed (SIGKILL) at random moments, hundreds of times, while
-// it commits transactions, aborts others and migrates keys to cold runs. After each kill the store
-// is reopened and must hold exactly the effects of the transactions committed so far: every one
-// acknowledged to the parent, possibly the one in flight, never an aborted one, never half of one.
+// two of its threads commit transactions concurrently, abort others and migrate keys to cold
+// runs. After each kill the store is reopened and must hold exactly the effects of the
+// transactions committed so far: every one acknowledged to the parent, possibly each thread's one
+// in flight, never an aborted one, never half of one.
 //
 // The writer is this same test binary, started with OMEN_CRASH_CHILD_DIR set: a static
 // initializer below runs the writer before GoogleTest's main and never returns (a fresh exec,
@@ -19,6 +20,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <algorithm>
 
 #include "omen/rocksdb_storage.h"
 #include "omen/tiered_store.h"
@@ -28,7 +30,11 @@ namespace {
 
 using omen::Status;
 
-constexpr uint64_t kLastKey = 0;  // value: number of the last committed transaction
+// Two writer threads commit concurrently (the commit path writes to storage in parallel and
+// publishes in timestamp order), each in its own key space: thread w owns keys w << 40 ... and
+// keeps the number of its last committed transaction at key w << 40.
+constexpr int kWriters = 2;
+constexpr uint64_t space(int w) { return static_cast<uint64_t>(w) << 40; }
 
 omen::TierOptions crash_options() {
   omen::TierOptions o;
@@ -40,14 +46,14 @@ omen::TierOptions crash_options() {
   return o;
 }
 
-// The deterministic plan of transaction i (i >= 1).
+// The deterministic plan of writer w's transaction i (i >= 1).
 bool plan_aborts(uint64_t i) { return i % 5 == 0; }
 template <class Put, class Del>
-void plan_apply(uint64_t i, Put put, Del del) {
-  for (uint64_t j = 0; j < 4; ++j) put(i * 4 + j, std::to_string(i));
+void plan_apply(int w, uint64_t i, Put put, Del del) {
+  for (uint64_t j = 0; j < 4; ++j) put(space(w) + i * 4 + j, std::to_string(i));
   if (i % 7 == 0 && i > 3)
-    for (uint64_t j = 0; j < 4; ++j) del((i - 3) * 4 + j);
-  put(kLastKey, std::to_string(i));
+    for (uint64_t j = 0; j < 4; ++j) del(space(w) + (i - 3) * 4 + j);
+  put(space(w), std::to_string(i));
 }
 
 Status open_all(const std::string& dir, std::unique_ptr<omen::RocksDBStorage>* db,
@@ -56,10 +62,10 @@ Status open_all(const std::string& dir, std::unique_ptr<omen::RocksDBStorage>* d
   return omen::TieredStore::open(db->get(), crash_options(), t);
 }
 
-uint64_t last_committed(omen::TieredStore& t) {
+uint64_t last_committed(omen::TieredStore& t, int w) {
   auto txn = t.begin();
   std::string v;
-  return txn.get(kLastKey, &v).ok() ? std::stoull(v) : 0;
+  return txn.get(space(w), &v).ok() ? std::stoull(v) : 0;
 }
 
 [[noreturn]] void writer_main(const char* dir, int ack_fd) {
@@ -67,18 +73,26 @@ uint64_t last_committed(omen::TieredStore& t) {
   std::unique_ptr<omen::TieredStore> t;
   if (!open_all(dir, &db, &t).ok()) _exit(3);
   if (write(ack_fd, "R\n", 2) != 2) _exit(5);  // recovered and ready
-  for (uint64_t i = last_committed(*t) + 1;; ++i) {
-    auto txn = t->begin();
-    plan_apply(i, [&](uint64_t k, const std::string& v) { (void)txn.put(k, v); }, [&](uint64_t k) { (void)txn.del(k); });
-    if (plan_aborts(i)) {
-      // Aborted: skip the number so the plan of i stays "never visible".
-      txn.abort();
-      continue;
+  auto writer = [&](int w) {
+    for (uint64_t i = last_committed(*t, w) + 1;; ++i) {
+      auto txn = t->begin();
+      plan_apply(w, i, [&](uint64_t k, const std::string& v) { (void)txn.put(k, v); },
+                 [&](uint64_t k) { (void)txn.del(k); });
+      if (plan_aborts(i)) {
+        // Aborted: skip the number so the plan of i stays "never visible".
+        txn.abort();
+        continue;
+      }
+      if (!txn.commit().ok()) _exit(4);
+      // "w i": one write(2) of a few bytes, atomic on a pipe.
+      std::string ack = std::to_string(w) + " " + std::to_string(i) + "\n";
+      if (write(ack_fd, ack.data(), ack.size()) != static_cast<ssize_t>(ack.size())) _exit(5);
     }
-    if (!txn.commit().ok()) _exit(4);
-    std::string ack = std::to_string(i) + "\n";
-    if (write(ack_fd, ack.data(), ack.size()) != static_cast<ssize_t>(ack.size())) _exit(5);
-  }
+  };
+  std::thread other(writer, 1);
+  writer(0);
+  other.join();
+  _exit(6);
 }
 
 // Runs the writer instead of the tests when this binary was started as one.
@@ -89,12 +103,10 @@ const bool kIsWriter = [] {
   return false;
 }();
 
-std::map<uint64_t, std::string> expected_state(uint64_t last) {
-  std::map<uint64_t, std::string> m;
+void expected_state(int w, uint64_t last, std::map<uint64_t, std::string>* m) {
   for (uint64_t i = 1; i <= last; ++i)
     if (!plan_aborts(i))
-      plan_apply(i, [&](uint64_t k, const std::string& v) { m[k] = v; }, [&](uint64_t k) { m.erase(k); });
-  return m;
+      plan_apply(w, i, [&](uint64_t k, const std::string& v) { (*m)[k] = v; }, [&](uint64_t k) { m->erase(k); });
 }
 
 TEST(CrashTest, KilledWriterLosesNoCommitAndShowsNoUncommittedWork) {
@@ -107,7 +119,7 @@ TEST(CrashTest, KilledWriterLosesNoCommitAndShowsNoUncommittedWork) {
 #endif
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(75);
   std::mt19937_64 rng(42);
-  uint64_t acked_total = 0, last = 0;
+  uint64_t acked_total = 0, last[kWriters] = {};
   int kills = 0;
   bool saw_cold = false;  // the writer's migrations reached the store
   std::string exe = "/proc/self/exe";
@@ -144,10 +156,13 @@ TEST(CrashTest, KilledWriterLosesNoCommitAndShowsNoUncommittedWork) {
     ASSERT_TRUE(WIFSIGNALED(wstatus)) << "the writer exited by itself with status " << WEXITSTATUS(wstatus);
     for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) acks.append(buf, static_cast<size_t>(n));
     close(fds[0]);
-    uint64_t acked = last;  // the newest transaction the writer reported committed
+    uint64_t acked[kWriters];  // per writer thread, the newest transaction reported committed
+    std::copy(last, last + kWriters, acked);
     for (size_t at = 0, nl; (nl = acks.find('\n', at)) != std::string::npos; at = nl + 1) {
       if (acks[at] == 'R') continue;
-      acked = std::stoull(acks.substr(at, nl - at));
+      int w = acks[at] - '0';
+      ASSERT_TRUE(w >= 0 && w < kWriters) << acks.substr(at, nl - at);
+      acked[w] = std::stoull(acks.substr(at + 2, nl - at - 2));
       ++acked_total;
     }
 
@@ -155,19 +170,24 @@ TEST(CrashTest, KilledWriterLosesNoCommitAndShowsNoUncommittedWork) {
     std::unique_ptr<omen::TieredStore> t;
     Status s = open_all(d.path(), &db, &t);
     ASSERT_TRUE(s.ok()) << "reopen after kill " << kills << ": " << s.to_string();
-    last = last_committed(*t);
-    ASSERT_GE(last, acked) << "an acknowledged commit was lost (kill " << kills << ")";
-    ASSERT_LE(last, acked + 2) << "more than the in-flight transaction appeared";  // +1 skips an abort
-    std::map<uint64_t, std::string> got;
+    std::map<uint64_t, std::string> want, got;
+    for (int w = 0; w < kWriters; ++w) {
+      last[w] = last_committed(*t, w);
+      ASSERT_GE(last[w], acked[w]) << "writer " << w << " lost an acknowledged commit (kill " << kills << ")";
+      // Each writer has at most one transaction in flight (+1 more number if it skipped an abort).
+      ASSERT_LE(last[w], acked[w] + 2) << "more than writer " << w << "'s in-flight transaction appeared";
+      expected_state(w, last[w], &want);
+    }
     auto txn = t->begin();
     ASSERT_TRUE(txn.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view v) { return got.emplace(k, v), true; }).ok());
-    ASSERT_EQ(got, expected_state(last)) << "state after kill " << kills << " is not the committed prefix";
+    ASSERT_EQ(got, want) << "state after kill " << kills << " is not each writer's committed prefix";
     saw_cold |= t->stats().cold_keys > 0;
   }
   EXPECT_GE(kills, 50);
   EXPECT_GT(acked_total, 100u) << "the writer hardly committed anything";
   EXPECT_TRUE(saw_cold) << "no kill ever found a cold run: migration was not exercised";
-  std::cout << kills << " kills, " << acked_total << " acknowledged commits, last transaction " << last << "\n";
+  std::cout << kills << " kills, " << acked_total << " acknowledged commits, last transactions " << last[0] << ", "
+            << last[1] << "\n";
 }
 
 }  // namespace
