@@ -31,6 +31,7 @@ class [[nodiscard]] Status {
   Status() noexcept = default;
   Status(Code code, std::string_view msg) : code_(code), msg_(std::make_shared<std::string>(msg)) {}
 
+  // Factories: a status with that code and message (the message is copied once, then shared).
   static Status OK() noexcept { return Status(); }
   static Status NotFound(std::string_view m = "not found") { return {Code::kNotFound, m}; }
   static Status InvalidArgument(std::string_view m) { return {Code::kInvalidArgument, m}; }
@@ -41,6 +42,7 @@ class [[nodiscard]] Status {
   static Status Busy(std::string_view m) { return {Code::kBusy, m}; }
   static Status NotSupported(std::string_view m) { return {Code::kNotSupported, m}; }
 
+  // Code tests and accessors.
   bool ok() const noexcept { return code_ == Code::kOk; }
   bool is_not_found() const noexcept { return code_ == Code::kNotFound; }
   bool is_conflict() const noexcept { return code_ == Code::kConflict; }

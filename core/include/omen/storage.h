@@ -33,6 +33,7 @@ class WriteBatch {
     std::string key;
     std::string value;  // empty for deletes
   };
+  // Append a put (copies key and value) / a delete; later operations on a key win.
   void put(std::string_view key, std::string_view value) {
     bytes_ += key.size() + value.size();
     ops_.push_back({false, std::string(key), std::string(value)});
@@ -41,6 +42,7 @@ class WriteBatch {
     bytes_ += key.size();
     ops_.push_back({true, std::string(key), {}});
   }
+  // Inspection and reuse.
   void clear() noexcept { ops_.clear(), bytes_ = 0; }
   const std::vector<Op>& ops() const noexcept { return ops_; }
   size_t size() const noexcept { return ops_.size(); }
@@ -67,6 +69,7 @@ class StorageIterator {
   virtual void seek_to_first() = 0;
   // Positions at the first key >= target.
   virtual void seek(std::string_view target) = 0;
+  // True while positioned on an entry.
   virtual bool valid() const = 0;
   // REQUIRES: valid().
   virtual void next() = 0;
@@ -97,6 +100,7 @@ class StorageEngine {
   // A new cursor over `snap` (null: an implicit snapshot taken now). Caller owns it; it must
   // not outlive the engine.
   virtual std::unique_ptr<StorageIterator> new_iterator(const StorageSnapshot* snap = nullptr) const = 0;
+  // A snapshot of the current state, released with its last shared_ptr (engine must outlive it).
   virtual std::shared_ptr<const StorageSnapshot> snapshot() const = 0;
   // Makes every write so far durable (no-op for memory).
   virtual Status sync() = 0;

@@ -124,12 +124,14 @@ class TieredStore {
   // hot versions and cold runs. kNotSupported if db holds data that is not a tiered store,
   // kCorruption if its rows fail their checks.
   static Status open(StorageEngine* db, const TierOptions& opts, std::unique_ptr<TieredStore>* out);
+  // REQUIRES: no transaction of this store is alive. Everything committed is already in `db`.
   ~TieredStore();
 
   // Starts a transaction reading the newest committed state.
   Transaction begin();
 
-  // Garbage collection then, if the policy says so (or `force_migration`), one migration.
+  // Garbage collection; then, if the policy says so (or `force_migration`), one migration; then a
+  // run compaction if there are more than max_cold_runs runs; then deletion of unpinned dead runs.
   Status maintain(bool force_migration = false);
   // Moves every frozen key with at least min_age commits of age to a new cold run (ignores
   // hot_max_keys). Returns the number of keys moved in *moved (may be null).
@@ -138,12 +140,15 @@ class TieredStore {
   // are deleted once no reader holds them (or at the next open, after a crash).
   Status compact_runs();
 
+  // A snapshot of counters (each read atomically, not all at one instant).
   struct Stats {
-    size_t hot_keys, hot_versions, cold_runs, cold_keys, model_bytes;
+    size_t hot_keys, hot_versions, cold_runs, cold_keys;
+    size_t model_bytes;  // learned index models only (hot index + every run), not keys or values
     uint64_t commits, conflicts, migrations, last_commit_ts;
     std::string index_kind;
   };
   Stats stats() const;
+  // The engine the store lives in (for its own stats()).
   const StorageEngine& storage() const noexcept { return *db_; }
 
  private:
