@@ -8,10 +8,13 @@
 // Invariants:
 //  1. A chain lists versions by decreasing xmin; each version's xmax is the xmin of the next newer
 //     one (kLiveXmax for the newest). A chain in the index is never empty.
-//  2. A version with migrated_run = R != 0 has the same content as key's entry in cold run R, and
+//  2. A version with migrated_run = R != 0 has the same content as key's entry in the newest run
+//     of any RunSet with max_run >= R that holds the key (run R, or the run R was merged into), and
 //     is the oldest version of its chain. A reader whose RunSet has max_run >= R skips it and reads
-//     the run; any other reader uses it. So a reader finds each key in exactly one place.
-//  3. A version with migrated_run = R is removed only when every live RunSet contains R (reclaim).
+//     the runs; any other reader uses it. So a reader finds each key in exactly one place.
+//  3. A version with migrated_run = R is removed when every live RunSet has max_run >= R (reclaim),
+//     or, like any version, when a newer version is visible to every snapshot (collect_garbage,
+//     install_run): then no reader reaches it.
 //  4. Other versions are removed only when no snapshot at or after `oldest` (the oracle's oldest
 //     active read timestamp) can see them (collect_garbage, install_run).
 #pragma once
