@@ -29,7 +29,8 @@ TEST(Search, EveryWindowOfSmallArrays) {
         for (uint64_t q = 0; q <= 41; ++q) {
           const size_t want = std::lower_bound(keys.begin() + lo, keys.begin() + hi, q) - keys.begin();
           for (SearchKernel k : kernels())
-            ASSERT_EQ(lower_bound_in(keys.data(), lo, hi, q, k), want) << n << " " << lo << " " << hi << " " << q;
+            ASSERT_EQ(lower_bound_in(keys.data(), lo, hi, q, k), want)
+                << n << " " << lo << " " << hi << " " << q;
         }
       }
     }

@@ -24,19 +24,24 @@ namespace omen {
 //  2. In a leaf, keys/payloads are parallel arrays sorted by key; so are buf_keys/buf_payloads.
 //     Among equal keys, scan order is: main entries (in array order), then buffer entries
 //     (in insertion order).
-//  3. A leaf's seg/err were measured on the leaf's main array when it was trained (global ranks
-//     of the array it was cut from, offset by base); since then only `erased` entries left the
-//     main array and none entered it, so lower_bound(main, k) is in
-//     [pos - err - erased, pos + err + 1] for keys[0] < k <= keys.back(), pos = eval - base.
-//  4. buf size <= kBufferCap and erased <= kEraseCap after every public call returns.
+//  3. A leaf's main array is exactly the slice [base, base + size) of the array its seg/err were
+//     measured on when it was trained (erasing only sets a tombstone bit), so for
+//     keys[0] < k <= keys.back() the rank base + lower_bound(main, k) is in
+//     [pos - err, pos + err + 1], pos = eval_segment(seg, next_rank, k). Dead entries are
+//     skipped by find/scan/erase and dropped by a retrain. keys.size() <= kMaxLeafKeys unless
+//     one run of equal keys is longer (leaves are cut only between different keys).
+//  4. buf size <= buffer_cap(leaf) and 4 * erased <= keys.size() after every public call returns;
+//     erased == number of set bits in dead.
 //  5. size_ == total entries over all leaves.
 class DynamicLearnedIndex {
  public:
-  // A leaf's insert buffer holds up to clamp(main size / 32, 32, kBufferCap) entries; one more
-  // triggers a local retrain. kEraseCap erases from a leaf's main array do too (each widens the
-  // leaf's search window by one).
+  // A leaf's insert buffer holds up to clamp(main size / 32, 32, kBufferCap) entries (no upper
+  // clamp for a leaf that is one run longer than kMaxLeafKeys); one more triggers a local
+  // retrain, and so does a quarter of its main array being erased.
   static constexpr size_t kBufferCap = 512;
-  static constexpr size_t kEraseCap = 128;
+  // Longest main array of a leaf: a longer PGM segment (e.g. sequential keys) is cut into several
+  // leaves sharing its model, so a retrain never costs more than a few times this.
+  static constexpr size_t kMaxLeafKeys = size_t{1} << 15;
 
   // An empty index. opts.epsilon is the error bound used whenever a leaf is (re)trained.
   explicit DynamicLearnedIndex(ModelOptions opts = {});
@@ -48,9 +53,11 @@ class DynamicLearnedIndex {
   DynamicLearnedIndex(DynamicLearnedIndex&&) noexcept;
   DynamicLearnedIndex& operator=(DynamicLearnedIndex&&) noexcept;
 
-  // Adds the pair (duplicates allowed: multimap semantics). Amortized O(32) moves when leaves are large.
+  // Adds the pair (duplicates allowed: multimap semantics). Amortized cost: one retrain of the
+  // leaf (linear in its size) per buffer_cap inserts into it, i.e. ~32 keys re-segmented per
+  // insert (about 1 us measured).
   void insert(uint64_t key, uint64_t payload);
-  // Removes one (key, payload) pair; false if there is none.
+  // Removes one (key, payload) pair; false if there is none. Walks the entries equal to key.
   bool erase(uint64_t key, uint64_t payload);
   // Payload of the first entry (in scan order) with this key, if any.
   std::optional<uint64_t> find(uint64_t key) const;
@@ -67,25 +74,28 @@ class DynamicLearnedIndex {
 
  private:
   struct Leaf {
-    Segment seg{0, 0.0, 0.0, 0};  // model of the main array (ranks of the array it was cut from)
-    uint64_t next_rank = 0;       // clamp bound of seg
-    uint64_t base = 0;            // rank of keys[0] in that array
-    uint64_t err = 0;             // measured error of seg
-    uint64_t erased = 0;          // entries erased from keys since training
-    std::vector<uint64_t> keys, payloads;          // main array
+    Segment seg{0, 0.0, 0.0, 0};           // model of the main array (ranks of the array it was cut from)
+    uint64_t next_rank = 0;                // clamp bound of seg
+    uint64_t base = 0;                     // rank of keys[0] in that array
+    uint64_t err = 0;                      // measured error of seg
+    uint64_t erased = 0;                   // dead (erased) entries in the main array
+    std::vector<uint64_t> keys, payloads;  // main array
+    std::vector<uint64_t> dead;            // tombstone bitmap over keys; empty if none
     std::vector<uint64_t> buf_keys, buf_payloads;  // insert buffer
   };
 
-  size_t leaf_index(uint64_t key) const noexcept;               // leaf responsible for key
+  size_t leaf_index(uint64_t key) const noexcept;  // leaf responsible for key
   static size_t main_lower_bound(const Leaf& l, uint64_t key) noexcept;
   static size_t buf_lower_bound(const Leaf& l, uint64_t key) noexcept;
   // Builds leaves over sorted keys/payloads; the first leaf's directory key is first_dir.
-  void make_leaves(std::vector<uint64_t>&& keys, std::vector<uint64_t>&& payloads,
-                   uint64_t first_dir, std::vector<uint64_t>* dir,
-                   std::vector<std::unique_ptr<Leaf>>* leaves) const;
+  void make_leaves(std::vector<uint64_t>&& keys, std::vector<uint64_t>&& payloads, uint64_t first_dir,
+                   std::vector<uint64_t>* dir, std::vector<std::unique_ptr<Leaf>>* leaves) const;
   void retrain(size_t i);  // merges leaf i's buffer, re-segments it, splices the pieces
   void drop_if_empty(size_t i);
   static size_t buffer_cap(const Leaf& l) noexcept;
+  static bool is_dead(const Leaf& l, size_t a) noexcept {
+    return !l.dead.empty() && (l.dead[a / 64] >> (a % 64) & 1);
+  }
 
   ModelOptions opts_;
   SearchKernel kernel_;
@@ -101,6 +111,10 @@ void DynamicLearnedIndex::scan(uint64_t from, Fn&& fn) const {
     size_t a = main_lower_bound(l, from), b = buf_lower_bound(l, from);
     const size_t na = l.keys.size(), nb = l.buf_keys.size();
     while (a < na || b < nb) {
+      if (a < na && is_dead(l, a)) {
+        ++a;
+        continue;
+      }
       const bool take_main = b == nb || (a < na && l.keys[a] <= l.buf_keys[b]);
       const bool more = take_main ? fn(l.keys[a], l.payloads[a]) : fn(l.buf_keys[b], l.buf_payloads[b]);
       if (!more) return;

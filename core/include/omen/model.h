@@ -73,11 +73,13 @@ class LinearModel {
  public:
   // REQUIRES: sorted ascending (duplicates allowed). The model keeps no reference to `sorted`.
   static LinearModel build(std::span<const uint64_t> sorted, ModelOptions opts = {});
+  // The SearchBound guarantee (omen/search_bound.h) for every key; hi - lo <= 2 * max_error() + 1.
   SearchBound predict(uint64_t key) const noexcept {
     if (n_ == 0 || key < seg_.first_key) return {0, 0, 0};
     return detail::make_bound(detail::eval_segment(seg_, n_, key), err_, n_);
   }
-  size_t size_bytes() const noexcept { return sizeof(*this); }
+  size_t size_bytes() const noexcept { return sizeof(*this); }  // the model's own bytes
+  // Largest measured |predicted - true rank| over the constraint points.
   uint64_t max_error() const noexcept { return err_; }
 
  private:
@@ -92,6 +94,7 @@ class RmiModel {
  public:
   // REQUIRES: sorted ascending (duplicates allowed). L = opts.rmi_leaves (0 = automatic).
   static RmiModel build(std::span<const uint64_t> sorted, ModelOptions opts = {});
+  // The SearchBound guarantee (omen/search_bound.h) for every key; hi - lo <= 2 * max_error() + 1.
   SearchBound predict(uint64_t key) const noexcept {
     if (n_ == 0 || key < root_.first_key) return {0, 0, 0};
     const size_t j = detail::eval_segment(root_, leaves_.size() - 1, key);
@@ -99,7 +102,7 @@ class RmiModel {
     return detail::make_bound(detail::eval_segment(l.seg, l.next_rank, key), l.err, n_);
   }
   size_t size_bytes() const noexcept { return sizeof(*this) + leaves_.size() * sizeof(Leaf); }
-  uint64_t max_error() const noexcept { return max_err_; }
+  uint64_t max_error() const noexcept { return max_err_; }  // largest leaf error
   size_t leaf_count() const noexcept { return leaves_.size(); }
 
  private:
@@ -129,6 +132,7 @@ class PgmModel {
   static PgmModel from_segments(std::vector<Segment> leaf, size_t key_count, uint32_t epsilon,
                                 ModelOptions opts = {});
 
+  // The SearchBound guarantee (omen/search_bound.h) for every key; hi - lo <= 2 * epsilon() + 1.
   SearchBound predict(uint64_t key) const noexcept {
     if (n_ == 0 || key < levels_[0][0].first_key) return {0, 0, 0};
     const size_t s = find_segment(key);
@@ -140,9 +144,9 @@ class PgmModel {
   // REQUIRES: segment_count() > 0 and key >= segments()[0].first_key.
   size_t find_segment(uint64_t key) const noexcept;
 
-  size_t size_bytes() const noexcept;
-  uint64_t max_error() const noexcept { return eps_.empty() ? 0 : eps_[0]; }
-  uint32_t epsilon() const noexcept { return eps_.empty() ? 0 : eps_[0]; }  // bound used by predict
+  size_t size_bytes() const noexcept;                                         // all levels and bookkeeping
+  uint64_t max_error() const noexcept { return eps_.empty() ? 0 : eps_[0]; }  // == epsilon()
+  uint32_t epsilon() const noexcept { return eps_.empty() ? 0 : eps_[0]; }    // bound used by predict
   size_t segment_count() const noexcept { return levels_.empty() ? 0 : levels_[0].size(); }
   std::span<const Segment> segments() const noexcept {
     return levels_.empty() ? std::span<const Segment>() : std::span<const Segment>(levels_[0]);

@@ -8,8 +8,7 @@
 
 namespace omen {
 
-DynamicLearnedIndex::DynamicLearnedIndex(ModelOptions opts)
-    : opts_(opts), kernel_(best_search_kernel()) {
+DynamicLearnedIndex::DynamicLearnedIndex(ModelOptions opts) : opts_(opts), kernel_(best_search_kernel()) {
   dir_.push_back(0);
   leaves_.push_back(std::make_unique<Leaf>());
 }
@@ -34,15 +33,14 @@ DynamicLearnedIndex::~DynamicLearnedIndex() = default;
 DynamicLearnedIndex::DynamicLearnedIndex(DynamicLearnedIndex&&) noexcept = default;
 DynamicLearnedIndex& DynamicLearnedIndex::operator=(DynamicLearnedIndex&&) noexcept = default;
 
-void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys,
-                                      std::vector<uint64_t>&& payloads, uint64_t first_dir,
-                                      std::vector<uint64_t>* dir,
+void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys, std::vector<uint64_t>&& payloads,
+                                      uint64_t first_dir, std::vector<uint64_t>* dir,
                                       std::vector<std::unique_ptr<Leaf>>* leaves) const {
   const size_t n = keys.size();
   std::vector<Segment> segs;
   std::vector<uint64_t> errs;
   detail::segment_range(keys.data(), 0, n, n, false, opts_.epsilon, &segs, &errs);
-  if (segs.size() == 1) {  // one leaf: keep the arrays, no copy
+  if (segs.size() == 1 && n <= kMaxLeafKeys) {  // one leaf: keep the arrays, no copy
     auto l = std::make_unique<Leaf>();
     l->seg = segs[0];
     l->next_rank = n;
@@ -57,16 +55,23 @@ void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys,
   for (size_t s = 0; s < segs.size(); ++s) {
     const uint64_t a = segs[s].first_rank;
     const uint64_t b = s + 1 < segs.size() ? segs[s + 1].first_rank : n;
-    if (a == b) continue;  // only an extra point: the previous leaf covers its (empty) range
-    auto l = std::make_unique<Leaf>();
-    l->seg = segs[s];
-    l->next_rank = b;
-    l->base = a;
-    l->err = errs[s];
-    l->keys.assign(keys.begin() + a, keys.begin() + b);
-    l->payloads.assign(payloads.begin() + a, payloads.begin() + b);
-    dir->push_back(leaves->size() == first ? first_dir : segs[s].first_key);
-    leaves->push_back(std::move(l));
+    // Cut the segment's keys [a, b) into slices of at most kMaxLeafKeys (at run boundaries), all
+    // sharing the segment's model. An empty range (a segment made of an extra point only) gets
+    // no leaf: the previous leaf covers it.
+    for (uint64_t from = a; from < b;) {
+      uint64_t to = std::min<uint64_t>(b, from + kMaxLeafKeys);
+      while (to < b && keys[to] == keys[to - 1]) ++to;
+      auto l = std::make_unique<Leaf>();
+      l->seg = segs[s];
+      l->next_rank = b;
+      l->base = from;
+      l->err = errs[s];
+      l->keys.assign(keys.begin() + from, keys.begin() + to);
+      l->payloads.assign(payloads.begin() + from, payloads.begin() + to);
+      dir->push_back(leaves->size() == first ? first_dir : from == a ? segs[s].first_key : keys[from]);
+      leaves->push_back(std::move(l));
+      from = to;
+    }
   }
 }
 
@@ -85,11 +90,12 @@ size_t DynamicLearnedIndex::main_lower_bound(const Leaf& l, uint64_t key) noexce
   const size_t n = l.keys.size();
   if (n == 0 || key <= l.keys[0]) return 0;
   if (key > l.keys[n - 1]) return n;
-  const size_t pos = detail::eval_segment(l.seg, l.next_rank, key) - l.base;
-  const size_t slack = l.err + l.erased;
-  const size_t lo = pos > slack ? pos - slack : 0;
-  const size_t hi = std::min(n, pos + l.err + 1);
-  return lower_bound_scalar(l.keys.data(), lo, hi, key);
+  // Window in the ranks the model was measured on, intersected with this leaf's slice of them
+  // (a long segment is cut into several leaves, so the window may stick out of the slice).
+  const size_t pos = detail::eval_segment(l.seg, l.next_rank, key);
+  const size_t lo = std::max<size_t>(pos > l.err ? pos - l.err : 0, l.base);
+  const size_t hi = std::min<size_t>(pos + l.err + 1, l.base + n);
+  return lower_bound_scalar(l.keys.data(), lo - l.base, std::max(lo, hi) - l.base, key);
 }
 
 size_t DynamicLearnedIndex::buf_lower_bound(const Leaf& l, uint64_t key) noexcept {
@@ -98,8 +104,8 @@ size_t DynamicLearnedIndex::buf_lower_bound(const Leaf& l, uint64_t key) noexcep
 
 std::optional<uint64_t> DynamicLearnedIndex::find(uint64_t key) const {
   const Leaf& l = *leaves_[leaf_index(key)];
-  const size_t a = main_lower_bound(l, key);
-  if (a < l.keys.size() && l.keys[a] == key) return l.payloads[a];
+  for (size_t a = main_lower_bound(l, key); a < l.keys.size() && l.keys[a] == key; ++a)
+    if (!is_dead(l, a)) return l.payloads[a];
   const size_t b = buf_lower_bound(l, key);
   if (b < l.buf_keys.size() && l.buf_keys[b] == key) return l.buf_payloads[b];
   return std::nullopt;
@@ -109,8 +115,8 @@ void DynamicLearnedIndex::insert(uint64_t key, uint64_t payload) {
   const size_t i = leaf_index(key);
   Leaf& l = *leaves_[i];
   // After the equal keys already buffered: keeps insertion order among equal keys.
-  const size_t b = static_cast<size_t>(
-      std::upper_bound(l.buf_keys.begin(), l.buf_keys.end(), key) - l.buf_keys.begin());
+  const size_t b =
+      static_cast<size_t>(std::upper_bound(l.buf_keys.begin(), l.buf_keys.end(), key) - l.buf_keys.begin());
   l.buf_keys.insert(l.buf_keys.begin() + b, key);
   l.buf_payloads.insert(l.buf_payloads.begin() + b, payload);
   ++size_;
@@ -121,12 +127,11 @@ bool DynamicLearnedIndex::erase(uint64_t key, uint64_t payload) {
   const size_t i = leaf_index(key);
   Leaf& l = *leaves_[i];
   for (size_t a = main_lower_bound(l, key); a < l.keys.size() && l.keys[a] == key; ++a) {
-    if (l.payloads[a] != payload) continue;
-    l.keys.erase(l.keys.begin() + a);
-    l.payloads.erase(l.payloads.begin() + a);
+    if (l.payloads[a] != payload || is_dead(l, a)) continue;
+    if (l.dead.empty()) l.dead.assign((l.keys.size() + 63) / 64, 0);
+    l.dead[a / 64] |= uint64_t{1} << (a % 64);
     --size_;
-    if (++l.erased > kEraseCap) retrain(i);
-    else drop_if_empty(i);
+    if (4 * ++l.erased > l.keys.size()) retrain(i);
     return true;
   }
   for (size_t b = buf_lower_bound(l, key); b < l.buf_keys.size() && l.buf_keys[b] == key; ++b) {
@@ -141,12 +146,15 @@ bool DynamicLearnedIndex::erase(uint64_t key, uint64_t payload) {
 }
 
 size_t DynamicLearnedIndex::buffer_cap(const Leaf& l) noexcept {
-  return std::clamp<size_t>(l.keys.size() / 32, 32, kBufferCap);
+  // A leaf above kMaxLeafKeys is one run of equal keys that cannot be cut: let its buffer grow
+  // with it so retraining it stays amortized O(32) per insert.
+  const size_t cap = std::max<size_t>(l.keys.size() / 32, 32);
+  return l.keys.size() > kMaxLeafKeys ? cap : std::min(cap, kBufferCap);
 }
 
 void DynamicLearnedIndex::drop_if_empty(size_t i) {
   const Leaf& l = *leaves_[i];
-  if (i == 0 || !l.keys.empty() || !l.buf_keys.empty()) return;
+  if (i == 0 || l.keys.size() > l.erased || !l.buf_keys.empty()) return;
   // Leaf i-1 takes over [dir_[i], dir_[i+1]): it has no keys there, and keys above its last
   // key are answered without its model (invariant 3).
   dir_.erase(dir_.begin() + i);
@@ -157,7 +165,10 @@ void DynamicLearnedIndex::retrain(size_t i) {
   // Greedy segmentation leaves a short last piece; retraining a leaf together with a neighbour
   // of less than half its size absorbs such fragments, so the leaf count stays near that of a
   // fresh build as the data grows.
-  auto entries = [&](size_t j) { return leaves_[j]->keys.size() + leaves_[j]->buf_keys.size(); };
+  auto entries = [&](size_t j) {  // live entries
+    const Leaf& l = *leaves_[j];
+    return l.keys.size() - l.erased + l.buf_keys.size();
+  };
   size_t first = i, last = i;
   if (i + 1 < leaves_.size() && entries(i + 1) < entries(i) / 2) last = i + 1;
   if (i > 0 && entries(i - 1) < entries(i) / 2) first = i - 1;
@@ -171,6 +182,10 @@ void DynamicLearnedIndex::retrain(size_t i) {
     // Stable merge, main entries first among equal keys (invariant 2).
     size_t a = 0, b = 0;
     while (a < l.keys.size() || b < l.buf_keys.size()) {
+      if (a < l.keys.size() && is_dead(l, a)) {
+        ++a;
+        continue;
+      }
       const bool take_main = b == l.buf_keys.size() || (a < l.keys.size() && l.keys[a] <= l.buf_keys[b]);
       keys.push_back(take_main ? l.keys[a] : l.buf_keys[b]);
       payloads.push_back(take_main ? l.payloads[a++] : l.buf_payloads[b++]);
@@ -207,14 +222,17 @@ bool DynamicLearnedIndex::check_invariants() const {
     if (!std::is_sorted(l.keys.begin(), l.keys.end()) ||
         !std::is_sorted(l.buf_keys.begin(), l.buf_keys.end()))
       return false;
-    if (l.buf_keys.size() > kBufferCap || l.erased > kEraseCap) return false;
+    if (l.buf_keys.size() > buffer_cap(l) || 4 * l.erased > l.keys.size()) return false;
+    size_t dead = 0;
+    for (uint64_t w : l.dead) dead += static_cast<size_t>(__builtin_popcountll(w));
+    if (dead != l.erased || (!l.dead.empty() && l.dead.size() != (l.keys.size() + 63) / 64)) return false;
     const uint64_t lo = dir_[i];
     const bool last = i + 1 == leaves_.size();
     auto inside = [&](uint64_t k) { return k >= lo && (last || k < dir_[i + 1]); };
     if (!std::all_of(l.keys.begin(), l.keys.end(), inside) ||
         !std::all_of(l.buf_keys.begin(), l.buf_keys.end(), inside))
       return false;
-    total += l.keys.size() + l.buf_keys.size();
+    total += l.keys.size() - l.erased + l.buf_keys.size();
   }
   return total == size_;
 }

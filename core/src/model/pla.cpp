@@ -77,13 +77,13 @@ Segment OptimalPla::segment() const {
   const LD max_slope = LD(d.y - c.y) / LD(d.x - c.x);
   LD slope = (min_slope + max_slope) / 2;
   LD intercept;  // relative to (first_x_, first_y_)
-  const __int128 den = static_cast<__int128>(b.x - a.x) * (d.y - c.y) -
-                       static_cast<__int128>(b.y - a.y) * (d.x - c.x);
+  const __int128 den =
+      static_cast<__int128>(b.x - a.x) * (d.y - c.y) - static_cast<__int128>(b.y - a.y) * (d.x - c.x);
   if (den == 0) {  // parallel extreme lines: take the middle one
     intercept = ((LD(a.y) - min_slope * LD(a.x)) + (LD(c.y) - max_slope * LD(c.x))) / 2;
   } else {  // through the intersection of the extreme lines
-    const __int128 num = static_cast<__int128>(c.x - a.x) * (d.y - c.y) -
-                         static_cast<__int128>(c.y - a.y) * (d.x - c.x);
+    const __int128 num =
+        static_cast<__int128>(c.x - a.x) * (d.y - c.y) - static_cast<__int128>(c.y - a.y) * (d.x - c.x);
     const LD t = LD(num) / LD(den);
     const LD ix = LD(a.x) + t * LD(b.x - a.x);
     const LD iy = LD(a.y) + t * LD(b.y - a.y);
@@ -98,10 +98,7 @@ Segment OptimalPla::segment() const {
   return s;
 }
 
-namespace {
-
-// Measured error of s (clamped to next_rank) at the `count` points replayed from `cur`.
-uint64_t measure(PointCursor cur, size_t count, const Segment& s, uint64_t next_rank) {
+uint64_t measure_error(PointCursor cur, size_t count, const Segment& s, uint64_t next_rank) {
   uint64_t err = 0;
   Point p;
   for (size_t k = 0; k < count && cur.next(&p); ++k) {
@@ -111,17 +108,15 @@ uint64_t measure(PointCursor cur, size_t count, const Segment& s, uint64_t next_
   return err;
 }
 
-}  // namespace
-
-uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal,
-                       uint64_t eps, std::vector<Segment>* out, std::vector<uint64_t>* errs) {
+uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal, uint64_t eps,
+                       std::vector<Segment>* out, std::vector<uint64_t>* errs) {
   PointCursor cur(keys, b, e, n, terminal);
   PointCursor seg_start = cur;
   OptimalPla pla(eps);
   uint64_t max_err = 0;
   auto close = [&](uint64_t next_rank) {
     const Segment s = pla.segment();
-    const uint64_t err = measure(seg_start, pla.points(), s, next_rank);
+    const uint64_t err = measure_error(seg_start, pla.points(), s, next_rank);
     max_err = std::max(max_err, err);
     out->push_back(s);
     if (errs) errs->push_back(err);
@@ -139,7 +134,7 @@ uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool 
       pla.start(p);
     }
   }
-  close(terminal ? std::max<uint64_t>(e, n) : e);
+  close(e);  // the next chunk's first point has rank e (with terminal, e == n)
   return max_err;
 }
 
