@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every OmenDB test, as `make test` (and .ci/run) do:
-#   1. the core GoogleTest suite (RelWithDebInfo), then again under ASan+UBSan;
+#   1. the core GoogleTest suite (RelWithDebInfo), then again under ASan+UBSan, and its
+#      concurrency tests (suites named Concurrency*) under ThreadSanitizer;
 #   2. the extension build (-Wall -Wextra -Werror) and install;
 #   3. pg_regress (sql/, expected/) in a throwaway instance run as the `postgres` user;
 #   4. the TAP tests (tests/tap/*.pl, PostgreSQL::Test::Cluster) as the `postgres` user.
@@ -20,10 +21,11 @@ passed=0 failed=0 failures=()
 
 fail() { failed=$((failed + ${2:-1})); failures+=("$1"); echo "FAILED: $1" >&2; }
 
-# ctest in build dir $1, labelled $2: counts its tests, fails on any failure or skip.
+# ctest in build dir $1, labelled $2, optionally only the tests matching regex $3: counts its
+# tests, fails on any failure or skip.
 run_ctest() {
-  local dir=$1 label=$2 log="$logs/ctest-$2.log"
-  (cd "$dir" && ctest --output-on-failure -j2 --timeout 1800) >"$log" 2>&1
+  local dir=$1 label=$2 filter=${3:-} log="$logs/ctest-$2.log"
+  (cd "$dir" && ctest --output-on-failure -j2 --timeout 1800 ${filter:+-R "$filter"}) >"$log" 2>&1
   local rc=$? total ok
   tail -n 30 "$log"
   total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
@@ -46,6 +48,13 @@ if cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DOMEN_BUILD_BENCH=OFF \
    cmake --build build/asan -j2 >>"$logs/cmake-asan.log" 2>&1; then
   run_ctest build/asan asan
 else tail -n 40 "$logs/cmake-asan.log"; fail "asan: build"; fi
+
+echo "== core: concurrency tests under TSan"
+if cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMEN_BUILD_BENCH=OFF \
+     -DOMEN_SANITIZE=thread >"$logs/cmake-tsan.log" 2>&1 &&
+   cmake --build build/tsan -j2 >>"$logs/cmake-tsan.log" 2>&1; then
+  run_ctest build/tsan tsan '^Concurrency'
+else tail -n 40 "$logs/cmake-tsan.log"; fail "tsan: build"; fi
 
 echo "== extension: build and install"
 if make -j2 PG_CONFIG="$pgbin/pg_config" >"$logs/make.log" 2>&1 && make install PG_CONFIG="$pgbin/pg_config" >>"$logs/make.log" 2>&1; then

@@ -1,0 +1,188 @@
+// TieredStore: the embedded transactional key-value store of the core.
+//
+// Keys are uint64_t (order-preserving encodings in omen/key.h), values byte strings of at most
+// kMaxValueBytes. Transactions run under snapshot isolation with first-committer-wins: a
+// transaction reads the state as of its begin(), and its commit fails with kConflict if another
+// transaction committed a write to one of the same keys after that begin().
+//
+// Two tiers share one StorageEngine (docs/storage.md for the layout and protocols):
+//   hot:  recent versions of every key, in memory behind a learned index, each also stored durably
+//         as an 'H' row written in its commit's atomic batch;
+//   cold: immutable sorted runs in the StorageEngine, one learned index over each run's keys
+//         mapping a key to its position; a migration moves versions every snapshot sees (frozen)
+//         from hot to a new run in one atomic batch.
+// Reads and scans merge both and see every key exactly once, also while a migration runs.
+//
+// Thread safety: TieredStore methods may be called from any number of threads; a Transaction is
+// used by one thread at a time. Commits validate and take their timestamp under one commit lock,
+// then write to storage concurrently (the storage groups them) and install into the hot tier;
+// a commit returns once every commit with a smaller timestamp has finished, and only then is it
+// visible to new transactions. Reads never wait for commits except for a brief in-memory install.
+//
+// Invariants of the commit protocol:
+//  1. A key is in pending_keys_ while a transaction that writes it is between validation and the
+//     end of its install; a second writer of that key fails validation (first committer wins).
+//  2. published() advances only over timestamps all of whose predecessors have finished (written
+//     and installed, or failed), so a snapshot at published() sees whole transactions only.
+//
+// Durability: with TierOptions::sync_commits a commit that returned ok survives power loss;
+// without it, it survives a process crash (the RocksDB log is written, not fsynced).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include <absl/container/btree_map.h>
+
+#include "omen/status.h"
+#include "omen/storage.h"
+#include "omen/timestamp_oracle.h"
+#include "omen/visibility.h"
+
+namespace omen {
+
+namespace detail {
+class HotTier;
+class ColdRun;
+struct Write {  // one buffered write of a transaction
+  uint64_t key;
+  bool deleted;
+  std::string value;
+};
+}  // namespace detail
+
+inline constexpr size_t kMaxValueBytes = 16 * 1024 * 1024;
+
+struct TierOptions {
+  bool sync_commits = true;          // see "Durability" above
+  // Migration policy: a key moves to the cold tier when its newest version is frozen (visible to
+  // every live snapshot) and at least min_age_commits commits old; it runs automatically once the
+  // hot tier holds more than hot_max_keys keys.
+  size_t hot_max_keys = size_t{1} << 20;
+  uint64_t min_age_commits = 10000;
+  size_t max_run_keys = size_t{1} << 20;  // keys moved per migration at most
+  // Cold runs are merged into one (tombstones dropped) once there are more than max_cold_runs.
+  size_t max_cold_runs = 8;
+  // Garbage collection of superseded versions runs every gc_every_commits commits.
+  size_t gc_every_commits = 1024;
+  bool auto_maintenance = true;      // run gc/migration from commit(); else call maintain()
+};
+
+class TieredStore;
+
+// One snapshot-isolated transaction. Obtained from TieredStore::begin(); movable; destroying an
+// active transaction aborts it. After commit() or abort() every call returns kAborted.
+// REQUIRES: it does not outlive its store. An active transaction holds back garbage collection
+// and migration of everything it can see, so keep transactions short.
+class Transaction {
+ public:
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) noexcept;
+  ~Transaction();
+
+  // The value of `key` in this transaction's snapshot, after its own writes. kNotFound if none.
+  Status get(uint64_t key, std::string* value);
+  // Buffers a write (visible to this transaction at once, to others after commit).
+  // kInvalidArgument if value is longer than kMaxValueBytes.
+  Status put(uint64_t key, std::string_view value);
+  Status del(uint64_t key);
+  // Calls fn(key, value) for the visible keys in [first, last] in increasing order (own writes
+  // included) until fn returns false.
+  Status scan(uint64_t first, uint64_t last, const std::function<bool(uint64_t, std::string_view)>& fn);
+  // Makes the writes durable and visible atomically. kConflict: a concurrent transaction
+  // committed one of the same keys first; kIOError: storage failed. In both cases nothing was
+  // written and the transaction is aborted.
+  Status commit();
+  void abort();
+  bool active() const noexcept { return store_ != nullptr; }
+  Timestamp read_ts() const noexcept { return read_ts_; }
+
+ private:
+  friend class TieredStore;
+  Transaction(TieredStore* store, Timestamp read_ts);
+  void finish();
+
+  TieredStore* store_;
+  Timestamp read_ts_;
+  absl::btree_map<uint64_t, detail::Write> writes_;  // the last write per key
+};
+
+class TieredStore {
+ public:
+  static constexpr const char* kFormat = "omen-tier-1";
+
+  // Opens the store kept in `db` (which must outlive it and be used by nothing else), recovering
+  // hot versions and cold runs. kNotSupported if db holds data that is not a tiered store,
+  // kCorruption if its rows fail their checks.
+  static Status open(StorageEngine* db, const TierOptions& opts, std::unique_ptr<TieredStore>* out);
+  // REQUIRES: no transaction of this store is alive. Everything committed is already in `db`.
+  ~TieredStore();
+
+  // Starts a transaction reading the newest committed state.
+  Transaction begin();
+
+  // Garbage collection; then, if the policy says so (or `force_migration`), one migration; then a
+  // run compaction if there are more than max_cold_runs runs; then deletion of unpinned dead runs.
+  Status maintain(bool force_migration = false);
+  // Moves every frozen key with at least min_age commits of age to a new cold run (ignores
+  // hot_max_keys). Returns the number of keys moved in *moved (may be null).
+  Status migrate(uint64_t min_age, size_t* moved = nullptr);
+  // Merges every cold run into one, dropping tombstones and shadowed entries. The old runs' rows
+  // are deleted once no reader holds them (or at the next open, after a crash).
+  Status compact_runs();
+
+  // A snapshot of counters (each read atomically, not all at one instant).
+  struct Stats {
+    size_t hot_keys, hot_versions, cold_runs, cold_keys;
+    size_t model_bytes;  // learned index models only (hot index + every run), not keys or values
+    uint64_t commits, conflicts, migrations, last_commit_ts;
+    std::string index_kind;
+  };
+  Stats stats() const;
+  // The engine the store lives in (for its own stats()).
+  const StorageEngine& storage() const noexcept { return *db_; }
+
+ private:
+  friend class Transaction;
+  TieredStore(StorageEngine* db, const TierOptions& opts);
+  Status recover();
+  Status read(uint64_t key, const Visibility& vis, std::string* value) const;
+  Status scan(uint64_t first, uint64_t last, const Visibility& vis,
+              const std::function<bool(uint64_t, std::string_view)>& fn) const;
+  Status commit(Transaction& txn);
+  void maybe_maintain();
+  Status compact_runs_locked();
+  Status drop_dead_runs_locked(bool all);
+  Status collect_garbage();
+
+  StorageEngine* db_;
+  TierOptions opts_;
+  TimestampOracle oracle_;
+  std::unique_ptr<detail::HotTier> hot_;
+  std::mutex commit_mu_;         // guards validation, timestamps and publication (see invariants)
+  std::condition_variable published_cv_;
+  std::unordered_set<uint64_t> pending_keys_;  // GUARDED_BY(commit_mu_)
+  std::set<Timestamp> in_flight_;              // GUARDED_BY(commit_mu_): allocated, not finished
+  std::set<Timestamp> finished_;               // GUARDED_BY(commit_mu_): finished, not published
+  std::mutex maintenance_mu_;    // serializes gc and migration
+  std::mutex gc_mu_;
+  std::vector<uint64_t> gc_queue_;  // GUARDED_BY(gc_mu_): keys with superseded versions
+  uint64_t next_run_ = 1;           // GUARDED_BY(maintenance_mu_)
+  struct DeadRun {                  // a merged-away run whose rows await deletion
+    std::weak_ptr<const detail::ColdRun> run;
+    uint64_t id, count;
+  };
+  std::vector<DeadRun> dead_runs_;  // GUARDED_BY(maintenance_mu_)
+  std::atomic<uint64_t> commits_{0}, conflicts_{0}, migrations_{0};
+};
+
+}  // namespace omen

@@ -1,0 +1,253 @@
+// HotTier: see the thread-safety rule and invariants in hot_tier.h.
+#include "tier/hot_tier.h"
+
+#include <algorithm>
+#include <mutex>
+
+
+namespace omen::detail {
+
+HotTier::~HotTier() {
+  std::vector<Chain*> chains;
+  index_.scan(0, [&](uint64_t, uint64_t p) {
+    chains.push_back(reinterpret_cast<Chain*>(p));
+    return true;
+  });
+  for (Chain* c : chains) {
+    for (Version* v = c->newest; v;) {
+      Version* older = v->older;
+      delete v;
+      v = older;
+    }
+    delete c;
+  }
+}
+
+HotTier::Chain* HotTier::find_locked(uint64_t key) const {
+  auto p = index_.find(key);
+  return p ? reinterpret_cast<Chain*>(*p) : nullptr;
+}
+
+bool HotTier::in_any_run(const RunSet& runs, uint64_t key) {
+  return std::any_of(runs.runs.begin(), runs.runs.end(), [&](const auto& r) { return r->position(key).has_value(); });
+}
+
+void HotTier::erase_chain_locked(uint64_t key, Chain* c) {
+  index_.erase(key, reinterpret_cast<uint64_t>(c));
+  delete c;
+}
+
+HotTier::Found HotTier::get(uint64_t key, const Visibility& vis, std::string* value,
+                            std::shared_ptr<const RunSet>* runs) const {
+  std::shared_lock lk(mu_);
+  if (Chain* c = find_locked(key)) {
+    for (const Version* v = c->newest; v; v = v->older) {
+      if (!vis.visible(v->stamp)) continue;
+      if (v->migrated_run != 0 && v->migrated_run <= runs_->max_run) break;  // invariant 2
+      if (v->deleted) return Found::kDeleted;
+      value->assign(v->value);
+      return Found::kValue;
+    }
+  }
+  *runs = runs_;
+  return Found::kFallThrough;
+}
+
+uint64_t HotTier::collect(uint64_t from, uint64_t last, const Visibility& vis, uint64_t max_run, size_t max,
+                          std::vector<Entry>* out) const {
+  std::shared_lock lk(mu_);
+  uint64_t examined = last;
+  size_t seen = 0, budget = 4 * max;  // bounds the lock hold over invisible keys too
+  index_.scan(from, [&](uint64_t key, uint64_t p) {
+    if (key > last) return false;
+    for (const Version* v = reinterpret_cast<const Chain*>(p)->newest; v; v = v->older) {
+      if (!vis.visible(v->stamp)) continue;
+      if (v->migrated_run == 0 || v->migrated_run > max_run) out->push_back({key, v->deleted, v->value});
+      break;
+    }
+    if (out->size() >= max || ++seen >= budget) {
+      examined = key;
+      return false;
+    }
+    return true;
+  });
+  return examined;
+}
+
+std::shared_ptr<const RunSet> HotTier::runs() const {
+  std::shared_lock lk(mu_);
+  return runs_;
+}
+
+Timestamp HotTier::newest_xmin(uint64_t key) const {
+  std::shared_lock lk(mu_);
+  Chain* c = find_locked(key);
+  return c ? c->newest->stamp.xmin : 0;
+}
+
+void HotTier::install(Timestamp ts, std::span<const Write> writes, std::vector<uint64_t>* overwritten) {
+  std::unique_lock lk(mu_);
+  for (const Write& w : writes) {
+    Chain* c = find_locked(w.key);
+    if (!c) {
+      c = new Chain{nullptr};
+      index_.insert(w.key, reinterpret_cast<uint64_t>(c));
+    }
+    Version* v = new Version{{ts, kLiveXmax}, w.deleted, 0, w.value, c->newest};
+    if (c->newest) {
+      c->newest->stamp.xmax = ts;
+      overwritten->push_back(w.key);
+    }
+    c->newest = v;
+    ++versions_;
+  }
+}
+
+void HotTier::load(std::vector<Write>&& rows, std::vector<Timestamp>&& xmins) {
+  std::vector<uint64_t> keys, payloads;
+  keys.reserve(rows.size());
+  payloads.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Version* v = new Version{{xmins[i], kLiveXmax}, rows[i].deleted, 0, std::move(rows[i].value), nullptr};
+    keys.push_back(rows[i].key);
+    payloads.push_back(reinterpret_cast<uint64_t>(new Chain{v}));
+  }
+  std::unique_lock lk(mu_);
+  versions_ += rows.size();
+  if (!keys.empty()) index_ = HotIndex(std::move(keys), std::move(payloads));
+}
+
+size_t HotTier::collect_garbage(std::span<const uint64_t> keys, Timestamp oldest, std::vector<uint64_t>* retry) {
+  std::unique_lock lk(mu_);
+  size_t dropped = 0;
+  for (uint64_t key : keys) {
+    Chain* c = find_locked(key);
+    if (!c) continue;
+    Version* keep = c->newest;  // the newest version every snapshot >= oldest may need
+    while (keep && keep->stamp.xmin > oldest) keep = keep->older;
+    if (!keep) {
+      retry->push_back(key);
+      continue;
+    }
+    for (Version* v = keep->older; v;) {  // superseded at keep->xmin <= oldest: invisible to all
+      Version* older = v->older;
+      delete v;
+      --versions_, ++dropped;
+      v = older;
+    }
+    keep->older = nullptr;
+    if (c->newest->older) retry->push_back(key);
+  }
+  return dropped;
+}
+
+void HotTier::migration_candidates(Timestamp cutoff, size_t max, std::vector<Candidate>* out) const {
+  std::shared_lock lk(mu_);
+  index_.scan(0, [&](uint64_t key, uint64_t p) {
+    const Version* n = reinterpret_cast<const Chain*>(p)->newest;
+    if (n->stamp.xmin <= cutoff && n->migrated_run == 0) {
+      out->push_back({key, n->stamp.xmin, n->deleted, n->value});
+    }
+    return out->size() < max;
+  });
+}
+
+void HotTier::install_run(std::shared_ptr<const ColdRun> run, std::span<const Candidate> moved,
+                          std::span<const Candidate> dropped) {
+  std::unique_lock lk(mu_);
+  for (const Candidate& m : moved) {
+    Chain* c = find_locked(m.key);
+    Version* v = c ? c->newest : nullptr;
+    while (v && v->stamp.xmin != m.xmin) v = v->older;
+    if (!v || !run) continue;  // cannot happen: only maintenance removes versions, and it is serialized
+    v->migrated_run = run->id();
+    for (Version* o = v->older; o;) {
+      Version* older = o->older;
+      delete o;
+      --versions_;
+      o = older;
+    }
+    v->older = nullptr;
+    migrated_.emplace_back(run->id(), m.key);
+  }
+  for (const Candidate& d : dropped) {
+    Chain* c = find_locked(d.key);
+    if (!c || c->newest->stamp.xmin != d.xmin) continue;  // rewritten since: keep
+    for (Version* v = c->newest; v;) {
+      Version* older = v->older;
+      delete v;
+      --versions_;
+      v = older;
+    }
+    erase_chain_locked(d.key, c);
+  }
+  if (!run) return;  // only tombstones were dropped
+  auto next = std::make_shared<RunSet>();
+  next->runs.push_back(std::move(run));
+  next->runs.insert(next->runs.end(), runs_->runs.begin(), runs_->runs.end());
+  next->max_run = next->runs.front()->id();
+  retired_.push_back(runs_);
+  runs_ = std::move(next);
+}
+
+void HotTier::replace_runs(std::shared_ptr<const ColdRun> merged, uint64_t id) {
+  auto next = std::make_shared<RunSet>();
+  next->max_run = id;
+  if (merged) next->runs.push_back(std::move(merged));
+  std::unique_lock lk(mu_);
+  retired_.push_back(runs_);
+  runs_ = std::move(next);
+}
+
+void HotTier::set_runs(std::vector<std::shared_ptr<const ColdRun>> runs) {
+  std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a->id() > b->id(); });
+  auto next = std::make_shared<RunSet>();
+  next->max_run = runs.empty() ? 0 : runs.front()->id();
+  next->runs = std::move(runs);
+  std::unique_lock lk(mu_);
+  runs_ = std::move(next);
+}
+
+size_t HotTier::reclaim() {
+  std::unique_lock lk(mu_);
+  uint64_t covered = runs_->max_run;  // the largest run id every live RunSet includes
+  std::erase_if(retired_, [&](const std::weak_ptr<const RunSet>& w) {
+    auto live = w.lock();
+    if (live) covered = std::min(covered, live->max_run);
+    return !live;
+  });
+  size_t removed = 0;
+  std::erase_if(migrated_, [&](const std::pair<uint64_t, uint64_t>& rk) {
+    if (rk.first > covered) return false;
+    Chain* c = find_locked(rk.second);
+    if (!c) return true;
+    Version** link = &c->newest;
+    while (*link && (*link)->migrated_run != rk.first) link = &(*link)->older;
+    if (*link) {  // invariant 2: it is the oldest version
+      delete *link;
+      *link = nullptr;
+      --versions_, ++removed;
+    }
+    if (!c->newest) erase_chain_locked(rk.second, c);
+    return true;
+  });
+  return removed;
+}
+
+size_t HotTier::key_count() const {
+  std::shared_lock lk(mu_);
+  return index_.size();
+}
+
+size_t HotTier::version_count() const {
+  std::shared_lock lk(mu_);
+  return versions_;
+}
+
+size_t HotTier::model_bytes() const {
+  std::shared_lock lk(mu_);
+  return index_.model_bytes();
+}
+
+}  // namespace omen::detail
+

@@ -1,0 +1,126 @@
+// TieredStore maintenance: garbage collection of superseded versions and migration of frozen
+// keys to a new cold run (docs/storage.md, "Tier migration protocol").
+#include <algorithm>
+
+#include "omen/tiered_store.h"
+#include "tier/codec.h"
+#include "tier/hot_tier.h"
+
+namespace omen {
+
+namespace {
+std::string ts_value(Timestamp ts) {
+  std::string v;
+  detail::put_u64(&v, ts);
+  return v;
+}
+}  // namespace
+
+void TieredStore::maybe_maintain() {
+  std::unique_lock lk(maintenance_mu_, std::try_to_lock);
+  if (!lk.owns_lock()) return;  // someone else is at it
+  // Failures here are not the committing transaction's: its commit is already durable. Storage
+  // errors surface again on the next write.
+  (void)collect_garbage();
+  if (hot_->key_count() > opts_.hot_max_keys) {
+    lk.unlock();
+    (void)migrate(opts_.min_age_commits);
+    lk.lock();
+  }
+  if (hot_->runs()->runs.size() > opts_.max_cold_runs) (void)compact_runs_locked();
+}
+
+Status TieredStore::maintain(bool force_migration) {
+  {
+    std::lock_guard lk(maintenance_mu_);
+    OMEN_RETURN_IF_ERROR(collect_garbage());
+  }
+  if (force_migration || hot_->key_count() > opts_.hot_max_keys) OMEN_RETURN_IF_ERROR(migrate(opts_.min_age_commits));
+  std::lock_guard lk(maintenance_mu_);
+  hot_->reclaim();
+  if (hot_->runs()->runs.size() > opts_.max_cold_runs) return compact_runs_locked();
+  return drop_dead_runs_locked(false);
+}
+
+// REQUIRES: maintenance_mu_ held. Memory only: storage holds just the newest version per key.
+Status TieredStore::collect_garbage() {
+  std::vector<uint64_t> keys, retry;
+  {
+    std::lock_guard g(gc_mu_);
+    keys.swap(gc_queue_);
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  hot_->collect_garbage(keys, oracle_.oldest_active(), &retry);
+  {
+    std::lock_guard g(gc_mu_);
+    gc_queue_.insert(gc_queue_.end(), retry.begin(), retry.end());
+  }
+  hot_->reclaim();
+  return Status::OK();
+}
+
+Status TieredStore::migrate(uint64_t min_age, size_t* moved_count) {
+  std::lock_guard lk(maintenance_mu_);
+  if (moved_count) *moved_count = 0;
+  Timestamp published = oracle_.published();
+  Timestamp cutoff = std::min(oracle_.oldest_active(), published > min_age ? published - min_age : 0);
+  if (cutoff == 0) return Status::OK();
+  std::vector<detail::HotTier::Candidate> cands, moved, dropped;
+  hot_->migration_candidates(cutoff, opts_.max_run_keys, &cands);
+  auto runs = hot_->runs();
+  std::vector<detail::ColdRun::Entry> entries;
+  for (auto& c : cands) {
+    bool in_cold = std::any_of(runs->runs.begin(), runs->runs.end(),
+                               [&](const auto& r) { return r->position(c.key).has_value(); });
+    if (c.deleted && !in_cold) {
+      dropped.push_back(std::move(c));  // a frozen tombstone over nothing: just forget the key
+    } else {
+      entries.push_back({c.key, c.deleted, c.value});
+      moved.push_back(std::move(c));
+    }
+  }
+  runs.reset();
+  if (entries.empty() && dropped.empty()) return Status::OK();
+
+  // Step 1, one atomic batch: the run (entries, key chunks, header). Until step 3 a moved key is
+  // also in its 'H' row, with the same content, which readers and recovery find first: harmless.
+  uint64_t id = next_run_;
+  std::shared_ptr<const detail::ColdRun> run;
+  if (!entries.empty()) {
+    WriteBatch batch;
+    detail::ColdRun::write(id, entries, &batch);
+    batch.put(detail::meta_key("last_ts"), ts_value(published));
+    OMEN_RETURN_IF_ERROR(db_->write(batch, {true}));
+    std::vector<uint64_t> keys;
+    keys.reserve(entries.size());
+    for (const auto& e : entries) keys.push_back(e.key);
+    run = std::make_shared<const detail::ColdRun>(id, std::move(keys));
+    ++next_run_;
+  }
+  entries.clear();
+  // Step 2: readers switch to the run (hot_tier.h, invariants 2-3).
+  hot_->install_run(std::move(run), moved, dropped);
+  hot_->reclaim();
+  migrations_.fetch_add(1, std::memory_order_relaxed);
+  if (moved_count) *moved_count = moved.size() + dropped.size();
+  // Step 3: delete the 'H' rows that still hold the moved version. Under the commit lock, a row
+  // holds a newer version iff the key is being committed (pending) or the hot tier has a newer
+  // version; such rows stay. Commits validated later write their row after this batch.
+  moved.insert(moved.end(), std::make_move_iterator(dropped.begin()), std::make_move_iterator(dropped.end()));
+  for (size_t at = 0; at < moved.size();) {
+    std::lock_guard g(commit_mu_);
+    WriteBatch batch;
+    batch.put(detail::meta_key("last_ts"), ts_value(published));
+    for (size_t end = std::min(moved.size(), at + 4096); at < end; ++at) {
+      const auto& c = moved[at];
+      Timestamp newest = hot_->newest_xmin(c.key);
+      if (!pending_keys_.count(c.key) && (newest == 0 || newest == c.xmin)) batch.del(detail::hot_key(c.key));
+    }
+    // Not synced: a row that survives a crash holds what the run holds, or a tombstone over nothing.
+    OMEN_RETURN_IF_ERROR(db_->write(batch, {false}));
+  }
+  return Status::OK();
+}
+
+}  // namespace omen
