@@ -11,7 +11,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 bash tests/deps.sh test || exit 1
 
-pgbin=/usr/lib/postgresql/15/bin
+pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}   # PGBIN: another (e.g. private, relocated) PostgreSQL 15
 pgxs=$("$pgbin/pg_config" --pkglibdir)/pgxs
 export PATH="$pgbin:$PATH"
 logs=$(mktemp -d /tmp/omendb-test.XXXXXX)
