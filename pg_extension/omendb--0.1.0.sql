@@ -154,3 +154,12 @@ CREATE FUNCTION omendb_index_verify(index regclass) RETURNS bigint
 AS 'MODULE_PATHNAME', 'omendb_index_verify'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION omendb_index_verify(regclass) IS 'checks the invariants of a learned index';
+
+-- Benchmark support (bench/pg_compare.sh, docs/bench-pg.md): nanoseconds per equality probe of the
+-- first column of any index whose operator family has `= bigint` (btree, learned, hash), through
+-- index_rescan + index_getnext_tid, heap not read; one untimed warm-up pass first unless told not.
+CREATE FUNCTION omendb_probe_cost(index regclass, keys bigint[], warmup boolean DEFAULT true,
+    OUT ns_per_probe float8, OUT probes bigint, OUT tids bigint)
+AS 'MODULE_PATHNAME', 'omendb_probe_cost'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION omendb_probe_cost(regclass, bigint[], boolean) IS 'ns per equality probe through the index AM interface';
