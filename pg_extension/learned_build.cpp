@@ -4,7 +4,7 @@
 // maintenance_work_mem), write leaf pages in key order with fillfactor gaps, train the core model
 // over the sorted keys, write the model pages (segments, then leaf fences), the null chain, and
 // finally the metapage. Every page is WAL-logged as a full image through GenericXLog.
-#include "learned_model.h"
+#include "learned_write.h"
 
 #include <omen/key.h>
 
@@ -65,19 +65,6 @@ void build_callback(Relation, ItemPointer tid, Datum* values, bool* isnull, bool
   tuplesort_puttupleslot(st->sort, slot);
 }
 
-// Appends `image` as the next block of `fork` (expected to be `expect`), WAL-logged.
-void append_page(Relation index, ForkNumber fork, Page image, BlockNumber expect) {
-  Buffer buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, nullptr);
-  LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-  if (BufferGetBlockNumber(buf) != expect)
-    elog(ERROR, "learned index build: got block %u, expected %u", BufferGetBlockNumber(buf), expect);
-  GenericXLogState* xs = GenericXLogStart(index);
-  Page page = GenericXLogRegisterBuffer(xs, buf, GENERIC_XLOG_FULL_IMAGE);
-  memcpy(page, image, BLCKSZ);
-  GenericXLogFinish(xs);
-  UnlockReleaseBuffer(buf);
-}
-
 // Overwrites block `blkno` of the main fork with `image`, WAL-logged.
 void overwrite_page(Relation index, BlockNumber blkno, Page image) {
   Buffer buf = ReadBuffer(index, blkno);
@@ -87,21 +74,6 @@ void overwrite_page(Relation index, BlockNumber blkno, Page image) {
   memcpy(page, image, BLCKSZ);
   GenericXLogFinish(xs);
   UnlockReleaseBuffer(buf);
-}
-
-// Writes `nbytes` of `bytes` as model pages starting at block `start`; returns the page count.
-uint32 write_model_pages(Relation index, ForkNumber fork, const char* bytes, Size nbytes,
-                         BlockNumber start, uint32 generation, Page image) {
-  uint32 pages = 0;
-  for (Size done = 0; done < nbytes; done += kLearnedModelBytesPerPage, pages++) {
-    Size chunk = Min(kLearnedModelBytesPerPage, nbytes - done);
-    learned_init_page(image, kPageModel, generation);
-    memcpy(learned_model_bytes(image), bytes + done, chunk);
-    ((PageHeader)image)->pd_lower =
-        static_cast<LocationIndex>(learned_model_bytes(image) + chunk - reinterpret_cast<char*>(image));
-    append_page(index, fork, image, start + pages);
-  }
-  return pages;
 }
 
 // Writes the null chain from `nulls`; fills meta->null_head/null_tail. Returns the next block.
@@ -117,17 +89,10 @@ BlockNumber write_null_pages(Relation index, const ItemPointerData* nulls, Size 
     h->next = done + chunk < n ? next + 1 : InvalidBlockNumber;
     if (meta->null_head == InvalidBlockNumber) meta->null_head = next;
     meta->null_tail = next;
-    append_page(index, MAIN_FORKNUM, image, next);
+    learned_append_page(index, MAIN_FORKNUM, image, next);
     next++;
   }
   return next;
-}
-
-void init_meta_page(Page image, const LearnedMeta& meta) {
-  learned_init_page(image, kPageMeta, meta.generation);
-  memcpy(learned_meta(image), &meta, sizeof meta);
-  ((PageHeader)image)->pd_lower = static_cast<LocationIndex>(
-      reinterpret_cast<char*>(learned_meta(image)) + sizeof meta - reinterpret_cast<char*>(image));
 }
 
 LearnedMeta empty_meta(Relation index) {
@@ -156,8 +121,8 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   uint32 cap = static_cast<uint32>(kLearnedItemsPerPage) * learned_fillfactor(index) / 100;
   meta.leaf_cap = cap < 1 ? 1 : cap;
   Page image = static_cast<Page>(palloc(BLCKSZ));
-  init_meta_page(image, meta);  // placeholder; rewritten last
-  append_page(index, MAIN_FORKNUM, image, kLearnedMetaBlock);
+  learned_init_meta_page(image, meta);  // placeholder; rewritten last
+  learned_append_page(index, MAIN_FORKNUM, image, kLearnedMetaBlock);
 
   // 1. Heap scan into the tuplesort.
   BuildState st;
@@ -179,74 +144,33 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseScan);
   double heap_tuples = table_index_build_scan(heap, index, info, true, true, build_callback, &st, nullptr);
 
-  // 2. Sort, then write leaves in order. A leaf is written once the next leaf's first key (its
-  // high fence) is known.
+  // 2. Sort, then write leaves in order; 3. train the model and write the model pages.
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseSort);
   tuplesort_performsort(st.sort);
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLeaves);
-  Size keys_cap = 1024, n = 0;
-  uint64* keys = static_cast<uint64*>(palloc(keys_cap * sizeof(uint64)));
-  uint32 leaf = 0;
-  learned_init_items_page(image, kPageLeaf, meta.generation);
-  learned_items_header(image)->leaf_no = 0;
-  learned_items_header(image)->low_fence = 0;
+  LearnedWriter w;
+  learned_writer_begin(&w, index, &meta);
   TupleTableSlot* out = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
   while (tuplesort_gettupleslot(st.sort, true, false, out, nullptr)) {
     slot_getallattrs(out);
     uint64 key = omen::key::from_int64(DatumGetInt64(out->tts_values[0]));
     ItemPointerData tid;
     unpack_tid(DatumGetInt64(out->tts_values[1]), &tid);
-    if (n > 0 && n % meta.leaf_cap == 0) {  // leaf full: flush it, start the next
-      learned_items_header(image)->high_fence = key;
-      append_page(index, MAIN_FORKNUM, image, meta.leaf_start + leaf);
-      leaf++;
-      learned_init_items_page(image, kPageLeaf, meta.generation);
-      learned_items_header(image)->leaf_no = leaf;
-      learned_items_header(image)->low_fence = key;
-    }
-    LearnedItemsHeader* h = learned_items_header(image);
-    learned_keys(image)[h->nitems] = key;
-    learned_tids(image)[h->nitems] = tid;
-    h->nitems++;
-    if (n == keys_cap) {
-      keys_cap *= 2;
-      keys = static_cast<uint64*>(repalloc_huge(keys, keys_cap * sizeof(uint64)));
-    }
-    keys[n++] = key;
-    if (n % 1024 == 0) pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, n);
+    learned_writer_add(&w, key, &tid);
+    if (w.n % 1024 == 0) pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, w.n);
   }
-  learned_items_header(image)->high_fence = PG_UINT64_MAX;
-  learned_items_header(image)->flags |= kLeafIsLast;
-  append_page(index, MAIN_FORKNUM, image, meta.leaf_start + leaf);
-  meta.nleaves = leaf + 1;
-  meta.build_keys = n;
   tuplesort_end(st.sort);
   ExecDropSingleTupleTableSlot(st.slot);
   ExecDropSingleTupleTableSlot(out);
-
-  // 3. Train the model; write segments + fences.
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseModel);
-  LearnedTrained trained = learned_train(keys, n, meta.error_bound);
-  meta.nsegments = trained.nsegments;
-  meta.mean_error = trained.mean_error;
-  meta.max_error = trained.max_error;
-  meta.model_epsilon = trained.model_epsilon;
-  Size seg_bytes = static_cast<Size>(trained.nsegments) * sizeof(LearnedSegment);
-  Size model_bytes = seg_bytes + static_cast<Size>(meta.nleaves) * sizeof(uint64);
-  char* bytes = static_cast<char*>(palloc_extended(model_bytes, MCXT_ALLOC_HUGE));
-  if (seg_bytes > 0) memcpy(bytes, trained.segments, seg_bytes);
-  auto* fences = reinterpret_cast<uint64*>(bytes + seg_bytes);
-  for (uint32 i = 0; i < meta.nleaves; i++)
-    fences[i] = i == 0 ? 0 : keys[static_cast<Size>(i) * meta.leaf_cap];
-  meta.model_start = meta.leaf_start + meta.nleaves;
-  meta.model_pages = write_model_pages(index, MAIN_FORKNUM, bytes, model_bytes, meta.model_start,
-                                       meta.generation, image);
+  Size n = w.n;
+  learned_writer_finish(&w);
 
   // 4. NULLs, then the real metapage.
   meta.build_nulls = st.nnulls;
   write_null_pages(index, st.nulls, st.nnulls, meta.model_start + meta.model_pages,
                    meta.generation, image, &meta);
-  init_meta_page(image, meta);
+  learned_init_meta_page(image, meta);
   overwrite_page(index, kLearnedMetaBlock, image);
 
   IndexBuildResult* result = static_cast<IndexBuildResult*>(palloc0(sizeof(IndexBuildResult)));
@@ -261,14 +185,14 @@ extern "C" void learned_buildempty(Relation index) {
   meta.model_start = meta.leaf_start + 1;
   meta.model_pages = 1;
   Page image = static_cast<Page>(palloc(BLCKSZ));
-  init_meta_page(image, meta);
-  append_page(index, INIT_FORKNUM, image, kLearnedMetaBlock);
+  learned_init_meta_page(image, meta);
+  learned_append_page(index, INIT_FORKNUM, image, kLearnedMetaBlock);
   learned_init_items_page(image, kPageLeaf, meta.generation);
   learned_items_header(image)->high_fence = PG_UINT64_MAX;
   learned_items_header(image)->flags |= kLeafIsLast;
-  append_page(index, INIT_FORKNUM, image, meta.leaf_start);
+  learned_append_page(index, INIT_FORKNUM, image, meta.leaf_start);
   uint64 fence0 = 0;
-  write_model_pages(index, INIT_FORKNUM, reinterpret_cast<const char*>(&fence0), sizeof fence0,
+  learned_write_model_pages(index, INIT_FORKNUM, reinterpret_cast<const char*>(&fence0), sizeof fence0,
                     meta.model_start, meta.generation, image);
   pfree(image);
 }

@@ -54,12 +54,14 @@ LearnedTrained learned_train(const uint64* keys, Size n, uint32 epsilon) {
 #if OMEN_HAVE_PGM
   // The model object is owned by the current memory context from the moment it exists, so an
   // error (e.g. palloc failing) cannot leak it.
+  // A temporary context owns the core model; deleting it at the end frees the model.
+  MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "learned training", ALLOCSET_SMALL_SIZES);
   void* model = omen_pg::call_core("training the learned model", [&]() -> void* {
     omen::ModelOptions opt;
     opt.epsilon = epsilon;
     return new omen::PgmModel(omen::PgmModel::build(std::span<const uint64_t>(keys, n), opt));
   });
-  own_model(CurrentMemoryContext, model);
+  own_model(tmp, model);
   auto* m = static_cast<omen::PgmModel*>(model);
   Size nseg = omen_pg::call_core("reading the model", [&] { return m->segment_count(); });
   out.model_epsilon = omen_pg::call_core("reading the model", [&] { return m->epsilon(); });
@@ -86,6 +88,7 @@ LearnedTrained learned_train(const uint64* keys, Size n, uint32 epsilon) {
     out.mean_error = sum / static_cast<double>(n);
     out.max_error = max;
   });
+  MemoryContextDelete(tmp);
 #else
   (void)keys;
   (void)epsilon;

@@ -1,0 +1,101 @@
+-- Inserts (leaf gaps, overflow chains, many equal keys), deletes + VACUUM, and the DDL that
+-- rebuilds or empties an index: answers keep equal a sequential scan's and verify passes.
+CREATE EXTENSION IF NOT EXISTS omendb;
+CREATE FUNCTION learned_same(q text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE a text; b text;
+BEGIN
+  PERFORM set_config('enable_seqscan', 'off', true);
+  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', q) INTO a;
+  PERFORM set_config('enable_seqscan', 'on', true);
+  PERFORM set_config('enable_indexscan', 'off', true);
+  PERFORM set_config('enable_indexonlyscan', 'off', true);
+  PERFORM set_config('enable_bitmapscan', 'off', true);
+  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', q) INTO b;
+  PERFORM set_config('enable_indexscan', 'on', true);
+  PERFORM set_config('enable_indexonlyscan', 'on', true);
+  PERFORM set_config('enable_bitmapscan', 'on', true);
+  RETURN a IS NOT DISTINCT FROM b;
+END $$;
+
+CREATE TABLE ld (id serial, k int8);
+INSERT INTO ld (k) SELECT i * 10 FROM generate_series(1, 10000) i;
+CREATE INDEX ld_k ON ld USING learned (k) WITH (fillfactor = 50, error_bound = 16);
+SELECT error_bound, leaf_pages, overflow_pages FROM omendb_index_stats('ld_k');
+-- inserts into the leaf gaps: between, below and above every built key
+INSERT INTO ld (k) SELECT i * 10 + 5 FROM generate_series(0, 10000, 3) i;
+INSERT INTO ld (k) VALUES (-9223372036854775808), (9223372036854775807), (NULL), (NULL);
+SELECT overflow_pages FROM omendb_index_stats('ld_k');
+SELECT omendb_index_verify('ld_k');
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM ld WHERE k = 15;
+SELECT learned_same('SELECT id, k FROM ld WHERE k = 15');
+SELECT learned_same('SELECT id, k FROM ld WHERE k BETWEEN 0 AND 1000');
+SELECT learned_same('SELECT id, k FROM ld WHERE k < 0 OR k > 99990');
+SELECT learned_same('SELECT id FROM ld WHERE k IS NULL');
+-- tens of thousands of equal keys: overflow chains of one leaf
+INSERT INTO ld (k) SELECT 5005 FROM generate_series(1, 30000);
+SELECT overflow_pages > 40 AS chained FROM omendb_index_stats('ld_k');
+SELECT omendb_index_verify('ld_k');
+SELECT count(*) FROM ld WHERE k = 5005;
+SELECT learned_same('SELECT id FROM ld WHERE k BETWEEN 5000 AND 5010');
+SELECT k FROM ld WHERE k > 5000 ORDER BY k LIMIT 3;
+SELECT k FROM ld WHERE k < 5010 ORDER BY k DESC LIMIT 3;
+-- deletes + VACUUM remove index entries; emptied overflow pages are freed and reused
+DELETE FROM ld WHERE k = 5005;
+DELETE FROM ld WHERE k % 20 = 0;
+VACUUM (INDEX_CLEANUP ON) ld;
+SELECT omendb_index_verify('ld_k');
+SELECT keys, free_pages > 0 AS freed FROM omendb_index_stats('ld_k');
+SELECT learned_same('SELECT id, k FROM ld WHERE k BETWEEN 4000 AND 6000');
+SELECT learned_same('SELECT id, k FROM ld WHERE k >= 5005');
+SELECT count(*) FROM ld WHERE k = 5005;
+INSERT INTO ld (k) SELECT 5005 FROM generate_series(1, 3000);
+SELECT omendb_index_verify('ld_k');
+SELECT free_pages, overflow_pages FROM omendb_index_stats('ld_k');
+SELECT count(*) FROM ld WHERE k = 5005;
+-- REINDEX rebuilds: no overflow left
+REINDEX INDEX ld_k;
+SELECT overflow_pages, keys FROM omendb_index_stats('ld_k');
+SELECT omendb_index_verify('ld_k');
+SELECT learned_same('SELECT id, k FROM ld WHERE k BETWEEN 4000 AND 6000');
+-- VACUUM FULL and CLUSTER-free rewrite
+VACUUM FULL ld;
+SELECT omendb_index_verify('ld_k');
+SELECT learned_same('SELECT id, k FROM ld WHERE k > 99000');
+-- TRUNCATE empties the index; it keeps working
+TRUNCATE ld;
+SELECT keys, nulls FROM omendb_index_stats('ld_k');
+SELECT * FROM ld WHERE k = 10;
+INSERT INTO ld (k) SELECT i FROM generate_series(1, 2000) i;
+SELECT omendb_index_verify('ld_k');
+SELECT learned_same('SELECT id, k FROM ld WHERE k BETWEEN 100 AND 120');
+-- CREATE INDEX CONCURRENTLY
+CREATE INDEX CONCURRENTLY ld_k2 ON ld USING learned (k);
+SELECT omendb_index_verify('ld_k2');
+DROP INDEX ld_k;
+EXPLAIN (COSTS OFF) SELECT * FROM ld WHERE k = 7;
+SELECT learned_same('SELECT id, k FROM ld WHERE k BETWEEN 7 AND 9');
+DROP TABLE ld;
+
+-- unlogged table (init fork written by ambuildempty)
+CREATE UNLOGGED TABLE lu (k int4);
+CREATE INDEX lu_k ON lu USING learned (k);
+INSERT INTO lu SELECT i FROM generate_series(1, 3000) i;
+SELECT omendb_index_verify('lu_k');
+SELECT learned_same('SELECT k FROM lu WHERE k BETWEEN 10 AND 20');
+DROP TABLE lu;
+
+-- partitioned table: one learned index per partition
+CREATE TABLE lp (k int4, v text) PARTITION BY RANGE (k);
+CREATE TABLE lp1 PARTITION OF lp FOR VALUES FROM (0) TO (1000);
+CREATE TABLE lp2 PARTITION OF lp FOR VALUES FROM (1000) TO (2000);
+INSERT INTO lp SELECT i, 'v' || i FROM generate_series(0, 1999) i;
+CREATE INDEX lp_k ON lp USING learned (k);
+ANALYZE lp;
+EXPLAIN (COSTS OFF) SELECT * FROM lp WHERE k IN (5, 1500);
+SELECT learned_same('SELECT * FROM lp WHERE k IN (5, 1500) OR k BETWEEN 990 AND 1010');
+SELECT omendb_index_verify('lp1_k_idx'), omendb_index_verify('lp2_k_idx');
+DROP TABLE lp;
+RESET ALL;
+DROP FUNCTION learned_same;

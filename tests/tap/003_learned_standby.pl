@@ -1,0 +1,49 @@
+# A streaming standby replays the learned index's generic WAL and answers through the index
+# exactly as the primary does.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LearnedTest;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->start;
+$primary->safe_psql('postgres', q{
+	CREATE EXTENSION omendb;
+	CREATE TABLE t (id serial, k int8);
+	INSERT INTO t (k) SELECT (i * 7919) % 100003 FROM generate_series(1, 30000) i;
+	CREATE INDEX t_k ON t USING learned (k);
+});
+$primary->backup('b');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'b', has_streaming => 1);
+$standby->start;
+
+# changes after the base backup reach the standby only through WAL
+$primary->safe_psql('postgres', q{
+	INSERT INTO t (k) SELECT (random() * 100000)::int8 FROM generate_series(1, 5000);
+	INSERT INTO t (k) SELECT 4242 FROM generate_series(1, 3000);
+	INSERT INTO t (k) SELECT NULL FROM generate_series(1, 700);
+	DELETE FROM t WHERE id % 7 = 0;
+	VACUUM (INDEX_CLEANUP ON) t;
+	CREATE TABLE u (k int4);
+	INSERT INTO u SELECT i FROM generate_series(1, 10000) i;
+	CREATE INDEX u_k ON u USING learned (k);
+});
+$primary->wait_for_catchup($standby);
+
+my $plan = $standby->safe_psql('postgres',
+	'SET enable_seqscan = off; SET enable_bitmapscan = off; EXPLAIN (COSTS OFF) SELECT * FROM t WHERE k = 4242');
+like($plan, qr/Index Scan using t_k/, 'standby plans the learned index');
+is($standby->safe_psql('postgres', q{SELECT omendb_index_verify('t_k') > 0 AND omendb_index_verify('u_k') > 0}),
+	't', 'indexes verify on the standby');
+for my $q (answer_queries('t'), 'SELECT count(*) FROM u WHERE k BETWEEN 10 AND 500') {
+	my $s = $standby->safe_psql('postgres', "SET enable_seqscan = off; SET enable_bitmapscan = off; $q");
+	my $p = $primary->safe_psql('postgres', "SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off; $q");
+	is($s, $p, "standby index answer = primary seqscan answer: $q");
+}
+$standby->stop;
+$primary->stop;
+done_testing();

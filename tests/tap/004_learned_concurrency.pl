@@ -1,0 +1,53 @@
+# Concurrency: 4 pgbench clients insert, delete and query through the learned index for ~30 s
+# (overflow chains grow while scans read them; VACUUM runs alongside). Afterwards the index
+# verifies and answers like a sequential scan.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LearnedTest;
+
+my $node = PostgreSQL::Test::Cluster->new('conc');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION omendb;
+	CREATE TABLE t (id serial, k int8);
+	INSERT INTO t (k) SELECT (random() * 100000)::int8 FROM generate_series(1, 20000);
+	CREATE INDEX t_k ON t USING learned (k) WITH (fillfactor = 90, error_bound = 32);
+});
+
+my $dir = $node->basedir;
+my %scripts = (
+	'insert.sql' => "\\set k random(0, 100000)\nINSERT INTO t (k) VALUES (CASE WHEN :k % 13 = 0 THEN 4242 WHEN :k % 101 = 0 THEN NULL ELSE :k END);\n",
+	'query.sql'  => "\\set k random(0, 100000)\nSELECT count(*) FROM t WHERE k BETWEEN :k AND :k + 200;\nSELECT k FROM t WHERE k >= :k ORDER BY k LIMIT 5;\nSELECT count(*) FROM t WHERE k = 4242;\n",
+	'delete.sql' => "\\set k random(0, 100000)\nDELETE FROM t WHERE k BETWEEN :k AND :k + 3;\n",
+	'vacuum.sql' => "VACUUM (INDEX_CLEANUP ON) t;\n\\sleep 2 s\n");
+for my $f (keys %scripts) {
+	open my $fh, '>', "$dir/$f" or die;
+	print $fh $scripts{$f};
+	close $fh;
+}
+my ($ok, $stdout, $stderr) = (0, '', '');
+{
+	local $ENV{PGOPTIONS} = '-c enable_seqscan=off';
+	my @cmd = ('pgbench', '-n', '-c', '4', '-j', '2', '-T', '30',
+		'-f', "$dir/insert.sql\@6", '-f', "$dir/query.sql\@6", '-f', "$dir/delete.sql\@1", '-f', "$dir/vacuum.sql\@1",
+		'-h', $node->host, '-p', $node->port, 'postgres');
+	$ok = IPC::Run::run(\@cmd, '>', \$stdout, '2>', \$stderr);
+}
+ok($ok, 'pgbench: 4 clients inserting, deleting, querying, vacuuming for 30 s') or diag($stderr);
+like($stdout, qr/number of failed transactions: 0/, 'no failed transactions');
+
+is($node->safe_psql('postgres', q{SELECT omendb_index_verify('t_k') > 0}), 't', 'index verifies after the run');
+my @bad = same_answers($node, 't');
+is(scalar(@bad), 0, 'answers equal a seqscan after the run') or diag(join("\n", @bad));
+$node->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) t');
+is($node->safe_psql('postgres',
+	q{SELECT s.keys + s.nulls = (SELECT count(*) FROM t) FROM omendb_index_stats('t_k') s}),
+	't', 'after VACUUM the index holds exactly the live rows');
+@bad = same_answers($node, 't');
+is(scalar(@bad), 0, 'answers equal a seqscan after VACUUM') or diag(join("\n", @bad));
+$node->stop;
+done_testing();

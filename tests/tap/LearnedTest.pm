@@ -1,0 +1,36 @@
+# Helpers shared by the learned-index TAP tests.
+package LearnedTest;
+use strict;
+use warnings;
+use Exporter 'import';
+our @EXPORT = qw(same_answers answer_queries);
+
+# Queries whose answers must not depend on the access path.
+sub answer_queries {
+	my ($tbl) = @_;
+	return (
+		"SELECT count(*), sum(k) FROM $tbl WHERE k BETWEEN 1000 AND 5000",
+		"SELECT id, k FROM $tbl WHERE k = 4242 ORDER BY id",
+		"SELECT k FROM $tbl WHERE k > 90000 ORDER BY k LIMIT 50",
+		"SELECT k FROM $tbl WHERE k < 300 ORDER BY k DESC LIMIT 50",
+		"SELECT count(*) FROM $tbl WHERE k = ANY ('{1, 77, 500, 777, 99999}')",
+		"SELECT count(*) FROM $tbl WHERE k IS NULL",
+		"SELECT count(*) FROM $tbl WHERE k >= 0");
+}
+
+# Runs every query through the index (seqscan off) and through a seqscan only; returns the
+# list of queries whose answers differ (empty when all agree).
+sub same_answers {
+	my ($node, $tbl) = @_;
+	my @bad;
+	for my $q (answer_queries($tbl)) {
+		my $idx = $node->safe_psql('postgres',
+			"SET enable_seqscan = off; SET enable_bitmapscan = off; $q");
+		my $seq = $node->safe_psql('postgres',
+			"SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off; $q");
+		push @bad, "$q: index [$idx] seq [$seq]" if $idx ne $seq;
+	}
+	return @bad;
+}
+
+1;
