@@ -61,6 +61,6 @@ if [ "${DEMO_COMPARE:-1}" = 1 ]; then
   echo
   echo "== quick learned vs btree comparison (bench/pg_compare.sh: $qrows rows, 5 s per pgbench run, one repeat;"
   echo "   the full run is 'sudo bash bench/pg_compare.sh', docs/bench-pg.md)"
-  OMEN_SKIP_INSTALL=1 PGBIN=$PGBIN BENCH_OUT=bench/out/demo ROWS=$qrows DURATION=5 REPEATS=1 PROBE_KEYS=50000 \
+  OMEN_SKIP_INSTALL=1 PGBIN=$PGBIN BENCH_OUT=bench/out/demo ROWS=$qrows DURATION=5 REPEATS=1 BUILD_REPEATS=1 PROBE_KEYS=50000 \
     bash bench/pg_compare.sh | grep -v '^-- '
 fi

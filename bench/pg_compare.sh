@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/pg_compare.sh: learned vs btree inside PostgreSQL, in one throwaway cluster (docs/bench-pg.md).
 #
-#   sudo bash bench/pg_compare.sh [--rows N] [--duration S] [--repeats R] [--probe-keys N] [--quick]
+#   sudo bash bench/pg_compare.sh [--rows N] [--duration S] [--repeats R] [--build-repeats R]
+#                                 [--probe-keys N] [--quick]
 #
 # Two datasets (random int8 keys, sequential int8 keys), each loaded into two identical tables: one
 # gets only a btree on k, the other only a learned index, so the planner has exactly one index to
@@ -11,7 +12,8 @@
 # Writes bench/out/pg_compare.csv (medians, ratios, targets), bench/out/pg_compare_raw.csv (every
 # repeat), bench/out/report/{report.md,*.png,explain.txt}.
 #
-# Environment: ROWS DURATION REPEATS PROBE_KEYS CLIENTS (same as the flags), PGBIN (PostgreSQL bin
+# Environment: ROWS DURATION REPEATS BUILD_REPEATS PROBE_KEYS CLIENTS (as the flags; REPEATS: pgbench
+# runs and probe calls, BUILD_REPEATS: index builds and joins), PGBIN (PostgreSQL bin
 # dir, default /usr/lib/postgresql/15/bin), OMEN_SKIP_INSTALL=1 (do not `make install` first),
 # SHARED_BUFFERS (default: enough for all tables and indexes), BENCH_OUT (default bench/out).
 # Needs root (the cluster runs as the postgres user, tests/pgcluster.sh).
@@ -19,8 +21,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROWS=${ROWS:-10000000}
-DURATION=${DURATION:-20}
-REPEATS=${REPEATS:-3}
+DURATION=${DURATION:-10}
+REPEATS=${REPEATS:-5}
+BUILD_REPEATS=${BUILD_REPEATS:-3}
 PROBE_KEYS=${PROBE_KEYS:-200000}
 CLIENTS=${CLIENTS:-2}
 while [ $# -gt 0 ]; do
@@ -28,8 +31,9 @@ while [ $# -gt 0 ]; do
     --rows) ROWS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --repeats) REPEATS=$2; shift 2 ;;
+    --build-repeats) BUILD_REPEATS=$2; shift 2 ;;
     --probe-keys) PROBE_KEYS=$2; shift 2 ;;
-    --quick) ROWS=200000; DURATION=3; REPEATS=1; PROBE_KEYS=20000; shift ;;
+    --quick) ROWS=200000; DURATION=3; REPEATS=1; BUILD_REPEATS=1; PROBE_KEYS=20000; shift ;;
     -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "pg_compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -96,9 +100,9 @@ q -c "CHECKPOINT" -c "VACUUM (FREEZE, ANALYZE)" -c "CHECKPOINT"
 notvis=$(q -c "SELECT string_agg(relname, ' ') FROM pg_class WHERE relname ~ '^t_(rand|seq)_(bt|ln)$' AND relallvisible < relpages")
 [ -z "$notvis" ] || { echo "pg_compare.sh: not all-visible after VACUUM: $notvis" >&2; exit 1; }
 
-echo "== index builds (maintenance_work_mem=512MB, no parallel workers), $REPEATS repeats, alternating"
+echo "== index builds (maintenance_work_mem=512MB, no parallel workers), $BUILD_REPEATS repeats, alternating"
 for d in rand seq; do
-  for r in $(seq 1 "$REPEATS"); do
+  for r in $(seq 1 "$BUILD_REPEATS"); do
     for am in $(order "$r"); do
       ms=$(q -c "SELECT round(bench_build_ms('$(table_of $d $am)', '$(index_of $d $am)', '$am')::numeric, 1)")
       q -c "CHECKPOINT"
@@ -150,9 +154,9 @@ for d in rand seq; do
   done
 done
 
-echo "== ns per probe through the index AM interface ($PROBE_KEYS keys, omendb_probe_cost), $(( REPEATS + 2 )) repeats"
+echo "== ns per probe through the index AM interface ($PROBE_KEYS keys, omendb_probe_cost), $REPEATS repeats"
 for d in rand seq; do
-  for r in $(seq 1 $(( REPEATS + 2 ))); do
+  for r in $(seq 1 "$REPEATS"); do
     for am in $(order "$r"); do
       ns=$(q -c "SELECT round(ns_per_probe::numeric, 1) || ',' || tids FROM omendb_probe_cost('$(index_of $d $am)',
                    (SELECT array_agg(k) FROM (SELECT k FROM probe_$d LIMIT $PROBE_KEYS) s))")
@@ -163,9 +167,16 @@ for d in rand seq; do
   step "$d probes done"
 done
 
-echo "== nested-loop join of $NL_KEYS keys, $REPEATS repeats"
+echo "== nested-loop join of $NL_KEYS keys, $BUILD_REPEATS repeats"
 for d in rand seq; do
-  for r in $(seq 1 "$REPEATS"); do
+  for am in btree learned; do
+    plan=$(q -c "SET enable_hashjoin = off" -c "SET enable_mergejoin = off" -c "SET enable_memoize = off" \
+             -c "EXPLAIN (COSTS OFF) SELECT count(*) FROM probe_$d p JOIN $(table_of $d $am) t ON t.k = p.k")
+    printf '### %s nl-join %s\n%s\n\n' "$d" "$am" "$plan" >> "$REPORT/explain.txt"
+    grep -q "Nested Loop" <<<"$plan" && grep -q "$(index_of $d $am)" <<<"$plan" ||
+      { echo "pg_compare.sh: the join on $(table_of $d $am) is not a nested loop over $(index_of $d $am):" >&2; echo "$plan" >&2; exit 1; }
+  done
+  for r in $(seq 1 "$BUILD_REPEATS"); do
     for am in $(order "$r"); do
       ns=$(q -c "SELECT round((bench_nl_join_ms('$(table_of $d $am)', 'probe_$d') * 1e6 / $NL_KEYS)::numeric, 1)")
       record "$d" nljoin_ns "$am" "$r" "$ns"
@@ -200,5 +211,5 @@ q -c "SELECT 'after inserts: learned ' || c.relname || ': ' || s.keys || ' keys,
       FROM pg_class c, omendb_index_stats(c.oid) s WHERE c.relname IN ('t_rand_ln_k', 't_seq_ln_k')" | tee -a "$REPORT/stats.txt"
 
 echo "== summary"
-settings="rows=$ROWS duration=${DURATION}s repeats=$REPEATS clients=$CLIENTS probe_keys=$PROBE_KEYS nl_keys=$NL_KEYS shared_buffers=$SHARED_BUFFERS"
+settings="rows=$ROWS duration=${DURATION}s repeats=$REPEATS build_repeats=$BUILD_REPEATS clients=$CLIENTS probe_keys=$PROBE_KEYS nl_keys=$NL_KEYS shared_buffers=$SHARED_BUFFERS"
 bash bench/pg_report.sh "$raw" "$OUT/pg_compare.csv" "$REPORT" "$settings"

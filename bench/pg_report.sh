@@ -27,6 +27,8 @@ awk -F, -v targets="$targets" '
     nmetrics = n
   }
   NR > 1 && $5 != "" { k = $1 SUBSEP $2 SUBSEP $3; cnt[k]++; val[k, cnt[k]] = $5 + 0; seen[$1] = 1 }
+  function lo(k,   i, v) { v = val[k, 1]; for (i = 2; i <= cnt[k]; i++) if (val[k, i] < v) v = val[k, i]; return v }
+  function hi(k,   i, v) { v = val[k, 1]; for (i = 2; i <= cnt[k]; i++) if (val[k, i] > v) v = val[k, i]; return v }
   function median(k,   m, i, j, t, a) {
     m = cnt[k]; if (m == 0) return ""
     for (i = 1; i <= m; i++) a[i] = val[k, i]
@@ -34,7 +36,7 @@ awk -F, -v targets="$targets" '
     return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
   }
   END {
-    print "dataset,metric,label,unit,btree,learned,ratio,target,result,repeats"
+    print "dataset,metric,label,unit,btree,learned,ratio,target,result,repeats,btree_min,btree_max,learned_min,learned_max"
     split("rand seq", ds, " ")
     for (di = 1; di <= 2; di++) {
       d = ds[di]; if (!(d in seen)) continue
@@ -45,8 +47,9 @@ awk -F, -v targets="$targets" '
         res = "info"; tgt = "-"
         if (dir[m] == "le") { tgt = "<=" target[m]; res = (ratio <= target[m]) ? "PASS" : "MISS" }
         if (dir[m] == "ge") { tgt = ">=" target[m]; res = (ratio >= target[m]) ? "PASS" : "MISS" }
-        printf "%s,%s,%s,%s,%.6g,%.6g,%.3f,%s,%s,%d\n", (d == "rand" ? "random" : "sequential"), m, label[m], unit[m],
-               b / div[m], l / div[m], ratio, tgt, res, cnt[d SUBSEP m SUBSEP "btree"]
+        kb = d SUBSEP m SUBSEP "btree"; kl = d SUBSEP m SUBSEP "learned"
+        printf "%s,%s,%s,%s,%.6g,%.6g,%.3f,%s,%s,%d,%.6g,%.6g,%.6g,%.6g\n", (d == "rand" ? "random" : "sequential"), m, label[m], unit[m],
+               b / div[m], l / div[m], ratio, tgt, res, cnt[kb], lo(kb) / div[m], hi(kb) / div[m], lo(kl) / div[m], hi(kl) / div[m]
       }
     }
   }' "$raw" > "$summary"
@@ -68,6 +71,7 @@ if command -v gnuplot >/dev/null; then
   gnuplot <<EOF
 set terminal pngcairo size 1200,560 font "sans,10"
 set output "$report/ratios.png"
+set termoption noenhanced
 set title "learned / btree (same run, medians): below 1 = learned smaller/faster for size, build, probe, join; above 1 = learned faster for TPS"
 set style data histograms
 set style histogram clustered gap 1
@@ -86,7 +90,7 @@ plot "$report/ratios.dat" using 2:xtic(1) title "random keys" lc rgb "#3b7dd8", 
 EOF
   # absolute.dat per metric block: dataset btree learned
   awk -F, 'NR > 1 { if (!($2 in seen)) { seen[$2] = 1; ms[++n] = $2; lab[$2] = $3 " (" $4 ")" }
-                    b[$2, $1] = $5; l[$2, $1] = $6 }
+                    b[$2, $1] = $5 " " $11 " " $12; l[$2, $1] = $6 " " $13 " " $14 }
            END { for (i = 1; i <= n; i++) { m = ms[i]; printf "# %s\n", lab[m]
                    for (j = 1; j <= 2; j++) { d = (j == 1) ? "random" : "sequential"
                      if ((m, d) in b) printf "%s %s %s\n", d, b[m, d], l[m, d] }
@@ -96,9 +100,10 @@ EOF
   gnuplot <<EOF
 set terminal pngcairo size 1400,760 font "sans,9"
 set output "$report/absolute.png"
-set multiplot layout 2,4 title "btree vs learned, medians of the repeats ($settings)"
+set termoption noenhanced
+set multiplot layout 2,4 title "btree vs learned: medians, bars from min to max of the repeats ($settings)"
 set style data histograms
-set style histogram clustered gap 1
+set style histogram errorbars gap 1 lw 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set yrange [0:*]
@@ -108,7 +113,7 @@ set offsets 0, 0, graph 0.2, 0
 array T[$nblocks] = [$(echo "$titles" | sed 's/" "/", "/g')]
 do for [i=0:$(( nblocks - 1 ))] {
   set title T[i+1]
-  plot "$report/absolute.dat" index i using 2:xtic(1) title "btree" lc rgb "#7f8c8d", '' index i using 3 title "learned" lc rgb "#27ae60"
+  plot "$report/absolute.dat" index i using 2:3:4:xtic(1) title "btree" lc rgb "#7f8c8d", '' index i using 5:6:7 title "learned" lc rgb "#27ae60"
 }
 unset multiplot
 EOF
@@ -128,6 +133,12 @@ fi
   echo "Ratio = learned / btree of the medians. Size, build time, per-probe cost and join time: lower"
   echo "is better; TPS: higher is better. \`info\` rows have no target."
   echo
+  echo "Spread (min .. max over the repeats):"
+  echo
+  echo "| dataset | metric | repeats | btree | learned |"
+  echo "|---|---|---|---|---|"
+  awk -F, 'NR > 1 { printf "| %s | %s (%s) | %s | %.5g .. %.5g | %.5g .. %.5g |\n", $1, $3, $4, $10, $11, $12, $13, $14 }' "$summary"
+  echo
   echo '![ratios](ratios.png)'
   echo
   echo '![absolute](absolute.png)'
@@ -144,4 +155,4 @@ fi
     echo '```'
   fi
 } > "$report/report.md"
-echo "wrote $summary, $(dirname "$summary")/pg_compare_raw.csv, $report/{report.md,ratios.png,absolute.png,explain.txt}"
+echo "wrote $summary, $raw, $report/{report.md,ratios.png,absolute.png}"
