@@ -52,6 +52,10 @@ $(CORE_LIB): FORCE
 
 $(shlib): $(CORE_LIB)
 
+# PGXS tracks no header dependencies here: rebuild every object when a header changes (struct
+# layouts are shared between the glue files).
+$(OBJS): $(wildcard pg_extension/*.h) $(wildcard core/include/omen/*.h)
+
 .PHONY: FORCE test demo bench
 FORCE:
 

@@ -80,6 +80,27 @@ void learned_endscan(IndexScanDesc scan);
 char* learned_buildphasename(int64 phase);
 }
 
+// ---- generations (learned_retrain.cpp) --------------------------------------------------------
+
+// Writers (aminsert, ambulkdelete) hold this heavyweight lock in ShareLock mode; re-training and
+// freeing a retired generation hold it in ExclusiveLock mode, so the leaves they copy or free
+// cannot change underneath. Readers never take it: a re-train does not block scans.
+inline constexpr LOCKMODE kLearnedWriterLock = ShareLock;
+inline constexpr LOCKMODE kLearnedRetrainLock = ExclusiveLock;
+
+// An overflow chain this long (pages) on one leaf makes an insert try a re-train.
+inline constexpr uint32 kLearnedRetrainChainPages = 16;
+
+// Re-trains `index` into a new generation (all live items, current options) and swaps it in at
+// the metapage. With `wait` false, gives up (returns false) if another writer holds the lock.
+// Also returns false when a retired generation still waits to be freed. Does not block readers.
+bool learned_retrain(Relation index, bool wait);
+// Frees the retired generation's pages once no snapshot can still read them. REQUIRES: caller
+// holds kLearnedRetrainLock. Returns true if nothing retired is left.
+bool learned_reclaim_retired(Relation index);
+// Pages in all overflow chains (sum of the leaves' chain_pages).
+uint64 learned_overflow_pages(Relation index);
+
 // CREATE INDEX progress phases (pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ...)).
 enum LearnedBuildPhase : int64 {
   kPhaseScan = 2,   // PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE is 1

@@ -4,8 +4,13 @@
 // gap at its sorted position, or, when the leaf is full, appended to the leaf's overflow chain
 // (a new overflow page when the chain's tail is full). NULLs are appended to the null chain.
 // Lock order: leaf -> overflow tail -> new page; metapage -> null tail -> new page. Every change
-// is one GenericXLog record of at most 3 pages.
+// is one GenericXLog record of at most 3 pages. Writers hold kLearnedWriterLock (learned.h) so a
+// re-train never copies a leaf while it changes.
 #include "learned_model.h"
+
+extern "C" {
+#include "storage/lmgr.h"
+}
 
 namespace {
 
@@ -105,15 +110,17 @@ void insert_null(Relation index, ItemPointer tid) {
 
 extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, ItemPointer tid,
                                Relation, IndexUniqueCheck, bool, IndexInfo*) {
+  LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
   if (isnull[0]) {
     insert_null(index, tid);
+    UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
     return false;
   }
+  bool retrain = false;
   uint64 key = learned_encode(values[0], index->rd_opcintype[0]);
   LearnedCache* cache = learned_get_cache(index);
   uint32 leaf = learned_target_leaf(cache, key);
   BlockNumber blkno = cache->meta.leaf_start + leaf;
-  uint32 generation = cache->meta.generation;
 
   Buffer buf = ReadBuffer(index, blkno);
   LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -125,13 +132,19 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
     GenericXLogFinish(xs);
   } else {
     LearnedItemsHeader proto = *learned_items_header(page);
-    append_to_chain(index, buf, proto.tail, kPageOverflow, generation, key, tid, &proto,
+    append_to_chain(index, buf, proto.tail, kPageOverflow, learned_special(page)->generation, key, tid, &proto,
                     [](Page owner, BlockNumber nblk, bool first) {
                       LearnedItemsHeader* h = learned_items_header(owner);
                       if (first) h->next = nblk;
                       h->tail = nblk;
+                      h->chain_pages++;
                     });
+    retrain = learned_items_header(page)->chain_pages >= kLearnedRetrainChainPages;
   }
   UnlockReleaseBuffer(buf);
+  UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
+  // A long chain makes every probe of its leaf read it: re-train, unless another writer is busy
+  // (then a later insert or VACUUM will).
+  if (retrain) learned_retrain(index, false);
   return false;
 }

@@ -36,6 +36,9 @@ void own_model(MemoryContext cxt, void* model) {
 }
 #endif
 
+// Name of the per-cache memory contexts (compared by address).
+const char* const kCacheContextName = "learned index model cache";
+
 // Number of fences in fences[from..to] (inclusive) that are < key; fences are non-decreasing.
 uint32 count_below(const uint64* fences, uint32 from, uint32 to, uint64 key) {
   uint32 lo = from, hi = to + 1;  // first index in [from, to+1) with fence >= key
@@ -127,9 +130,17 @@ LearnedCache* learned_get_cache(Relation index) {
                            RelationGetRelationName(index), done, total),
                     errhint("REINDEX the index.")));
 
-  MemoryContext cxt = index->rd_indexcxt;
-  if (cache != nullptr) pfree(cache);
+  // Each cache lives in its own child context of rd_indexcxt, which also owns the core model.
+  // Postgres may pfree rd_amcache on a relcache reload without telling us: the stale context is
+  // found here, by its name, and deleted (with its model) before a new one is made.
+  MemoryContext parent = index->rd_indexcxt;
+  for (MemoryContext c = parent->firstchild; c != nullptr;) {
+    MemoryContext next = c->nextchild;
+    if (c->name == kCacheContextName) MemoryContextDelete(c);
+    c = next;
+  }
   index->rd_amcache = nullptr;
+  MemoryContext cxt = AllocSetContextCreate(parent, kCacheContextName, ALLOCSET_SMALL_SIZES);
   cache = static_cast<LearnedCache*>(MemoryContextAllocZero(cxt, sizeof(LearnedCache)));
   cache->meta = meta;
   cache->relfilenode = index->rd_node.relNode;

@@ -5,8 +5,10 @@
 // in leaf p / leaf_cap. The leaf fences (fence_i = build key at position i * leaf_cap, fence_0 = 0)
 // turn that window into the exact leaf, so a probe reads no page to locate its leaf.
 //
-// The cache lives in rd_amcache (allocated in rd_indexcxt) and is valid for one metapage
-// generation. The core model object it points to is owned by a reset callback of rd_indexcxt.
+// The cache lives in rd_amcache, allocated in its own child context of rd_indexcxt, and is valid
+// for one metapage generation (and relfilenode). The core model object it points to is owned by a
+// reset callback of that context, so deleting the context (stale cache, relcache entry dropped)
+// frees it.
 #pragma once
 
 #include "learned_page.h"

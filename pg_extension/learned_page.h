@@ -63,6 +63,14 @@ struct LearnedMeta {
   uint64 max_error;
   Oid key_type;         // opcintype of the column
   uint32 model_epsilon; // error bound the core model proved (PgmModel::epsilon()), for from_segments
+  // The previous generation after a re-train: its pages stay readable (scans that started before
+  // the swap still use them) until no snapshot older than retired_xid exists; then VACUUM or the
+  // next re-train frees them. retired_nleaves == 0: nothing retired.
+  uint64 retired_xid;   // FullTransactionId (U64) of the transaction that re-trained
+  BlockNumber retired_leaf_start;
+  uint32 retired_nleaves;
+  BlockNumber retired_model_start;
+  uint32 retired_model_pages;
 };
 
 // Leaf, overflow and null pages share one layout: a header, then `capacity` keys (uint64, for
@@ -76,7 +84,7 @@ struct LearnedItemsHeader {
   BlockNumber next;        // leaf: head of its overflow chain; overflow/null: next in the chain
   BlockNumber tail;        // leaf: last page of its overflow chain (appends go there)
   uint32 leaf_no;          // leaf: i; overflow: the leaf it belongs to
-  uint32 padding;
+  uint32 chain_pages;      // leaf: pages in its overflow chain (re-train trigger)
 };
 
 inline constexpr uint32 kLeafIsLast = 1;  // leaf: high_fence is +infinity

@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "access/relscan.h"
+#include "access/xlog.h"
 #include "nodes/tidbitmap.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
@@ -31,10 +32,15 @@ struct ScanItem {
 
 enum UnitKind { kUnitValues = 0, kUnitNulls = 1 };
 
+// A leaf (of the generation whose leaves start at leaf_start) restricted to one range, or the
+// null chain. A scan may see a re-train between units: each descent (start_leaf/end_leaf) uses
+// the current generation, and walking to a neighbour leaf stays in the descent's generation.
 struct Unit {
   int kind;
   int range;
   uint32 leaf;
+  BlockNumber leaf_start;
+  uint32 generation;  // of leaf_start's generation: every page the unit reads must carry it
 };
 
 struct ScanOpaque {
@@ -56,7 +62,6 @@ struct ScanOpaque {
   uint64 high_fence;  // of the loaded leaf
   uint64 low_fence;
   bool is_last;
-  BlockNumber leaf_start;
 };
 
 bool item_less(const ScanItem& a, const ScanItem& b) {
@@ -166,31 +171,35 @@ void setup_ranges(IndexScanDesc scan, ScanOpaque* so) {
 
 // ---- units ------------------------------------------------------------------------------------
 
-uint32 start_leaf(Relation index, uint64 key) {
-  return learned_start_leaf(learned_get_cache(index), key);
+Unit start_unit(Relation index, int range, uint64 key) {
+  LearnedCache* cache = learned_get_cache(index);
+  return Unit{kUnitValues, range, learned_start_leaf(cache, key), cache->meta.leaf_start,
+              cache->meta.generation};
 }
 
-uint32 end_leaf(Relation index, uint64 key) {
-  return learned_target_leaf(learned_get_cache(index), key);
+Unit end_unit(Relation index, int range, uint64 key) {
+  LearnedCache* cache = learned_get_cache(index);
+  return Unit{kUnitValues, range, learned_target_leaf(cache, key), cache->meta.leaf_start,
+              cache->meta.generation};
 }
 
 bool first_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   if (so->nranges > 0) {
-    *u = Unit{kUnitValues, 0, start_leaf(scan->indexRelation, so->ranges[0].lo)};
+    *u = start_unit(scan->indexRelation, 0, so->ranges[0].lo);
     return true;
   }
-  *u = Unit{kUnitNulls, 0, 0};
+  *u = Unit{kUnitNulls, 0, 0, InvalidBlockNumber, 0};
   return so->want_nulls;
 }
 
 bool last_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   if (so->want_nulls) {
-    *u = Unit{kUnitNulls, 0, 0};
+    *u = Unit{kUnitNulls, 0, 0, InvalidBlockNumber, 0};
     return true;
   }
   if (so->nranges == 0) return false;
   int r = so->nranges - 1;
-  *u = Unit{kUnitValues, r, end_leaf(scan->indexRelation, so->ranges[r].hi)};
+  *u = end_unit(scan->indexRelation, r, so->ranges[r].hi);
   return true;
 }
 
@@ -199,14 +208,14 @@ bool next_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   const Unit& c = so->unit;
   if (c.kind == kUnitNulls) return false;
   if (!so->is_last && so->high_fence <= so->ranges[c.range].hi) {
-    *u = Unit{kUnitValues, c.range, c.leaf + 1};
+    *u = Unit{kUnitValues, c.range, c.leaf + 1, c.leaf_start, c.generation};
     return true;
   }
   if (c.range + 1 < so->nranges) {
-    *u = Unit{kUnitValues, c.range + 1, start_leaf(scan->indexRelation, so->ranges[c.range + 1].lo)};
+    *u = start_unit(scan->indexRelation, c.range + 1, so->ranges[c.range + 1].lo);
     return true;
   }
-  *u = Unit{kUnitNulls, 0, 0};
+  *u = Unit{kUnitNulls, 0, 0, InvalidBlockNumber, 0};
   return so->want_nulls;
 }
 
@@ -215,15 +224,15 @@ bool prev_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   if (c.kind == kUnitNulls) {
     if (so->nranges == 0) return false;
     int r = so->nranges - 1;
-    *u = Unit{kUnitValues, r, end_leaf(scan->indexRelation, so->ranges[r].hi)};
+    *u = end_unit(scan->indexRelation, r, so->ranges[r].hi);
     return true;
   }
   if (c.leaf > 0 && so->low_fence >= so->ranges[c.range].lo) {
-    *u = Unit{kUnitValues, c.range, c.leaf - 1};
+    *u = Unit{kUnitValues, c.range, c.leaf - 1, c.leaf_start, c.generation};
     return true;
   }
   if (c.range > 0) {
-    *u = Unit{kUnitValues, c.range - 1, end_leaf(scan->indexRelation, so->ranges[c.range - 1].hi)};
+    *u = end_unit(scan->indexRelation, c.range - 1, so->ranges[c.range - 1].hi);
     return true;
   }
   return false;
@@ -250,16 +259,39 @@ void copy_items(Page page, uint64 lo, uint64 hi, bool sorted, ScanOpaque* so, in
   }
 }
 
+// Checks that a leaf/overflow page still belongs to the unit's generation and leaf. On a primary
+// a retired generation stays intact while any snapshot could read it; a hot standby's queries are
+// invisible to the primary, which may free and reuse those pages: that is reported as a
+// serialization failure (retry), never answered from a reused page.
+void check_unit_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind, const Unit& u) {
+  bool ok = !PageIsNew(page) && PageGetSpecialSize(page) == MAXALIGN(sizeof(LearnedSpecial)) &&
+            learned_special(page)->page_id == kLearnedPageId && learned_special(page)->kind == kind &&
+            learned_special(page)->generation == u.generation &&
+            learned_items_header(page)->leaf_no == u.leaf;
+  if (ok) return;
+  if (RecoveryInProgress())
+    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                    errmsg("learned index \"%s\" was re-trained on the primary while this query read it",
+                           RelationGetRelationName(index)),
+                    errhint("Retry the query. hot_standby_feedback = on avoids this.")));
+  learned_check_page(index, page, blkno, kind);
+  ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                  errmsg("learned index \"%s\" block %u belongs to generation %u leaf %u, expected %u leaf %u",
+                         RelationGetRelationName(index), blkno, learned_special(page)->generation,
+                         learned_items_header(page)->leaf_no, u.generation, u.leaf),
+                  errhint("REINDEX the index.")));
+}
+
 void load_leaf(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
   Relation index = scan->indexRelation;
   const Range& r = so->ranges[u.range];
-  int cap = kLearnedItemsPerPage;
+  int cap = 32;  // grows; point lookups copy few items
   so->items = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * cap));
-  BlockNumber blkno = so->leaf_start + u.leaf;
+  BlockNumber blkno = u.leaf_start + u.leaf;
   Buffer buf = ReadBuffer(index, blkno);
   LockBuffer(buf, BUFFER_LOCK_SHARE);
   Page page = BufferGetPage(buf);
-  learned_check_page(index, page, blkno, kPageLeaf);
+  check_unit_page(index, page, blkno, kPageLeaf, u);
   LearnedItemsHeader* h = learned_items_header(page);
   so->low_fence = h->low_fence;
   so->high_fence = h->high_fence;
@@ -271,7 +303,7 @@ void load_leaf(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
     Buffer obuf = ReadBuffer(index, next);
     LockBuffer(obuf, BUFFER_LOCK_SHARE);
     Page opage = BufferGetPage(obuf);
-    learned_check_page(index, opage, next, kPageOverflow);
+    check_unit_page(index, opage, next, kPageOverflow, u);
     copy_items(opage, r.lo, r.hi, false, so, &cap);
     next = learned_items_header(opage)->next;
     UnlockReleaseBuffer(obuf);
@@ -286,7 +318,7 @@ void load_nulls(IndexScanDesc scan, ScanOpaque* so) {
   Relation index = scan->indexRelation;
   LearnedMeta meta;
   learned_read_meta(index, &meta);
-  int cap = kLearnedItemsPerPage;
+  int cap = 32;  // grows; point lookups copy few items
   so->items = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * cap));
   MemoryContext old = MemoryContextSwitchTo(so->batch_cxt);
   for (BlockNumber next = meta.null_head; next != InvalidBlockNumber;) {
@@ -322,8 +354,6 @@ void load_unit(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
 bool step(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
   if (!so->started) {
     so->started = true;
-    LearnedCache* cache = learned_get_cache(scan->indexRelation);
-    so->leaf_start = cache->meta.leaf_start;
     Unit u;
     bool any = ScanDirectionIsBackward(dir) ? last_unit(scan, so, &u) : first_unit(scan, so, &u);
     if (!any) {
@@ -365,7 +395,7 @@ bool step(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
 extern "C" IndexScanDesc learned_beginscan(Relation index, int nkeys, int norderbys) {
   IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
   auto* so = static_cast<ScanOpaque*>(palloc0(sizeof(ScanOpaque)));
-  so->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan batch", ALLOCSET_DEFAULT_SIZES);
+  so->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan batch", ALLOCSET_SMALL_SIZES);
   so->tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan tuple", ALLOCSET_SMALL_SIZES);
   so->keys_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan keys", ALLOCSET_SMALL_SIZES);
   so->type = index->rd_opcintype[0];

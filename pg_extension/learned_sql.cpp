@@ -12,6 +12,8 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(omendb_index_stats);
 PG_FUNCTION_INFO_V1(omendb_index_verify);
+PG_FUNCTION_INFO_V1(omendb_index_retrain);
+Datum omendb_index_retrain(PG_FUNCTION_ARGS);
 Datum omendb_index_stats(PG_FUNCTION_ARGS);
 Datum omendb_index_verify(PG_FUNCTION_ARGS);
 }
@@ -83,7 +85,7 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   LearnedCache* cache = learned_get_cache(index);
   LearnedMeta meta = cache->meta;
   BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-  int64 keys = 0, nulls = 0, pages[7] = {0, 0, 0, 0, 0, 0, 0};
+  int64 keys = 0, nulls = 0, pages[7] = {0, 0, 0, 0, 0, 0, 0}, retired = 0;
   for (BlockNumber b = 0; b < nblocks; b++) {
     CHECK_FOR_INTERRUPTS();
     Buffer buf = ReadBuffer(index, b);
@@ -91,9 +93,15 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
     Page page = BufferGetPage(buf);
     int kind = PageIsNew(page) ? static_cast<int>(kPageFree) : learned_special(page)->kind;
     if (kind < kPageMeta || kind > kPageFree) kind = 0;
-    pages[kind]++;
-    if (kind == kPageLeaf || kind == kPageOverflow) keys += learned_items_header(page)->nitems;
-    if (kind == kPageNull) nulls += learned_items_header(page)->nitems;
+    bool old_generation = (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel) &&
+                          learned_special(page)->generation != meta.generation;
+    if (old_generation) {
+      retired++;  // a retired generation's page, freed by a later VACUUM
+    } else {
+      pages[kind]++;
+      if (kind == kPageLeaf || kind == kPageOverflow) keys += learned_items_header(page)->nitems;
+      if (kind == kPageNull) nulls += learned_items_header(page)->nitems;
+    }
     UnlockReleaseBuffer(buf);
   }
   relation_close(index, AccessShareLock);
@@ -102,8 +110,8 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
     elog(ERROR, "omendb_index_stats must return a record");
   desc = BlessTupleDesc(desc);
-  Datum v[14];
-  bool isnull[14] = {};
+  Datum v[16];
+  bool isnull[16] = {};
   v[0] = Int64GetDatum(keys);
   v[1] = Int64GetDatum(nulls);
   v[2] = Int64GetDatum(static_cast<int64>(meta.build_keys));
@@ -118,6 +126,8 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   v[11] = Int32GetDatum(static_cast<int32>(pages[kPageNull]));
   v[12] = Int32GetDatum(static_cast<int32>(pages[kPageFree]));
   v[13] = Int64GetDatum(static_cast<int64>(nblocks) * BLCKSZ);
+  v[14] = Int32GetDatum(static_cast<int32>(retired));
+  v[15] = Int64GetDatum(static_cast<int64>(meta.generation));
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, isnull)));
 }
 
@@ -139,23 +149,27 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
     learned_check_page(index, page, blkno, kPageLeaf);
+    if (learned_special(page)->generation != meta.generation) corrupted(index, blkno, "leaf of another generation");
     bool last = (learned_items_header(page)->flags & kLeafIsLast) != 0;
     if (last != (i + 1 == meta.nleaves)) corrupted(index, blkno, "last-leaf flag wrong");
     checked += verify_items(index, cache, page, blkno, i, true);
     BlockNumber tail = learned_items_header(page)->tail, seen_last = InvalidBlockNumber;
     BlockNumber steps = 0;
+    uint32 chain_pages = learned_items_header(page)->chain_pages;
     for (BlockNumber next = learned_items_header(page)->next; next != InvalidBlockNumber; steps++) {
       if (next >= nblocks || steps > nblocks) corrupted(index, blkno, "broken overflow chain");
       Buffer obuf = ReadBuffer(index, next);
       LockBuffer(obuf, BUFFER_LOCK_SHARE);
       Page opage = BufferGetPage(obuf);
       learned_check_page(index, opage, next, kPageOverflow);
+      if (learned_special(opage)->generation != meta.generation) corrupted(index, next, "overflow page of another generation");
       checked += verify_items(index, cache, opage, next, i, false);
       seen_last = next;
       next = learned_items_header(opage)->next;
       UnlockReleaseBuffer(obuf);
     }
     if (seen_last != tail) corrupted(index, blkno, "overflow tail pointer wrong");
+    if (steps != chain_pages) corrupted(index, blkno, "overflow chain length differs from chain_pages");
     UnlockReleaseBuffer(buf);
   }
   // The null chain.
@@ -180,4 +194,14 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
     corrupted(index, 0, "null tail pointer wrong");
   relation_close(index, AccessShareLock);
   PG_RETURN_INT64(checked);
+}
+
+// omendb_index_retrain(regclass) -> bool: re-trains the index into a new generation now (waits
+// for writers, never for readers). False when the previous retired generation is still readable
+// by some snapshot (run it again after those transactions end, or VACUUM).
+extern "C" Datum omendb_index_retrain(PG_FUNCTION_ARGS) {
+  Relation index = open_learned(PG_GETARG_OID(0));
+  bool done = learned_retrain(index, true);
+  relation_close(index, AccessShareLock);
+  PG_RETURN_BOOL(done);
 }

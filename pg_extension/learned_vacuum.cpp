@@ -3,13 +3,15 @@
 // Bulk delete walks every leaf and its overflow chain, then the null chain, removing the items
 // whose TID the callback reports dead (page compaction keeps leaves sorted). An overflow or null
 // page that becomes empty is unlinked from its chain and handed to the FSM (kind kPageFree).
-// Fences and the model are untouched: deletions never break invariants I1..I5.
+// Fences and the model are untouched: deletions never break invariants I1..I5. Cleanup frees a
+// retired generation and re-trains when overflow chains got long (learned_retrain.cpp).
 #include "learned_model.h"
 
 extern "C" {
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/indexfsm.h"
+#include "storage/lmgr.h"
 }
 
 namespace {
@@ -44,12 +46,15 @@ int compact_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback, v
 struct ChainOwner {
   BlockNumber* (*head)(Page);
   BlockNumber* (*tail)(Page);
+  void (*unlinked)(Page);  // bookkeeping on the owner when a page leaves its chain
 };
 
 BlockNumber* leaf_head(Page p) { return &learned_items_header(p)->next; }
 BlockNumber* leaf_tail(Page p) { return &learned_items_header(p)->tail; }
 BlockNumber* null_head(Page p) { return &learned_meta(p)->null_head; }
 BlockNumber* null_tail(Page p) { return &learned_meta(p)->null_tail; }
+void leaf_unlinked(Page p) { learned_items_header(p)->chain_pages--; }
+void null_unlinked(Page) {}
 
 void vacuum_chain(Relation index, Buffer owner, ChainOwner o, LearnedPageKind kind,
                   IndexBulkDeleteCallback callback, void* state, IndexBulkDeleteResult* stats) {
@@ -70,6 +75,7 @@ void vacuum_chain(Relation index, Buffer owner, ChainOwner o, LearnedPageKind ki
       Page op = GenericXLogRegisterBuffer(xs, owner, 0);
       if (prev == InvalidBuffer) *o.head(op) = next;
       else learned_items_header(GenericXLogRegisterBuffer(xs, prev, 0))->next = next;
+      o.unlinked(op);
       if (*o.tail(op) == blkno)
         *o.tail(op) = prev == InvalidBuffer ? InvalidBlockNumber : BufferGetBlockNumber(prev);
       Page fp = GenericXLogRegisterBuffer(xs, buf, GENERIC_XLOG_FULL_IMAGE);
@@ -111,6 +117,7 @@ extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, Inde
   Relation index = info->index;
   if (stats == nullptr) stats = static_cast<IndexBulkDeleteResult*>(palloc0(sizeof(IndexBulkDeleteResult)));
   stats->num_index_tuples = 0;
+  LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
   LearnedMeta meta;
   learned_read_meta(index, &meta);
   for (uint32 i = 0; i < meta.nleaves; i++) {
@@ -121,14 +128,15 @@ extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, Inde
     learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
     stats->tuples_removed += compact_page(index, buf, callback, state);
     stats->num_index_tuples += learned_items_header(BufferGetPage(buf))->nitems;
-    vacuum_chain(index, buf, ChainOwner{leaf_head, leaf_tail}, kPageOverflow, callback, state, stats);
+    vacuum_chain(index, buf, ChainOwner{leaf_head, leaf_tail, leaf_unlinked}, kPageOverflow, callback, state, stats);
     UnlockReleaseBuffer(buf);
   }
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
   LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
   learned_check_page(index, BufferGetPage(mbuf), kLearnedMetaBlock, kPageMeta);
-  vacuum_chain(index, mbuf, ChainOwner{null_head, null_tail}, kPageNull, callback, state, stats);
+  vacuum_chain(index, mbuf, ChainOwner{null_head, null_tail, null_unlinked}, kPageNull, callback, state, stats);
   UnlockReleaseBuffer(mbuf);
+  UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
   stats->num_pages = RelationGetNumberOfBlocks(index);
   return stats;
 }
@@ -155,6 +163,15 @@ extern "C" IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, I
     }
     stats->num_index_tuples += count_chain(index, meta.null_head, kPageNull);
   }
+  // Free a retired generation no snapshot can read any more; re-train when overflow chains hold
+  // more than a quarter as many pages as the leaves (probes would read them).
+  LockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
+  learned_reclaim_retired(index);
+  UnlockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
+  LearnedMeta meta;
+  learned_read_meta(index, &meta);
+  uint64 overflow = learned_overflow_pages(index);
+  if (overflow >= 8 && overflow * 4 >= meta.nleaves) learned_retrain(index, true);
   IndexFreeSpaceMapVacuum(index);
   stats->num_pages = RelationGetNumberOfBlocks(index);
   return stats;

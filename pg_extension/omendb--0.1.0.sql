@@ -143,7 +143,7 @@ CREATE FUNCTION omendb_index_stats(index regclass,
     OUT keys bigint, OUT nulls bigint, OUT build_keys bigint, OUT segments int,
     OUT error_bound int, OUT model_epsilon int, OUT mean_error float8, OUT max_error bigint,
     OUT leaf_pages int, OUT overflow_pages int, OUT model_pages int, OUT null_pages int,
-    OUT free_pages int, OUT bytes bigint)
+    OUT free_pages int, OUT bytes bigint, OUT retired_pages int, OUT generation bigint)
 AS 'MODULE_PATHNAME', 'omendb_index_stats'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION omendb_index_stats(regclass) IS 'size, model and page statistics of a learned index';
@@ -154,6 +154,14 @@ CREATE FUNCTION omendb_index_verify(index regclass) RETURNS bigint
 AS 'MODULE_PATHNAME', 'omendb_index_verify'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION omendb_index_verify(regclass) IS 'checks the invariants of a learned index';
+
+-- Re-trains a learned index now: a new generation of leaves and model with every live key and the
+-- current options, swapped in without blocking readers. False if the previous generation is still
+-- in use by an old snapshot.
+CREATE FUNCTION omendb_index_retrain(index regclass) RETURNS boolean
+AS 'MODULE_PATHNAME', 'omendb_index_retrain'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION omendb_index_retrain(regclass) IS 're-trains a learned index into a new generation';
 
 -- Benchmark support (bench/pg_compare.sh, docs/bench-pg.md): nanoseconds per equality probe of the
 -- first column of any index whose operator family has `= bigint` (btree, learned, hash), through

@@ -35,7 +35,7 @@ SELECT learned_same('SELECT id, k FROM ld WHERE k < 0 OR k > 99990');
 SELECT learned_same('SELECT id FROM ld WHERE k IS NULL');
 -- tens of thousands of equal keys: overflow chains of one leaf
 INSERT INTO ld (k) SELECT 5005 FROM generate_series(1, 30000);
-SELECT overflow_pages > 40 AS chained FROM omendb_index_stats('ld_k');
+SELECT generation, overflow_pages > 30 AS chained FROM omendb_index_stats('ld_k');
 SELECT omendb_index_verify('ld_k');
 SELECT count(*) FROM ld WHERE k = 5005;
 SELECT learned_same('SELECT id FROM ld WHERE k BETWEEN 5000 AND 5010');
@@ -74,6 +74,8 @@ SELECT learned_same('SELECT id, k FROM ld WHERE k BETWEEN 100 AND 120');
 CREATE INDEX CONCURRENTLY ld_k2 ON ld USING learned (k);
 SELECT omendb_index_verify('ld_k2');
 DROP INDEX ld_k;
+REINDEX INDEX CONCURRENTLY ld_k2;
+SELECT omendb_index_verify('ld_k2');
 EXPLAIN (COSTS OFF) SELECT * FROM ld WHERE k = 7;
 SELECT learned_same('SELECT id, k FROM ld WHERE k BETWEEN 7 AND 9');
 DROP TABLE ld;

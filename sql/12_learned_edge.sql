@@ -92,3 +92,18 @@ CREATE INDEX lbad_part ON lbad USING learned (a) WHERE b > 0;
 INSERT INTO lbad SELECT i, i % 3, 'x', i FROM generate_series(1, 100) i;
 SELECT count(*) FROM lbad WHERE a < 50 AND b > 0;
 DROP TABLE lf, lx, le, lbad;
+-- amvalidate checks opclasses against btree: wrong operator for a strategy, missing strategies,
+-- a support function that is not the btree comparison function, an unsupported type
+CREATE OPERATOR CLASS bad_swapped_ops FOR TYPE int4 USING learned AS
+  OPERATOR 1 >, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 <, FUNCTION 1 btint4cmp(int4, int4);
+CREATE OPERATOR CLASS bad_missing_ops FOR TYPE int8 USING learned AS
+  OPERATOR 1 <, OPERATOR 3 =, FUNCTION 1 btint8cmp(int8, int8);
+CREATE OPERATOR CLASS bad_proc_ops FOR TYPE int2 USING learned AS
+  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 int2larger(int2, int2);
+CREATE OPERATOR CLASS bad_type_ops FOR TYPE numeric USING learned AS
+  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 numeric_cmp(numeric, numeric);
+SELECT opcname, amvalidate(oid) FROM pg_opclass WHERE opcname LIKE 'bad\_%' ORDER BY opcname;
+DROP OPERATOR FAMILY bad_swapped_ops USING learned;
+DROP OPERATOR FAMILY bad_missing_ops USING learned;
+DROP OPERATOR FAMILY bad_proc_ops USING learned;
+DROP OPERATOR FAMILY bad_type_ops USING learned;

@@ -44,12 +44,16 @@ struct Case {
 template <class C>
 class ModelTest : public ::testing::Test {};
 
-using Cases = ::testing::Types<
-    Case<Int16Key, PgmModel>, Case<Int32Key, PgmModel>, Case<Int64Key, PgmModel>,
-    Case<Float4Key, PgmModel>, Case<Float8Key, PgmModel>, Case<DateKey, PgmModel>,
-    Case<TimestampKey, PgmModel>, Case<Int16Key, RmiModel>, Case<Int64Key, RmiModel>,
-    Case<Float8Key, RmiModel>, Case<TimestampKey, RmiModel>, Case<Int32Key, LinearModel>,
-    Case<Float4Key, LinearModel>, Case<DateKey, LinearModel>>;
+// Every key type x {PGM, RMI, Linear}.
+using Cases =
+    ::testing::Types<Case<Int16Key, PgmModel>, Case<Int32Key, PgmModel>, Case<Int64Key, PgmModel>,
+                     Case<Float4Key, PgmModel>, Case<Float8Key, PgmModel>, Case<DateKey, PgmModel>,
+                     Case<TimestampKey, PgmModel>, Case<Int16Key, RmiModel>, Case<Int32Key, RmiModel>,
+                     Case<Int64Key, RmiModel>, Case<Float4Key, RmiModel>, Case<Float8Key, RmiModel>,
+                     Case<DateKey, RmiModel>, Case<TimestampKey, RmiModel>, Case<Int16Key, LinearModel>,
+                     Case<Int32Key, LinearModel>, Case<Int64Key, LinearModel>, Case<Float4Key, LinearModel>,
+                     Case<Float8Key, LinearModel>, Case<DateKey, LinearModel>,
+                     Case<TimestampKey, LinearModel>>;
 TYPED_TEST_SUITE(ModelTest, Cases);
 
 TYPED_TEST(ModelTest, EveryLookupBracketsLowerBound) {
@@ -103,12 +107,26 @@ TYPED_TEST(RawModelTest, HugeGapBetweenDenseRuns) {
   for (uint32_t eps : kEpsilons) expect_brackets(keys, TypeParam::build(keys, {.epsilon = eps}));
 }
 
+// Automatic RMI sizing gives few leaves on test-sized data; force many (mostly empty) leaves and
+// a single one, so keys routed to empty leaves and before a leaf's first point are exercised.
+TEST(RmiModel, ManyEmptyLeavesAndOneLeafStillBracket) {
+  for (Dist d : {Dist::kLognormal, Dist::kClustered, Dist::kHeavyDups, Dist::kExtremes}) {
+    const std::vector<uint64_t> keys = make_keys<Int64Key>(d, 3000);
+    for (uint32_t leaves : {1u, 7u, 3000u, 12000u}) {
+      SCOPED_TRACE(std::string(dist_name(d)) + " leaves=" + std::to_string(leaves));
+      const RmiModel m = RmiModel::build(keys, {.rmi_leaves = leaves});
+      EXPECT_EQ(m.leaf_count(), leaves);
+      expect_brackets(keys, m);
+    }
+  }
+}
+
 TEST(PgmModel, FromSegmentsPredictsLikeTheOriginal) {
   for (Dist d : {Dist::kLognormal, Dist::kHeavyDups, Dist::kExtremes}) {
     const std::vector<uint64_t> keys = make_keys<Int64Key>(d, 20000);
     const PgmModel m = PgmModel::build(keys, {.epsilon = 16});
-    const PgmModel r = PgmModel::from_segments({m.segments().begin(), m.segments().end()},
-                                               m.key_count(), m.epsilon(), {.epsilon_internal = 2});
+    const PgmModel r = PgmModel::from_segments({m.segments().begin(), m.segments().end()}, m.key_count(),
+                                               m.epsilon(), {.epsilon_internal = 2});
     for (uint64_t q : queries_for(keys)) {
       const SearchBound a = m.predict(q), b = r.predict(q);
       ASSERT_TRUE(a.pos == b.pos && a.lo == b.lo && a.hi == b.hi) << q;

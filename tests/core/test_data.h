@@ -14,13 +14,23 @@
 
 namespace omen::testing {
 
-enum class Dist { kUniform, kLognormal, kNormal, kClustered, kSequential, kStep, kHeavyDups, kAllEqual, kExtremes };
-inline constexpr Dist kAllDists[] = {Dist::kUniform,   Dist::kLognormal, Dist::kNormal,
+enum class Dist {
+  kUniform,
+  kLognormal,
+  kNormal,
+  kClustered,
+  kSequential,
+  kStep,
+  kHeavyDups,
+  kAllEqual,
+  kExtremes
+};
+inline constexpr Dist kAllDists[] = {Dist::kUniform,   Dist::kLognormal,  Dist::kNormal,
                                      Dist::kClustered, Dist::kSequential, Dist::kStep,
-                                     Dist::kHeavyDups, Dist::kAllEqual,  Dist::kExtremes};
+                                     Dist::kHeavyDups, Dist::kAllEqual,   Dist::kExtremes};
 inline const char* dist_name(Dist d) {
-  static constexpr const char* kNames[] = {"uniform", "lognormal", "normal", "clustered", "sequential",
-                                           "step", "heavy_dups", "all_equal", "extremes"};
+  static constexpr const char* kNames[] = {"uniform", "lognormal",  "normal",    "clustered", "sequential",
+                                           "step",    "heavy_dups", "all_equal", "extremes"};
   return kNames[static_cast<int>(d)];
 }
 
@@ -115,8 +125,10 @@ std::vector<typename K::Native> native_values(Dist d, size_t n, uint64_t seed) {
       }
       std::uniform_real_distribution<double> u(-hi, hi);
       while (v.size() < n) {
-        if (rng() % 4 == 0) v.push_back(v[rng() % 12]);  // duplicate an extreme
-        else put(u(rng));
+        if (rng() % 4 == 0)
+          v.push_back(v[rng() % 12]);  // duplicate an extreme
+        else
+          put(u(rng));
       }
       break;
     }
@@ -140,13 +152,22 @@ std::vector<uint64_t> make_keys(Dist d, size_t n, uint64_t seed = 7) {
 inline std::vector<uint64_t> raw_extreme_keys(size_t n, uint64_t seed = 11) {
   std::mt19937_64 rng(seed);
   const uint64_t max = std::numeric_limits<uint64_t>::max(), half = uint64_t{1} << 63;
-  std::vector<uint64_t> k = {0, 0, 1, 2, half - 2, half - 1, half, half, half + 1, max - 2, max - 1, max, max};
+  std::vector<uint64_t> k = {0,    0,        1,       2,       half - 2, half - 1, half,
+                             half, half + 1, max - 2, max - 1, max,      max};
   while (k.size() < n) {
     switch (rng() % 4) {
-      case 0: k.push_back(half + (rng() % 4096) - 2048); break;
-      case 1: k.push_back(max - rng() % 4096); break;
-      case 2: k.push_back(rng() % 4096); break;
-      default: k.push_back(rng()); break;
+      case 0:
+        k.push_back(half + (rng() % 4096) - 2048);
+        break;
+      case 1:
+        k.push_back(max - rng() % 4096);
+        break;
+      case 2:
+        k.push_back(rng() % 4096);
+        break;
+      default:
+        k.push_back(rng());
+        break;
     }
   }
   std::sort(k.begin(), k.end());

@@ -44,6 +44,32 @@ for my $q (answer_queries('t'), 'SELECT count(*) FROM u WHERE k BETWEEN 10 AND 5
 	my $p = $primary->safe_psql('postgres', "SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off; $q");
 	is($s, $p, "standby index answer = primary seqscan answer: $q");
 }
+
+# A standby query reading a generation the primary re-trained away and freed (the primary can't
+# see standby snapshots without hot_standby_feedback) fails cleanly with a serialization failure
+# instead of reading reused pages.
+my $sb = $standby->background_psql('postgres', on_error_stop => 0);
+$sb->query_safe('SET enable_seqscan = off');
+$sb->query_safe('SET enable_bitmapscan = off');
+$sb->query_safe('BEGIN');
+$sb->query_safe('DECLARE c CURSOR FOR SELECT k FROM t WHERE k BETWEEN 0 AND 6000 ORDER BY k');
+my $first = $sb->query_safe('FETCH 2 FROM c');
+like($first, qr/^\d+\n\d+$/, 'standby cursor started on the old generation');
+$primary->safe_psql('postgres', q{SELECT omendb_index_retrain('t_k')});
+$primary->safe_psql('postgres', 'VACUUM t');    # frees the old generation: no primary snapshot needs it
+$primary->safe_psql('postgres', q{SELECT omendb_index_retrain('t_k')});
+$primary->safe_psql('postgres', 'INSERT INTO t (k) SELECT 4242 FROM generate_series(1, 20000)');    # reuses pages
+$primary->wait_for_catchup($standby);
+my ($rest, $failed) = $sb->query('FETCH ALL FROM c');
+ok($failed, 'the standby cursor fails');
+like($sb->{stderr}, qr/learned index "t_k" was re-trained on the primary while this query read it/,
+	'with a serialization failure, not rows from pages of another generation');
+$sb->query('ROLLBACK');
+$sb->quit;
+is($standby->safe_psql('postgres', q{SET enable_seqscan = off; SELECT count(*) FROM t WHERE k BETWEEN 0 AND 6000}),
+	$primary->safe_psql('postgres', q{SET enable_indexscan = off; SET enable_bitmapscan = off; SELECT count(*) FROM t WHERE k BETWEEN 0 AND 6000}),
+	'a new standby query reads the new generation');
+
 $standby->stop;
 $primary->stop;
 done_testing();

@@ -1,6 +1,8 @@
 # Concurrency: 4 pgbench clients insert, delete and query through the learned index for ~30 s
-# (overflow chains grow while scans read them; VACUUM runs alongside). Afterwards the index
-# verifies and answers like a sequential scan.
+# while overflow chains grow, VACUUM runs and the index is re-trained into new generations (by
+# inserts, by VACUUM and by omendb_index_retrain) under the readers. A set of sentinel rows is
+# never modified: every read of it must see exactly those rows, in order, or the client aborts.
+# Afterwards the index verifies and answers like a sequential scan.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -15,12 +17,17 @@ $node->safe_psql('postgres', q{
 	CREATE EXTENSION omendb;
 	CREATE TABLE t (id serial, k int8);
 	INSERT INTO t (k) SELECT (random() * 100000)::int8 FROM generate_series(1, 20000);
+	INSERT INTO t (k) SELECT 200000 + i FROM generate_series(0, 99) i;
 	CREATE INDEX t_k ON t USING learned (k) WITH (fillfactor = 90, error_bound = 32);
 });
 
 my $dir = $node->basedir;
 my %scripts = (
-	'insert.sql' => "\\set k random(0, 100000)\nINSERT INTO t (k) VALUES (CASE WHEN :k % 13 = 0 THEN 4242 WHEN :k % 101 = 0 THEN NULL ELSE :k END);\n",
+	'insert.sql' => "\\set k random(0, 100000)\nINSERT INTO t (k) VALUES (CASE WHEN :k % 3 = 0 THEN 4242 WHEN :k % 101 = 0 THEN NULL ELSE :k END);\n",
+	'sentinel.sql' => "SELECT 1 / (count(*) = 100 AND sum(k) = 20004950)::int FROM t WHERE k BETWEEN 200000 AND 200099;\n"
+	  . "SELECT 1 / (array_agg(k) = (SELECT array_agg(g::int8) FROM generate_series(200000, 200099) g))::int FROM (SELECT k FROM t WHERE k >= 200000 ORDER BY k) s;\n"
+	  . "SELECT 1 / (array_agg(k) = (SELECT array_agg(g::int8 ORDER BY g DESC) FROM generate_series(200000, 200099) g))::int FROM (SELECT k FROM t WHERE k >= 200000 ORDER BY k DESC) s;\n",
+	'retrain.sql' => "SELECT omendb_index_retrain('t_k');\n\\sleep 1 s\n",
 	'query.sql'  => "\\set k random(0, 100000)\nSELECT count(*) FROM t WHERE k BETWEEN :k AND :k + 200;\nSELECT k FROM t WHERE k >= :k ORDER BY k LIMIT 5;\nSELECT count(*) FROM t WHERE k = 4242;\n",
 	'delete.sql' => "\\set k random(0, 100000)\nDELETE FROM t WHERE k BETWEEN :k AND :k + 3;\n",
 	'vacuum.sql' => "VACUUM (INDEX_CLEANUP ON) t;\n\\sleep 2 s\n");
@@ -34,6 +41,7 @@ my ($ok, $stdout, $stderr) = (0, '', '');
 	local $ENV{PGOPTIONS} = '-c enable_seqscan=off';
 	my @cmd = ('pgbench', '-n', '-c', '4', '-j', '2', '-T', '30',
 		'-f', "$dir/insert.sql\@6", '-f', "$dir/query.sql\@6", '-f', "$dir/delete.sql\@1", '-f', "$dir/vacuum.sql\@1",
+		'-f', "$dir/sentinel.sql\@4", '-f', "$dir/retrain.sql\@1",
 		'-h', $node->host, '-p', $node->port, 'postgres');
 	$ok = IPC::Run::run(\@cmd, '>', \$stdout, '2>', \$stderr);
 }
@@ -41,6 +49,8 @@ ok($ok, 'pgbench: 4 clients inserting, deleting, querying, vacuuming for 30 s') 
 like($stdout, qr/number of failed transactions: 0/, 'no failed transactions');
 
 is($node->safe_psql('postgres', q{SELECT omendb_index_verify('t_k') > 0}), 't', 'index verifies after the run');
+my $gen = $node->safe_psql('postgres', q{SELECT generation FROM omendb_index_stats('t_k')});
+ok($gen > 2, "the index was re-trained during the run (generation $gen)");
 my @bad = same_answers($node, 't');
 is(scalar(@bad), 0, 'answers equal a seqscan after the run') or diag(join("\n", @bad));
 $node->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) t');

@@ -45,14 +45,18 @@ struct Segment {
 namespace detail {
 
 // The single evaluation function of every model (build-time verification uses it too).
-// Keys below s.first_key evaluate as s.first_key. Monotone non-decreasing in key (slope >= 0 and
-// correctly rounded FP operations are monotone). Result is in [s.first_rank, next_rank].
+// Keys below s.first_key evaluate as s.first_key; key - first_key saturates at 2^63 - 1 (only
+// keys past a segment's last point get there; saturation keeps the function monotone, and
+// lets both conversions be single signed instructions). Monotone non-decreasing in key
+// (slope >= 0 and correctly rounded FP operations are monotone). Result in
+// [s.first_rank, next_rank]. REQUIRES: s.first_rank <= next_rank < 2^53.
 inline size_t eval_segment(const Segment& s, uint64_t next_rank, uint64_t key) noexcept {
-  const uint64_t dx = key >= s.first_key ? key - s.first_key : 0;
-  double v = s.intercept + s.slope * static_cast<double>(dx);
-  v = std::max(v, static_cast<double>(s.first_rank));
-  v = std::min(v, static_cast<double>(next_rank));
-  return static_cast<size_t>(v + 0.5);
+  constexpr uint64_t kMaxDx = (uint64_t{1} << 63) - 1;
+  const uint64_t dx = std::min(key >= s.first_key ? key - s.first_key : 0, kMaxDx);
+  double v = s.intercept + s.slope * static_cast<double>(static_cast<int64_t>(dx));
+  v = std::max(v, static_cast<double>(static_cast<int64_t>(s.first_rank)));
+  v = std::min(v, static_cast<double>(static_cast<int64_t>(next_rank)));
+  return static_cast<size_t>(static_cast<int64_t>(v + 0.5));
 }
 
 // {pos, pos - err, pos + err + 1} clamped to [0, n].
@@ -69,11 +73,13 @@ class LinearModel {
  public:
   // REQUIRES: sorted ascending (duplicates allowed). The model keeps no reference to `sorted`.
   static LinearModel build(std::span<const uint64_t> sorted, ModelOptions opts = {});
+  // The SearchBound guarantee (omen/search_bound.h) for every key; hi - lo <= 2 * max_error() + 1.
   SearchBound predict(uint64_t key) const noexcept {
     if (n_ == 0 || key < seg_.first_key) return {0, 0, 0};
     return detail::make_bound(detail::eval_segment(seg_, n_, key), err_, n_);
   }
-  size_t size_bytes() const noexcept { return sizeof(*this); }
+  size_t size_bytes() const noexcept { return sizeof(*this); }  // the model's own bytes
+  // Largest measured |predicted - true rank| over the constraint points.
   uint64_t max_error() const noexcept { return err_; }
 
  private:
@@ -88,6 +94,7 @@ class RmiModel {
  public:
   // REQUIRES: sorted ascending (duplicates allowed). L = opts.rmi_leaves (0 = automatic).
   static RmiModel build(std::span<const uint64_t> sorted, ModelOptions opts = {});
+  // The SearchBound guarantee (omen/search_bound.h) for every key; hi - lo <= 2 * max_error() + 1.
   SearchBound predict(uint64_t key) const noexcept {
     if (n_ == 0 || key < root_.first_key) return {0, 0, 0};
     const size_t j = detail::eval_segment(root_, leaves_.size() - 1, key);
@@ -95,7 +102,7 @@ class RmiModel {
     return detail::make_bound(detail::eval_segment(l.seg, l.next_rank, key), l.err, n_);
   }
   size_t size_bytes() const noexcept { return sizeof(*this) + leaves_.size() * sizeof(Leaf); }
-  uint64_t max_error() const noexcept { return max_err_; }
+  uint64_t max_error() const noexcept { return max_err_; }  // largest leaf error
   size_t leaf_count() const noexcept { return leaves_.size(); }
 
  private:
@@ -120,10 +127,12 @@ class PgmModel {
   // Rebuilds the upper levels over a stored leaf level (e.g. read back from pages).
   // REQUIRES: `leaf` is the segments() of a model built over key_count keys and `epsilon` its
   // epsilon(); then the rebuilt model predicts exactly as the original. Throws
-  // std::invalid_argument when the leaf level is not ordered or ranks exceed key_count.
+  // std::invalid_argument when the leaf level is not ordered by first_key and first_rank, does
+  // not start at rank 0, has a rank above key_count or a negative/NaN slope.
   static PgmModel from_segments(std::vector<Segment> leaf, size_t key_count, uint32_t epsilon,
                                 ModelOptions opts = {});
 
+  // The SearchBound guarantee (omen/search_bound.h) for every key; hi - lo <= 2 * epsilon() + 1.
   SearchBound predict(uint64_t key) const noexcept {
     if (n_ == 0 || key < levels_[0][0].first_key) return {0, 0, 0};
     const size_t s = find_segment(key);
@@ -135,9 +144,9 @@ class PgmModel {
   // REQUIRES: segment_count() > 0 and key >= segments()[0].first_key.
   size_t find_segment(uint64_t key) const noexcept;
 
-  size_t size_bytes() const noexcept;
-  uint64_t max_error() const noexcept { return eps_.empty() ? 0 : eps_[0]; }
-  uint32_t epsilon() const noexcept { return eps_.empty() ? 0 : eps_[0]; }  // bound used by predict
+  size_t size_bytes() const noexcept;                                         // all levels and bookkeeping
+  uint64_t max_error() const noexcept { return eps_.empty() ? 0 : eps_[0]; }  // == epsilon()
+  uint32_t epsilon() const noexcept { return eps_.empty() ? 0 : eps_[0]; }    // bound used by predict
   size_t segment_count() const noexcept { return levels_.empty() ? 0 : levels_[0].size(); }
   std::span<const Segment> segments() const noexcept {
     return levels_.empty() ? std::span<const Segment>() : std::span<const Segment>(levels_[0]);

@@ -1,15 +1,21 @@
 // Last-mile search kernels: find lower_bound inside the window [lo, hi) a model predicted.
 //
-// Two compute engines, chosen at run time by CPU feature (not by window size):
-//   kScalar  branchless binary search (any x86-64 / any CPU);
-//   kSimd    branchless binary search down to a window of kSimdWindow keys, then one AVX2 pass
-//            (xsimd, 4 keys per compare, unsigned order via sign-bit flip) counting keys < key.
+// Every kernel runs in three phases, shaped for a window that is NOT in cache (the common case
+// for a big index: the model is cached, the keys are in DRAM):
+//   1. bisect (branchless) while the window is wider than kSampleWindow keys;
+//   2. sample: compare the key with every kLineKeys-th key of the window. These loads are
+//      independent, so their cache misses overlap: the window costs about one DRAM latency
+//      instead of one latency per bisection step (measured: 300 ns vs 860 ns at E = 64);
+//   3. finish inside the one block of < kLineKeys keys the samples leave.
+// Two compute engines differ only in phase 3, chosen at run time by CPU feature:
+//   kScalar  branchless bisection (any CPU);
+//   kSimd    one AVX2 pass (xsimd, 4 keys per compare, unsigned order via sign-bit flip) counting
+//            the keys below key.
 // best_search_kernel() returns kSimd iff the running CPU has AVX2 (cpuid, through xsimd).
-// Both give exactly the same answer. Windows come from SearchBound, so they are small (2E + 2).
+// Both kernels return exactly the same answer.
 //
-// To hide DRAM latency a single lookup prefetches every cache line of its window before
-// searching (all misses overlap instead of one dependent miss per binary-search step), and a
-// batch predicts a group of queries, prefetches all their windows, then searches them.
+// Batches predict a group of queries, prefetch every cache line of their windows, then search,
+// so the misses of different queries overlap too.
 #pragma once
 
 #include <algorithm>
@@ -27,47 +33,70 @@ enum class SearchKernel : uint8_t { kScalar, kSimd };
 // cpuid result in a function-local static); callers usually keep the value.
 SearchKernel best_search_kernel() noexcept;
 
+inline constexpr size_t kSampleWindow = 256;  // phase 2 starts at or below this width
+inline constexpr size_t kLineKeys = 8;        // keys per 64-byte cache line
+
+namespace detail {
+
+// Phases 1 and 2: narrows [lo, hi) to [*b, *e) with e - b < kLineKeys and lower_bound in [b, e].
+inline void narrow_window(const uint64_t* keys, size_t lo, size_t hi, uint64_t key, size_t* b,
+                          size_t* e) noexcept {
+  size_t len = hi - lo;
+  while (len > kSampleWindow) {
+    const size_t half = len / 2;
+    lo = keys[lo + half] < key ? lo + half : lo;  // compiles to cmov
+    len -= half;
+  }
+  size_t below = 0;  // samples keys[lo + 8j] below key: independent loads
+  for (size_t j = 0; j < len; j += kLineKeys) below += keys[lo + j] < key;
+  if (below == 0) {
+    *b = *e = lo;
+    return;
+  }
+  *b = lo + (below - 1) * kLineKeys + 1;
+  *e = lo + std::min(below * kLineKeys, len);
+}
+
+}  // namespace detail
+
 // First index i in [lo, hi) with keys[i] >= key, or hi. REQUIRES keys[lo, hi) sorted ascending.
 inline size_t lower_bound_scalar(const uint64_t* keys, size_t lo, size_t hi, uint64_t key) noexcept {
   if (lo >= hi) return lo;
-  const uint64_t* base = keys + lo;
-  size_t len = hi - lo;
-  while (len > 1) {
+  size_t b, e;
+  detail::narrow_window(keys, lo, hi, key, &b, &e);
+  if (b == e) return b;
+  const uint64_t* base = keys + b;
+  for (size_t len = e - b; len > 1;) {
     const size_t half = len / 2;
-    base = base[half] < key ? base + half : base;  // compiles to cmov
+    base = base[half] < key ? base + half : base;
     len -= half;
   }
   return static_cast<size_t>(base - keys) + (*base < key);
 }
 
-// Window size below which the SIMD kernel stops bisecting and counts.
-inline constexpr size_t kSimdWindow = 32;
-
-// Same contract as lower_bound_scalar. REQUIRES: best_search_kernel() == kSimd (AVX2).
+// Same contract and answer as lower_bound_scalar. REQUIRES: best_search_kernel() == kSimd (AVX2).
 size_t lower_bound_simd(const uint64_t* keys, size_t lo, size_t hi, uint64_t key) noexcept;
 
+// Dispatches to the kernel k (kSimd only where best_search_kernel() returned it).
 inline size_t lower_bound_in(const uint64_t* keys, size_t lo, size_t hi, uint64_t key,
                              SearchKernel k) noexcept {
   return k == SearchKernel::kSimd ? lower_bound_simd(keys, lo, hi, key)
                                   : lower_bound_scalar(keys, lo, hi, key);
 }
 
-// Prefetches (for reading) every 64-byte cache line holding keys[lo, hi).
+// Prefetches (for reading) the cache lines holding keys[lo, hi): the keys the sampling phase
+// reads (keys[lo + 8j]) and the last one, i.e. every line of the window.
 inline void prefetch_window(const uint64_t* keys, size_t lo, size_t hi) noexcept {
   if (lo >= hi) return;
-  const char* p = reinterpret_cast<const char*>(keys + lo);
-  const char* end = reinterpret_cast<const char*>(keys + hi);
-  p = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63});
-  for (; p < end; p += 64) __builtin_prefetch(p, 0, 3);
+  for (size_t i = lo; i < hi; i += kLineKeys) __builtin_prefetch(keys + i, 0, 3);
+  __builtin_prefetch(keys + hi - 1, 0, 3);
 }
 
-// One lookup: model prediction, prefetch of the window, last-mile search. Returns lower_bound
-// over keys (the array the model was built on).
+// One lookup: model prediction then last-mile search. Returns lower_bound over keys (the array
+// the model was built on).
 template <class Model>
-size_t learned_lower_bound(const Model& model, const uint64_t* keys, uint64_t key,
-                           SearchKernel k) noexcept {
+size_t learned_lower_bound(const Model& model, const uint64_t* keys, uint64_t key, SearchKernel k) noexcept {
   const SearchBound b = model.predict(key);
-  prefetch_window(keys, b.lo, b.hi);
   return lower_bound_in(keys, b.lo, b.hi, key, k);
 }
 
@@ -76,9 +105,8 @@ size_t learned_lower_bound(const Model& model, const uint64_t* keys, uint64_t ke
 // REQUIRES out.size() >= queries.size().
 inline constexpr size_t kBatchGroup = 16;
 template <class Model>
-void learned_lower_bound_batch(const Model& model, const uint64_t* keys,
-                               std::span<const uint64_t> queries, std::span<size_t> out,
-                               SearchKernel k) noexcept {
+void learned_lower_bound_batch(const Model& model, const uint64_t* keys, std::span<const uint64_t> queries,
+                               std::span<size_t> out, SearchKernel k) noexcept {
   SearchBound b[kBatchGroup];
   for (size_t i = 0; i < queries.size(); i += kBatchGroup) {
     const size_t g = std::min(kBatchGroup, queries.size() - i);

@@ -20,8 +20,7 @@ class StaticLearnedIndex {
   // Takes ownership of keys and payloads. REQUIRES: keys sorted ascending (duplicates allowed),
   // payloads.size() == keys.size() or payloads empty (then find() returns the position).
   // Throws std::invalid_argument when the sizes disagree.
-  StaticLearnedIndex(std::vector<uint64_t>&& keys, std::vector<uint64_t>&& payloads,
-                     ModelOptions opts = {});
+  StaticLearnedIndex(std::vector<uint64_t>&& keys, std::vector<uint64_t>&& payloads, ModelOptions opts = {});
 
   // Exact std::lower_bound position of key in keys() (size() when every key is smaller).
   size_t lower_bound(uint64_t key) const noexcept {

@@ -4,8 +4,8 @@
 
 namespace omen {
 
-StaticLearnedIndex::StaticLearnedIndex(std::vector<uint64_t>&& keys,
-                                       std::vector<uint64_t>&& payloads, ModelOptions opts)
+StaticLearnedIndex::StaticLearnedIndex(std::vector<uint64_t>&& keys, std::vector<uint64_t>&& payloads,
+                                       ModelOptions opts)
     : keys_(std::move(keys)), payloads_(std::move(payloads)), kernel_(best_search_kernel()) {
   if (!payloads_.empty() && payloads_.size() != keys_.size())
     throw std::invalid_argument("omen::StaticLearnedIndex: payloads and keys differ in size");

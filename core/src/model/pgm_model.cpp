@@ -52,8 +52,8 @@ PgmModel PgmModel::build(std::span<const uint64_t> sorted, ModelOptions opts) {
     std::vector<std::vector<Segment>> segs(parts);
     std::vector<uint64_t> errs(parts);
     tbb::parallel_for(size_t{0}, parts, [&](size_t c) {
-      errs[c] = detail::segment_range(sorted.data(), b[c], b[c + 1], n, c + 1 == parts,
-                                      opts.epsilon, &segs[c], nullptr);
+      errs[c] = detail::segment_range(sorted.data(), b[c], b[c + 1], n, c + 1 == parts, opts.epsilon,
+                                      &segs[c], nullptr);
     });
     size_t total = 0;
     for (const auto& s : segs) total += s.size();
@@ -72,8 +72,9 @@ PgmModel PgmModel::build(std::span<const uint64_t> sorted, ModelOptions opts) {
 PgmModel PgmModel::from_segments(std::vector<Segment> leaf, size_t key_count, uint32_t epsilon,
                                  ModelOptions opts) {
   for (size_t i = 0; i < leaf.size(); ++i) {
-    const bool ordered = i == 0 || (leaf[i - 1].first_key < leaf[i].first_key &&
-                                    leaf[i - 1].first_rank <= leaf[i].first_rank);
+    const bool ordered =
+        i == 0 ? leaf[0].first_rank == 0
+               : leaf[i - 1].first_key < leaf[i].first_key && leaf[i - 1].first_rank <= leaf[i].first_rank;
     if (!ordered || leaf[i].first_rank > key_count || !(leaf[i].slope >= 0))
       throw std::invalid_argument("omen::PgmModel::from_segments: malformed leaf level");
   }
@@ -95,9 +96,8 @@ void PgmModel::build_upper_levels(uint32_t epsilon_internal) {
     first_keys.resize(below.size());
     for (size_t i = 0; i < below.size(); ++i) first_keys[i] = below[i].first_key;
     std::vector<Segment> up;
-    const uint64_t err = detail::segment_range(first_keys.data(), 0, first_keys.size(),
-                                               first_keys.size(), false, epsilon_internal, &up,
-                                               nullptr);
+    const uint64_t err = detail::segment_range(first_keys.data(), 0, first_keys.size(), first_keys.size(),
+                                               false, epsilon_internal, &up, nullptr);
     if (up.size() >= below.size()) break;  // cannot shrink: find_segment searches the top level
     levels_.push_back(std::move(up));
     eps_.push_back(to_u32(err));

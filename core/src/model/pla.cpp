@@ -77,13 +77,13 @@ Segment OptimalPla::segment() const {
   const LD max_slope = LD(d.y - c.y) / LD(d.x - c.x);
   LD slope = (min_slope + max_slope) / 2;
   LD intercept;  // relative to (first_x_, first_y_)
-  const __int128 den = static_cast<__int128>(b.x - a.x) * (d.y - c.y) -
-                       static_cast<__int128>(b.y - a.y) * (d.x - c.x);
+  const __int128 den =
+      static_cast<__int128>(b.x - a.x) * (d.y - c.y) - static_cast<__int128>(b.y - a.y) * (d.x - c.x);
   if (den == 0) {  // parallel extreme lines: take the middle one
     intercept = ((LD(a.y) - min_slope * LD(a.x)) + (LD(c.y) - max_slope * LD(c.x))) / 2;
   } else {  // through the intersection of the extreme lines
-    const __int128 num = static_cast<__int128>(c.x - a.x) * (d.y - c.y) -
-                         static_cast<__int128>(c.y - a.y) * (d.x - c.x);
+    const __int128 num =
+        static_cast<__int128>(c.x - a.x) * (d.y - c.y) - static_cast<__int128>(c.y - a.y) * (d.x - c.x);
     const LD t = LD(num) / LD(den);
     const LD ix = LD(a.x) + t * LD(b.x - a.x);
     const LD iy = LD(a.y) + t * LD(b.y - a.y);
@@ -113,8 +113,8 @@ uint64_t measure(PointCursor cur, size_t count, const Segment& s, uint64_t next_
 
 }  // namespace
 
-uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal,
-                       uint64_t eps, std::vector<Segment>* out, std::vector<uint64_t>* errs) {
+uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal, uint64_t eps,
+                       std::vector<Segment>* out, std::vector<uint64_t>* errs) {
   PointCursor cur(keys, b, e, n, terminal);
   PointCursor seg_start = cur;
   OptimalPla pla(eps);
@@ -139,7 +139,7 @@ uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool 
       pla.start(p);
     }
   }
-  close(terminal ? std::max<uint64_t>(e, n) : e);
+  close(e);  // the next chunk's first point has rank e (with terminal, e == n)
   return max_err;
 }
 

@@ -35,8 +35,7 @@ class OptimalPla {
     int64_t x, y;
   };
   static __int128 cross(const P& o, const P& a, const P& b) {
-    return static_cast<__int128>(a.x - o.x) * (b.y - o.y) -
-           static_cast<__int128>(a.y - o.y) * (b.x - o.x);
+    return static_cast<__int128>(a.x - o.x) * (b.y - o.y) - static_cast<__int128>(a.y - o.y) * (b.x - o.x);
   }
 
   int64_t eps_;
@@ -51,11 +50,11 @@ class OptimalPla {
 };
 
 // Segments the constraint points of keys[b, e) (a run-aligned piece of sorted keys[0, n), see
-// PointCursor) with OptimalPla(eps); appends the segments to *out and, when errs != nullptr,
-// each segment's measured error to *errs. The last segment is clamped to rank e. Each error is
-// measured with eval_segment at every point of its segment. Returns the maximum error (0 if no
-// points).
-uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal,
-                       uint64_t eps, std::vector<Segment>* out, std::vector<uint64_t>* errs);
+// PointCursor; `terminal` only when e == n) with OptimalPla(eps); appends the segments to *out
+// and, when errs != nullptr, each segment's measured error to *errs. The last segment is clamped
+// to rank e. Each error is measured with eval_segment at every point of its segment. Returns the
+// maximum error (0 if there are no points).
+uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal, uint64_t eps,
+                       std::vector<Segment>* out, std::vector<uint64_t>* errs);
 
 }  // namespace omen::detail

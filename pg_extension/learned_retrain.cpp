@@ -1,0 +1,197 @@
+// Re-training a `learned` index into a new generation, and freeing the retired one.
+//
+// A re-train copies every live (key, TID) — each leaf with its overflow chain, merged in order —
+// into new leaves appended at the end of the relation, trains a new model over them, writes its
+// model pages, and swaps the metapage to the new generation in one WAL record. Scans that started
+// on the old generation keep reading its pages (they are left untouched); the old pages are freed
+// only when no snapshot that could have seen the old generation exists (GlobalVisCheckRemovableFullXid
+// on the re-training transaction's xid, in the spirit of nbtree's page recycling). Writers are excluded for the duration by kLearnedRetrainLock; readers
+// are not. The null chain is shared by all generations.
+#include "learned_write.h"
+
+#include <algorithm>
+
+extern "C" {
+#include "access/transam.h"
+#include "access/xact.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/snapmgr.h"
+}
+
+namespace {
+
+struct Pair {
+  uint64 key;
+  ItemPointerData tid;
+};
+
+bool pair_less(const Pair& a, const Pair& b) {
+  if (a.key != b.key) return a.key < b.key;
+  return ItemPointerCompare(const_cast<ItemPointer>(&a.tid), const_cast<ItemPointer>(&b.tid)) < 0;
+}
+
+struct PairArray {
+  Pair* items;
+  Size n;
+  Size cap;
+};
+
+void append_page_items(Page page, PairArray* a) {
+  LearnedItemsHeader* h = learned_items_header(page);
+  for (int i = 0; i < h->nitems; i++) {
+    if (a->n == a->cap) {
+      a->cap *= 2;
+      a->items = static_cast<Pair*>(repalloc_huge(a->items, a->cap * sizeof(Pair)));
+    }
+    a->items[a->n++] = Pair{learned_keys(page)[i], learned_tids(page)[i]};
+  }
+}
+
+// Appends the items of leaf `blkno` and its overflow chain to `a` (unsorted).
+void collect_leaf(Relation index, BlockNumber blkno, PairArray* a) {
+  Buffer buf = ReadBuffer(index, blkno);
+  LockBuffer(buf, BUFFER_LOCK_SHARE);
+  Page page = BufferGetPage(buf);
+  learned_check_page(index, page, blkno, kPageLeaf);
+  append_page_items(page, a);
+  for (BlockNumber next = learned_items_header(page)->next; next != InvalidBlockNumber;) {
+    Buffer obuf = ReadBuffer(index, next);
+    LockBuffer(obuf, BUFFER_LOCK_SHARE);
+    learned_check_page(index, BufferGetPage(obuf), next, kPageOverflow);
+    append_page_items(BufferGetPage(obuf), a);
+    next = learned_items_header(BufferGetPage(obuf))->next;
+    UnlockReleaseBuffer(obuf);
+  }
+  UnlockReleaseBuffer(buf);
+}
+
+// Marks a page free (WAL-logged) and records it in the FSM.
+void free_page(Relation index, BlockNumber blkno) {
+  Buffer buf = ReadBuffer(index, blkno);
+  LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+  GenericXLogState* xs = GenericXLogStart(index);
+  Page page = GenericXLogRegisterBuffer(xs, buf, GENERIC_XLOG_FULL_IMAGE);
+  learned_init_page(page, kPageFree, 0);
+  GenericXLogFinish(xs);
+  UnlockReleaseBuffer(buf);
+  RecordFreeIndexPage(index, blkno);
+}
+
+}  // namespace
+
+uint64 learned_overflow_pages(Relation index) {
+  LearnedMeta meta;
+  learned_read_meta(index, &meta);
+  uint64 total = 0;
+  for (uint32 i = 0; i < meta.nleaves; i++) {
+    Buffer buf = ReadBuffer(index, meta.leaf_start + i);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    learned_check_page(index, BufferGetPage(buf), meta.leaf_start + i, kPageLeaf);
+    total += learned_items_header(BufferGetPage(buf))->chain_pages;
+    UnlockReleaseBuffer(buf);
+  }
+  return total;
+}
+
+bool learned_reclaim_retired(Relation index) {
+  LearnedMeta meta;
+  learned_read_meta(index, &meta);
+  if (meta.retired_nleaves == 0) return true;
+  if (!GlobalVisCheckRemovableFullXid(nullptr, FullTransactionIdFromU64(meta.retired_xid)))
+    return false;
+  for (uint32 i = 0; i < meta.retired_nleaves; i++) {
+    BlockNumber blkno = meta.retired_leaf_start + i;
+    Buffer buf = ReadBuffer(index, blkno);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
+    BlockNumber next = learned_items_header(BufferGetPage(buf))->next;
+    UnlockReleaseBuffer(buf);
+    while (next != InvalidBlockNumber) {
+      Buffer obuf = ReadBuffer(index, next);
+      LockBuffer(obuf, BUFFER_LOCK_SHARE);
+      learned_check_page(index, BufferGetPage(obuf), next, kPageOverflow);
+      BlockNumber after = learned_items_header(BufferGetPage(obuf))->next;
+      UnlockReleaseBuffer(obuf);
+      free_page(index, next);
+      next = after;
+    }
+    free_page(index, blkno);
+  }
+  for (uint32 p = 0; p < meta.retired_model_pages; p++) free_page(index, meta.retired_model_start + p);
+
+  Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
+  LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+  GenericXLogState* xs = GenericXLogStart(index);
+  LearnedMeta* m = learned_meta(GenericXLogRegisterBuffer(xs, mbuf, 0));
+  m->retired_xid = 0;
+  m->retired_nleaves = 0;
+  m->retired_model_pages = 0;
+  m->retired_leaf_start = m->retired_model_start = InvalidBlockNumber;
+  GenericXLogFinish(xs);
+  UnlockReleaseBuffer(mbuf);
+  IndexFreeSpaceMapVacuum(index);
+  return true;
+}
+
+bool learned_retrain(Relation index, bool wait) {
+  if (wait) LockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
+  else if (!ConditionalLockPage(index, kLearnedMetaBlock, kLearnedRetrainLock)) return false;
+  if (!learned_reclaim_retired(index)) {
+    UnlockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
+    return false;
+  }
+  // Our own xid marks the retired generation: every scan that could have started on it holds a
+  // snapshot taken while we were running, so its xmin <= our xid. Once our xid is older than every
+  // snapshot's xmin (GlobalVisCheckRemovableFullXid), no such scan is left.
+  FullTransactionId retire_xid = GetTopFullTransactionId();
+  LearnedMeta old;
+  learned_read_meta(index, &old);
+
+  // 1. Every live pair, in order.
+  PairArray a{static_cast<Pair*>(palloc(1024 * sizeof(Pair))), 0, 1024};
+  for (uint32 i = 0; i < old.nleaves; i++) collect_leaf(index, old.leaf_start + i, &a);
+  // Leaves are in key order, but equal keys spanning leaves are not in TID order (heap TIDs are
+  // not assigned in insertion order): sort by (key, TID) as the new leaves require.
+  std::sort(a.items, a.items + a.n, pair_less);
+
+  // 2. The new generation after the last block.
+  LearnedMeta meta = old;
+  meta.generation = old.generation + 1;
+  meta.error_bound = static_cast<uint32>(learned_error_bound(index));
+  uint32 cap = static_cast<uint32>(kLearnedItemsPerPage) * learned_fillfactor(index) / 100;
+  meta.leaf_cap = cap < 1 ? 1 : cap;
+  meta.leaf_start = RelationGetNumberOfBlocks(index);
+  LearnedWriter w;
+  learned_writer_begin(&w, index, &meta);
+  for (Size i = 0; i < a.n; i++) learned_writer_add(&w, a.items[i].key, &a.items[i].tid);
+  learned_writer_finish(&w);
+  pfree(a.items);
+
+  // 3. Swap at the metapage (null chain fields are left as they are: NULL inserts may run).
+  Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
+  LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+  GenericXLogState* xs = GenericXLogStart(index);
+  LearnedMeta* m = learned_meta(GenericXLogRegisterBuffer(xs, mbuf, 0));
+  m->generation = meta.generation;
+  m->error_bound = meta.error_bound;
+  m->build_keys = meta.build_keys;
+  m->leaf_cap = meta.leaf_cap;
+  m->nleaves = meta.nleaves;
+  m->leaf_start = meta.leaf_start;
+  m->model_start = meta.model_start;
+  m->model_pages = meta.model_pages;
+  m->nsegments = meta.nsegments;
+  m->mean_error = meta.mean_error;
+  m->max_error = meta.max_error;
+  m->model_epsilon = meta.model_epsilon;
+  m->retired_xid = U64FromFullTransactionId(retire_xid);
+  m->retired_leaf_start = old.leaf_start;
+  m->retired_nleaves = old.nleaves;
+  m->retired_model_start = old.model_start;
+  m->retired_model_pages = old.model_pages;
+  GenericXLogFinish(xs);
+  UnlockReleaseBuffer(mbuf);
+  UnlockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
+  return true;
+}
