@@ -1,6 +1,8 @@
 -- omendb_probe_cost(): the benchmark's per-probe timer (bench/pg_compare.sh). The time varies, so
 -- only its sign is checked; probes and TIDs must be the same through every index AM.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS omendb;
+RESET client_min_messages;
 CREATE TABLE pc (k int8, i int4, t text);
 INSERT INTO pc SELECT g % 500, g, g::text FROM generate_series(1, 2000) g;  -- each k 4 times
 CREATE INDEX pc_bt ON pc USING btree (k);
