@@ -164,6 +164,14 @@ for d in rand seq; do
       record "$d" probe_ns "$am" "$r" "${ns%,*}"
     done
   done
+  # The same keys, each probe its own index scan: what one query's Index Scan pays.
+  for r in $(seq 1 "$REPEATS"); do
+    for am in $(order "$r"); do
+      ns=$(q -c "SELECT round(ns_per_probe::numeric, 1) FROM omendb_probe_cost('$(index_of $d $am)',
+                   (SELECT array_agg(k) FROM (SELECT k FROM probe_$d LIMIT $PROBE_KEYS) s), per_scan => true)")
+      record "$d" scan_ns "$am" "$r" "$ns"
+    done
+  done
   step "$d probes done"
 done
 

@@ -16,6 +16,7 @@ point_tps|point lookup|TPS|1|ge|1.0
 range_tps|1000-row range|TPS|1|ge|1.0
 insert_tps|single-row insert|TPS|1|ge|0.8
 probe_ns|per-probe cost (AM)|ns|1|le|0.6
+scan_ns|probe as own scan (AM)|ns|1|info|
 nljoin_ns|NL join per outer row|ns|1|info|'
 
 # Medians per dataset, metric and index, joined with the targets.

@@ -165,9 +165,10 @@ COMMENT ON FUNCTION omendb_index_retrain(regclass) IS 're-trains a learned index
 
 -- Benchmark support (bench/pg_compare.sh, docs/bench-pg.md): nanoseconds per equality probe of the
 -- first column of any index whose operator family has `= bigint` (btree, learned, hash), through
--- index_rescan + index_getnext_tid, heap not read; one untimed warm-up pass first unless told not.
+-- index_rescan + index_getnext_tid, heap not read; one untimed warm-up pass first unless told not;
+-- per_scan: each probe is its own index scan (index_beginscan .. index_endscan), as in one query.
 CREATE FUNCTION omendb_probe_cost(index regclass, keys bigint[], warmup boolean DEFAULT true,
-    OUT ns_per_probe float8, OUT probes bigint, OUT tids bigint)
+    per_scan boolean DEFAULT false, OUT ns_per_probe float8, OUT probes bigint, OUT tids bigint)
 AS 'MODULE_PATHNAME', 'omendb_probe_cost'
 LANGUAGE C STRICT;
-COMMENT ON FUNCTION omendb_probe_cost(regclass, bigint[], boolean) IS 'ns per equality probe through the index AM interface';
+COMMENT ON FUNCTION omendb_probe_cost(regclass, bigint[], boolean, boolean) IS 'ns per equality probe through the index AM interface';

@@ -4,7 +4,8 @@
 // the executor, the planner and the heap taken out, measured by the same code for every index AM so
 // that btree and learned are comparable: for each key it runs index_rescan() with one scan key
 // `col = key` and drains index_getnext_tid(); the heap is never visited. The keys come from the
-// caller in the order they should be probed.
+// caller in the order they should be probed. With per_scan, every probe also pays
+// index_beginscan()/index_endscan(), as one executor Index Scan of one query does.
 //
 // Boundary rules (DESIGN.md section 4): an extern "C" entry point whose locals are all trivially
 // destructible; no core code runs here.
@@ -27,6 +28,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -73,20 +75,43 @@ int64 probe_pass(IndexScanDesc scan, ScanKey key, const int64* keys, int n) {
   return tids;
 }
 
+// Like probe_pass, but each key gets its own scan (index_beginscan .. index_endscan). Scan memory
+// lives in `cxt`, reset every 1024 probes so AMs that leave allocations behind stay bounded.
+int64 scan_pass(Relation heap, Relation index, ScanKey key, const int64* keys, int n, MemoryContext cxt) {
+  int64 tids = 0;
+  MemoryContext old = MemoryContextSwitchTo(cxt);
+  for (int i = 0; i < n; i++) {
+    if ((i & 1023) == 0) {
+      CHECK_FOR_INTERRUPTS();
+      MemoryContextReset(cxt);
+    }
+    key->sk_argument = Int64GetDatum(keys[i]);
+    IndexScanDesc scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
+    index_rescan(scan, key, 1, nullptr, 0);
+    while (index_getnext_tid(scan, ForwardScanDirection) != nullptr) tids++;
+    index_endscan(scan);
+  }
+  MemoryContextSwitchTo(old);
+  MemoryContextReset(cxt);
+  return tids;
+}
+
 }  // namespace
 
-// omendb_probe_cost(index regclass, keys int8[], warmup bool DEFAULT true,
+// omendb_probe_cost(index regclass, keys int8[], warmup bool DEFAULT true, per_scan bool DEFAULT false,
 //                   OUT ns_per_probe float8, OUT probes bigint, OUT tids bigint)
 //
 // Probes the first column of `index` (any AM whose operator family has `= bigint`) once per
 // element of `keys`, in order, through one index scan (index_beginscan once, index_rescan and
 // index_getnext_tid per key; the heap is not read), and returns the wall-clock nanoseconds per
 // probe, the number of probes and the TIDs returned in total. With warmup, one untimed pass runs
-// first (buffers, the AM's cached metadata). REQUIRES: SELECT on the table; keys without NULLs.
+// first (buffers, the AM's cached metadata). With per_scan, each probe is its own index scan
+// (beginscan, rescan, drain, endscan). REQUIRES: SELECT on the table; keys without NULLs.
 extern "C" Datum omendb_probe_cost(PG_FUNCTION_ARGS) {
   Oid indexoid = PG_GETARG_OID(0);
   ArrayType* arr = PG_GETARG_ARRAYTYPE_P(1);
   bool warmup = PG_GETARG_BOOL(2);
+  bool per_scan = PG_GETARG_BOOL(3);
 
   if (ARR_ELEMTYPE(arr) != INT8OID || ARR_NDIM(arr) > 1 || array_contains_nulls(arr))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -106,12 +131,22 @@ extern "C" Datum omendb_probe_cost(PG_FUNCTION_ARGS) {
 
   ScanKeyData key;
   equality_key(index, &key);
-  IndexScanDesc scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
-  if (warmup) probe_pass(scan, &key, keys, n);
-  int64 start = now_ns();
-  int64 tids = probe_pass(scan, &key, keys, n);
-  int64 elapsed = now_ns() - start;
-  index_endscan(scan);
+  int64 tids, start, elapsed;
+  if (per_scan) {
+    MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "omendb_probe_cost scans", ALLOCSET_DEFAULT_SIZES);
+    if (warmup) scan_pass(heap, index, &key, keys, n, cxt);
+    start = now_ns();
+    tids = scan_pass(heap, index, &key, keys, n, cxt);
+    elapsed = now_ns() - start;
+    MemoryContextDelete(cxt);
+  } else {
+    IndexScanDesc scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
+    if (warmup) probe_pass(scan, &key, keys, n);
+    start = now_ns();
+    tids = probe_pass(scan, &key, keys, n);
+    elapsed = now_ns() - start;
+    index_endscan(scan);
+  }
   index_close(index, AccessShareLock);
   table_close(heap, AccessShareLock);
 

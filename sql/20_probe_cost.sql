@@ -13,6 +13,10 @@ CREATE INDEX pc_t ON pc (t);
 SELECT probes, tids, ns_per_probe > 0 AS timed FROM omendb_probe_cost('pc_bt', '{1, 2, 3, 600}');
 SELECT probes, tids, ns_per_probe > 0 AS timed FROM omendb_probe_cost('pc_l', '{1, 2, 3, 600}');
 SELECT probes, tids, ns_per_probe > 0 AS timed FROM omendb_probe_cost('pc_h', '{1, 2, 3, 600}', false);
+-- One index scan per probe (begin, rescan, drain, end), as one query's Index Scan does.
+SELECT probes, tids, ns_per_probe > 0 AS timed FROM omendb_probe_cost('pc_bt', '{1, 2, 3, 600}', per_scan => true);
+SELECT probes, tids, ns_per_probe > 0 AS timed FROM omendb_probe_cost('pc_l', '{1, 2, 3, 600}', per_scan => true);
+SELECT probes, tids FROM omendb_probe_cost('pc_l', array(SELECT g::int8 FROM generate_series(1, 3000) g), false, true);
 -- An int4 column is probed with the cross-type int4 = int8 operator.
 SELECT probes, tids FROM omendb_probe_cost('pc_i', '{1, 2000, 2001, -5}');
 -- Keys are probed as given: duplicates count twice.
