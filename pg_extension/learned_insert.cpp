@@ -1,8 +1,9 @@
 // aminsert of the `learned` index.
 //
-// A key goes to its target leaf (the last leaf whose fence <= key, invariant I4): into the leaf's
-// gap at its sorted position, or, when the leaf is full, appended to the leaf's overflow chain
-// (a new overflow page when the chain's tail is full). NULLs are appended to the null chain.
+// A key goes to its target leaf (the last leaf whose fence <= key, invariant I4): appended to the
+// leaf's unsorted tail (its gap; a few bytes of WAL, no shifting), or, when the leaf is full, to
+// the leaf's overflow chain (a new overflow page when the chain's tail is full). NULLs are
+// appended to the null chain.
 // Lock order: leaf -> overflow tail -> new page; metapage -> null tail -> new page. Every change
 // is one GenericXLog record of at most 3 pages. Writers hold kLearnedWriterLock (learned.h) so a
 // re-train never copies a leaf while it changes.
@@ -13,27 +14,6 @@ extern "C" {
 }
 
 namespace {
-
-// Inserts (key, tid) into a sorted items page that has room.
-void put_sorted(Page page, uint64 key, ItemPointer tid) {
-  LearnedItemsHeader* h = learned_items_header(page);
-  uint64* keys = learned_keys(page);
-  ItemPointerData* tids = learned_tids(page);
-  int n = h->nitems, at = n;
-  // After every equal key with a smaller TID: binary search on (key, tid).
-  int lo = 0, hi = n;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    if (keys[mid] < key || (keys[mid] == key && ItemPointerCompare(&tids[mid], tid) < 0)) lo = mid + 1;
-    else hi = mid;
-  }
-  at = lo;
-  memmove(keys + at + 1, keys + at, sizeof(uint64) * (n - at));
-  memmove(tids + at + 1, tids + at, sizeof(ItemPointerData) * (n - at));
-  keys[at] = key;
-  tids[at] = *tid;
-  h->nitems++;
-}
 
 // Appends (key, tid) to an unsorted items page that has room.
 void put_last(Page page, uint64 key, ItemPointer tid) {
@@ -128,7 +108,7 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
   learned_check_page(index, page, blkno, kPageLeaf);
   if (has_room(page)) {
     GenericXLogState* xs = GenericXLogStart(index);
-    put_sorted(GenericXLogRegisterBuffer(xs, buf, 0), key, tid);
+    put_last(GenericXLogRegisterBuffer(xs, buf, 0), key, tid);  // into the unsorted tail
     GenericXLogFinish(xs);
   } else {
     LearnedItemsHeader proto = *learned_items_header(page);

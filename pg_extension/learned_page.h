@@ -5,8 +5,8 @@
 // contiguous (leaf i is block meta.leaf_start + i); its model pages are contiguous too.
 //
 // Invariants (kept by build, insert and vacuum; checked by omendb_index_verify):
-//  I1  leaf i holds keys in [fence_i, fence_{i+1}] (closed: equal keys may span leaves), sorted by
-//      (key, TID) within the page; fence_0 = 0, the smallest key.
+//  I1  leaf i holds keys in [fence_i, fence_{i+1}] (closed: equal keys may span leaves); its first
+//      nsorted items are sorted by (key, TID), the rest (inserts) unsorted; fence_0 = 0.
 //  I2  the items of leaf i's overflow chain obey the same range, in any order.
 //  I3  fences are immutable within a generation and non-decreasing in i.
 //  I4  a key k lives in some leaf i with i >= last leaf whose fence < k (the scan start) and
@@ -78,7 +78,9 @@ struct LearnedMeta {
 struct LearnedItemsHeader {
   uint16 nitems;
   uint16 capacity;
-  uint32 flags;
+  uint16 flags;
+  uint16 nsorted;          // leaf: items [0, nsorted) are sorted by (key, TID); the rest were
+                           // appended by inserts in any order (a small WAL delta per insert)
   uint64 low_fence;        // leaf: fence_i (I1); overflow: fence of its leaf
   uint64 high_fence;       // leaf: fence_{i+1}, or UINT64_MAX for the last leaf
   BlockNumber next;        // leaf: head of its overflow chain; overflow/null: next in the chain

@@ -238,25 +238,31 @@ bool prev_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   return false;
 }
 
-// Appends the items of an items page within [lo, hi] to the batch (grown in batch_cxt).
-void copy_items(Page page, uint64 lo, uint64 hi, bool sorted, ScanOpaque* so, int* cap) {
+void push_item(ScanOpaque* so, int* cap, uint64 key, const ItemPointerData& tid) {
+  if (so->nitems == *cap) {
+    *cap *= 2;
+    so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * *cap));
+  }
+  so->items[so->nitems++] = ScanItem{key, tid};
+}
+
+// Appends the items of an items page within [lo, hi] to the batch (grown in batch_cxt): binary
+// search in the sorted prefix (nsorted items), a filter over the rest. Returns true when the
+// batch needs sorting (unsorted items were added).
+bool copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap) {
   LearnedItemsHeader* h = learned_items_header(page);
   const uint64* keys = learned_keys(page);
   const ItemPointerData* tids = learned_tids(page);
-  int from = 0, n = h->nitems;
-  if (sorted) from = static_cast<int>(std::lower_bound(keys, keys + n, lo) - keys);
-  for (int i = from; i < n; i++) {
-    if (keys[i] > hi) {
-      if (sorted) break;
-      continue;
-    }
-    if (keys[i] < lo) continue;
-    if (so->nitems == *cap) {
-      *cap *= 2;
-      so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * *cap));
-    }
-    so->items[so->nitems++] = ScanItem{keys[i], tids[i]};
+  int nsorted = h->nsorted, n = h->nitems;
+  for (int i = static_cast<int>(std::lower_bound(keys, keys + nsorted, lo) - keys); i < nsorted && keys[i] <= hi; i++)
+    push_item(so, cap, keys[i], tids[i]);
+  bool unsorted = false;
+  for (int i = nsorted; i < n; i++) {
+    if (keys[i] < lo || keys[i] > hi) continue;
+    push_item(so, cap, keys[i], tids[i]);
+    unsorted = true;
   }
+  return unsorted;
 }
 
 // Checks that a leaf/overflow page still belongs to the unit's generation and leaf. On a primary
@@ -297,17 +303,15 @@ void load_leaf(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
   so->high_fence = h->high_fence;
   so->is_last = (h->flags & kLeafIsLast) != 0;
   MemoryContext old = MemoryContextSwitchTo(so->batch_cxt);
-  copy_items(page, r.lo, r.hi, true, so, &cap);
-  bool merged = false;
+  bool merged = copy_items(page, r.lo, r.hi, so, &cap);
   for (BlockNumber next = h->next; next != InvalidBlockNumber;) {
     Buffer obuf = ReadBuffer(index, next);
     LockBuffer(obuf, BUFFER_LOCK_SHARE);
     Page opage = BufferGetPage(obuf);
     check_unit_page(index, opage, next, kPageOverflow, u);
-    copy_items(opage, r.lo, r.hi, false, so, &cap);
+    merged |= copy_items(opage, r.lo, r.hi, so, &cap);
     next = learned_items_header(opage)->next;
     UnlockReleaseBuffer(obuf);
-    merged = true;
   }
   MemoryContextSwitchTo(old);
   UnlockReleaseBuffer(buf);

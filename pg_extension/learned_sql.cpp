@@ -56,7 +56,8 @@ int64 verify_items(Relation index, const LearnedCache* cache, Page page, BlockNu
   LearnedItemsHeader* h = learned_items_header(page);
   const uint64* keys = learned_keys(page);
   const ItemPointerData* tids = learned_tids(page);
-  if (h->capacity != kLearnedItemsPerPage || h->nitems > h->capacity) corrupted(index, blkno, "bad item count");
+  if (h->capacity != kLearnedItemsPerPage || h->nitems > h->capacity || h->nsorted > h->nitems)
+    corrupted(index, blkno, "bad item count");
   if (h->leaf_no != leaf_no) corrupted(index, blkno, "page belongs to another leaf");
   uint64 low = cache->fences[leaf_no];
   bool last = leaf_no + 1 == cache->meta.nleaves;
@@ -66,7 +67,7 @@ int64 verify_items(Relation index, const LearnedCache* cache, Page page, BlockNu
     CHECK_FOR_INTERRUPTS();
     if (!tid_ok(&tids[i])) corrupted(index, blkno, "invalid heap TID");
     if (keys[i] > high || (leaf_no > 0 && keys[i] < low)) corrupted(index, blkno, "key outside the leaf's fences");
-    if (sorted && i > 0 &&
+    if (sorted && i > 0 && i < h->nsorted &&
         (keys[i] < keys[i - 1] ||
          (keys[i] == keys[i - 1] &&
           ItemPointerCompare(const_cast<ItemPointer>(&tids[i - 1]), const_cast<ItemPointer>(&tids[i])) > 0)))

@@ -29,14 +29,16 @@ int compact_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback, v
   LearnedItemsHeader* ph = learned_items_header(p);
   uint64* keys = learned_keys(p);
   ItemPointerData* tids = learned_tids(p);
-  int kept = 0;
+  int kept = 0, kept_sorted = 0;  // compaction keeps order, so the sorted prefix stays sorted
   for (int i = 0; i < ph->nitems; i++) {
     if (callback(&tids[i], state)) continue;
     keys[kept] = keys[i];
     tids[kept] = tids[i];
     kept++;
+    if (i < ph->nsorted) kept_sorted = kept;
   }
   ph->nitems = static_cast<uint16>(kept);
+  ph->nsorted = static_cast<uint16>(kept_sorted);
   GenericXLogFinish(xs);
   return dead;
 }

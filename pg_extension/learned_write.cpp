@@ -74,6 +74,7 @@ void learned_writer_add(LearnedWriter* w, uint64 key, const ItemPointerData* tid
   learned_keys(w->image)[h->nitems] = key;
   learned_tids(w->image)[h->nitems] = *tid;
   h->nitems++;
+  h->nsorted = h->nitems;
   if (w->n == w->keys_cap) {
     w->keys_cap *= 2;
     w->keys = static_cast<uint64*>(repalloc_huge(w->keys, w->keys_cap * sizeof(uint64)));

@@ -163,6 +163,67 @@ TEST(DynamicIndex, RetrainAbsorbsShortLeavesSoLeafCountStaysNearAFreshBuild) {
   for (size_t i = 0; i < 2 * n; i += 7) ASSERT_TRUE(grown.find(all[i]).has_value());
 }
 
+// Regression: sequential keys form one PGM segment, so the last leaf grew without bound and every
+// few hundred appends retrained all of it (quadratic). Long segments are now cut into leaves of at
+// most kMaxLeafKeys sharing the segment's model.
+TEST(DynamicIndex, SequentialAppendsAndBulkLoadKeepLeavesBounded) {
+  constexpr size_t kMax = DynamicLearnedIndex::kMaxLeafKeys;
+  DynamicLearnedIndex appended;
+  for (uint64_t k = 0; k < 4 * kMax; ++k) appended.insert(k * 3, k);
+  EXPECT_GE(appended.leaf_count(), 4u);
+  std::vector<uint64_t> keys(5 * kMax + 7), pay(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = 3 * (pay[i] = i);
+  DynamicLearnedIndex bulk(std::move(keys), std::move(pay), {.epsilon = 8});
+  EXPECT_GE(bulk.leaf_count(), 6u);
+  for (const DynamicLearnedIndex* idx : {&appended, &bulk}) {
+    ASSERT_TRUE(idx->check_invariants());
+    for (uint64_t k = 0; k < 12 * kMax; ++k) {  // present (multiples of 3) and absent keys
+      const std::optional<uint64_t> f = idx->find(k);
+      ASSERT_EQ(f.has_value(), k % 3 == 0 && k / 3 < idx->size()) << k;
+      if (f) {
+        ASSERT_EQ(*f, k / 3) << k;
+      }
+    }
+  }
+}
+
+// A segment longer than kMaxLeafKeys with a non-zero error: its slices' windows stick out of
+// the slices and must be clipped to them.
+TEST(DynamicIndex, SlicesOfOneLongNoisySegmentAnswerExactly) {
+  std::mt19937_64 rng(12);
+  std::vector<uint64_t> keys(300000), pay(keys.size());
+  for (auto& k : keys) k = rng() >> 20;
+  std::sort(keys.begin(), keys.end());
+  const std::vector<uint64_t> ref = keys;
+  DynamicLearnedIndex idx(std::move(keys), std::move(pay), {.epsilon = 512});
+  EXPECT_GT(idx.leaf_count(), ref.size() / DynamicLearnedIndex::kMaxLeafKeys);
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ASSERT_TRUE(idx.find(ref[i]).has_value()) << i;
+    const bool absent = !std::binary_search(ref.begin(), ref.end(), ref[i] + 1);
+    ASSERT_EQ(idx.find(ref[i] + 1).has_value(), !absent) << i;
+  }
+}
+
+// One key repeated beyond kMaxLeafKeys: a run is never cut, so that leaf keeps growing.
+TEST(DynamicIndex, OneKeyRepeatedBeyondTheLeafLimit) {
+  DynamicLearnedIndex idx;
+  const size_t copies = DynamicLearnedIndex::kMaxLeafKeys + 5000;
+  for (uint64_t i = 0; i < copies; ++i) idx.insert(7, i);
+  idx.insert(6, 0);
+  idx.insert(8, 0);
+  ASSERT_TRUE(idx.check_invariants());
+  EXPECT_EQ(idx.find(7), std::optional<uint64_t>(0));  // the first inserted copy
+  size_t n = 0;
+  idx.scan(7, [&](uint64_t k, uint64_t p) {
+    EXPECT_EQ(p, k == 7 ? n : 0);
+    return ++n < copies + 10;
+  });
+  EXPECT_EQ(n, copies + 1);
+  EXPECT_TRUE(idx.erase(7, copies - 1));
+  EXPECT_FALSE(idx.erase(7, copies - 1));
+  EXPECT_EQ(idx.size(), copies + 1);
+}
+
 TEST(DynamicIndex, RejectsUnsortedOrMismatchedInput) {
   EXPECT_THROW(DynamicLearnedIndex({3, 1}, {0, 0}), std::invalid_argument);
   EXPECT_THROW(DynamicLearnedIndex({1, 3}, {0}), std::invalid_argument);

@@ -121,6 +121,25 @@ TEST(RmiModel, ManyEmptyLeavesAndOneLeafStillBracket) {
   }
 }
 
+// Every key of a small domain (not just keys near the data), tiny error bounds included.
+TYPED_TEST(RawModelTest, ExhaustiveOverASmallKeyDomain) {
+  std::mt19937_64 rng(21);
+  std::vector<uint64_t> keys(4000);
+  for (auto& k : keys) k = rng() % 3 == 0 ? 5000 + rng() % 50 : rng() % 20000;  // dense dup cluster
+  std::sort(keys.begin(), keys.end());
+  for (uint32_t eps : {0u, 1u, 3u}) {
+    for (uint32_t eps_internal : {0u, 2u}) {
+      const TypeParam m =
+          TypeParam::build(keys, {.epsilon = eps, .epsilon_internal = eps_internal, .rmi_leaves = 500});
+      for (uint64_t q = 0; q <= 20001; ++q) {
+        const SearchBound b = m.predict(q);
+        const size_t lb = true_lower_bound(keys, q);
+        ASSERT_TRUE(b.lo <= lb && lb <= b.hi && b.hi <= keys.size()) << q << " eps " << eps;
+      }
+    }
+  }
+}
+
 TEST(PgmModel, FromSegmentsPredictsLikeTheOriginal) {
   for (Dist d : {Dist::kLognormal, Dist::kHeavyDups, Dist::kExtremes}) {
     const std::vector<uint64_t> keys = make_keys<Int64Key>(d, 20000);

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "test_data.h"
 
 namespace {
@@ -55,11 +57,40 @@ TEST(StaticIndex, BothKernelsGiveTheSameAnswers) {
   }
 }
 
+// Arrays of kHugePageMinBytes or more are copied into huge-page memory; the views must survive
+// the copy and moves of the index.
+TEST(StaticIndex, LargeArraysInHugePageMemoryAnswersExactlyAfterMoves) {
+  const size_t n = StaticLearnedIndex::kHugePageMinBytes / sizeof(uint64_t) + 1000;
+  std::mt19937_64 rng(31);
+  std::vector<uint64_t> keys(n), pay(n);
+  for (auto& k : keys) k = rng();
+  std::sort(keys.begin(), keys.end());
+  for (size_t i = 0; i < n; ++i) pay[i] = ~keys[i];
+  const std::vector<uint64_t> ref = keys;
+  StaticLearnedIndex built(std::move(keys), std::move(pay), {.epsilon = 64});
+  StaticLearnedIndex moved(std::move(built));
+  StaticLearnedIndex idx({1}, {});
+  idx = std::move(moved);
+  ASSERT_EQ(idx.size(), n);
+  for (size_t t = 0; t < 100000; ++t) {
+    const uint64_t q = t % 2 ? ref[rng() % n] : rng();
+    const size_t lb = true_lower_bound(ref, q);
+    ASSERT_EQ(idx.lower_bound(q), lb);
+    if (t % 2) {
+      ASSERT_EQ(idx.find(q), std::optional<uint64_t>(~q));
+    }
+  }
+}
+
 TEST(StaticIndex, EmptyAndOneKeyAndNoPayloads) {
   StaticLearnedIndex empty({}, {});
   EXPECT_EQ(empty.lower_bound(0), 0u);
   EXPECT_EQ(empty.lower_bound(~uint64_t{0}), 0u);
   EXPECT_FALSE(empty.find(0).has_value());
+  const std::vector<uint64_t> q = {0, 5, ~uint64_t{0}};
+  std::vector<size_t> out(q.size(), 99);
+  empty.lower_bound_batch(q, out);  // empty windows: nothing may be read
+  EXPECT_EQ(out, std::vector<size_t>(q.size(), 0));
   StaticLearnedIndex one({42}, {});
   EXPECT_EQ(one.lower_bound(41), 0u);
   EXPECT_EQ(one.lower_bound(42), 0u);

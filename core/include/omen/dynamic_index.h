@@ -24,18 +24,24 @@ namespace omen {
 //  2. In a leaf, keys/payloads are parallel arrays sorted by key; so are buf_keys/buf_payloads.
 //     Among equal keys, scan order is: main entries (in array order), then buffer entries
 //     (in insertion order).
-//  3. A leaf's main array is exactly the array its seg/err were measured on when it was trained
-//     (global ranks of the array it was cut from, offset by base): erasing only sets a tombstone
-//     bit, so lower_bound(main, k) is in [pos - err, pos + err + 1] for keys[0] < k <= keys.back(),
-//     pos = eval - base. Dead entries are skipped by find/scan/erase and dropped by a retrain.
-//  4. buf size <= kBufferCap and 4 * erased <= keys.size() after every public call returns;
+//  3. A leaf's main array is exactly the slice [base, base + size) of the array its seg/err were
+//     measured on when it was trained (erasing only sets a tombstone bit), so for
+//     keys[0] < k <= keys.back() the rank base + lower_bound(main, k) is in
+//     [pos - err, pos + err + 1], pos = eval_segment(seg, next_rank, k). Dead entries are
+//     skipped by find/scan/erase and dropped by a retrain. keys.size() <= kMaxLeafKeys unless
+//     one run of equal keys is longer (leaves are cut only between different keys).
+//  4. buf size <= buffer_cap(leaf) and 4 * erased <= keys.size() after every public call returns;
 //     erased == number of set bits in dead.
 //  5. size_ == total entries over all leaves.
 class DynamicLearnedIndex {
  public:
-  // A leaf's insert buffer holds up to clamp(main size / 32, 32, kBufferCap) entries; one more
+  // A leaf's insert buffer holds up to clamp(main size / 32, 32, kBufferCap) entries (no upper
+  // clamp for a leaf that is one run longer than kMaxLeafKeys); one more
   // triggers a local retrain, and so does a quarter of its main array being erased.
   static constexpr size_t kBufferCap = 512;
+  // Longest main array of a leaf: a longer PGM segment (e.g. sequential keys) is cut into several
+  // leaves sharing its model, so a retrain never costs more than a few times this.
+  static constexpr size_t kMaxLeafKeys = size_t{1} << 15;
 
   // An empty index. opts.epsilon is the error bound used whenever a leaf is (re)trained.
   explicit DynamicLearnedIndex(ModelOptions opts = {});

@@ -40,7 +40,7 @@ void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys, std::vector<
   std::vector<Segment> segs;
   std::vector<uint64_t> errs;
   detail::segment_range(keys.data(), 0, n, n, false, opts_.epsilon, &segs, &errs);
-  if (segs.size() == 1) {  // one leaf: keep the arrays, no copy
+  if (segs.size() == 1 && n <= kMaxLeafKeys) {  // one leaf: keep the arrays, no copy
     auto l = std::make_unique<Leaf>();
     l->seg = segs[0];
     l->next_rank = n;
@@ -55,16 +55,23 @@ void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys, std::vector<
   for (size_t s = 0; s < segs.size(); ++s) {
     const uint64_t a = segs[s].first_rank;
     const uint64_t b = s + 1 < segs.size() ? segs[s + 1].first_rank : n;
-    if (a == b) continue;  // only an extra point: the previous leaf covers its (empty) range
-    auto l = std::make_unique<Leaf>();
-    l->seg = segs[s];
-    l->next_rank = b;
-    l->base = a;
-    l->err = errs[s];
-    l->keys.assign(keys.begin() + a, keys.begin() + b);
-    l->payloads.assign(payloads.begin() + a, payloads.begin() + b);
-    dir->push_back(leaves->size() == first ? first_dir : segs[s].first_key);
-    leaves->push_back(std::move(l));
+    // Cut the segment's keys [a, b) into slices of at most kMaxLeafKeys (at run boundaries), all
+    // sharing the segment's model. An empty range (a segment made of an extra point only) gets
+    // no leaf: the previous leaf covers it.
+    for (uint64_t from = a; from < b;) {
+      uint64_t to = std::min<uint64_t>(b, from + kMaxLeafKeys);
+      while (to < b && keys[to] == keys[to - 1]) ++to;
+      auto l = std::make_unique<Leaf>();
+      l->seg = segs[s];
+      l->next_rank = b;
+      l->base = from;
+      l->err = errs[s];
+      l->keys.assign(keys.begin() + from, keys.begin() + to);
+      l->payloads.assign(payloads.begin() + from, payloads.begin() + to);
+      dir->push_back(leaves->size() == first ? first_dir : from == a ? segs[s].first_key : keys[from]);
+      leaves->push_back(std::move(l));
+      from = to;
+    }
   }
 }
 
@@ -83,10 +90,12 @@ size_t DynamicLearnedIndex::main_lower_bound(const Leaf& l, uint64_t key) noexce
   const size_t n = l.keys.size();
   if (n == 0 || key <= l.keys[0]) return 0;
   if (key > l.keys[n - 1]) return n;
-  const size_t pos = detail::eval_segment(l.seg, l.next_rank, key) - l.base;
-  const size_t lo = pos > l.err ? pos - l.err : 0;
-  const size_t hi = std::min(n, pos + l.err + 1);
-  return lower_bound_scalar(l.keys.data(), lo, hi, key);
+  // Window in the ranks the model was measured on, intersected with this leaf's slice of them
+  // (a long segment is cut into several leaves, so the window may stick out of the slice).
+  const size_t pos = detail::eval_segment(l.seg, l.next_rank, key);
+  const size_t lo = std::max<size_t>(pos > l.err ? pos - l.err : 0, l.base);
+  const size_t hi = std::min<size_t>(pos + l.err + 1, l.base + n);
+  return lower_bound_scalar(l.keys.data(), lo - l.base, std::max(lo, hi) - l.base, key);
 }
 
 size_t DynamicLearnedIndex::buf_lower_bound(const Leaf& l, uint64_t key) noexcept {
@@ -137,7 +146,10 @@ bool DynamicLearnedIndex::erase(uint64_t key, uint64_t payload) {
 }
 
 size_t DynamicLearnedIndex::buffer_cap(const Leaf& l) noexcept {
-  return std::clamp<size_t>(l.keys.size() / 32, 32, kBufferCap);
+  // A leaf above kMaxLeafKeys is one run of equal keys that cannot be cut: let its buffer grow
+  // with it so retraining it stays amortized O(32) per insert.
+  const size_t cap = std::max<size_t>(l.keys.size() / 32, 32);
+  return l.keys.size() > kMaxLeafKeys ? cap : std::min(cap, kBufferCap);
 }
 
 void DynamicLearnedIndex::drop_if_empty(size_t i) {
@@ -210,7 +222,7 @@ bool DynamicLearnedIndex::check_invariants() const {
     if (!std::is_sorted(l.keys.begin(), l.keys.end()) ||
         !std::is_sorted(l.buf_keys.begin(), l.buf_keys.end()))
       return false;
-    if (l.buf_keys.size() > kBufferCap || 4 * l.erased > l.keys.size()) return false;
+    if (l.buf_keys.size() > buffer_cap(l) || 4 * l.erased > l.keys.size()) return false;
     size_t dead = 0;
     for (uint64_t w : l.dead) dead += static_cast<size_t>(__builtin_popcountll(w));
     if (dead != l.erased || (!l.dead.empty() && l.dead.size() != (l.keys.size() + 63) / 64)) return false;
