@@ -70,7 +70,7 @@ if command -v gnuplot >/dev/null; then
            END { for (i = 1; i <= n; i++) { k = keys[i]; printf "\"%s\" %s %s %s\n", k, ((k, "random") in r) ? r[k, "random"] : "NaN",
                    ((k, "sequential") in r) ? r[k, "sequential"] : "NaN", t[k] } }' "$summary" > "$report/ratios.dat"
   gnuplot <<EOF
-set terminal pngcairo size 1200,560 font "sans,10"
+set terminal pngcairo size 1500,600 font "sans,10"
 set output "$report/ratios.png"
 set termoption noenhanced
 set title "learned / btree (same run, medians): below 1 = learned smaller/faster for size, build, probe, join; above 1 = learned faster for TPS"
