@@ -88,8 +88,12 @@ char* learned_buildphasename(int64 phase);
 inline constexpr LOCKMODE kLearnedWriterLock = ShareLock;
 inline constexpr LOCKMODE kLearnedRetrainLock = ExclusiveLock;
 
-// An overflow chain this long (pages) on one leaf makes an insert try a re-train.
+// An overflow chain this long (pages) on one leaf makes an insert try a re-train, if the index
+// holds at most kLearnedInsertRetrainMaxKeys keys: a re-train copies the whole index (16 bytes
+// per key in memory) while writers wait, too much to do inside a user's INSERT for big indexes,
+// which are re-trained by VACUUM or omendb_index_retrain() instead.
 inline constexpr uint32 kLearnedRetrainChainPages = 16;
+inline constexpr uint64 kLearnedInsertRetrainMaxKeys = 2000000;
 
 // Re-trains `index` into a new generation (all live items, current options) and swaps it in at
 // the metapage. With `wait` false, gives up (returns false) if another writer holds the lock.

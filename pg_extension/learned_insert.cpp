@@ -119,7 +119,8 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
                       h->tail = nblk;
                       h->chain_pages++;
                     });
-    retrain = learned_items_header(page)->chain_pages >= kLearnedRetrainChainPages;
+    retrain = learned_items_header(page)->chain_pages >= kLearnedRetrainChainPages &&
+              cache->meta.build_keys <= kLearnedInsertRetrainMaxKeys;
   }
   UnlockReleaseBuffer(buf);
   UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);

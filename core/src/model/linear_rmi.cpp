@@ -2,7 +2,7 @@
 // with eval_segment at every point.
 #include <algorithm>
 
-#include "model/points.h"
+#include "model/pla.h"
 #include "omen/model.h"
 
 namespace omen {
@@ -19,16 +19,6 @@ Segment endpoint_line(Point a, Point b, uint64_t first_rank) {
   return s;
 }
 
-uint64_t measure(PointCursor cur, size_t count, const Segment& s, uint64_t next_rank) {
-  uint64_t err = 0;
-  Point p;
-  for (size_t k = 0; k < count && cur.next(&p); ++k) {
-    const uint64_t pos = detail::eval_segment(s, next_rank, p.x);
-    err = std::max(err, pos > p.y ? pos - p.y : p.y - pos);
-  }
-  return err;
-}
-
 }  // namespace
 
 LinearModel LinearModel::build(std::span<const uint64_t> sorted, ModelOptions) {
@@ -43,7 +33,7 @@ LinearModel LinearModel::build(std::span<const uint64_t> sorted, ModelOptions) {
   size_t count = 1;
   while (cur.next(&p)) last = p, ++count;
   m.seg_ = endpoint_line(first, last, 0);
-  m.err_ = measure(start, count, m.seg_, m.n_);
+  m.err_ = detail::measure_error(start, count, m.seg_, m.n_);
   return m;
 }
 
@@ -73,7 +63,7 @@ RmiModel RmiModel::build(std::span<const uint64_t> sorted, ModelOptions opts) {
     Leaf& l = m.leaves_[j];
     l.seg = endpoint_line(first, last, first.y);
     l.next_rank = next_rank;
-    l.err = measure(leaf_start, count, l.seg, next_rank);
+    l.err = detail::measure_error(leaf_start, count, l.seg, next_rank);
     m.max_err_ = std::max(m.max_err_, l.err);
     filled = j + 1;
   };

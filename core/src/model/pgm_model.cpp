@@ -1,9 +1,9 @@
 // PgmModel: leaf level by segment_range (optionally in parallel chunks), upper levels over the
 // first keys of the level below.
 #include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include <stdexcept>
-#include <thread>
 
 #include "model/pla.h"
 #include "omen/model.h"
@@ -40,7 +40,7 @@ PgmModel PgmModel::build(std::span<const uint64_t> sorted, ModelOptions opts) {
   m.n_ = sorted.size();
   if (sorted.empty()) return m;
   const size_t n = sorted.size();
-  const size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads = static_cast<size_t>(std::max(1, tbb::this_task_arena::max_concurrency()));
   const size_t chunks = opts.parallel ? std::min(4 * threads, std::max<size_t>(1, n / kMinChunk)) : 1;
   std::vector<Segment> leaf;
   uint64_t err = 0;

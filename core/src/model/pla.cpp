@@ -98,10 +98,7 @@ Segment OptimalPla::segment() const {
   return s;
 }
 
-namespace {
-
-// Measured error of s (clamped to next_rank) at the `count` points replayed from `cur`.
-uint64_t measure(PointCursor cur, size_t count, const Segment& s, uint64_t next_rank) {
+uint64_t measure_error(PointCursor cur, size_t count, const Segment& s, uint64_t next_rank) {
   uint64_t err = 0;
   Point p;
   for (size_t k = 0; k < count && cur.next(&p); ++k) {
@@ -111,8 +108,6 @@ uint64_t measure(PointCursor cur, size_t count, const Segment& s, uint64_t next_
   return err;
 }
 
-}  // namespace
-
 uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal, uint64_t eps,
                        std::vector<Segment>* out, std::vector<uint64_t>* errs) {
   PointCursor cur(keys, b, e, n, terminal);
@@ -121,7 +116,7 @@ uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool 
   uint64_t max_err = 0;
   auto close = [&](uint64_t next_rank) {
     const Segment s = pla.segment();
-    const uint64_t err = measure(seg_start, pla.points(), s, next_rank);
+    const uint64_t err = measure_error(seg_start, pla.points(), s, next_rank);
     max_err = std::max(max_err, err);
     out->push_back(s);
     if (errs) errs->push_back(err);

@@ -49,6 +49,9 @@ class OptimalPla {
   size_t upper_start_ = 0, lower_start_ = 0;
 };
 
+// Largest |eval_segment(s, next_rank, x) - y| over the next `count` points replayed from cur.
+uint64_t measure_error(PointCursor cur, size_t count, const Segment& s, uint64_t next_rank);
+
 // Segments the constraint points of keys[b, e) (a run-aligned piece of sorted keys[0, n), see
 // PointCursor; `terminal` only when e == n) with OptimalPla(eps); appends the segments to *out
 // and, when errs != nullptr, each segment's measured error to *errs. The last segment is clamped
