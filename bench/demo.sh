@@ -2,14 +2,18 @@
 # `make demo`: installs dependencies (root), builds and installs omendb, starts a throwaway cluster,
 # loads a table, builds a btree and a learned index on the same column, shows EXPLAIN choosing the
 # learned index, and prints a side-by-side comparison; then runs the core benchmark at 10M keys.
-# DEMO_ROWS (default 1000000) sets the table size.
+# DEMO_ROWS (default 1000000) sets the table size. PGBIN (default /usr/lib/postgresql/15/bin) selects
+# the PostgreSQL installation; OMEN_SKIP_INSTALL=1 uses what is installed there without `make install`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/deps.sh demo || exit 1
 rows=${DEMO_ROWS:-1000000}
-echo "== building and installing omendb"
-make -s -j2 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
-make -s install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
+export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
+  echo "== building and installing omendb"
+  make -s -j2 PG_CONFIG="$PGBIN/pg_config" >/dev/null
+  make -s install PG_CONFIG="$PGBIN/pg_config" >/dev/null
+fi
 echo "== starting a throwaway PostgreSQL 15 cluster"
 source tests/pgcluster.sh
 cluster_psql -q -c "CREATE EXTENSION omendb" -c "SELECT 'omendb ' || omendb_version() AS loaded"

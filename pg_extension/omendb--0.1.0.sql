@@ -162,3 +162,13 @@ CREATE FUNCTION omendb_index_retrain(index regclass) RETURNS boolean
 AS 'MODULE_PATHNAME', 'omendb_index_retrain'
 LANGUAGE C STRICT;
 COMMENT ON FUNCTION omendb_index_retrain(regclass) IS 're-trains a learned index into a new generation';
+
+-- Benchmark support (bench/pg_compare.sh, docs/bench-pg.md): nanoseconds per equality probe of the
+-- first column of any index whose operator family has `= bigint` (btree, learned, hash), through
+-- index_rescan + index_getnext_tid, heap not read; one untimed warm-up pass first unless told not;
+-- per_scan: each probe is its own index scan (index_beginscan .. index_endscan), as in one query.
+CREATE FUNCTION omendb_probe_cost(index regclass, keys bigint[], warmup boolean DEFAULT true,
+    per_scan boolean DEFAULT false, OUT ns_per_probe float8, OUT probes bigint, OUT tids bigint)
+AS 'MODULE_PATHNAME', 'omendb_probe_cost'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION omendb_probe_cost(regclass, bigint[], boolean, boolean) IS 'ns per equality probe through the index AM interface';

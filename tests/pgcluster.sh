@@ -1,7 +1,8 @@
 # Sourced by the demo and the pgbench comparison: starts a throwaway PostgreSQL 15 cluster owned by
 # the postgres user, in a temp dir, listening on 127.0.0.1 and a Unix socket in that dir, on a free
 # port; stops it and removes the dir on exit. Defines: PGBIN, PGPORT, PGHOST, cluster_psql.
-PGBIN=/usr/lib/postgresql/15/bin
+# PGBIN (default /usr/lib/postgresql/15/bin) selects the PostgreSQL installation.
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 cluster_dir=$(mktemp -d /tmp/omendb-cluster.XXXXXX)
 chown postgres: "$cluster_dir"
 PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 54329)
