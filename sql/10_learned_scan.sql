@@ -2,33 +2,7 @@
 -- (EXPLAIN (COSTS OFF)) and the answers equal a sequential scan's.
 CREATE EXTENSION IF NOT EXISTS omendb;
 
--- learned_same(q, ordered): runs q through the indexes (seqscan off) and through a seqscan only,
--- and compares the results (in order when `ordered`, as multisets otherwise).
-CREATE FUNCTION learned_same(q text, ordered boolean DEFAULT false) RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE a text; b text; agg text;
-BEGIN
-  agg := CASE WHEN ordered THEN 'string_agg(s::text, '';'')'
-              ELSE 'string_agg(s::text, '';'' ORDER BY s::text)' END;
-  PERFORM set_config('enable_seqscan', 'off', true);
-  PERFORM set_config('enable_indexscan', 'on', true);
-  PERFORM set_config('enable_bitmapscan', 'on', true);
-  EXECUTE format('SELECT %s FROM (%s) s', agg, q) INTO a;
-  PERFORM set_config('enable_seqscan', 'on', true);
-  PERFORM set_config('enable_indexscan', 'off', true);
-  PERFORM set_config('enable_indexonlyscan', 'off', true);
-  PERFORM set_config('enable_bitmapscan', 'off', true);
-  EXECUTE format('SELECT %s FROM (%s) s', agg, q) INTO b;
-  PERFORM set_config('enable_indexscan', 'on', true);
-  PERFORM set_config('enable_indexonlyscan', 'on', true);
-  PERFORM set_config('enable_bitmapscan', 'on', true);
-  IF a IS DISTINCT FROM b THEN
-    RAISE NOTICE 'index: %', left(a, 300);
-    RAISE NOTICE 'seq:   %', left(b, 300);
-  END IF;
-  RETURN a IS NOT DISTINCT FROM b;
-END $$;
-
+-- learned_same(q, ordered, bitmap) comes from 01_test_helpers.sql.
 CREATE TABLE li (id serial, k int4, pad text);
 INSERT INTO li (k, pad) SELECT (i * 7919) % 20011, 'p' || i FROM generate_series(1, 20000) i;
 INSERT INTO li (k, pad) SELECT NULL, 'null' || i FROM generate_series(1, 5) i;
@@ -143,4 +117,3 @@ RESET ALL;
 SELECT amvalidate(oid), opcname FROM pg_opclass
   WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'learned') ORDER BY opcname;
 DROP TABLE li, lt;
-DROP FUNCTION learned_same;

@@ -1,22 +1,6 @@
 -- Inserts (leaf gaps, overflow chains, many equal keys), deletes + VACUUM, and the DDL that
 -- rebuilds or empties an index: answers keep equal a sequential scan's and verify passes.
 CREATE EXTENSION IF NOT EXISTS omendb;
-CREATE FUNCTION learned_same(q text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE a text; b text;
-BEGIN
-  PERFORM set_config('enable_seqscan', 'off', true);
-  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', q) INTO a;
-  PERFORM set_config('enable_seqscan', 'on', true);
-  PERFORM set_config('enable_indexscan', 'off', true);
-  PERFORM set_config('enable_indexonlyscan', 'off', true);
-  PERFORM set_config('enable_bitmapscan', 'off', true);
-  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', q) INTO b;
-  PERFORM set_config('enable_indexscan', 'on', true);
-  PERFORM set_config('enable_indexonlyscan', 'on', true);
-  PERFORM set_config('enable_bitmapscan', 'on', true);
-  RETURN a IS NOT DISTINCT FROM b;
-END $$;
-
 CREATE TABLE ld (id serial, k int8);
 INSERT INTO ld (k) SELECT i * 10 FROM generate_series(1, 10000) i;
 CREATE INDEX ld_k ON ld USING learned (k) WITH (fillfactor = 50, error_bound = 16);
@@ -100,4 +84,3 @@ SELECT learned_same('SELECT * FROM lp WHERE k IN (5, 1500) OR k BETWEEN 990 AND 
 SELECT omendb_index_verify('lp1_k_idx'), omendb_index_verify('lp2_k_idx');
 DROP TABLE lp;
 RESET ALL;
-DROP FUNCTION learned_same;

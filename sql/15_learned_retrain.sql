@@ -2,22 +2,6 @@
 -- overflow pages pile up, or by omendb_index_retrain(); scans that started on the old generation
 -- keep reading it; the retired pages are freed once no snapshot can read them.
 CREATE EXTENSION IF NOT EXISTS omendb;
-CREATE FUNCTION learned_same(q text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE a text; b text;
-BEGIN
-  PERFORM set_config('enable_seqscan', 'off', true);
-  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', q) INTO a;
-  PERFORM set_config('enable_seqscan', 'on', true);
-  PERFORM set_config('enable_indexscan', 'off', true);
-  PERFORM set_config('enable_indexonlyscan', 'off', true);
-  PERFORM set_config('enable_bitmapscan', 'off', true);
-  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', q) INTO b;
-  PERFORM set_config('enable_indexscan', 'on', true);
-  PERFORM set_config('enable_indexonlyscan', 'on', true);
-  PERFORM set_config('enable_bitmapscan', 'on', true);
-  RETURN a IS NOT DISTINCT FROM b;
-END $$;
-
 CREATE TABLE lr (id serial, k int4);
 INSERT INTO lr (k) SELECT i FROM generate_series(1, 5000) i;
 CREATE INDEX lr_k ON lr USING learned (k) WITH (fillfactor = 100);
@@ -67,4 +51,3 @@ SELECT omendb_index_verify('lr_k');
 SELECT learned_same('SELECT id, k FROM lr WHERE k BETWEEN 1000 AND 1100');
 SELECT omendb_index_retrain('lr');
 DROP TABLE lr;
-DROP FUNCTION learned_same;

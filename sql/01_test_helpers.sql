@@ -1,0 +1,37 @@
+-- Helpers shared by the learned-index tests that follow (pg_regress runs the files in order in one
+-- database; run this file first when running a later one alone).
+--
+-- learned_same(q, ordered, bitmap): runs q with sequential scans off (so through the indexes;
+-- bitmap scans allowed or not per `bitmap`, the session's setting when NULL) and then with index,
+-- index-only and bitmap scans off (a sequential scan), and compares the two answers: in order when
+-- `ordered`, as multisets otherwise. On a difference it raises NOTICEs with both answers. The
+-- planner settings it touches are restored to what they were.
+CREATE FUNCTION learned_same(q text, ordered boolean DEFAULT false, bitmap boolean DEFAULT NULL)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+  a text; b text; agg text;
+  gucs text[] := ARRAY['enable_seqscan', 'enable_indexscan', 'enable_indexonlyscan', 'enable_bitmapscan'];
+  saved text[] := ARRAY[]::text[];
+  g text;
+BEGIN
+  FOREACH g IN ARRAY gucs LOOP saved := saved || current_setting(g); END LOOP;
+  agg := CASE WHEN ordered THEN 'string_agg(s::text, '';'')'
+              ELSE 'string_agg(s::text, '';'' ORDER BY s::text)' END;
+  PERFORM set_config('enable_seqscan', 'off', true);
+  PERFORM set_config('enable_indexscan', 'on', true);
+  IF bitmap IS NOT NULL THEN
+    PERFORM set_config('enable_bitmapscan', CASE WHEN bitmap THEN 'on' ELSE 'off' END, true);
+  END IF;
+  EXECUTE format('SELECT %s FROM (%s) s', agg, q) INTO a;
+  PERFORM set_config('enable_seqscan', 'on', true);
+  PERFORM set_config('enable_indexscan', 'off', true);
+  PERFORM set_config('enable_indexonlyscan', 'off', true);
+  PERFORM set_config('enable_bitmapscan', 'off', true);
+  EXECUTE format('SELECT %s FROM (%s) s', agg, q) INTO b;
+  FOR i IN 1..array_length(gucs, 1) LOOP PERFORM set_config(gucs[i], saved[i], true); END LOOP;
+  IF a IS DISTINCT FROM b THEN
+    RAISE NOTICE 'index: %', left(a, 300);
+    RAISE NOTICE 'seq:   %', left(b, 300);
+  END IF;
+  RETURN a IS NOT DISTINCT FROM b;
+END $$;
