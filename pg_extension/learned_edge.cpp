@@ -276,9 +276,7 @@ void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer 
   nh->high_fence = PG_UINT64_MAX;
   nh->flags = kLeafIsLast;
   nh->leaf_no = leaf_no + 1;
-  learned_keys(npage)[0] = key;
-  learned_tids(npage)[0] = *tid;
-  nh->nitems = nh->nsorted = 1;
+  learned_items_append(npage, key, tid);
   Page dpage = GenericXLogRegisterBuffer(xs, dbuf, 0);
   LearnedDirHeader* dh = learned_dir_header(dpage);
   learned_dir_entries(dpage)[dh->nentries] = LearnedDirEntry{key, nblk, 0};

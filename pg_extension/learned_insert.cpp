@@ -10,28 +10,13 @@
 // 4 pages. Writers hold kLearnedWriterLock (learned.h) so a
 // re-train never copies a leaf while it changes.
 #include "learned_edge.h"
+#include "learned_wal.h"
 
 extern "C" {
 #include "storage/lmgr.h"
 }
 
 namespace {
-
-// Appends (key, tid) to an items page that has room. The sorted prefix grows with it when every
-// item is in it and (key, tid) is not below the last one: keys appended in order stay binary
-// searchable.
-void put_last(Page page, uint64 key, ItemPointer tid) {
-  LearnedItemsHeader* h = learned_items_header(page);
-  uint64* keys = learned_keys(page);
-  ItemPointerData* tids = learned_tids(page);
-  int n = h->nitems;
-  bool in_order = h->nsorted == n &&
-                  (n == 0 || keys[n - 1] < key || (keys[n - 1] == key && ItemPointerCompare(&tids[n - 1], tid) <= 0));
-  keys[n] = key;
-  tids[n] = *tid;
-  h->nitems++;
-  if (in_order) h->nsorted++;
-}
 
 // Reads and exclusively locks the target leaf of `key`. An edge leaf added after the cache was
 // read can make the cached target stale (the key is past its new high fence): then look again.
@@ -71,9 +56,7 @@ void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPage
     LockBuffer(tbuf, BUFFER_LOCK_EXCLUSIVE);
     learned_check_page(index, BufferGetPage(tbuf), tail, kind);
     if (has_room(BufferGetPage(tbuf))) {
-      GenericXLogState* xs = GenericXLogStart(index);
-      put_last(GenericXLogRegisterBuffer(xs, tbuf, 0), key, tid);
-      GenericXLogFinish(xs);
+      learned_log_append(index, tbuf, key, tid);
       UnlockReleaseBuffer(tbuf);
       return;
     }
@@ -88,7 +71,7 @@ void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPage
   nh->low_fence = proto->low_fence;
   nh->high_fence = proto->high_fence;
   nh->leaf_no = proto->leaf_no;
-  put_last(npage, key, tid);
+  learned_items_append(npage, key, tid);
   if (tbuf != InvalidBuffer) {
     Page tpage = GenericXLogRegisterBuffer(xs, tbuf, 0);
     learned_items_header(tpage)->next = nblk;
@@ -134,9 +117,7 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
   if (learned_edge_wants_leaf(page, key)) {
     learned_edge_add_leaf(index, buf, key, tid);
   } else if (has_room(page)) {
-    GenericXLogState* xs = GenericXLogStart(index);
-    put_last(GenericXLogRegisterBuffer(xs, buf, 0), key, tid);  // into the gap
-    GenericXLogFinish(xs);
+    learned_log_append(index, buf, key, tid);  // into the gap
   } else {
     LearnedItemsHeader proto = *learned_items_header(page);
     append_to_chain(index, buf, proto.tail, kPageOverflow, learned_special(page)->generation, key, tid, &proto,

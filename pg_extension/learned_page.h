@@ -164,6 +164,11 @@ void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation)
 // Sets pd_lower past the used part of an items page so WAL and page checks see the hole.
 void learned_items_set_lower(Page page);
 
+// Appends (key, tid) to an items page. REQUIRES: nitems < capacity. The sorted prefix grows with
+// it while every item is in it and (key, tid) is not below the last one, so keys appended in order
+// stay binary searchable. Used by inserts and by WAL redo (learned_wal.cpp).
+void learned_items_append(Page page, uint64 key, const ItemPointerData* tid);
+
 // Checks a page read from disk is ours and of `kind`; ereport(ERROR, ERRCODE_INDEX_CORRUPTED)
 // otherwise.
 void learned_check_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind);
