@@ -31,15 +31,8 @@ for my $mode ('generic', 'custom') {
 	$standby->start;
 	$primary->safe_psql('postgres', 'CHECKPOINT');
 
-	my $script = $primary->basedir . '/append.sql';
-	open my $fh, '>', $script or die;
-	print $fh "\\set r random(1, 100)\n";
-	print $fh "INSERT INTO t (k) VALUES (CASE WHEN :r <= 85 THEN nextval('s') WHEN :r <= 97 THEN (:r * 199)::int8 ELSE NULL END);\n";
-	close $fh;
-	my ($out, $err) = ('', '');
-	my $bench = IPC::Run::start(
-		[ 'pgbench', '-n', '-c', '4', '-T', '60', '-f', $script, '-h', $primary->host, '-p', $primary->port, 'postgres' ],
-		'>', \$out, '2>', \$err);
+	my $bench = start_pgbench($primary, "\\set r random(1, 100)\n"
+		. "INSERT INTO t (k) VALUES (CASE WHEN :r <= 85 THEN nextval('s') WHEN :r <= 97 THEN (:r * 199)::int8 ELSE NULL END);\n");
 	sleep 6;
 	$primary->wait_for_catchup($standby);
 	my $edge = $primary->safe_psql('postgres', q{SELECT edge_leaves FROM omendb_index_stats('t_k')});
@@ -51,12 +44,7 @@ for my $mode ('generic', 'custom') {
 	$bench->finish;    # pgbench fails: its server died
 	ok($rows > 20000, "$mode: concurrent appends ran before the crash ($rows rows)");
 
-	my $started = 0;
-	for (1 .. 30) {
-		sleep 1;
-		last if ($started = $primary->start(fail_ok => 1));
-		$primary->{_pid} = undef;    # a failed start read the stale postmaster.pid
-	}
+	my $started = restart_after_kill9($primary);
 	ok($started, "$mode: primary restarts after kill -9");
 	is($primary->safe_psql('postgres', q{SELECT omendb_index_verify('t_k') > 0}), 't', "$mode: index verifies after crash recovery");
 	my @bad = same_answers($primary, 't');
