@@ -23,7 +23,7 @@ extern "C" {
 }
 
 inline constexpr uint32 kLearnedMagic = 0x4F4D4C49;  // "OMLI"
-inline constexpr uint32 kLearnedVersion = 1;
+inline constexpr uint32 kLearnedVersion = 2;
 inline constexpr BlockNumber kLearnedMetaBlock = 0;
 
 enum LearnedPageKind : uint16 {
