@@ -106,6 +106,7 @@ LearnedMeta empty_meta(Relation index) {
   meta.nleaves = 1;
   meta.leaf_start = 1;
   meta.null_head = meta.null_tail = InvalidBlockNumber;
+  meta.edge_dir_head = meta.edge_dir_tail = meta.retired_edge_dir_head = InvalidBlockNumber;
   meta.key_type = index->rd_opcintype[0];
   return meta;
 }

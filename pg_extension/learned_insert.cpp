@@ -1,13 +1,16 @@
 // aminsert of the `learned` index.
 //
 // A key goes to its target leaf (the last leaf whose fence <= key, invariant I4): appended to the
-// leaf's unsorted tail (its gap; a few bytes of WAL, no shifting), or, when the leaf is full, to
-// the leaf's overflow chain (a new overflow page when the chain's tail is full). NULLs are
-// appended to the null chain.
-// Lock order: leaf -> overflow tail -> new page; metapage -> null tail -> new page. Every change
-// is one GenericXLog record of at most 3 pages. Writers hold kLearnedWriterLock (learned.h) so a
+// leaf's tail (its gap; a few bytes of WAL, no shifting; the sorted prefix grows while keys arrive
+// in order), or, when the leaf is full, to the leaf's overflow chain (a new overflow page when the
+// chain's tail is full). A key at the right edge of a full last leaf opens a new edge leaf
+// instead (learned_edge.h). NULLs are appended to the null chain.
+// Lock order: leaf -> overflow tail -> new page; last leaf -> new page -> edge directory ->
+// metapage; metapage -> null tail -> new page. Every change is one GenericXLog record of at most
+// 4 pages. Writers hold kLearnedWriterLock (learned.h) so a
 // re-train never copies a leaf while it changes.
-#include "learned_model.h"
+#include "learned_edge.h"
+#include "learned_wal.h"
 
 extern "C" {
 #include "storage/lmgr.h"
@@ -15,12 +18,24 @@ extern "C" {
 
 namespace {
 
-// Appends (key, tid) to an unsorted items page that has room.
-void put_last(Page page, uint64 key, ItemPointer tid) {
-  LearnedItemsHeader* h = learned_items_header(page);
-  learned_keys(page)[h->nitems] = key;
-  learned_tids(page)[h->nitems] = *tid;
-  h->nitems++;
+// Reads and exclusively locks the target leaf of `key`. An edge leaf added after the cache was
+// read can make the cached target stale (the key is past its new high fence): then look again.
+Buffer lock_target_leaf(Relation index, uint64 key, uint64* build_keys) {
+  for (;;) {
+    LearnedCache* cache = learned_get_cache(index);
+    uint32 leaf = learned_target_leaf(cache, key);
+    *build_keys = cache->meta.build_keys;
+    BlockNumber blkno = learned_leaf_block(index, learned_leaf_map(cache->meta), leaf);
+    Buffer buf = ReadBuffer(index, blkno);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    Page page = BufferGetPage(buf);
+    learned_check_page(index, page, blkno, kPageLeaf);
+    LearnedItemsHeader* h = learned_items_header(page);
+    if ((h->flags & kLeafIsLast) || key <= h->high_fence) {
+      return buf;
+    }
+    UnlockReleaseBuffer(buf);
+  }
 }
 
 bool has_room(Page page) {
@@ -41,9 +56,7 @@ void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPage
     LockBuffer(tbuf, BUFFER_LOCK_EXCLUSIVE);
     learned_check_page(index, BufferGetPage(tbuf), tail, kind);
     if (has_room(BufferGetPage(tbuf))) {
-      GenericXLogState* xs = GenericXLogStart(index);
-      put_last(GenericXLogRegisterBuffer(xs, tbuf, 0), key, tid);
-      GenericXLogFinish(xs);
+      learned_log_append(index, tbuf, key, tid);
       UnlockReleaseBuffer(tbuf);
       return;
     }
@@ -58,7 +71,7 @@ void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPage
   nh->low_fence = proto->low_fence;
   nh->high_fence = proto->high_fence;
   nh->leaf_no = proto->leaf_no;
-  put_last(npage, key, tid);
+  learned_items_append(npage, key, tid);
   if (tbuf != InvalidBuffer) {
     Page tpage = GenericXLogRegisterBuffer(xs, tbuf, 0);
     learned_items_header(tpage)->next = nblk;
@@ -98,18 +111,13 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
   }
   bool retrain = false;
   uint64 key = learned_encode(values[0], index->rd_opcintype[0]);
-  LearnedCache* cache = learned_get_cache(index);
-  uint32 leaf = learned_target_leaf(cache, key);
-  BlockNumber blkno = cache->meta.leaf_start + leaf;
-
-  Buffer buf = ReadBuffer(index, blkno);
-  LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+  uint64 build_keys;
+  Buffer buf = lock_target_leaf(index, key, &build_keys);
   Page page = BufferGetPage(buf);
-  learned_check_page(index, page, blkno, kPageLeaf);
-  if (has_room(page)) {
-    GenericXLogState* xs = GenericXLogStart(index);
-    put_last(GenericXLogRegisterBuffer(xs, buf, 0), key, tid);  // into the unsorted tail
-    GenericXLogFinish(xs);
+  if (learned_edge_wants_leaf(page, key)) {
+    learned_edge_add_leaf(index, buf, key, tid);
+  } else if (has_room(page)) {
+    learned_log_append(index, buf, key, tid);  // into the gap
   } else {
     LearnedItemsHeader proto = *learned_items_header(page);
     append_to_chain(index, buf, proto.tail, kPageOverflow, learned_special(page)->generation, key, tid, &proto,
@@ -120,7 +128,7 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
                       h->chain_pages++;
                     });
     retrain = learned_items_header(page)->chain_pages >= kLearnedRetrainChainPages &&
-              cache->meta.build_keys <= kLearnedInsertRetrainMaxKeys;
+              build_keys <= kLearnedInsertRetrainMaxKeys;
   }
   UnlockReleaseBuffer(buf);
   UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);

@@ -30,6 +30,20 @@ void learned_items_set_lower(Page page) {
   ((PageHeader)page)->pd_lower = static_cast<LocationIndex>(end - reinterpret_cast<char*>(page));
 }
 
+void learned_items_append(Page page, uint64 key, const ItemPointerData* tid) {
+  LearnedItemsHeader* h = learned_items_header(page);
+  uint64* keys = learned_keys(page);
+  ItemPointerData* tids = learned_tids(page);
+  int n = h->nitems;
+  bool in_order = h->nsorted == n &&
+                  (n == 0 || keys[n - 1] < key ||
+                   (keys[n - 1] == key && ItemPointerCompare(&tids[n - 1], const_cast<ItemPointer>(tid)) <= 0));
+  keys[n] = key;
+  tids[n] = *tid;
+  h->nitems++;
+  if (in_order) h->nsorted++;
+}
+
 void learned_check_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind) {
   if (PageIsNew(page))
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),

@@ -1,14 +1,17 @@
 // On-disk format of a `learned` index (see docs/format.md for the essay).
 //
 // Every page is a standard Postgres page (PageHeaderData, pd_lower/pd_upper) with a LearnedSpecial
-// in its special space naming the page kind. Block 0 is the metapage. A generation's leaf pages are
-// contiguous (leaf i is block meta.leaf_start + i); its model pages are contiguous too.
+// in its special space naming the page kind. Block 0 is the metapage. A generation's build leaves
+// are contiguous (leaf i < nleaves is block meta.leaf_start + i); its model pages are contiguous
+// too. Edge leaves (i >= nleaves), appended by inserts at the right edge, are anywhere; the edge
+// directory maps them to blocks (learned_edge.h).
 //
 // Invariants (kept by build, insert and vacuum; checked by omendb_index_verify):
 //  I1  leaf i holds keys in [fence_i, fence_{i+1}] (closed: equal keys may span leaves); its first
 //      nsorted items are sorted by (key, TID), the rest (inserts) unsorted; fence_0 = 0.
 //  I2  the items of leaf i's overflow chain obey the same range, in any order.
-//  I3  fences are immutable within a generation and non-decreasing in i.
+//  I3  fences are immutable within a generation and non-decreasing in i (over build and edge
+//      leaves; an edge leaf's fence is >= every key of the leaf before it when it is added).
 //  I4  a key k lives in some leaf i with i >= last leaf whose fence < k (the scan start) and
 //      i <= last leaf whose fence <= k (the insert target).
 //  I5  NULLs live only in the null chain (meta.null_head), never in leaves.
@@ -23,7 +26,7 @@ extern "C" {
 }
 
 inline constexpr uint32 kLearnedMagic = 0x4F4D4C49;  // "OMLI"
-inline constexpr uint32 kLearnedVersion = 2;
+inline constexpr uint32 kLearnedVersion = 2;  // 2: edge leaves and directory, 16-byte model segments
 inline constexpr BlockNumber kLearnedMetaBlock = 0;
 
 enum LearnedPageKind : uint16 {
@@ -33,6 +36,7 @@ enum LearnedPageKind : uint16 {
   kPageModel = 4,
   kPageNull = 5,
   kPageFree = 6,  // emptied overflow/null page awaiting reuse through the FSM
+  kPageDir = 7,   // edge directory: (fence, block) of the edge leaves appended past the build
 };
 
 // Special space of every page.
@@ -71,6 +75,15 @@ struct LearnedMeta {
   uint32 retired_nleaves;
   BlockNumber retired_model_start;
   uint32 retired_model_pages;
+  // Edge leaves (learned_edge.h): leaves nleaves .. nleaves + edge_nleaves - 1 of this generation,
+  // appended one by one at the right edge by inserts; their (fence, block) pairs are in the
+  // directory chain edge_dir_head .. edge_dir_tail. edge_nleaves == 0: none (heads invalid).
+  uint32 edge_nleaves;
+  BlockNumber edge_dir_head;
+  BlockNumber edge_dir_tail;
+  // The retired generation's edge leaves and directory, freed with it.
+  uint32 retired_edge_nleaves;
+  BlockNumber retired_edge_dir_head;
 };
 
 // Leaf, overflow and null pages share one layout: a header, then `capacity` keys (uint64, for
@@ -90,6 +103,22 @@ struct LearnedItemsHeader {
 };
 
 inline constexpr uint32 kLeafIsLast = 1;  // leaf: high_fence is +infinity
+
+// Edge directory pages: a header, then `nentries` entries in leaf order; chained by `next`.
+struct LearnedDirHeader {
+  uint32 nentries;
+  uint32 first_leaf;       // edge index (0-based, below edge_nleaves) of entry 0
+  BlockNumber next;        // next directory page, or InvalidBlockNumber
+  uint32 unused;
+};
+struct LearnedDirEntry {
+  uint64 fence;            // the edge leaf's low fence
+  BlockNumber blkno;       // the edge leaf's block
+  uint32 unused;
+};
+inline constexpr uint32 kLearnedDirEntriesPerPage = static_cast<uint32>(
+    (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(LearnedSpecial)) -
+     MAXALIGN(sizeof(LearnedDirHeader))) / sizeof(LearnedDirEntry));
 
 // Items per leaf/overflow/null page, derived from BLCKSZ.
 inline constexpr Size kLearnedItemsSpace =
@@ -121,6 +150,12 @@ inline ItemPointerData* learned_tids(Page page) {
       sizeof(uint64) * learned_items_header(page)->capacity);
 }
 inline char* learned_model_bytes(Page page) { return PageGetContents(page); }
+inline LearnedDirHeader* learned_dir_header(Page page) {
+  return reinterpret_cast<LearnedDirHeader*>(PageGetContents(page));
+}
+inline LearnedDirEntry* learned_dir_entries(Page page) {
+  return reinterpret_cast<LearnedDirEntry*>(PageGetContents(page) + MAXALIGN(sizeof(LearnedDirHeader)));
+}
 
 // Initializes `page` as an empty page of `kind`.
 void learned_init_page(Page page, LearnedPageKind kind, uint32 generation);
@@ -128,6 +163,11 @@ void learned_init_page(Page page, LearnedPageKind kind, uint32 generation);
 void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation);
 // Sets pd_lower past the used part of an items page so WAL and page checks see the hole.
 void learned_items_set_lower(Page page);
+
+// Appends (key, tid) to an items page. REQUIRES: nitems < capacity. The sorted prefix grows with
+// it while every item is in it and (key, tid) is not below the last one, so keys appended in order
+// stay binary searchable. Used by inserts and by WAL redo (learned_wal.cpp).
+void learned_items_append(Page page, uint64 key, const ItemPointerData* tid);
 
 // Checks a page read from disk is ours and of `kind`; ereport(ERROR, ERRCODE_INDEX_CORRUPTED)
 // otherwise.

@@ -46,7 +46,7 @@ like($err, qr/index "t_k" is not a learned index \(magic deadbeef/, 'bad magic i
 ($ret, $out, $err) = $node->psql('postgres', 'INSERT INTO t VALUES (7)');
 like($err, qr/is not a learned index \(magic/, 'bad magic is reported on an insert');
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT omendb_index_verify('t_k2')});
-like($err, qr/learned format version 99, this omendb reads 2/, 'unknown format version is reported');
+like($err, qr/learned format version 99, this omendb reads \d+/, 'unknown format version is reported');
 $node->safe_psql('postgres', 'REINDEX INDEX t_k; REINDEX INDEX t_k2');
 is($node->safe_psql('postgres', q{SELECT omendb_index_verify('t_k') + omendb_index_verify('t_k2')}), '10000',
 	'REINDEX repairs both');
