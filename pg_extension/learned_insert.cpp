@@ -1,8 +1,8 @@
 // aminsert of the `learned` index.
 //
 // A key goes to its target leaf (the last leaf whose fence <= key, invariant I4): appended to the
-// leaf's unsorted tail (its gap; a few bytes of WAL, no shifting), or, when the leaf is full, to
-// the leaf's overflow chain (a new overflow page when the chain's tail is full). NULLs are
+// leaf's unsorted tail (its gap; a few bytes of WAL, no shifting), or, when the leaf is full or
+// the item does not fit the leaf's packed widths, to the leaf's overflow chain (a new overflow page when the chain's tail is full). NULLs are
 // appended to the null chain.
 // Lock order: leaf -> overflow tail -> new page; metapage -> null tail -> new page. Every change
 // is one GenericXLog record of at most 3 pages. Writers hold kLearnedWriterLock (learned.h) so a
@@ -15,34 +15,29 @@ extern "C" {
 
 namespace {
 
-// Appends (key, tid) to an unsorted items page that has room.
-void put_last(Page page, uint64 key, ItemPointer tid) {
-  LearnedItemsHeader* h = learned_items_header(page);
-  learned_keys(page)[h->nitems] = key;
-  learned_tids(page)[h->nitems] = *tid;
-  h->nitems++;
-}
-
-bool has_room(Page page) {
-  LearnedItemsHeader* h = learned_items_header(page);
-  return h->nitems < h->capacity;
+// True when (key, tid) can be appended to `page`: room left, and the item fits the page's widths.
+bool can_append(Page page, uint64 key, ItemPointer tid) {
+  return learned_items_header(page)->nitems < learned_items_header(page)->capacity &&
+         learned_item_fits(page, key, tid);
 }
 
 // Appends to the chain whose tail is `tail` (may be invalid). `owner` is the locked buffer that
 // holds the chain's head/tail pointers (a leaf, or the metapage for NULLs); `owner_update` sets
 // them. Releases nothing it did not lock itself.
+// New pages get `widths`, which must take any item of the chain (so an append to a new page
+// always succeeds).
 template <typename UpdateOwner>
 void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPageKind kind,
                      uint32 generation, uint64 key, ItemPointer tid, const LearnedItemsHeader* proto,
-                     UpdateOwner owner_update) {
+                     const omen::leaf::Widths& widths, UpdateOwner owner_update) {
   Buffer tbuf = InvalidBuffer;
   if (tail != InvalidBlockNumber) {
     tbuf = ReadBuffer(index, tail);
     LockBuffer(tbuf, BUFFER_LOCK_EXCLUSIVE);
     learned_check_page(index, BufferGetPage(tbuf), tail, kind);
-    if (has_room(BufferGetPage(tbuf))) {
+    if (can_append(BufferGetPage(tbuf), key, tid)) {
       GenericXLogState* xs = GenericXLogStart(index);
-      put_last(GenericXLogRegisterBuffer(xs, tbuf, 0), key, tid);
+      learned_item_append(GenericXLogRegisterBuffer(xs, tbuf, 0), key, tid);
       GenericXLogFinish(xs);
       UnlockReleaseBuffer(tbuf);
       return;
@@ -53,12 +48,13 @@ void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPage
   GenericXLogState* xs = GenericXLogStart(index);
   Page opage = GenericXLogRegisterBuffer(xs, owner, 0);
   Page npage = GenericXLogRegisterBuffer(xs, nbuf, GENERIC_XLOG_FULL_IMAGE);
-  learned_init_items_page(npage, kind, generation);
+  learned_init_items_page(npage, kind, generation, widths);
   LearnedItemsHeader* nh = learned_items_header(npage);
   nh->low_fence = proto->low_fence;
   nh->high_fence = proto->high_fence;
   nh->leaf_no = proto->leaf_no;
-  put_last(npage, key, tid);
+  if (!learned_item_append(npage, key, tid))
+    elog(ERROR, "learned index \"%s\": item does not fit a new chain page", RelationGetRelationName(index));
   if (tbuf != InvalidBuffer) {
     Page tpage = GenericXLogRegisterBuffer(xs, tbuf, 0);
     learned_items_header(tpage)->next = nblk;
@@ -78,7 +74,7 @@ void insert_null(Relation index, ItemPointer tid) {
   LearnedItemsHeader proto;
   memset(&proto, 0, sizeof proto);
   append_to_chain(index, mbuf, meta->null_tail, kPageNull, meta->generation, 0, tid, &proto,
-                  [](Page owner, BlockNumber nblk, bool first) {
+                  learned_wide_widths(0, false), [](Page owner, BlockNumber nblk, bool first) {
                     LearnedMeta* m = learned_meta(owner);
                     if (first) m->null_head = nblk;
                     m->null_tail = nblk;
@@ -106,14 +102,16 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
   LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
   Page page = BufferGetPage(buf);
   learned_check_page(index, page, blkno, kPageLeaf);
-  if (has_room(page)) {
+  if (can_append(page, key, tid)) {
     GenericXLogState* xs = GenericXLogStart(index);
-    put_last(GenericXLogRegisterBuffer(xs, buf, 0), key, tid);  // into the unsorted tail
+    learned_item_append(GenericXLogRegisterBuffer(xs, buf, 0), key, tid);  // into the unsorted tail
     GenericXLogFinish(xs);
   } else {
+    // Full, or the key/TID is wider than the leaf's widths (below leaf 0's first key, beyond the
+    // last leaf's range, a heap block past the build's TID width): the overflow chain.
     LearnedItemsHeader proto = *learned_items_header(page);
     append_to_chain(index, buf, proto.tail, kPageOverflow, learned_special(page)->generation, key, tid, &proto,
-                    [](Page owner, BlockNumber nblk, bool first) {
+                    learned_overflow_widths(proto.low_fence, proto.high_fence), [](Page owner, BlockNumber nblk, bool first) {
                       LearnedItemsHeader* h = learned_items_header(owner);
                       if (first) h->next = nblk;
                       h->tail = nblk;

@@ -251,15 +251,17 @@ void push_item(ScanOpaque* so, int* cap, uint64 key, const ItemPointerData& tid)
 // batch needs sorting (unsorted items were added).
 bool copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap) {
   LearnedItemsHeader* h = learned_items_header(page);
-  const uint64* keys = learned_keys(page);
-  const ItemPointerData* tids = learned_tids(page);
   int nsorted = h->nsorted, n = h->nitems;
-  for (int i = static_cast<int>(std::lower_bound(keys, keys + nsorted, lo) - keys); i < nsorted && keys[i] <= hi; i++)
-    push_item(so, cap, keys[i], tids[i]);
+  for (int i = learned_sorted_lower_bound(page, lo); i < nsorted; i++) {
+    uint64 key = learned_item_key(page, i);
+    if (key > hi) break;
+    push_item(so, cap, key, learned_item_tid(page, i));
+  }
   bool unsorted = false;
   for (int i = nsorted; i < n; i++) {
-    if (keys[i] < lo || keys[i] > hi) continue;
-    push_item(so, cap, keys[i], tids[i]);
+    uint64 key = learned_item_key(page, i);
+    if (key < lo || key > hi) continue;
+    push_item(so, cap, key, learned_item_tid(page, i));
     unsorted = true;
   }
   return unsorted;
@@ -331,14 +333,7 @@ void load_nulls(IndexScanDesc scan, ScanOpaque* so) {
     Page page = BufferGetPage(buf);
     learned_check_page(index, page, next, kPageNull);
     LearnedItemsHeader* h = learned_items_header(page);
-    const ItemPointerData* tids = learned_tids(page);
-    for (int i = 0; i < h->nitems; i++) {
-      if (so->nitems == cap) {
-        cap *= 2;
-        so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * cap));
-      }
-      so->items[so->nitems++] = ScanItem{0, tids[i]};
-    }
+    for (int i = 0; i < h->nitems; i++) push_item(so, &cap, 0, learned_item_tid(page, i));
     next = h->next;
     UnlockReleaseBuffer(buf);
   }
