@@ -1,13 +1,12 @@
 // ambuild / ambuildempty of the `learned` index.
 //
-// Build: scan the heap into a tuplesort of (signed key, packed TID) pairs (bounded by
-// maintenance_work_mem), write leaf pages in key order with fillfactor gaps, train the core model
-// over the sorted keys, write the model pages (segments, then leaf fences), the null chain, and
+// Build: scan the heap into an array of (key, packed TID) pairs, sort it, write leaf pages in key
+// order with fillfactor gaps, train the core model over the sorted keys, write the model pages (segments, then leaf fences), the null chain, and
 // finally the metapage. The pages go through shared buffers unlogged and are WAL-logged at the
 // end as full images in batches (log_newpage_range), as GIN and GiST builds do.
 #include "learned_write.h"
 
-#include <omen/key.h>
+#include <algorithm>
 
 extern "C" {
 #include "access/tableam.h"
@@ -19,27 +18,34 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/backend_progress.h"
-#include "utils/tuplesort.h"
 #include "utils/lsyscache.h"
 }
 
 namespace {
 
+// (key, packed TID) pairs, sorted as one 128-bit number: by key, then by TID.
+struct BuildPair {
+  uint64 tid;  // block << 16 | offset (low half)
+  uint64 key;  // high half
+  bool operator<(const BuildPair& o) const { return key != o.key ? key < o.key : tid < o.tid; }
+};
+
 struct BuildState {
   Oid type;
-  Tuplesortstate* sort;
-  TupleTableSlot* slot;
+  BuildPair* pairs;
+  Size npairs;
+  Size pairs_cap;
   double heap_tuples;
   ItemPointerData* nulls;
   Size nnulls;
   Size nulls_cap;
 };
 
-int64 pack_tid(ItemPointer tid) {
-  return (static_cast<int64>(ItemPointerGetBlockNumber(tid)) << 16) | ItemPointerGetOffsetNumber(tid);
+uint64 pack_tid(ItemPointer tid) {
+  return (static_cast<uint64>(ItemPointerGetBlockNumber(tid)) << 16) | ItemPointerGetOffsetNumber(tid);
 }
 
-void unpack_tid(int64 v, ItemPointer tid) {
+void unpack_tid(uint64 v, ItemPointer tid) {
   ItemPointerSet(tid, static_cast<BlockNumber>(v >> 16), static_cast<OffsetNumber>(v & 0xFFFF));
 }
 
@@ -55,15 +61,11 @@ void build_callback(Relation, ItemPointer tid, Datum* values, bool* isnull, bool
     st->nulls[st->nnulls++] = *tid;
     return;
   }
-  uint64 key = learned_encode(values[0], st->type);
-  TupleTableSlot* slot = st->slot;
-  ExecClearTuple(slot);
-  slot->tts_values[0] = Int64GetDatum(omen::key::to_int64(key));  // signed order == key order
-  slot->tts_isnull[0] = false;
-  slot->tts_values[1] = Int64GetDatum(pack_tid(tid));
-  slot->tts_isnull[1] = false;
-  ExecStoreVirtualTuple(slot);
-  tuplesort_puttupleslot(st->sort, slot);
+  if (st->npairs == st->pairs_cap) {
+    st->pairs_cap *= 2;
+    st->pairs = static_cast<BuildPair*>(repalloc_huge(st->pairs, st->pairs_cap * sizeof(BuildPair)));
+  }
+  st->pairs[st->npairs++] = BuildPair{pack_tid(tid), learned_encode(values[0], st->type)};
 }
 
 // Writes the null chain from `nulls`; fills meta->null_head/null_tail. Returns the next block.
@@ -111,19 +113,15 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   learned_init_meta_page(image, meta);  // placeholder; rewritten last
   learned_extend_page(index, MAIN_FORKNUM, image, kLearnedMetaBlock);
 
-  // 1. Heap scan into the tuplesort.
+  // 1. Heap scan into an array of (key, TID) pairs. The writer needs every key and TID in
+  // memory anyway (page widths depend on all keys; training reads them all), so a tuplesort
+  // bounded by maintenance_work_mem would bound nothing; sorting plain pairs is cheaper than
+  // sorting two-column heap tuples through tuplesort's comparator.
   BuildState st;
   st.type = meta.key_type;
-  TupleDesc desc = CreateTemplateTupleDesc(2);
-  TupleDescInitEntry(desc, 1, "key", INT8OID, -1, 0);
-  TupleDescInitEntry(desc, 2, "tid", INT8OID, -1, 0);
-  AttrNumber cols[2] = {1, 2};
-  Oid ops[2] = {Int8LessOperator, Int8LessOperator};
-  Oid colls[2] = {InvalidOid, InvalidOid};
-  bool nulls_first[2] = {false, false};
-  st.sort = tuplesort_begin_heap(desc, 2, cols, ops, colls, nulls_first, maintenance_work_mem,
-                                 nullptr, TUPLESORT_NONE);
-  st.slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+  st.npairs = 0;
+  st.pairs_cap = 1024;
+  st.pairs = static_cast<BuildPair*>(palloc(st.pairs_cap * sizeof(BuildPair)));
   st.heap_tuples = 0;
   st.nnulls = 0;
   st.nulls_cap = 1024;
@@ -131,33 +129,24 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseScan);
   double heap_tuples = table_index_build_scan(heap, index, info, true, true, build_callback, &st, nullptr);
 
-  // 2. Sort into (key, TID) arrays (the page widths depend on all keys, training needs them too).
+  // 2. Sort (a heap scan of a key-ordered table yields sorted pairs: checked first), then split
+  // into keys (in place, over the pairs) and TIDs.
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseSort);
-  tuplesort_performsort(st.sort);
-  Size n = 0, cap = 1024;
-  auto* keys = static_cast<uint64*>(palloc(cap * sizeof(uint64)));
-  auto* tids = static_cast<ItemPointerData*>(palloc(cap * sizeof(ItemPointerData)));
-  TupleTableSlot* out = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-  while (tuplesort_gettupleslot(st.sort, true, false, out, nullptr)) {
-    if (n == cap) {
-      cap *= 2;
-      keys = static_cast<uint64*>(repalloc_huge(keys, cap * sizeof(uint64)));
-      tids = static_cast<ItemPointerData*>(repalloc_huge(tids, cap * sizeof(ItemPointerData)));
-    }
-    slot_getallattrs(out);
-    keys[n] = omen::key::from_int64(DatumGetInt64(out->tts_values[0]));
-    unpack_tid(DatumGetInt64(out->tts_values[1]), &tids[n]);
-    n++;
+  Size n = st.npairs;
+  if (!std::is_sorted(st.pairs, st.pairs + n)) std::sort(st.pairs, st.pairs + n);
+  auto* tids = static_cast<ItemPointerData*>(palloc_extended(Max(n, 1) * sizeof(ItemPointerData), MCXT_ALLOC_HUGE));
+  auto* keys = reinterpret_cast<uint64*>(st.pairs);
+  for (Size i = 0; i < n; i++) {
+    BuildPair p = st.pairs[i];  // read before keys[i] overwrites pairs[i / 2]'s bytes
+    unpack_tid(p.tid, &tids[i]);
+    keys[i] = p.key;
   }
-  tuplesort_end(st.sort);
-  ExecDropSingleTupleTableSlot(st.slot);
-  ExecDropSingleTupleTableSlot(out);
 
   // 3. Leaves, model, model pages.
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLeaves);
   learned_write_generation(index, &meta, keys, tids, n, learned_fillfactor(index));
   pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, n);
-  pfree(keys);
+  pfree(st.pairs);
   pfree(tids);
 
   // 4. NULLs, then the real metapage; then every page is WAL-logged in batches.

@@ -179,6 +179,22 @@ inline bool learned_item_append(Page page, uint64 key, const ItemPointerData* ti
   h->nitems++;
   return true;
 }
+// Calls f(key, tid) for items [from, to), decoding with the widths read once (scan batches).
+template <typename F>
+inline void learned_items_for_each(Page page, int from, int to, F f) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  const uint8* keys = learned_key_array(page);
+  const uint8* tids = learned_tid_array(page);
+  unsigned kb = h->key_bits, tb = h->block_bits + h->offset_bits, ob = h->offset_bits;
+  uint64 base = h->key_base, omask = omen::leaf::max_value(ob);
+  for (int i = from; i < to; i++) {
+    uint64 v = omen::leaf::get(tids, static_cast<Size>(i), tb);
+    ItemPointerData tid;
+    ItemPointerSet(&tid, static_cast<BlockNumber>(v >> ob), static_cast<OffsetNumber>(v & omask));
+    f(base + omen::leaf::get(keys, static_cast<Size>(i), kb), tid);
+  }
+}
+
 // First sorted item (among [0, nsorted)) whose key is >= key; nsorted if none.
 inline int learned_sorted_lower_bound(Page page, uint64 key) {
   const LearnedItemsHeader* h = learned_items_header(page);
