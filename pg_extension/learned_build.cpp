@@ -75,7 +75,8 @@ BlockNumber write_null_pages(Relation index, const ItemPointerData* nulls, Size 
   for (Size done = 0; done < n;) {
     // Wide TIDs: null pages take NULLs of any TID later (the null chain's tail gets inserts).
     learned_init_items_page(image, kPageNull, generation, learned_wide_widths(0, false));
-    while (done < n && learned_item_append(image, 0, &nulls[done])) done++;
+    for (; done < n && learned_items_can_append(image, 0, &nulls[done]); done++)
+      learned_items_append(image, 0, &nulls[done]);
     LearnedItemsHeader* h = learned_items_header(image);
     h->next = done < n ? next + 1 : InvalidBlockNumber;
     if (meta->null_head == InvalidBlockNumber) meta->null_head = next;
@@ -97,6 +98,7 @@ LearnedMeta empty_meta(Relation index) {
   meta.nleaves = 1;
   meta.leaf_start = 1;
   meta.null_head = meta.null_tail = InvalidBlockNumber;
+  meta.edge_dir_head = meta.edge_dir_tail = meta.retired_edge_dir_head = InvalidBlockNumber;
   meta.key_type = index->rd_opcintype[0];
   return meta;
 }

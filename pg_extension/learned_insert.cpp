@@ -1,13 +1,17 @@
 // aminsert of the `learned` index.
 //
 // A key goes to its target leaf (the last leaf whose fence <= key, invariant I4): appended to the
-// leaf's unsorted tail (its gap; a few bytes of WAL, no shifting), or, when the leaf is full or
-// the item does not fit the leaf's packed widths, to the leaf's overflow chain (a new overflow page when the chain's tail is full). NULLs are
-// appended to the null chain.
-// Lock order: leaf -> overflow tail -> new page; metapage -> null tail -> new page. Every change
-// is one GenericXLog record of at most 3 pages. Writers hold kLearnedWriterLock (learned.h) so a
+// leaf's tail (its gap; a few bytes of WAL, no shifting; the sorted prefix grows while keys arrive
+// in order), or, when the leaf is full or the item does not fit the leaf's packed widths, to the
+// leaf's overflow chain (a new overflow page when the chain's tail is full). A key at the right
+// edge of a full last leaf (or one past its packed key range) opens a new edge leaf instead
+// (learned_edge.h). NULLs are appended to the null chain.
+// Lock order: leaf -> overflow tail -> new page; last leaf -> new page -> edge directory ->
+// metapage; metapage -> null tail -> new page. Every change is one GenericXLog record of at most
+// 4 pages. Writers hold kLearnedWriterLock (learned.h) so a
 // re-train never copies a leaf while it changes.
-#include "learned_model.h"
+#include "learned_edge.h"
+#include "learned_wal.h"
 
 extern "C" {
 #include "storage/lmgr.h"
@@ -15,10 +19,24 @@ extern "C" {
 
 namespace {
 
-// True when (key, tid) can be appended to `page`: room left, and the item fits the page's widths.
-bool can_append(Page page, uint64 key, ItemPointer tid) {
-  return learned_items_header(page)->nitems < learned_items_header(page)->capacity &&
-         learned_item_fits(page, key, tid);
+// Reads and exclusively locks the target leaf of `key`. An edge leaf added after the cache was
+// read can make the cached target stale (the key is past its new high fence): then look again.
+Buffer lock_target_leaf(Relation index, uint64 key, uint64* build_keys) {
+  for (;;) {
+    LearnedCache* cache = learned_get_cache(index);
+    uint32 leaf = learned_target_leaf(cache, key);
+    *build_keys = cache->meta.build_keys;
+    BlockNumber blkno = learned_leaf_block(index, learned_leaf_map(cache->meta), leaf);
+    Buffer buf = ReadBuffer(index, blkno);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    Page page = BufferGetPage(buf);
+    learned_check_page(index, page, blkno, kPageLeaf);
+    LearnedItemsHeader* h = learned_items_header(page);
+    if ((h->flags & kLeafIsLast) || key <= h->high_fence) {
+      return buf;
+    }
+    UnlockReleaseBuffer(buf);
+  }
 }
 
 // Appends to the chain whose tail is `tail` (may be invalid). `owner` is the locked buffer that
@@ -35,10 +53,8 @@ void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPage
     tbuf = ReadBuffer(index, tail);
     LockBuffer(tbuf, BUFFER_LOCK_EXCLUSIVE);
     learned_check_page(index, BufferGetPage(tbuf), tail, kind);
-    if (can_append(BufferGetPage(tbuf), key, tid)) {
-      GenericXLogState* xs = GenericXLogStart(index);
-      learned_item_append(GenericXLogRegisterBuffer(xs, tbuf, 0), key, tid);
-      GenericXLogFinish(xs);
+    if (learned_items_can_append(BufferGetPage(tbuf), key, tid)) {
+      learned_log_append(index, tbuf, key, tid);
       UnlockReleaseBuffer(tbuf);
       return;
     }
@@ -53,8 +69,7 @@ void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPage
   nh->low_fence = proto->low_fence;
   nh->high_fence = proto->high_fence;
   nh->leaf_no = proto->leaf_no;
-  if (!learned_item_append(npage, key, tid))
-    elog(ERROR, "learned index \"%s\": item does not fit a new chain page", RelationGetRelationName(index));
+  learned_items_append(npage, key, tid);  // `widths` take any item of the chain
   if (tbuf != InvalidBuffer) {
     Page tpage = GenericXLogRegisterBuffer(xs, tbuf, 0);
     learned_items_header(tpage)->next = nblk;
@@ -94,18 +109,13 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
   }
   bool retrain = false;
   uint64 key = learned_encode(values[0], index->rd_opcintype[0]);
-  LearnedCache* cache = learned_get_cache(index);
-  uint32 leaf = learned_target_leaf(cache, key);
-  BlockNumber blkno = cache->meta.leaf_start + leaf;
-
-  Buffer buf = ReadBuffer(index, blkno);
-  LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+  uint64 build_keys;
+  Buffer buf = lock_target_leaf(index, key, &build_keys);
   Page page = BufferGetPage(buf);
-  learned_check_page(index, page, blkno, kPageLeaf);
-  if (can_append(page, key, tid)) {
-    GenericXLogState* xs = GenericXLogStart(index);
-    learned_item_append(GenericXLogRegisterBuffer(xs, buf, 0), key, tid);  // into the unsorted tail
-    GenericXLogFinish(xs);
+  if (learned_edge_wants_leaf(page, key, tid)) {
+    learned_edge_add_leaf(index, buf, key, tid);
+  } else if (learned_items_can_append(page, key, tid)) {
+    learned_log_append(index, buf, key, tid);  // into the gap
   } else {
     // Full, or the key/TID is wider than the leaf's widths (below leaf 0's first key, beyond the
     // last leaf's range, a heap block past the build's TID width): the overflow chain.
@@ -118,7 +128,7 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
                       h->chain_pages++;
                     });
     retrain = learned_items_header(page)->chain_pages >= kLearnedRetrainChainPages &&
-              cache->meta.build_keys <= kLearnedInsertRetrainMaxKeys;
+              build_keys <= kLearnedInsertRetrainMaxKeys;
   }
   UnlockReleaseBuffer(buf);
   UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);

@@ -1,5 +1,5 @@
 // The model of a `learned` index: core training and the rd_amcache cache (learned_model.h).
-#include "learned_model.h"
+#include "learned_edge.h"
 
 #if __has_include(<omen/model.h>)
 #include <omen/model.h>
@@ -106,6 +106,7 @@ LearnedCache* learned_get_cache(Relation index) {
   if (cache != nullptr && cache->meta.generation == meta.generation &&
       cache->relfilenode == index->rd_node.relNode) {
     cache->meta = meta;  // counters such as null_tail move within a generation
+    learned_edge_refresh(index, cache);  // edge leaves added since the last look
     return cache;
   }
   // Read the model pages (segments then fences) into one temporary buffer.
@@ -148,6 +149,8 @@ LearnedCache* learned_get_cache(Relation index) {
       cxt, std::max<Size>(meta.nleaves, 1) * sizeof(uint64), MCXT_ALLOC_HUGE));
   memcpy(cache->fences, bytes + seg_bytes, meta.nleaves * sizeof(uint64));
   cache->model = nullptr;
+  cache->cxt = cxt;
+  cache->edge_dir_blk = InvalidBlockNumber;
 #if OMEN_HAVE_PGM
   if (meta.nsegments > 0) {
     const auto* segs = reinterpret_cast<const LearnedSegment*>(bytes);
@@ -166,10 +169,13 @@ LearnedCache* learned_get_cache(Relation index) {
 #endif
   pfree(bytes);
   index->rd_amcache = cache;
+  learned_edge_refresh(index, cache);
   return cache;
 }
 
 uint32 learned_start_leaf(const LearnedCache* cache, uint64 key) {
+  uint32 edge;
+  if (learned_edge_start_leaf(cache, key, &edge)) return edge;
   const LearnedMeta& m = cache->meta;
   uint32 last = m.nleaves - 1;
   uint32 from = 0, to = last;
@@ -189,6 +195,6 @@ uint32 learned_start_leaf(const LearnedCache* cache, uint64 key) {
 }
 
 uint32 learned_target_leaf(const LearnedCache* cache, uint64 key) {
-  if (key == PG_UINT64_MAX) return cache->meta.nleaves - 1;
+  if (key == PG_UINT64_MAX) return learned_total_leaves(cache) - 1;
   return learned_start_leaf(cache, key + 1);
 }

@@ -22,16 +22,24 @@ struct LearnedSegment {
 };
 
 struct LearnedCache {
-  LearnedMeta meta;     // copy of the metapage when the cache was built
+  LearnedMeta meta;     // copy of the metapage when the cache was last used
   Oid relfilenode;      // the storage the cache describes (TRUNCATE/REINDEX make new storage)
   uint64* fences;       // meta.nleaves entries
   void* model;          // core PgmModel, or NULL (no keys, or core model not available)
+  MemoryContext cxt;    // owns the cache (and the model)
+  // Edge directory (learned_edge.h), loaded incrementally: entries [0, edge_n) of the generation.
+  uint32 edge_n;
+  uint32 edge_cap;
+  uint64* edge_fences;
+  BlockNumber* edge_blocks;
+  BlockNumber edge_dir_blk;  // directory page holding entry edge_n (or the last page read)
 };
 
 // The cache for `index`, (re)built when the metapage generation changed. Reads the metapage.
 LearnedCache* learned_get_cache(Relation index);
 
-// First leaf that can hold a key >= key (scan start, invariant I4).
+// First leaf that can hold a key >= key (scan start, invariant I4). Leaves are numbered over
+// the build leaves then the edge leaves (learned_edge.h).
 uint32 learned_start_leaf(const LearnedCache* cache, uint64 key);
 // Last leaf whose fence <= key: where an insert of `key` goes (invariant I4).
 uint32 learned_target_leaf(const LearnedCache* cache, uint64 key);

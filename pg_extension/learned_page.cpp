@@ -51,6 +51,20 @@ void learned_items_set_lower(Page page) {
   ((PageHeader)page)->pd_lower = static_cast<LocationIndex>(reinterpret_cast<char*>(end) - reinterpret_cast<char*>(page));
 }
 
+void learned_items_append(Page page, uint64 key, const ItemPointerData* tid) {
+  LearnedItemsHeader* h = learned_items_header(page);
+  int n = h->nitems;
+  bool in_order = h->nsorted == n;
+  if (in_order && n > 0) {
+    uint64 last = learned_item_key(page, n - 1);
+    ItemPointerData last_tid = learned_item_tid(page, n - 1);
+    in_order = last < key || (last == key && ItemPointerCompare(&last_tid, const_cast<ItemPointer>(tid)) <= 0);
+  }
+  learned_item_put(page, n, key, tid);
+  h->nitems++;
+  if (in_order) h->nsorted++;
+}
+
 void learned_check_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind) {
   if (PageIsNew(page))
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),

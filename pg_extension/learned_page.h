@@ -1,14 +1,17 @@
 // On-disk format of a `learned` index (see docs/format.md for the essay).
 //
 // Every page is a standard Postgres page (PageHeaderData, pd_lower/pd_upper) with a LearnedSpecial
-// in its special space naming the page kind. Block 0 is the metapage. A generation's leaf pages are
-// contiguous (leaf i is block meta.leaf_start + i); its model pages are contiguous too.
+// in its special space naming the page kind. Block 0 is the metapage. A generation's build leaves
+// are contiguous (leaf i < nleaves is block meta.leaf_start + i); its model pages are contiguous
+// too. Edge leaves (i >= nleaves), appended by inserts at the right edge, are anywhere; the edge
+// directory maps them to blocks (learned_edge.h).
 //
 // Invariants (kept by build, insert and vacuum; checked by omendb_index_verify):
 //  I1  leaf i holds keys in [fence_i, fence_{i+1}] (closed: equal keys may span leaves); its first
 //      nsorted items are sorted by (key, TID), the rest (inserts) unsorted; fence_0 = 0.
 //  I2  the items of leaf i's overflow chain obey the same range, in any order.
-//  I3  fences are immutable within a generation and non-decreasing in i.
+//  I3  fences are immutable within a generation and non-decreasing in i (over build and edge
+//      leaves; an edge leaf's fence is >= every key of the leaf before it when it is added).
 //  I4  a key k lives in some leaf i with i >= last leaf whose fence < k (the scan start) and
 //      i <= last leaf whose fence <= k (the insert target).
 //  I5  NULLs live only in the null chain (meta.null_head), never in leaves.
@@ -25,7 +28,7 @@ extern "C" {
 }
 
 inline constexpr uint32 kLearnedMagic = 0x4F4D4C49;  // "OMLI"
-inline constexpr uint32 kLearnedVersion = 2;  // 2: bit-packed leaves (omen/leaf_codec.h)
+inline constexpr uint32 kLearnedVersion = 2;  // 2: bit-packed leaves (omen/leaf_codec.h), edge leaves and directory
 inline constexpr BlockNumber kLearnedMetaBlock = 0;
 
 enum LearnedPageKind : uint16 {
@@ -35,6 +38,7 @@ enum LearnedPageKind : uint16 {
   kPageModel = 4,
   kPageNull = 5,
   kPageFree = 6,  // emptied overflow/null page awaiting reuse through the FSM
+  kPageDir = 7,   // edge directory: (fence, block) of the edge leaves appended past the build
 };
 
 // Special space of every page.
@@ -73,6 +77,15 @@ struct LearnedMeta {
   uint32 retired_nleaves;
   BlockNumber retired_model_start;
   uint32 retired_model_pages;
+  // Edge leaves (learned_edge.h): leaves nleaves .. nleaves + edge_nleaves - 1 of this generation,
+  // appended one by one at the right edge by inserts; their (fence, block) pairs are in the
+  // directory chain edge_dir_head .. edge_dir_tail. edge_nleaves == 0: none (heads invalid).
+  uint32 edge_nleaves;
+  BlockNumber edge_dir_head;
+  BlockNumber edge_dir_tail;
+  // The retired generation's edge leaves and directory, freed with it.
+  uint32 retired_edge_nleaves;
+  BlockNumber retired_edge_dir_head;
 };
 
 // Leaf, overflow and null pages share one layout (format version 2): a header, then two
@@ -100,6 +113,22 @@ struct LearnedItemsHeader {
 };
 
 inline constexpr uint8 kLeafIsLast = 1;  // leaf: high_fence is +infinity
+
+// Edge directory pages: a header, then `nentries` entries in leaf order; chained by `next`.
+struct LearnedDirHeader {
+  uint32 nentries;
+  uint32 first_leaf;       // edge index (0-based, below edge_nleaves) of entry 0
+  BlockNumber next;        // next directory page, or InvalidBlockNumber
+  uint32 unused;
+};
+struct LearnedDirEntry {
+  uint64 fence;            // the edge leaf's low fence
+  BlockNumber blkno;       // the edge leaf's block
+  uint32 unused;
+};
+inline constexpr uint32 kLearnedDirEntriesPerPage = static_cast<uint32>(
+    (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(LearnedSpecial)) -
+     MAXALIGN(sizeof(LearnedDirHeader))) / sizeof(LearnedDirEntry));
 
 // Bytes for the two packed arrays of a leaf/overflow/null page, derived from BLCKSZ.
 inline constexpr Size kLearnedItemsSpace =
@@ -171,13 +200,10 @@ inline void learned_item_put(Page page, int i, uint64 key, const ItemPointerData
                   ItemPointerGetOffsetNumberNoCheck(tid);
   omen::leaf::put(learned_tid_array(page), static_cast<Size>(i), h->block_bits + h->offset_bits, packed);
 }
-// Appends (key, tid) after the last item if there is room and it fits; false otherwise.
-inline bool learned_item_append(Page page, uint64 key, const ItemPointerData* tid) {
-  LearnedItemsHeader* h = learned_items_header(page);
-  if (h->nitems >= h->capacity || !learned_item_fits(page, key, tid)) return false;
-  learned_item_put(page, h->nitems, key, tid);
-  h->nitems++;
-  return true;
+// True when (key, tid) can be appended to `page`: room left, and it fits the page's widths.
+inline bool learned_items_can_append(Page page, uint64 key, const ItemPointerData* tid) {
+  return learned_items_header(page)->nitems < learned_items_header(page)->capacity &&
+         learned_item_fits(page, key, tid);
 }
 // Calls f(key, tid) for items [from, to), decoding with the widths read once (scan batches).
 template <typename F>
@@ -203,6 +229,12 @@ inline int learned_sorted_lower_bound(Page page, uint64 key) {
 }
 
 inline char* learned_model_bytes(Page page) { return PageGetContents(page); }
+inline LearnedDirHeader* learned_dir_header(Page page) {
+  return reinterpret_cast<LearnedDirHeader*>(PageGetContents(page));
+}
+inline LearnedDirEntry* learned_dir_entries(Page page) {
+  return reinterpret_cast<LearnedDirEntry*>(PageGetContents(page) + MAXALIGN(sizeof(LearnedDirHeader)));
+}
 
 // Initializes `page` as an empty page of `kind`.
 void learned_init_page(Page page, LearnedPageKind kind, uint32 generation);
@@ -216,6 +248,11 @@ omen::leaf::Widths learned_wide_widths(uint64 base, bool with_keys);
 omen::leaf::Widths learned_overflow_widths(uint64 low_fence, uint64 high_fence);
 // Sets pd_lower past the used part of an items page so WAL and page checks see the hole.
 void learned_items_set_lower(Page page);
+
+// Appends (key, tid) to an items page. REQUIRES: learned_items_can_append. The sorted prefix grows with
+// it while every item is in it and (key, tid) is not below the last one, so keys appended in order
+// stay binary searchable. Used by inserts and by WAL redo (learned_wal.cpp).
+void learned_items_append(Page page, uint64 key, const ItemPointerData* tid);
 
 // Checks a page read from disk is ours and of `kind`; ereport(ERROR, ERRCODE_INDEX_CORRUPTED)
 // otherwise.

@@ -1,13 +1,14 @@
 // Re-training a `learned` index into a new generation, and freeing the retired one.
 //
-// A re-train copies every live (key, TID) — each leaf with its overflow chain, merged in order —
-// into new leaves appended at the end of the relation, trains a new model over them, writes its
+// A re-train copies every live (key, TID) — each leaf (build and edge leaves) with its overflow
+// chain, merged in order — into new leaves appended at the end of the relation, trains a new model over them, writes its
 // model pages, and swaps the metapage to the new generation in one WAL record. Scans that started
 // on the old generation keep reading its pages (they are left untouched); the old pages are freed
 // only when no snapshot that could have seen the old generation exists (GlobalVisCheckRemovableFullXid
 // on the re-training transaction's xid, in the spirit of nbtree's page recycling). Writers are excluded for the duration by kLearnedRetrainLock; readers
 // are not. The null chain is shared by all generations.
 #include "learned_write.h"
+#include "learned_edge.h"
 
 #include <algorithm>
 
@@ -83,14 +84,17 @@ void free_page(Relation index, BlockNumber blkno) {
 uint64 learned_overflow_pages(Relation index) {
   LearnedMeta meta;
   learned_read_meta(index, &meta);
+  uint32 n;
+  BlockNumber* leaves = learned_all_leaves(index, meta, &n);
   uint64 total = 0;
-  for (uint32 i = 0; i < meta.nleaves; i++) {
-    Buffer buf = ReadBuffer(index, meta.leaf_start + i);
+  for (uint32 i = 0; i < n; i++) {
+    Buffer buf = ReadBuffer(index, leaves[i]);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
-    learned_check_page(index, BufferGetPage(buf), meta.leaf_start + i, kPageLeaf);
+    learned_check_page(index, BufferGetPage(buf), leaves[i], kPageLeaf);
     total += learned_items_header(BufferGetPage(buf))->chain_pages;
     UnlockReleaseBuffer(buf);
   }
+  pfree(leaves);
   return total;
 }
 
@@ -100,8 +104,12 @@ bool learned_reclaim_retired(Relation index) {
   if (meta.retired_nleaves == 0) return true;
   if (!GlobalVisCheckRemovableFullXid(nullptr, FullTransactionIdFromU64(meta.retired_xid)))
     return false;
-  for (uint32 i = 0; i < meta.retired_nleaves; i++) {
-    BlockNumber blkno = meta.retired_leaf_start + i;
+  BlockNumber *edge, *dirs;
+  uint32 ndir;
+  learned_edge_list(index, meta.retired_edge_dir_head, meta.retired_edge_nleaves, &edge, nullptr, &dirs, &ndir);
+  uint32 total = meta.retired_nleaves + meta.retired_edge_nleaves;
+  for (uint32 i = 0; i < total; i++) {
+    BlockNumber blkno = i < meta.retired_nleaves ? meta.retired_leaf_start + i : edge[i - meta.retired_nleaves];
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
@@ -119,6 +127,9 @@ bool learned_reclaim_retired(Relation index) {
     free_page(index, blkno);
   }
   for (uint32 p = 0; p < meta.retired_model_pages; p++) free_page(index, meta.retired_model_start + p);
+  for (uint32 p = 0; p < ndir; p++) free_page(index, dirs[p]);
+  pfree(edge);
+  pfree(dirs);
 
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
   LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
@@ -128,6 +139,8 @@ bool learned_reclaim_retired(Relation index) {
   m->retired_nleaves = 0;
   m->retired_model_pages = 0;
   m->retired_leaf_start = m->retired_model_start = InvalidBlockNumber;
+  m->retired_edge_nleaves = 0;
+  m->retired_edge_dir_head = InvalidBlockNumber;
   GenericXLogFinish(xs);
   UnlockReleaseBuffer(mbuf);
   IndexFreeSpaceMapVacuum(index);
@@ -150,7 +163,10 @@ bool learned_retrain(Relation index, bool wait) {
 
   // 1. Every live pair, in order.
   PairArray a{static_cast<Pair*>(palloc(1024 * sizeof(Pair))), 0, 1024};
-  for (uint32 i = 0; i < old.nleaves; i++) collect_leaf(index, old.leaf_start + i, &a);
+  uint32 nold;
+  BlockNumber* old_leaves = learned_all_leaves(index, old, &nold);
+  for (uint32 i = 0; i < nold; i++) collect_leaf(index, old_leaves[i], &a);
+  pfree(old_leaves);
   // Leaves are in key order, but equal keys spanning leaves are not in TID order (heap TIDs are
   // not assigned in insertion order): sort by (key, TID) as the new leaves require.
   std::sort(a.items, a.items + a.n, pair_less);
@@ -160,6 +176,8 @@ bool learned_retrain(Relation index, bool wait) {
   meta.generation = old.generation + 1;
   meta.error_bound = static_cast<uint32>(learned_error_bound(index));
   meta.leaf_start = RelationGetNumberOfBlocks(index);
+  meta.edge_nleaves = 0;
+  meta.edge_dir_head = meta.edge_dir_tail = InvalidBlockNumber;
   auto* keys = static_cast<uint64*>(palloc_extended(Max(a.n, 1) * sizeof(uint64), MCXT_ALLOC_HUGE));
   auto* tids = static_cast<ItemPointerData*>(palloc_extended(Max(a.n, 1) * sizeof(ItemPointerData), MCXT_ALLOC_HUGE));
   for (Size i = 0; i < a.n; i++) {
@@ -195,6 +213,10 @@ bool learned_retrain(Relation index, bool wait) {
   m->retired_nleaves = old.nleaves;
   m->retired_model_start = old.model_start;
   m->retired_model_pages = old.model_pages;
+  m->edge_nleaves = 0;
+  m->edge_dir_head = m->edge_dir_tail = InvalidBlockNumber;
+  m->retired_edge_nleaves = old.edge_nleaves;
+  m->retired_edge_dir_head = old.edge_dir_head;
   GenericXLogFinish(xs);
   UnlockReleaseBuffer(mbuf);
   UnlockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);

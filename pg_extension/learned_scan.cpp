@@ -6,7 +6,7 @@
 // then, if wanted, the NULL chain (NULLS LAST). Each unit is copied into a batch (leaf + overflow
 // chain items within the range, sorted by key then TID) under a share lock, then released, so a
 // scan never holds a buffer lock between calls.
-#include "learned_model.h"
+#include "learned_edge.h"
 
 #include <algorithm>
 
@@ -34,15 +34,14 @@ struct ScanItem {
 
 enum UnitKind { kUnitValues = 0, kUnitNulls = 1 };
 
-// A leaf (of the generation whose leaves start at leaf_start) restricted to one range, or the
-// null chain. A scan may see a re-train between units: each descent (start_leaf/end_leaf) uses
-// the current generation, and walking to a neighbour leaf stays in the descent's generation.
+// A leaf (of the generation `map` describes) restricted to one range, or the null chain. A scan
+// may see a re-train between units: each descent (start_leaf/end_leaf) uses the current
+// generation, and walking to a neighbour leaf stays in the descent's generation.
 struct Unit {
   int kind;
   int range;
   uint32 leaf;
-  BlockNumber leaf_start;
-  uint32 generation;  // of leaf_start's generation: every page the unit reads must carry it
+  LearnedLeafMap map;  // every page the unit reads must carry map.generation
 };
 
 struct ScanOpaque {
@@ -177,14 +176,12 @@ void setup_ranges(IndexScanDesc scan, ScanOpaque* so) {
 
 Unit start_unit(Relation index, int range, uint64 key) {
   LearnedCache* cache = learned_get_cache(index);
-  return Unit{kUnitValues, range, learned_start_leaf(cache, key), cache->meta.leaf_start,
-              cache->meta.generation};
+  return Unit{kUnitValues, range, learned_start_leaf(cache, key), learned_leaf_map(cache->meta)};
 }
 
 Unit end_unit(Relation index, int range, uint64 key) {
   LearnedCache* cache = learned_get_cache(index);
-  return Unit{kUnitValues, range, learned_target_leaf(cache, key), cache->meta.leaf_start,
-              cache->meta.generation};
+  return Unit{kUnitValues, range, learned_target_leaf(cache, key), learned_leaf_map(cache->meta)};
 }
 
 bool first_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
@@ -192,13 +189,13 @@ bool first_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
     *u = start_unit(scan->indexRelation, 0, so->ranges[0].lo);
     return true;
   }
-  *u = Unit{kUnitNulls, 0, 0, InvalidBlockNumber, 0};
+  *u = Unit{kUnitNulls, 0, 0, LearnedLeafMap{InvalidBlockNumber, 0, InvalidBlockNumber, 0}};
   return so->want_nulls;
 }
 
 bool last_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   if (so->want_nulls) {
-    *u = Unit{kUnitNulls, 0, 0, InvalidBlockNumber, 0};
+    *u = Unit{kUnitNulls, 0, 0, LearnedLeafMap{InvalidBlockNumber, 0, InvalidBlockNumber, 0}};
     return true;
   }
   if (so->nranges == 0) return false;
@@ -212,14 +209,14 @@ bool next_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   const Unit& c = so->unit;
   if (c.kind == kUnitNulls) return false;
   if (!so->is_last && so->high_fence <= so->ranges[c.range].hi) {
-    *u = Unit{kUnitValues, c.range, c.leaf + 1, c.leaf_start, c.generation};
+    *u = Unit{kUnitValues, c.range, c.leaf + 1, c.map};
     return true;
   }
   if (c.range + 1 < so->nranges) {
     *u = start_unit(scan->indexRelation, c.range + 1, so->ranges[c.range + 1].lo);
     return true;
   }
-  *u = Unit{kUnitNulls, 0, 0, InvalidBlockNumber, 0};
+  *u = Unit{kUnitNulls, 0, 0, LearnedLeafMap{InvalidBlockNumber, 0, InvalidBlockNumber, 0}};
   return so->want_nulls;
 }
 
@@ -232,7 +229,7 @@ bool prev_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
     return true;
   }
   if (c.leaf > 0 && so->low_fence >= so->ranges[c.range].lo) {
-    *u = Unit{kUnitValues, c.range, c.leaf - 1, c.leaf_start, c.generation};
+    *u = Unit{kUnitValues, c.range, c.leaf - 1, c.map};
     return true;
   }
   if (c.range > 0) {
@@ -279,7 +276,7 @@ bool copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap) {
 void check_unit_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind, const Unit& u) {
   bool ok = !PageIsNew(page) && PageGetSpecialSize(page) == MAXALIGN(sizeof(LearnedSpecial)) &&
             learned_special(page)->page_id == kLearnedPageId && learned_special(page)->kind == kind &&
-            learned_special(page)->generation == u.generation &&
+            learned_special(page)->generation == u.map.generation &&
             learned_items_header(page)->leaf_no == u.leaf;
   if (ok) return;
   if (RecoveryInProgress())
@@ -291,7 +288,7 @@ void check_unit_page(Relation index, Page page, BlockNumber blkno, LearnedPageKi
   ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                   errmsg("learned index \"%s\" block %u belongs to generation %u leaf %u, expected %u leaf %u",
                          RelationGetRelationName(index), blkno, learned_special(page)->generation,
-                         learned_items_header(page)->leaf_no, u.generation, u.leaf),
+                         learned_items_header(page)->leaf_no, u.map.generation, u.leaf),
                   errhint("REINDEX the index.")));
 }
 
@@ -300,7 +297,7 @@ void load_leaf(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
   const Range& r = so->ranges[u.range];
   int cap = 32;  // grows; point lookups copy few items
   so->items = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * cap));
-  BlockNumber blkno = u.leaf_start + u.leaf;
+  BlockNumber blkno = learned_leaf_block(index, u.map, u.leaf);
   Buffer buf = ReadBuffer(index, blkno);
   LockBuffer(buf, BUFFER_LOCK_SHARE);
   Page page = BufferGetPage(buf);

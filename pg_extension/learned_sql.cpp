@@ -1,5 +1,5 @@
 // SQL functions over a `learned` index: omendb_index_stats(regclass), omendb_index_verify(regclass).
-#include "learned_model.h"
+#include "learned_edge.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -67,9 +67,9 @@ int64 verify_items(Relation index, const LearnedCache* cache, Page page, BlockNu
   LearnedItemsHeader* h = learned_items_header(page);
   verify_layout(index, page, blkno);
   if (h->leaf_no != leaf_no) corrupted(index, blkno, "page belongs to another leaf");
-  uint64 low = cache->fences[leaf_no];
-  bool last = leaf_no + 1 == cache->meta.nleaves;
-  uint64 high = last ? PG_UINT64_MAX : cache->fences[leaf_no + 1];
+  uint64 low = learned_leaf_fence(cache, leaf_no);
+  bool last = leaf_no + 1 == learned_total_leaves(cache);
+  uint64 high = last ? PG_UINT64_MAX : learned_leaf_fence(cache, leaf_no + 1);
   if (h->low_fence != low || h->high_fence != high) corrupted(index, blkno, "fences differ from the model pages");
   uint64 prev_key = 0;
   ItemPointerData prev_tid;
@@ -100,15 +100,15 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   LearnedCache* cache = learned_get_cache(index);
   LearnedMeta meta = cache->meta;
   BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-  int64 keys = 0, nulls = 0, pages[7] = {0, 0, 0, 0, 0, 0, 0}, retired = 0;
+  int64 keys = 0, nulls = 0, pages[8] = {0, 0, 0, 0, 0, 0, 0, 0}, retired = 0;
   for (BlockNumber b = 0; b < nblocks; b++) {
     CHECK_FOR_INTERRUPTS();
     Buffer buf = ReadBuffer(index, b);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
     int kind = PageIsNew(page) ? static_cast<int>(kPageFree) : learned_special(page)->kind;
-    if (kind < kPageMeta || kind > kPageFree) kind = 0;
-    bool old_generation = (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel) &&
+    if (kind < kPageMeta || kind > kPageDir) kind = 0;
+    bool old_generation = (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel || kind == kPageDir) &&
                           learned_special(page)->generation != meta.generation;
     if (old_generation) {
       retired++;  // a retired generation's page, freed by a later VACUUM
@@ -125,8 +125,8 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
     elog(ERROR, "omendb_index_stats must return a record");
   desc = BlessTupleDesc(desc);
-  Datum v[16];
-  bool isnull[16] = {};
+  Datum v[18];
+  bool isnull[18] = {};
   v[0] = Int64GetDatum(keys);
   v[1] = Int64GetDatum(nulls);
   v[2] = Int64GetDatum(static_cast<int64>(meta.build_keys));
@@ -143,6 +143,8 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   v[13] = Int64GetDatum(static_cast<int64>(nblocks) * BLCKSZ);
   v[14] = Int32GetDatum(static_cast<int32>(retired));
   v[15] = Int64GetDatum(static_cast<int64>(meta.generation));
+  v[16] = Int32GetDatum(static_cast<int32>(meta.edge_nleaves));
+  v[17] = Int32GetDatum(static_cast<int32>(pages[kPageDir]));
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, isnull)));
 }
 
@@ -152,21 +154,29 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
 extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
   Relation index = open_learned(PG_GETARG_OID(0));
   LearnedCache* cache = learned_get_cache(index);
-  const LearnedMeta& meta = cache->meta;
+  LearnedMeta meta = cache->meta;
   BlockNumber nblocks = RelationGetNumberOfBlocks(index);
   int64 checked = 0;
   if (meta.nleaves == 0 || meta.leaf_start + meta.nleaves > nblocks) corrupted(index, 0, "bad leaf range");
-  for (uint32 i = 1; i < meta.nleaves; i++)
-    if (cache->fences[i] < cache->fences[i - 1]) corrupted(index, meta.model_start, "fences decrease");
-  for (uint32 i = 0; i < meta.nleaves; i++) {
-    BlockNumber blkno = meta.leaf_start + i;
+  // Inserts may add edge leaves while we run: check the leaves this cache knows; a leaf that was
+  // the last one may have got a successor (its high fence then differs): refresh and re-check.
+  uint32 nleaves;
+  BlockNumber* leaves = learned_all_leaves(index, meta, &nleaves);
+  if (nleaves != learned_total_leaves(cache)) corrupted(index, 0, "edge directory differs from the cached one");
+  for (uint32 i = 1; i < nleaves; i++)
+    if (learned_leaf_fence(cache, i) < learned_leaf_fence(cache, i - 1))
+      corrupted(index, i < meta.nleaves ? meta.model_start : leaves[i], "fences decrease");
+  for (uint32 i = 0; i < nleaves; i++) {
+    BlockNumber blkno = leaves[i];
+    if (blkno >= nblocks) corrupted(index, blkno, "leaf beyond the end of the index");
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
     learned_check_page(index, page, blkno, kPageLeaf);
     if (learned_special(page)->generation != meta.generation) corrupted(index, blkno, "leaf of another generation");
     bool last = (learned_items_header(page)->flags & kLeafIsLast) != 0;
-    if (last != (i + 1 == meta.nleaves)) corrupted(index, blkno, "last-leaf flag wrong");
+    if (!last && i + 1 == learned_total_leaves(cache)) cache = learned_get_cache(index);  // a leaf was added
+    if (last != (i + 1 == learned_total_leaves(cache))) corrupted(index, blkno, "last-leaf flag wrong");
     checked += verify_items(index, cache, page, blkno, i, true);
     BlockNumber tail = learned_items_header(page)->tail, seen_last = InvalidBlockNumber;
     BlockNumber steps = 0;
@@ -187,6 +197,7 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
     if (steps != chain_pages) corrupted(index, blkno, "overflow chain length differs from chain_pages");
     UnlockReleaseBuffer(buf);
   }
+  pfree(leaves);
   // The null chain.
   LearnedMeta now;
   learned_read_meta(index, &now);

@@ -1,11 +1,11 @@
 // ambulkdelete / amvacuumcleanup of the `learned` index.
 //
-// Bulk delete walks every leaf and its overflow chain, then the null chain, removing the items
+// Bulk delete walks every leaf (build and edge leaves) and its overflow chain, then the null chain, removing the items
 // whose TID the callback reports dead (page compaction keeps leaves sorted). An overflow or null
 // page that becomes empty is unlinked from its chain and handed to the FSM (kind kPageFree).
 // Fences and the model are untouched: deletions never break invariants I1..I5. Cleanup frees a
 // retired generation and re-trains when overflow chains got long (learned_retrain.cpp).
-#include "learned_model.h"
+#include "learned_edge.h"
 
 extern "C" {
 #include "commands/vacuum.h"
@@ -122,9 +122,12 @@ extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, Inde
   LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
   LearnedMeta meta;
   learned_read_meta(index, &meta);
-  for (uint32 i = 0; i < meta.nleaves; i++) {
+  // Edge leaves added after this point hold only entries inserted after the heap scan.
+  uint32 nleaves;
+  BlockNumber* leaves = learned_all_leaves(index, meta, &nleaves);
+  for (uint32 i = 0; i < nleaves; i++) {
     vacuum_delay_point();
-    BlockNumber blkno = meta.leaf_start + i;
+    BlockNumber blkno = leaves[i];
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
@@ -133,6 +136,7 @@ extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, Inde
     vacuum_chain(index, buf, ChainOwner{leaf_head, leaf_tail, leaf_unlinked}, kPageOverflow, callback, state, stats);
     UnlockReleaseBuffer(buf);
   }
+  pfree(leaves);
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
   LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
   learned_check_page(index, BufferGetPage(mbuf), kLearnedMetaBlock, kPageMeta);
@@ -151,9 +155,11 @@ extern "C" IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, I
     stats = static_cast<IndexBulkDeleteResult*>(palloc0(sizeof(IndexBulkDeleteResult)));
     LearnedMeta meta;
     learned_read_meta(index, &meta);
-    for (uint32 i = 0; i < meta.nleaves; i++) {
+    uint32 nleaves;
+    BlockNumber* leaves = learned_all_leaves(index, meta, &nleaves);
+    for (uint32 i = 0; i < nleaves; i++) {
       vacuum_delay_point();
-      BlockNumber blkno = meta.leaf_start + i;
+      BlockNumber blkno = leaves[i];
       Buffer buf = ReadBuffer(index, blkno);
       LockBuffer(buf, BUFFER_LOCK_SHARE);
       learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
@@ -163,6 +169,7 @@ extern "C" IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, I
       UnlockReleaseBuffer(buf);
       stats->num_index_tuples += count_chain(index, next, kPageOverflow);
     }
+    pfree(leaves);
     stats->num_index_tuples += count_chain(index, meta.null_head, kPageNull);
   }
   // Free a retired generation no snapshot can read any more; re-train when overflow chains hold
@@ -173,7 +180,7 @@ extern "C" IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, I
   LearnedMeta meta;
   learned_read_meta(index, &meta);
   uint64 overflow = learned_overflow_pages(index);
-  if (overflow >= 8 && overflow * 4 >= meta.nleaves) learned_retrain(index, true);
+  if (overflow >= 8 && overflow * 4 >= static_cast<uint64>(meta.nleaves) + meta.edge_nleaves) learned_retrain(index, true);
   IndexFreeSpaceMapVacuum(index);
   stats->num_pages = RelationGetNumberOfBlocks(index);
   return stats;

@@ -143,9 +143,11 @@ void learned_write_generation(Relation index, LearnedMeta* meta, const uint64* k
     h->low_fence = i == 0 ? 0 : keys[start];
     h->high_fence = last ? PG_UINT64_MAX : keys[end];
     if (last) h->flags |= kLeafIsLast;
-    for (Size p = start; p < end; p++)
-      if (!learned_item_append(image, keys[p], &tids[p]))
+    for (Size p = start; p < end; p++) {
+      if (!learned_items_can_append(image, keys[p], &tids[p]))
         elog(ERROR, "learned index \"%s\": leaf %u cannot hold its items", RelationGetRelationName(index), i);
+      learned_items_append(image, keys[p], &tids[p]);
+    }
     h->nsorted = h->nitems;
     learned_extend_page(index, MAIN_FORKNUM, image, meta->leaf_start + i);
   }

@@ -9,8 +9,8 @@ SELECT error_bound, leaf_pages, overflow_pages FROM omendb_index_stats('ld_k');
 -- the packed key range of the first or last leaf (overflow page)
 INSERT INTO ld (k) SELECT i * 10 + 5 FROM generate_series(0, 10000, 3) i;
 SELECT overflow_pages FROM omendb_index_stats('ld_k');
--- the extreme keys are far outside the packed key range of the first and last leaf
--- (docs/format.md): each goes to an overflow page of its leaf
+-- the extreme keys are far outside the packed key ranges of the first and last leaf
+-- (docs/format.md): the smallest goes to an overflow page of leaf 0, the largest opens an edge leaf
 INSERT INTO ld (k) VALUES (-9223372036854775808), (9223372036854775807), (NULL), (NULL);
 SELECT overflow_pages FROM omendb_index_stats('ld_k');
 SELECT omendb_index_verify('ld_k');

@@ -24,28 +24,15 @@ $node->safe_psql('postgres', q{
 	CHECKPOINT;
 });
 
-my $script = $node->basedir . '/insert.sql';
-open my $fh, '>', $script or die;
-print $fh "\\set k random(-100, 100100)\n";
-print $fh "INSERT INTO t (k) VALUES (CASE WHEN :k % 17 = 0 THEN NULL WHEN :k % 5 = 0 THEN 4242 ELSE :k END);\n";
-close $fh;
-my ($out, $err) = ('', '');
-my $bench = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '4', '-T', '60', '-f', $script, '-h', $node->host, '-p', $node->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+my $bench = start_pgbench($node, "\\set k random(-100, 100100)\n"
+	. "INSERT INTO t (k) VALUES (CASE WHEN :k % 17 = 0 THEN NULL WHEN :k % 5 = 0 THEN 4242 ELSE :k END);\n");
 sleep 8;
 my $before = $node->safe_psql('postgres', 'SELECT count(*) FROM t');
 ok($before > 20000, "concurrent inserts ran before the crash ($before rows)");
 $node->kill9;
 $bench->finish;    # pgbench fails: its server died
 
-# Children of the killed postmaster may hold shared memory for a moment: retry the start.
-my $started = 0;
-for (1 .. 30) {
-	sleep 1;
-	last if ($started = $node->start(fail_ok => 1));
-	$node->{_pid} = undef;    # a failed start read the stale postmaster.pid
-}
+my $started = restart_after_kill9($node);
 ok($started, 'server restarts after kill -9');
 is($node->safe_psql('postgres', q{SELECT omendb_index_verify('t_k') > 0}), 't', 'index verifies after crash recovery');
 diag('after recovery: ' . $node->safe_psql('postgres',

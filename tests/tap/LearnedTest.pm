@@ -3,7 +3,8 @@ package LearnedTest;
 use strict;
 use warnings;
 use Exporter 'import';
-our @EXPORT = qw(same_answers answer_queries);
+use IPC::Run;
+our @EXPORT = qw(same_answers answer_queries start_pgbench restart_after_kill9);
 
 # Queries whose answers must not depend on the access path.
 sub answer_queries {
@@ -31,6 +32,32 @@ sub same_answers {
 		push @bad, "$q: index [$idx] seq [$seq]" if $idx ne $seq;
 	}
 	return @bad;
+}
+
+# Starts pgbench in the background: 4 clients running the one-statement script `$sql` for up to
+# 60 s against $node. Returns the IPC::Run harness (finish it after killing the server).
+sub start_pgbench {
+	my ($node, $sql) = @_;
+	my $script = $node->basedir . '/bench.sql';
+	open my $fh, '>', $script or die;
+	print $fh $sql;
+	close $fh;
+	my ($out, $err) = ('', '');
+	return IPC::Run::start(
+		[ 'pgbench', '-n', '-c', '4', '-T', '60', '-f', $script, '-h', $node->host, '-p', $node->port, 'postgres' ],
+		'>', \$out, '2>', \$err);
+}
+
+# Starts $node again after kill9. Children of the killed postmaster may hold shared memory for a
+# moment: retries for up to 30 s. Returns true when it started.
+sub restart_after_kill9 {
+	my ($node) = @_;
+	for (1 .. 30) {
+		sleep 1;
+		return 1 if $node->start(fail_ok => 1);
+		$node->{_pid} = undef;    # a failed start read the stale postmaster.pid
+	}
+	return 0;
 }
 
 1;
