@@ -61,9 +61,10 @@ void learned_edge_list(Relation index, BlockNumber dir_head, uint32 n, BlockNumb
 // *n = their count.
 BlockNumber* learned_all_leaves(Relation index, const LearnedMeta& meta, uint32* n);
 
-// True when `key` should open a new edge leaf after `page`, the last leaf (exclusively locked):
-// it is nearly full, has no overflow chain, and key >= its largest key.
-bool learned_edge_wants_leaf(Page page, uint64 key);
+// True when (key, tid) should open a new edge leaf after `page`, the last leaf (exclusively
+// locked): it has no overflow chain, key >= its largest key, and it is nearly full or the item
+// does not fit its packed widths.
+bool learned_edge_wants_leaf(Page page, uint64 key, ItemPointer tid);
 // Opens a new edge leaf holding (key, tid) after the last leaf `last` (exclusively locked; the
 // caller holds kLearnedWriterLock and releases `last`).
 void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer tid);
