@@ -216,13 +216,35 @@ BlockNumber* learned_all_leaves(Relation index, const LearnedMeta& meta, uint32*
   return out;
 }
 
-bool learned_edge_wants_leaf(Page page, uint64 key) {
+namespace {
+
+uint64 page_max_key(Page page) {
   LearnedItemsHeader* h = learned_items_header(page);
-  if (!(h->flags & kLeafIsLast) || h->next != InvalidBlockNumber || h->nitems == 0) return false;
-  if (h->nitems + kLearnedEdgeSlack < h->capacity) return false;
   const uint64* keys = learned_keys(page);
-  uint64 max = h->nsorted == h->nitems ? keys[h->nitems - 1] : *std::max_element(keys, keys + h->nitems);
-  return key >= max;
+  if (h->nitems == 0) return 0;
+  return h->nsorted == h->nitems ? keys[h->nitems - 1] : *std::max_element(keys, keys + h->nitems);
+}
+
+}  // namespace
+
+bool learned_edge_wants_leaf(Relation index, Page page, uint64 key) {
+  LearnedItemsHeader* h = learned_items_header(page);
+  if (!(h->flags & kLeafIsLast) || h->nitems == 0) return false;
+  if (h->nitems + kLearnedEdgeSlack < h->capacity) return false;
+  if (key < page_max_key(page)) return false;
+  // Keys that arrived out of order beyond the slack sit in the overflow chain (short: they are
+  // below the leaf's largest key); the new fence must not be below any of them.
+  for (BlockNumber next = h->next; next != InvalidBlockNumber;) {
+    Buffer buf = ReadBuffer(index, next);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page opage = BufferGetPage(buf);
+    learned_check_page(index, opage, next, kPageOverflow);
+    bool above = page_max_key(opage) > key;
+    next = learned_items_header(opage)->next;
+    UnlockReleaseBuffer(buf);
+    if (above) return false;
+  }
+  return true;
 }
 
 void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer tid) {

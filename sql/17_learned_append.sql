@@ -82,6 +82,22 @@ INSERT INTO la (ts) SELECT '2026-01-01'::timestamptz + i * interval '1 second' F
 SELECT edge_leaves > 0 AS has_edge, overflow_pages FROM omendb_index_stats('la_ts');
 SELECT omendb_index_verify('la_ts');
 SELECT learned_same($$SELECT id, ts FROM la WHERE ts > '2026-01-03 07:00' ORDER BY ts$$, true);
+-- keys arriving later than the slack allows go to the last leaf's overflow chain; appends after
+-- them still open edge leaves (the chain is below the new fence)
+CREATE TABLE lo (k int8);
+INSERT INTO lo SELECT i FROM generate_series(1, 1000) i;
+CREATE INDEX lo_k ON lo USING learned (k) WITH (fillfactor = 100);
+INSERT INTO lo SELECT i FROM generate_series(1001, 1708) i;
+SELECT leaf_pages, edge_leaves, overflow_pages FROM omendb_index_stats('lo_k');
+INSERT INTO lo SELECT 1500 FROM generate_series(1, 20);
+SELECT leaf_pages, edge_leaves, overflow_pages FROM omendb_index_stats('lo_k');
+INSERT INTO lo SELECT i FROM generate_series(1709, 4000) i;
+SELECT leaf_pages, edge_leaves, overflow_pages FROM omendb_index_stats('lo_k');
+SELECT omendb_index_verify('lo_k');
+SELECT learned_same('SELECT k FROM lo WHERE k BETWEEN 1400 AND 1800');
+SELECT learned_same('SELECT k FROM lo WHERE k >= 1500 ORDER BY k LIMIT 30', true);
+SELECT learned_same('SELECT k FROM lo WHERE k <= 1710 ORDER BY k DESC LIMIT 30', true);
+DROP TABLE lo;
 -- serial ids from an empty index (TRUNCATE), up to the largest int8
 CREATE TABLE ls (id int8);
 CREATE INDEX ls_id ON ls USING learned (id);
