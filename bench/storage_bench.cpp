@@ -2,7 +2,9 @@
 // (5 reads + 5 writes) per second on MemoryStorage, RocksDBStorage and TieredStore, against
 // RocksDB's own OptimisticTransactionDB on the same workload in the same run.
 //
-//   build/bench/storage_bench [--keys N] [--seconds S] [--threads T] [--dir D]
+//   build/bench/storage_bench [--keys N] [--seconds S] [--threads T] [--dir D] [--txn-only 1]
+//
+// --txn-only 1 measures only the transaction rows (txn10, txn10 synced), e.g. for profiling.
 //
 // Prints a table (ops/s and the ratio to OptimisticTransactionDB) and writes bench/out/storage_bench.csv.
 // Durability is the same on both RocksDB sides: the write-ahead log is written on every commit but
@@ -39,6 +41,7 @@ struct Config {
   double seconds = 1.0;
   int threads = 2;
   std::string dir = "/tmp/omen-storage-bench";
+  bool txn_only = false;  // --txn-only: just the transaction rows (for profiling)
 };
 
 std::string skey(uint64_t k) {  // big-endian, so byte order is numeric order
@@ -137,13 +140,13 @@ void bench_tiered(const Config& cfg, const std::string& name, omen::TieredStore&
     (void)txn.commit();
   }
   if (cold) (void)t.migrate(0);
-  r.add("get", name, measure(cfg, [&](auto& rng) {
+  if (!cfg.txn_only) r.add("get", name, measure(cfg, [&](auto& rng) {
     auto txn = t.begin();  // a snapshot per 100 reads
     std::string v;
     for (int i = 0; i < 100; ++i) (void)txn.get(pick(rng, cfg), &v);
     return 100;
   }));
-  r.add("scan100", name, measure(cfg, [&](auto& rng) {
+  if (!cfg.txn_only) r.add("scan100", name, measure(cfg, [&](auto& rng) {
     auto txn = t.begin();
     int n = 0;
     uint64_t from = pick(rng, cfg);
@@ -151,7 +154,7 @@ void bench_tiered(const Config& cfg, const std::string& name, omen::TieredStore&
     return 1;
   }));
   if (cold) return;  // writes would bring the keys back to the hot tier
-  r.add("put", name, measure(cfg, [&](auto& rng) {
+  if (!cfg.txn_only) r.add("put", name, measure(cfg, [&](auto& rng) {
     auto txn = t.begin();
     uint64_t k = pick(rng, cfg);
     (void)txn.put(k, value_for(k));
@@ -207,6 +210,10 @@ void bench_otdb(const Config& cfg, const std::string& dir, Results& r, bool sync
     r.add("txn10 synced", name, measure(cfg, txn10));
     return;
   }
+  if (cfg.txn_only) {
+    r.add("txn10", name, measure(cfg, txn10));
+    return;
+  }
   r.add("get", name, measure(cfg, [&](auto& rng) {
     std::string v;
     (void)db->Get(rocksdb::ReadOptions(), skey(pick(rng, cfg)), &v);
@@ -236,6 +243,7 @@ int main(int argc, char** argv) {
     else if (a == "--seconds") cfg.seconds = std::stod(argv[i + 1]);
     else if (a == "--threads") cfg.threads = std::stoi(argv[i + 1]);
     else if (a == "--dir") cfg.dir = argv[i + 1];
+    else if (a == "--txn-only") cfg.txn_only = std::string(argv[i + 1]) == "1";
   }
   namespace fs = std::filesystem;
   fs::remove_all(cfg.dir);
@@ -244,16 +252,17 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "keys %llu, value 100 B, %d threads, %.1f s per cell\n",
                static_cast<unsigned long long>(cfg.keys), cfg.threads, cfg.seconds);
   bench_otdb(cfg, cfg.dir + "/otdb", r, false);
-  {
+  if (!cfg.txn_only) {
     omen::MemoryStorage mem;
     bench_engine(cfg, "MemoryStorage", mem, r);
   }
-  {
+  if (!cfg.txn_only) {
     std::unique_ptr<omen::RocksDBStorage> db;
     if (!omen::RocksDBStorage::open(cfg.dir + "/rocks", {}, &db).ok()) return 1;
     bench_engine(cfg, "RocksDBStorage", *db, r);
   }
   for (bool cold : {false, true}) {
+    if (cold && cfg.txn_only) break;
     std::unique_ptr<omen::RocksDBStorage> db;
     if (!omen::RocksDBStorage::open(cfg.dir + (cold ? "/tier-cold" : "/tier-hot"), {}, &db).ok()) return 1;
     omen::TierOptions o;

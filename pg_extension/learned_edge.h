@@ -62,9 +62,10 @@ void learned_edge_list(Relation index, BlockNumber dir_head, uint32 n, BlockNumb
 // *n = their count.
 BlockNumber* learned_all_leaves(Relation index, const LearnedMeta& meta, uint32* n);
 
-// True when `key` should open a new edge leaf after `page`, the last leaf (exclusively locked):
-// it is nearly full and key >= its largest key and every key of its overflow chain (read here).
-bool learned_edge_wants_leaf(Relation index, Page page, uint64 key);
+// True when (key, tid) should open a new edge leaf after `page`, the last leaf (exclusively
+// locked): key >= its largest key and every key of its overflow chain (read here), and the leaf
+// is nearly full or the item does not fit its packed widths.
+bool learned_edge_wants_leaf(Relation index, Page page, uint64 key, ItemPointer tid);
 // Opens a new edge leaf holding (key, tid) after the last leaf `last` (exclusively locked; the
 // caller holds kLearnedWriterLock and releases `last`).
 void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer tid);

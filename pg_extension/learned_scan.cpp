@@ -11,7 +11,9 @@
 #include <algorithm>
 
 extern "C" {
+#include "access/itup.h"
 #include "access/relscan.h"
+#include "access/tupmacs.h"
 #include "access/xlog.h"
 #include "nodes/tidbitmap.h"
 #include "utils/array.h"
@@ -44,7 +46,9 @@ struct Unit {
 
 struct ScanOpaque {
   MemoryContext batch_cxt;  // the current batch; reset per unit
-  MemoryContext tuple_cxt;  // index-only scan tuples; reset per tuple
+  MemoryContext tuple_cxt;  // the two index-only scan tuples below; lives as long as the scan
+  IndexTuple value_itup;    // index-only scans: a tuple formed once, its datum overwritten per row
+  IndexTuple null_itup;     // the same for NULL
   MemoryContext keys_cxt;   // ranges and decoded arrays; reset per rescan
   Oid type;
   // From the scan keys.
@@ -235,30 +239,33 @@ bool prev_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   return false;
 }
 
-void push_item(ScanOpaque* so, int* cap, uint64 key, const ItemPointerData& tid) {
-  if (so->nitems == *cap) {
-    *cap *= 2;
-    so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * *cap));
-  }
-  so->items[so->nitems++] = ScanItem{key, tid};
+// Makes room for `more` items in the batch (grown in batch_cxt, the current context).
+void reserve_items(ScanOpaque* so, int* cap, int more) {
+  if (so->nitems + more <= *cap) return;
+  while (*cap < so->nitems + more) *cap *= 2;
+  so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * *cap));
 }
 
-// Appends the items of an items page within [lo, hi] to the batch (grown in batch_cxt): binary
-// search in the sorted prefix (nsorted items), a filter over the rest. Returns true when the
-// batch needs sorting (unsorted items were added).
+// Appends the items of an items page within [lo, hi] to the batch: the sorted prefix's matches
+// are found by two binary searches and decoded in one run, the unsorted rest is filtered.
+// Returns true when the batch needs sorting (unsorted items were added).
 bool copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap) {
   LearnedItemsHeader* h = learned_items_header(page);
-  const uint64* keys = learned_keys(page);
-  const ItemPointerData* tids = learned_tids(page);
   int nsorted = h->nsorted, n = h->nitems;
-  for (int i = static_cast<int>(std::lower_bound(keys, keys + nsorted, lo) - keys); i < nsorted && keys[i] <= hi; i++)
-    push_item(so, cap, keys[i], tids[i]);
+  int from = learned_sorted_lower_bound(page, lo);
+  int to = hi == PG_UINT64_MAX ? nsorted : learned_sorted_lower_bound(page, hi + 1);
+  reserve_items(so, cap, Max(to - from, 0) + (n - nsorted));
+  ScanItem* out = so->items + so->nitems;
+  learned_items_for_each(page, from, to, [&out](uint64 key, const ItemPointerData& tid) {
+    *out++ = ScanItem{key, tid};
+  });
   bool unsorted = false;
-  for (int i = nsorted; i < n; i++) {
-    if (keys[i] < lo || keys[i] > hi) continue;
-    push_item(so, cap, keys[i], tids[i]);
+  learned_items_for_each(page, nsorted, n, [&](uint64 key, const ItemPointerData& tid) {
+    if (key < lo || key > hi) return;
+    *out++ = ScanItem{key, tid};
     unsorted = true;
-  }
+  });
+  so->nitems = static_cast<int>(out - so->items);
   return unsorted;
 }
 
@@ -328,14 +335,8 @@ void load_nulls(IndexScanDesc scan, ScanOpaque* so) {
     Page page = BufferGetPage(buf);
     learned_check_page(index, page, next, kPageNull);
     LearnedItemsHeader* h = learned_items_header(page);
-    const ItemPointerData* tids = learned_tids(page);
-    for (int i = 0; i < h->nitems; i++) {
-      if (so->nitems == cap) {
-        cap *= 2;
-        so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * cap));
-      }
-      so->items[so->nitems++] = ScanItem{0, tids[i]};
-    }
+    reserve_items(so, &cap, h->nitems);
+    for (int i = 0; i < h->nitems; i++) so->items[so->nitems++] = ScanItem{0, learned_item_tid(page, i)};
     next = h->next;
     UnlockReleaseBuffer(buf);
   }
@@ -391,6 +392,18 @@ bool step(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
   return true;
 }
 
+// Forms the index-only scan tuples (a value, and NULL) once per scan, in tuple_cxt.
+void form_itups(ScanOpaque* so, TupleDesc desc) {
+  Assert(TupleDescAttr(desc, 0)->attbyval && TupleDescAttr(desc, 0)->attlen > 0);
+  MemoryContext old = MemoryContextSwitchTo(so->tuple_cxt);
+  Datum value = (Datum)0;
+  bool isnull = true;
+  so->null_itup = index_form_tuple(desc, &value, &isnull);
+  isnull = false;
+  so->value_itup = index_form_tuple(desc, &value, &isnull);
+  MemoryContextSwitchTo(old);
+}
+
 }  // namespace
 
 extern "C" IndexScanDesc learned_beginscan(Relation index, int nkeys, int norderbys) {
@@ -428,13 +441,19 @@ extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
   scan->xs_heaptid = it.tid;
   scan->xs_recheck = false;
   if (scan->xs_want_itup) {
-    MemoryContextReset(so->tuple_cxt);
-    MemoryContext old = MemoryContextSwitchTo(so->tuple_cxt);
-    bool isnull = so->unit.kind == kUnitNulls;
-    Datum value = isnull ? (Datum)0 : learned_decode(it.key, so->type);
-    scan->xs_itupdesc = RelationGetDescr(scan->indexRelation);
-    scan->xs_itup = index_form_tuple(scan->xs_itupdesc, &value, &isnull);
-    MemoryContextSwitchTo(old);
+    TupleDesc desc = RelationGetDescr(scan->indexRelation);
+    if (so->value_itup == nullptr) form_itups(so, desc);
+    scan->xs_itupdesc = desc;
+    if (so->unit.kind == kUnitNulls) {
+      scan->xs_itup = so->null_itup;
+    } else {
+      // The one column is a fixed-length by-value type (learned_type_decodable): overwrite it in
+      // place instead of forming a tuple per row.
+      IndexTuple itup = so->value_itup;
+      char* data = reinterpret_cast<char*>(itup) + IndexInfoFindDataOffset(itup->t_info);
+      store_att_byval(data, learned_decode(it.key, so->type), TupleDescAttr(desc, 0)->attlen);
+      scan->xs_itup = itup;
+    }
   }
   return true;
 }

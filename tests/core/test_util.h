@@ -7,7 +7,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace omen::test {
@@ -73,6 +75,104 @@ class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
    private:
     FullDiskFileSystem* fs_;
   };
+};
+
+// A file system whose syncs fail with an I/O error while `fail_sync` is set (appends still
+// succeed, as when fsync reports a write-back error), and which can then simulate the power loss
+// that follows: drop_unsynced_data() cuts every file written through it back to the length its
+// last successful sync made durable. Call it only while no store has the files open.
+class FailingSyncFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit FailingSyncFileSystem(std::shared_ptr<rocksdb::FileSystem> target)
+      : rocksdb::FileSystemWrapper(std::move(target)) {}
+  const char* Name() const override { return "FailingSyncFileSystem"; }
+  std::atomic<bool> fail_sync{false};
+  std::atomic<int> failed_syncs{0};
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSWritableFile> inner;
+    auto s = target()->NewWritableFile(f, o, &inner, dbg);
+    if (!s.ok()) return s;
+    std::lock_guard g(mu_);
+    lengths_[f] = {0, 0};
+    r->reset(new File(std::move(inner), this, f));
+    return s;
+  }
+
+  // Truncates each file created through this file system to its synced length; a file never
+  // synced becomes empty. Returns the number of bytes dropped.
+  uint64_t drop_unsynced_data() {
+    std::lock_guard g(mu_);
+    uint64_t dropped = 0;
+    for (const auto& [path, len] : lengths_) {
+      std::error_code ec;
+      uint64_t size = std::filesystem::file_size(path, ec);
+      if (ec || size <= len.synced) continue;  // deleted since, or nothing unsynced
+      dropped += size - len.synced;
+      std::filesystem::resize_file(path, len.synced, ec);
+    }
+    return dropped;
+  }
+
+ private:
+  struct Lengths {
+    uint64_t written, synced;
+  };
+  class File : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile>&& t, FailingSyncFileSystem* fs, std::string path)
+        : rocksdb::FSWritableFileOwnerWrapper(std::move(t)), fs_(fs), path_(std::move(path)) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& d, const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* dbg) override {
+      auto s = target()->Append(d, o, dbg);
+      if (s.ok()) fs_->appended(path_, d.size());
+      return s;
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& d, const rocksdb::IOOptions& o,
+                             const rocksdb::DataVerificationInfo& v, rocksdb::IODebugContext* dbg) override {
+      auto s = target()->Append(d, o, v, dbg);
+      if (s.ok()) fs_->appended(path_, d.size());
+      return s;
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+      return fs_->synced(path_, target()->Sync(o, dbg));
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+      return fs_->synced(path_, target()->Fsync(o, dbg));
+    }
+    rocksdb::IOStatus RangeSync(uint64_t off, uint64_t n, const rocksdb::IOOptions& o,
+                                rocksdb::IODebugContext* dbg) override {
+      if (fs_->fail_sync) return fs_->failure();
+      return target()->RangeSync(off, n, o, dbg);  // not a durability point: lengths unchanged
+    }
+
+   private:
+    FailingSyncFileSystem* fs_;
+    std::string path_;
+  };
+
+  rocksdb::IOStatus failure() {
+    failed_syncs.fetch_add(1);
+    return rocksdb::IOStatus::IOError("simulated fsync failure");
+  }
+  void appended(const std::string& path, size_t n) {
+    std::lock_guard g(mu_);
+    lengths_[path].written += n;
+  }
+  // The real sync ran (its data may be on disk), but while failing we report an error and do not
+  // count the data as durable: the power loss simulated later drops it.
+  rocksdb::IOStatus synced(const std::string& path, rocksdb::IOStatus real) {
+    if (fail_sync) return failure();
+    if (!real.ok()) return real;
+    std::lock_guard g(mu_);
+    lengths_[path].synced = lengths_[path].written;
+    return real;
+  }
+
+  std::mutex mu_;
+  std::map<std::string, Lengths> lengths_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace omen::test
