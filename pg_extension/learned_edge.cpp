@@ -220,6 +220,7 @@ namespace {
 
 uint64 largest_key(Page page) {
   LearnedItemsHeader* h = learned_items_header(page);
+  if (h->nitems == 0) return 0;
   if (h->nsorted == h->nitems) return learned_item_key(page, h->nitems - 1);
   uint64 max = 0;
   for (int i = 0; i < h->nitems; i++) max = Max(max, learned_item_key(page, i));
@@ -243,12 +244,25 @@ omen::leaf::Widths edge_widths(Page last, uint64 key, ItemPointer tid) {
 
 }  // namespace
 
-bool learned_edge_wants_leaf(Page page, uint64 key, ItemPointer tid) {
+bool learned_edge_wants_leaf(Relation index, Page page, uint64 key, ItemPointer tid) {
   LearnedItemsHeader* h = learned_items_header(page);
-  if (!(h->flags & kLeafIsLast) || h->next != InvalidBlockNumber || h->nitems == 0) return false;
+  if (!(h->flags & kLeafIsLast) || h->nitems == 0) return false;
   if (key < largest_key(page)) return false;
   // Nearly full, or the item is past the leaf's packed widths (a new leaf gets its own).
-  return h->nitems + kLearnedEdgeSlack >= h->capacity || !learned_item_fits(page, key, tid);
+  if (h->nitems + kLearnedEdgeSlack < h->capacity && learned_item_fits(page, key, tid)) return false;
+  // Keys that arrived out of order beyond the slack sit in the overflow chain (short: they are
+  // below the leaf's largest key); the new fence must not be below any of them.
+  for (BlockNumber next = h->next; next != InvalidBlockNumber;) {
+    Buffer buf = ReadBuffer(index, next);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page opage = BufferGetPage(buf);
+    learned_check_page(index, opage, next, kPageOverflow);
+    bool above = largest_key(opage) > key;
+    next = learned_items_header(opage)->next;
+    UnlockReleaseBuffer(buf);
+    if (above) return false;
+  }
+  return true;
 }
 
 void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer tid) {

@@ -112,7 +112,7 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
   uint64 build_keys;
   Buffer buf = lock_target_leaf(index, key, &build_keys);
   Page page = BufferGetPage(buf);
-  if (learned_edge_wants_leaf(page, key, tid)) {
+  if (learned_edge_wants_leaf(index, page, key, tid)) {
     learned_edge_add_leaf(index, buf, key, tid);
   } else if (learned_items_can_append(page, key, tid)) {
     learned_log_append(index, buf, key, tid);  // into the gap
