@@ -28,7 +28,7 @@ extern "C" {
 }
 
 inline constexpr uint32 kLearnedMagic = 0x4F4D4C49;  // "OMLI"
-inline constexpr uint32 kLearnedVersion = 2;  // 2: bit-packed leaves (omen/leaf_codec.h), edge leaves and directory
+inline constexpr uint32 kLearnedVersion = 2;  // 2: bit-packed leaves (omen/leaf_codec.h), edge leaves and directory, 16-byte model segments
 inline constexpr BlockNumber kLearnedMetaBlock = 0;
 
 enum LearnedPageKind : uint16 {

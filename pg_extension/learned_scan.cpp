@@ -69,7 +69,9 @@ struct ScanOpaque {
 
 bool item_less(const ScanItem& a, const ScanItem& b) {
   if (a.key != b.key) return a.key < b.key;
-  return ItemPointerCompare(const_cast<ItemPointer>(&a.tid), const_cast<ItemPointer>(&b.tid)) < 0;
+  BlockNumber ab = ItemPointerGetBlockNumberNoCheck(&a.tid), bb = ItemPointerGetBlockNumberNoCheck(&b.tid);
+  if (ab != bb) return ab < bb;
+  return ItemPointerGetOffsetNumberNoCheck(&a.tid) < ItemPointerGetOffsetNumberNoCheck(&b.tid);
 }
 
 // ---- scan keys -> ranges ----------------------------------------------------------------------
@@ -247,9 +249,9 @@ void reserve_items(ScanOpaque* so, int* cap, int more) {
 }
 
 // Appends the items of an items page within [lo, hi] to the batch: the sorted prefix's matches
-// are found by two binary searches and decoded in one run, the unsorted rest is filtered.
-// Returns true when the batch needs sorting (unsorted items were added).
-bool copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap) {
+// are found by two binary searches and decoded in one run (they end at *sorted_end), the
+// unsorted rest is filtered.
+void copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap, int* sorted_end) {
   LearnedItemsHeader* h = learned_items_header(page);
   int nsorted = h->nsorted, n = h->nitems;
   int from = learned_sorted_lower_bound(page, lo);
@@ -259,14 +261,24 @@ bool copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap) {
   learned_items_for_each(page, from, to, [&out](uint64 key, const ItemPointerData& tid) {
     *out++ = ScanItem{key, tid};
   });
-  bool unsorted = false;
+  *sorted_end = static_cast<int>(out - so->items);
   learned_items_for_each(page, nsorted, n, [&](uint64 key, const ItemPointerData& tid) {
-    if (key < lo || key > hi) return;
-    *out++ = ScanItem{key, tid};
-    unsorted = true;
+    if (key >= lo && key <= hi) *out++ = ScanItem{key, tid};
   });
   so->nitems = static_cast<int>(out - so->items);
-  return unsorted;
+}
+
+// Orders the batch when items after its sorted run [0, run) exist (the leaf's unsorted tail and
+// every overflow item: an overflow page's own sorted prefix is not ordered against the leaf):
+// sorts the rest, usually small, and merges the two runs into a new array (in batch_cxt).
+void order_batch(ScanOpaque* so, int run) {
+  int n = so->nitems;
+  if (run >= n) return;
+  std::sort(so->items + run, so->items + n, item_less);
+  if (run == 0 || !item_less(so->items[run], so->items[run - 1])) return;  // already in order
+  auto* merged = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * n));
+  std::merge(so->items, so->items + run, so->items + run, so->items + n, merged, item_less);
+  so->items = merged;
 }
 
 // Checks that a leaf/overflow page still belongs to the unit's generation and leaf. On a primary
@@ -307,19 +319,20 @@ void load_leaf(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
   so->high_fence = h->high_fence;
   so->is_last = (h->flags & kLeafIsLast) != 0;
   MemoryContext old = MemoryContextSwitchTo(so->batch_cxt);
-  bool merged = copy_items(page, r.lo, r.hi, so, &cap);
+  int run, ignored;
+  copy_items(page, r.lo, r.hi, so, &cap, &run);
   for (BlockNumber next = h->next; next != InvalidBlockNumber;) {
     Buffer obuf = ReadBuffer(index, next);
     LockBuffer(obuf, BUFFER_LOCK_SHARE);
     Page opage = BufferGetPage(obuf);
     check_unit_page(index, opage, next, kPageOverflow, u);
-    merged |= copy_items(opage, r.lo, r.hi, so, &cap);
+    copy_items(opage, r.lo, r.hi, so, &cap, &ignored);
     next = learned_items_header(opage)->next;
     UnlockReleaseBuffer(obuf);
   }
   MemoryContextSwitchTo(old);
   UnlockReleaseBuffer(buf);
-  if (merged) std::sort(so->items, so->items + so->nitems, item_less);
+  order_batch(so, run);
 }
 
 void load_nulls(IndexScanDesc scan, ScanOpaque* so) {

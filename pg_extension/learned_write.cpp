@@ -157,7 +157,7 @@ void learned_write_generation(Relation index, LearnedMeta* meta, const uint64* k
   meta->mean_error = trained.mean_error;
   meta->max_error = trained.max_error;
   meta->model_epsilon = trained.model_epsilon;
-  Size seg_bytes = static_cast<Size>(trained.nsegments) * sizeof(LearnedSegment);
+  Size seg_bytes = static_cast<Size>(trained.nsegments) * learned_segment_size(n);
   Size model_bytes = seg_bytes + static_cast<Size>(meta->nleaves) * sizeof(uint64);
   char* bytes = static_cast<char*>(palloc_extended(model_bytes, MCXT_ALLOC_HUGE));
   if (seg_bytes > 0) memcpy(bytes, trained.segments, seg_bytes);

@@ -88,3 +88,18 @@ SELECT learned_same('SELECT * FROM lp WHERE k IN (5, 1500) OR k BETWEEN 990 AND 
 SELECT omendb_index_verify('lp1_k_idx'), omendb_index_verify('lp2_k_idx');
 DROP TABLE lp;
 RESET ALL;
+-- keys appended in order to a full leaf's overflow page come back merged in key order, forward
+-- and backward (regression: the overflow page's own sorted prefix was taken as ordered against
+-- the leaf, so 15, 16, 17 came after 50)
+CREATE TABLE lo (k int8);
+INSERT INTO lo SELECT i * 10 FROM generate_series(1, 3000) i;
+CREATE INDEX lo_k ON lo USING learned (k) WITH (fillfactor = 100);
+INSERT INTO lo VALUES (15), (16), (17);
+SELECT overflow_pages FROM omendb_index_stats('lo_k');
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT array_agg(k) FROM (SELECT k FROM lo WHERE k < 60 ORDER BY k) s;
+SELECT array_agg(k) FROM (SELECT k FROM lo WHERE k < 60 ORDER BY k DESC) s;
+SELECT omendb_index_verify('lo_k');
+DROP TABLE lo;
+RESET ALL;
