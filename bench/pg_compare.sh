@@ -2,7 +2,7 @@
 # bench/pg_compare.sh: learned vs btree inside PostgreSQL, in one throwaway cluster (docs/bench-pg.md).
 #
 #   sudo bash bench/pg_compare.sh [--rows N] [--duration S] [--repeats R] [--build-repeats R]
-#                                 [--probe-keys N] [--quick]
+#                                 [--probe-keys N] [--quick] [--preload]
 #
 # Two datasets (random int8 keys, sequential int8 keys), each loaded into two identical tables: one
 # gets only a btree on k, the other only a learned index, so the planner has exactly one index to
@@ -12,7 +12,9 @@
 # Writes bench/out/pg_compare.csv (medians, ratios, targets), bench/out/pg_compare_raw.csv (every
 # repeat), bench/out/report/{report.md,*.png,explain.txt}.
 #
-# Environment: ROWS DURATION REPEATS BUILD_REPEATS PROBE_KEYS CLIENTS (as the flags; REPEATS: pgbench
+# --preload: shared_preload_libraries = omendb (inserts log with omendb's WAL resource manager
+# instead of GenericXLog, docs/index-am.md).
+# Environment: ROWS DURATION REPEATS BUILD_REPEATS PROBE_KEYS CLIENTS PRELOAD=1 (as the flags; REPEATS: pgbench
 # runs and probe calls, BUILD_REPEATS: index builds and joins), PGBIN (PostgreSQL bin
 # dir, default /usr/lib/postgresql/15/bin), OMEN_SKIP_INSTALL=1 (do not `make install` first),
 # SHARED_BUFFERS (default: enough for all tables and indexes), BENCH_OUT (default bench/out).
@@ -26,6 +28,7 @@ REPEATS=${REPEATS:-5}
 BUILD_REPEATS=${BUILD_REPEATS:-3}
 PROBE_KEYS=${PROBE_KEYS:-200000}
 CLIENTS=${CLIENTS:-2}
+PRELOAD=${PRELOAD:-0}
 while [ $# -gt 0 ]; do
   case "$1" in
     --rows) ROWS=$2; shift 2 ;;
@@ -34,7 +37,8 @@ while [ $# -gt 0 ]; do
     --build-repeats) BUILD_REPEATS=$2; shift 2 ;;
     --probe-keys) PROBE_KEYS=$2; shift 2 ;;
     --quick) ROWS=200000; DURATION=3; REPEATS=1; BUILD_REPEATS=1; PROBE_KEYS=20000; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --preload) PRELOAD=1; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "pg_compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +63,7 @@ export CLUSTER_OPTS="-c shared_buffers=$SHARED_BUFFERS -c maintenance_work_mem=5
  -c max_parallel_maintenance_workers=0 -c max_parallel_workers_per_gather=0 -c jit=off \
  -c autovacuum=off -c max_wal_size=16GB -c checkpoint_timeout=1h \
  -c work_mem=64MB"
+[ "$PRELOAD" = 1 ] && CLUSTER_OPTS="$CLUSTER_OPTS -c shared_preload_libraries=omendb"
 echo "== starting a throwaway cluster ($PGBIN, shared_buffers=$SHARED_BUFFERS)"
 source tests/pgcluster.sh
 work=$(mktemp -d /tmp/omendb-pgcompare.XXXXXX)
@@ -219,5 +224,5 @@ q -c "SELECT 'after inserts: learned ' || c.relname || ': ' || s.keys || ' keys,
       FROM pg_class c, omendb_index_stats(c.oid) s WHERE c.relname IN ('t_rand_ln_k', 't_seq_ln_k')" | tee -a "$REPORT/stats.txt"
 
 echo "== summary"
-settings="rows=$ROWS duration=${DURATION}s repeats=$REPEATS build_repeats=$BUILD_REPEATS clients=$CLIENTS probe_keys=$PROBE_KEYS nl_keys=$NL_KEYS shared_buffers=$SHARED_BUFFERS"
+settings="rows=$ROWS preload=$PRELOAD duration=${DURATION}s repeats=$REPEATS build_repeats=$BUILD_REPEATS clients=$CLIENTS probe_keys=$PROBE_KEYS nl_keys=$NL_KEYS shared_buffers=$SHARED_BUFFERS"
 bash bench/pg_report.sh "$raw" "$OUT/pg_compare.csv" "$REPORT" "$settings"

@@ -159,6 +159,10 @@ double column_correlation(PlannerInfo* root, IndexOptInfo* index) {
 
 }  // namespace
 
+// Items of a typical leaf, for the in-leaf search term of a probe (leaves hold ~600-2000 items
+// depending on their key and TID widths; the log2 hardly differs).
+constexpr double kLearnedCostLeafItems = 1024;
+
 // Probe cost: the model is cached in memory, so a probe costs a few comparisons (no inner pages,
 // unlike btree's descent) plus the leaf pages it reads; genericcostestimate charges those pages
 // from the index's real size. See docs/index-am.md.
@@ -173,7 +177,7 @@ extern "C" void learned_costestimate(PlannerInfo* root, IndexPath* path, double 
   // Locating the leaf: model lookup (~log2 of the segments) and one leaf page's search.
   double ntuples = std::max(index->tuples, 2.0);
   double segments = std::max(ntuples / (2.0 * kLearnedDefaultErrorBound), 2.0);
-  Cost probe = (std::ceil(std::log2(segments)) + std::ceil(std::log2(kLearnedItemsPerPage))) *
+  Cost probe = (std::ceil(std::log2(segments)) + std::ceil(std::log2(kLearnedCostLeafItems))) *
                cpu_operator_cost + 50.0 * cpu_operator_cost;
   costs.indexStartupCost += probe;
   costs.indexTotalCost += probe;

@@ -216,13 +216,53 @@ BlockNumber* learned_all_leaves(Relation index, const LearnedMeta& meta, uint32*
   return out;
 }
 
-bool learned_edge_wants_leaf(Page page, uint64 key) {
+namespace {
+
+uint64 largest_key(Page page) {
   LearnedItemsHeader* h = learned_items_header(page);
-  if (!(h->flags & kLeafIsLast) || h->next != InvalidBlockNumber || h->nitems == 0) return false;
-  if (h->nitems + kLearnedEdgeSlack < h->capacity) return false;
-  const uint64* keys = learned_keys(page);
-  uint64 max = h->nsorted == h->nitems ? keys[h->nitems - 1] : *std::max_element(keys, keys + h->nitems);
-  return key >= max;
+  if (h->nitems == 0) return 0;
+  if (h->nsorted == h->nitems) return learned_item_key(page, h->nitems - 1);
+  uint64 max = 0;
+  for (int i = 0; i < h->nitems; i++) max = Max(max, learned_item_key(page, i));
+  return max;
+}
+
+// Widths of a new edge leaf opened by (key, tid) after the last leaf `last`: keys from `key` over
+// twice the key range the last leaf filled (at least 8 bits; the data arriving at the right edge
+// is assumed to be as dense as the data before it), TIDs as wide as the last leaf's and as the
+// new TID's block with one bit of headroom.
+omen::leaf::Widths edge_widths(Page last, uint64 key, ItemPointer tid) {
+  LearnedItemsHeader* h = learned_items_header(last);
+  omen::leaf::Widths w = learned_widths(h);
+  uint64 span = h->nitems > 0 ? largest_key(last) - h->key_base : 0;
+  w.key_base = key;
+  w.key_bits = Min(64u, Max(8u, omen::leaf::bits_for(span) + 1));
+  w.block_bits = Min(32u, Max(w.block_bits, omen::leaf::bits_for(ItemPointerGetBlockNumberNoCheck(tid)) + 1));
+  w.offset_bits = Max(w.offset_bits, omen::leaf::bits_for(ItemPointerGetOffsetNumberNoCheck(tid)));
+  return w;
+}
+
+}  // namespace
+
+bool learned_edge_wants_leaf(Relation index, Page page, uint64 key, ItemPointer tid) {
+  LearnedItemsHeader* h = learned_items_header(page);
+  if (!(h->flags & kLeafIsLast) || h->nitems == 0) return false;
+  if (key < largest_key(page)) return false;
+  // Nearly full, or the item is past the leaf's packed widths (a new leaf gets its own).
+  if (h->nitems + kLearnedEdgeSlack < h->capacity && learned_item_fits(page, key, tid)) return false;
+  // Keys that arrived out of order beyond the slack sit in the overflow chain (short: they are
+  // below the leaf's largest key); the new fence must not be below any of them.
+  for (BlockNumber next = h->next; next != InvalidBlockNumber;) {
+    Buffer buf = ReadBuffer(index, next);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page opage = BufferGetPage(buf);
+    learned_check_page(index, opage, next, kPageOverflow);
+    bool above = largest_key(opage) > key;
+    next = learned_items_header(opage)->next;
+    UnlockReleaseBuffer(buf);
+    if (above) return false;
+  }
+  return true;
 }
 
 void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer tid) {
@@ -230,6 +270,7 @@ void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer 
   LearnedMeta meta;
   learned_read_meta(index, &meta);
   Page lpage = BufferGetPage(last);
+  omen::leaf::Widths widths = edge_widths(lpage, key, tid);
   uint32 generation = learned_special(lpage)->generation;
   uint32 leaf_no = learned_items_header(lpage)->leaf_no;
   if (generation != meta.generation || leaf_no + 1 != meta.nleaves + meta.edge_nleaves)
@@ -270,7 +311,7 @@ void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer 
   lh->high_fence = key;
   lh->flags &= ~kLeafIsLast;
   Page npage = GenericXLogRegisterBuffer(xs, nbuf, GENERIC_XLOG_FULL_IMAGE);
-  learned_init_items_page(npage, kPageLeaf, generation);
+  learned_init_items_page(npage, kPageLeaf, generation, widths);
   LearnedItemsHeader* nh = learned_items_header(npage);
   nh->low_fence = key;
   nh->high_fence = PG_UINT64_MAX;

@@ -2,8 +2,9 @@
 //
 // A table that only grows at the right edge (timestamps, serial ids) sends every new key past the
 // last build fence, i.e. to the last leaf. Instead of an ever longer unsorted overflow chain there,
-// a key at or above the last leaf's largest key starts a new *edge leaf* once the last leaf is
-// full (kLearnedEdgeSlack slots kept for keys that arrive slightly out of order). Edge leaves
+// a key at or above the last leaf's largest key (and its overflow chain's) starts a new *edge
+// leaf* once the last leaf is full (kLearnedEdgeSlack slots kept for keys that arrive slightly out
+// of order; later ones go to the leaf's overflow chain). Edge leaves
 // continue the leaf numbering of the generation (leaf nleaves + j is edge leaf j); an edge leaf's
 // fence is the key that opened it, which is >= every key of the leaf before it, so invariants
 // I1..I4 hold over build and edge leaves alike. The edge leaves can be any block (a page VACUUM
@@ -61,9 +62,10 @@ void learned_edge_list(Relation index, BlockNumber dir_head, uint32 n, BlockNumb
 // *n = their count.
 BlockNumber* learned_all_leaves(Relation index, const LearnedMeta& meta, uint32* n);
 
-// True when `key` should open a new edge leaf after `page`, the last leaf (exclusively locked):
-// it is nearly full, has no overflow chain, and key >= its largest key.
-bool learned_edge_wants_leaf(Page page, uint64 key);
+// True when (key, tid) should open a new edge leaf after `page`, the last leaf (exclusively
+// locked): key >= its largest key and every key of its overflow chain (read here), and the leaf
+// is nearly full or the item does not fit its packed widths.
+bool learned_edge_wants_leaf(Relation index, Page page, uint64 key, ItemPointer tid);
 // Opens a new edge leaf holding (key, tid) after the last leaf `last` (exclusively locked; the
 // caller holds kLearnedWriterLock and releases `last`).
 void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer tid);

@@ -2,9 +2,10 @@
 //
 // A key goes to its target leaf (the last leaf whose fence <= key, invariant I4): appended to the
 // leaf's tail (its gap; a few bytes of WAL, no shifting; the sorted prefix grows while keys arrive
-// in order), or, when the leaf is full, to the leaf's overflow chain (a new overflow page when the
-// chain's tail is full). A key at the right edge of a full last leaf opens a new edge leaf
-// instead (learned_edge.h). NULLs are appended to the null chain.
+// in order), or, when the leaf is full or the item does not fit the leaf's packed widths, to the
+// leaf's overflow chain (a new overflow page when the chain's tail is full). A key at the right
+// edge of a full last leaf (or one past its packed key range) opens a new edge leaf instead
+// (learned_edge.h). NULLs are appended to the null chain.
 // Lock order: leaf -> overflow tail -> new page; last leaf -> new page -> edge directory ->
 // metapage; metapage -> null tail -> new page. Every change is one GenericXLog record of at most
 // 4 pages. Writers hold kLearnedWriterLock (learned.h) so a
@@ -38,24 +39,21 @@ Buffer lock_target_leaf(Relation index, uint64 key, uint64* build_keys) {
   }
 }
 
-bool has_room(Page page) {
-  LearnedItemsHeader* h = learned_items_header(page);
-  return h->nitems < h->capacity;
-}
-
 // Appends to the chain whose tail is `tail` (may be invalid). `owner` is the locked buffer that
 // holds the chain's head/tail pointers (a leaf, or the metapage for NULLs); `owner_update` sets
 // them. Releases nothing it did not lock itself.
+// New pages get `widths`, which must take any item of the chain (so an append to a new page
+// always succeeds).
 template <typename UpdateOwner>
 void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPageKind kind,
                      uint32 generation, uint64 key, ItemPointer tid, const LearnedItemsHeader* proto,
-                     UpdateOwner owner_update) {
+                     const omen::leaf::Widths& widths, UpdateOwner owner_update) {
   Buffer tbuf = InvalidBuffer;
   if (tail != InvalidBlockNumber) {
     tbuf = ReadBuffer(index, tail);
     LockBuffer(tbuf, BUFFER_LOCK_EXCLUSIVE);
     learned_check_page(index, BufferGetPage(tbuf), tail, kind);
-    if (has_room(BufferGetPage(tbuf))) {
+    if (learned_items_can_append(BufferGetPage(tbuf), key, tid)) {
       learned_log_append(index, tbuf, key, tid);
       UnlockReleaseBuffer(tbuf);
       return;
@@ -66,12 +64,12 @@ void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPage
   GenericXLogState* xs = GenericXLogStart(index);
   Page opage = GenericXLogRegisterBuffer(xs, owner, 0);
   Page npage = GenericXLogRegisterBuffer(xs, nbuf, GENERIC_XLOG_FULL_IMAGE);
-  learned_init_items_page(npage, kind, generation);
+  learned_init_items_page(npage, kind, generation, widths);
   LearnedItemsHeader* nh = learned_items_header(npage);
   nh->low_fence = proto->low_fence;
   nh->high_fence = proto->high_fence;
   nh->leaf_no = proto->leaf_no;
-  learned_items_append(npage, key, tid);
+  learned_items_append(npage, key, tid);  // `widths` take any item of the chain
   if (tbuf != InvalidBuffer) {
     Page tpage = GenericXLogRegisterBuffer(xs, tbuf, 0);
     learned_items_header(tpage)->next = nblk;
@@ -91,7 +89,7 @@ void insert_null(Relation index, ItemPointer tid) {
   LearnedItemsHeader proto;
   memset(&proto, 0, sizeof proto);
   append_to_chain(index, mbuf, meta->null_tail, kPageNull, meta->generation, 0, tid, &proto,
-                  [](Page owner, BlockNumber nblk, bool first) {
+                  learned_wide_widths(0, false), [](Page owner, BlockNumber nblk, bool first) {
                     LearnedMeta* m = learned_meta(owner);
                     if (first) m->null_head = nblk;
                     m->null_tail = nblk;
@@ -114,14 +112,16 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
   uint64 build_keys;
   Buffer buf = lock_target_leaf(index, key, &build_keys);
   Page page = BufferGetPage(buf);
-  if (learned_edge_wants_leaf(page, key)) {
+  if (learned_edge_wants_leaf(index, page, key, tid)) {
     learned_edge_add_leaf(index, buf, key, tid);
-  } else if (has_room(page)) {
+  } else if (learned_items_can_append(page, key, tid)) {
     learned_log_append(index, buf, key, tid);  // into the gap
   } else {
+    // Full, or the key/TID is wider than the leaf's widths (below leaf 0's first key, beyond the
+    // last leaf's range, a heap block past the build's TID width): the overflow chain.
     LearnedItemsHeader proto = *learned_items_header(page);
     append_to_chain(index, buf, proto.tail, kPageOverflow, learned_special(page)->generation, key, tid, &proto,
-                    [](Page owner, BlockNumber nblk, bool first) {
+                    learned_overflow_widths(proto.low_fence, proto.high_fence), [](Page owner, BlockNumber nblk, bool first) {
                       LearnedItemsHeader* h = learned_items_header(owner);
                       if (first) h->next = nblk;
                       h->tail = nblk;

@@ -9,6 +9,8 @@
 #endif
 
 #include <algorithm>
+#include <cstddef>
+#include <stdexcept>
 #include <span>
 #include <vector>
 
@@ -21,10 +23,30 @@ bool learned_have_core_model(void) { return OMEN_HAVE_PGM != 0; }
 namespace {
 
 #if OMEN_HAVE_PGM
-static_assert(sizeof(omen::Segment) == sizeof(LearnedSegment), "segment layout");
+static_assert(sizeof(omen::PgmSegment) == sizeof(LearnedSegment) &&
+                  offsetof(omen::PgmSegment, slope) == offsetof(LearnedSegment, slope) &&
+                  offsetof(omen::PgmSegment, intercept) == offsetof(LearnedSegment, intercept),
+              "segment layout");
+static_assert(sizeof(omen::WidePgmSegment) == sizeof(LearnedWideSegment) &&
+                  offsetof(omen::WidePgmSegment, slope) == offsetof(LearnedWideSegment, slope) &&
+                  offsetof(omen::WidePgmSegment, intercept) == offsetof(LearnedWideSegment, intercept),
+              "wide segment layout");
+static_assert(omen::kMaxCompactKeys == kLearnedCompactKeys, "compact layout limit");
 
 void delete_model(void* arg) {
   delete static_cast<omen::PgmModel*>(arg);
+}
+
+// A new core model over the `meta.nsegments` stored segments (of type Stored) at `bytes`.
+template <class Stored, class Core>
+omen::PgmModel* load_model(const char* bytes, const LearnedMeta& meta, omen::ModelOptions opt) {
+  std::vector<Core> leaf(meta.nsegments);
+  for (uint32 i = 0; i < meta.nsegments; i++) {
+    Stored st;
+    memcpy(&st, bytes + i * sizeof(Stored), sizeof(Stored));
+    leaf[i] = Core{st.first_key, st.slope, st.intercept};
+  }
+  return new omen::PgmModel(omen::PgmModel::from_segments(std::move(leaf), meta.build_keys, meta.model_epsilon, opt));
 }
 
 // Makes `cxt` own `model`: deleted when the context is reset or deleted (also on error paths).
@@ -68,14 +90,22 @@ LearnedTrained learned_train(const uint64* keys, Size n, uint32 epsilon) {
   auto* m = static_cast<omen::PgmModel*>(model);
   Size nseg = omen_pg::call_core("reading the model", [&] { return m->segment_count(); });
   out.model_epsilon = omen_pg::call_core("reading the model", [&] { return m->epsilon(); });
-  out.segments = static_cast<LearnedSegment*>(palloc_extended(
-      std::max<Size>(nseg, 1) * sizeof(LearnedSegment), MCXT_ALLOC_HUGE));
+  const Size seg_size = learned_segment_size(n);
+  out.segments = static_cast<char*>(palloc_extended(std::max<Size>(nseg, 1) * seg_size, MCXT_ALLOC_HUGE));
   out.nsegments = static_cast<uint32>(nseg);
   omen_pg::call_core("reading the model", [&] {
-    auto segs = m->segments();
+    if (m->is_wide() != (seg_size == sizeof(LearnedWideSegment)))
+      throw std::logic_error("core model layout differs from the page layout");
     for (Size i = 0; i < nseg; i++) {
-      out.segments[i] = LearnedSegment{segs[i].first_key, segs[i].slope, segs[i].intercept,
-                                       segs[i].first_rank};
+      if (m->is_wide()) {
+        const omen::WidePgmSegment& g = m->wide_segments()[i];
+        const LearnedWideSegment w{g.first_key, g.slope, g.intercept};
+        memcpy(out.segments + i * seg_size, &w, seg_size);
+      } else {
+        const omen::PgmSegment& g = m->segments()[i];
+        const LearnedSegment c{g.first_key, g.slope, g.intercept};
+        memcpy(out.segments + i * seg_size, &c, seg_size);
+      }
     }
     // Training error: |predicted position - true lower_bound| over the build keys.
     double sum = 0;
@@ -110,7 +140,8 @@ LearnedCache* learned_get_cache(Relation index) {
     return cache;
   }
   // Read the model pages (segments then fences) into one temporary buffer.
-  Size seg_bytes = static_cast<Size>(meta.nsegments) * sizeof(LearnedSegment);
+  const Size seg_size = learned_segment_size(meta.build_keys);
+  Size seg_bytes = static_cast<Size>(meta.nsegments) * seg_size;
   Size total = seg_bytes + static_cast<Size>(meta.nleaves) * sizeof(uint64);
   char* bytes = static_cast<char*>(palloc_extended(std::max<Size>(total, 1), MCXT_ALLOC_HUGE));
   Size done = 0;
@@ -153,15 +184,12 @@ LearnedCache* learned_get_cache(Relation index) {
   cache->edge_dir_blk = InvalidBlockNumber;
 #if OMEN_HAVE_PGM
   if (meta.nsegments > 0) {
-    const auto* segs = reinterpret_cast<const LearnedSegment*>(bytes);
     void* model = omen_pg::call_core("loading the learned model", [&]() -> void* {
-      std::vector<omen::Segment> leaf(meta.nsegments);
-      for (uint32 i = 0; i < meta.nsegments; i++)
-        leaf[i] = omen::Segment{segs[i].first_key, segs[i].slope, segs[i].intercept, segs[i].first_rank};
       omen::ModelOptions opt;
       opt.epsilon = meta.error_bound;
-      return new omen::PgmModel(omen::PgmModel::from_segments(std::move(leaf), meta.build_keys,
-                                                              meta.model_epsilon, opt));
+      if (seg_size == sizeof(LearnedWideSegment))
+        return load_model<LearnedWideSegment, omen::WidePgmSegment>(bytes, meta, opt);
+      return load_model<LearnedSegment, omen::PgmSegment>(bytes, meta, opt);
     });
     own_model(cxt, model);
     cache->model = model;

@@ -13,13 +13,25 @@
 
 #include "learned_page.h"
 
-// A stored leaf-level model segment (same fields as omen::Segment), 32 bytes on disk.
+// A stored leaf-level model segment, 16 bytes on disk (same layout as omen::PgmSegment): used
+// when build_keys < kLearnedCompactKeys. Larger indexes store LearnedWideSegment (24 bytes,
+// omen::WidePgmSegment). docs/format.md.
 struct LearnedSegment {
   uint64 first_key;
-  double slope;
-  double intercept;
-  uint64 first_rank;
+  float4 slope;
+  int32 intercept;
 };
+struct LearnedWideSegment {
+  uint64 first_key;
+  float8 slope;
+  int64 intercept;
+};
+inline constexpr uint64 kLearnedCompactKeys = uint64{1} << 31;
+
+// Bytes of one stored segment of an index trained on build_keys keys.
+inline Size learned_segment_size(uint64 build_keys) {
+  return build_keys < kLearnedCompactKeys ? sizeof(LearnedSegment) : sizeof(LearnedWideSegment);
+}
 
 struct LearnedCache {
   LearnedMeta meta;     // copy of the metapage when the cache was last used
@@ -44,9 +56,10 @@ uint32 learned_start_leaf(const LearnedCache* cache, uint64 key);
 // Last leaf whose fence <= key: where an insert of `key` goes (invariant I4).
 uint32 learned_target_leaf(const LearnedCache* cache, uint64 key);
 
-// Result of training over the build keys; segments palloc'd in the current context.
+// Result of training over the build keys; segments palloc'd in the current context, nsegments
+// entries of learned_segment_size(n) bytes.
 struct LearnedTrained {
-  LearnedSegment* segments;
+  char* segments;
   uint32 nsegments;
   double mean_error;
   uint64 max_error;

@@ -14,32 +14,53 @@ void learned_init_page(Page page, LearnedPageKind kind, uint32 generation) {
   sp->generation = generation;
 }
 
-void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation) {
+void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation,
+                             const omen::leaf::Widths& w) {
   learned_init_page(page, kind, generation);
   LearnedItemsHeader* h = learned_items_header(page);
   memset(h, 0, sizeof *h);
-  h->capacity = kLearnedItemsPerPage;
+  h->key_base = w.key_base;
+  h->key_bits = static_cast<uint8>(w.key_bits);
+  h->block_bits = static_cast<uint8>(w.block_bits);
+  h->offset_bits = static_cast<uint8>(w.offset_bits);
+  h->capacity = learned_items_capacity(w);
   h->next = InvalidBlockNumber;
   h->tail = InvalidBlockNumber;
+  // Zeroed arrays: packed writes read-modify-write their neighbours' bytes, and the bytes past
+  // the last item (slack) must be deterministic for WAL and page comparison.
+  Size bytes = omen::leaf::packed_bytes(h->capacity, h->key_bits) +
+               omen::leaf::packed_bytes(h->capacity, w.tid_bits());
+  memset(learned_key_array(page), 0, bytes);
   learned_items_set_lower(page);
 }
 
+omen::leaf::Widths learned_wide_widths(uint64 base, bool with_keys) {
+  return omen::leaf::wide_widths(base, with_keys);
+}
+
+omen::leaf::Widths learned_overflow_widths(uint64 low_fence, uint64 high_fence) {
+  omen::leaf::Widths w = omen::leaf::wide_widths(low_fence, true);
+  w.key_bits = omen::leaf::bits_for(high_fence - low_fence);
+  return w;
+}
+
 void learned_items_set_lower(Page page) {
-  // The whole array region counts as used: keys and TIDs are at fixed offsets.
-  char* end = reinterpret_cast<char*>(learned_tids(page) + learned_items_header(page)->capacity);
-  ((PageHeader)page)->pd_lower = static_cast<LocationIndex>(end - reinterpret_cast<char*>(page));
+  // The whole array region counts as used: keys and TIDs are at offsets fixed by the widths.
+  const LearnedItemsHeader* h = learned_items_header(page);
+  uint8* end = learned_tid_array(page) + omen::leaf::packed_bytes(h->capacity, h->block_bits + h->offset_bits);
+  ((PageHeader)page)->pd_lower = static_cast<LocationIndex>(reinterpret_cast<char*>(end) - reinterpret_cast<char*>(page));
 }
 
 void learned_items_append(Page page, uint64 key, const ItemPointerData* tid) {
   LearnedItemsHeader* h = learned_items_header(page);
-  uint64* keys = learned_keys(page);
-  ItemPointerData* tids = learned_tids(page);
   int n = h->nitems;
-  bool in_order = h->nsorted == n &&
-                  (n == 0 || keys[n - 1] < key ||
-                   (keys[n - 1] == key && ItemPointerCompare(&tids[n - 1], const_cast<ItemPointer>(tid)) <= 0));
-  keys[n] = key;
-  tids[n] = *tid;
+  bool in_order = h->nsorted == n;
+  if (in_order && n > 0) {
+    uint64 last = learned_item_key(page, n - 1);
+    ItemPointerData last_tid = learned_item_tid(page, n - 1);
+    in_order = last < key || (last == key && ItemPointerCompare(&last_tid, const_cast<ItemPointer>(tid)) <= 0);
+  }
+  learned_item_put(page, n, key, tid);
   h->nitems++;
   if (in_order) h->nsorted++;
 }

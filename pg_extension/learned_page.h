@@ -19,6 +19,8 @@
 
 #include "learned.h"
 
+#include <omen/leaf_codec.h>
+
 extern "C" {
 #include "access/generic_xlog.h"
 #include "storage/block.h"
@@ -26,7 +28,7 @@ extern "C" {
 }
 
 inline constexpr uint32 kLearnedMagic = 0x4F4D4C49;  // "OMLI"
-inline constexpr uint32 kLearnedVersion = 2;  // 2: edge leaves and directory
+inline constexpr uint32 kLearnedVersion = 2;  // 2: bit-packed leaves (omen/leaf_codec.h), edge leaves and directory, 16-byte model segments
 inline constexpr BlockNumber kLearnedMetaBlock = 0;
 
 enum LearnedPageKind : uint16 {
@@ -86,23 +88,31 @@ struct LearnedMeta {
   BlockNumber retired_edge_dir_head;
 };
 
-// Leaf, overflow and null pages share one layout: a header, then `capacity` keys (uint64, for
-// SIMD-friendly search), then `capacity` TIDs. Null pages leave the keys unused.
+// Leaf, overflow and null pages share one layout (format version 2): a header, then two
+// bit-packed arrays of `capacity` entries (omen/leaf_codec.h): keys as (key - key_base) in
+// key_bits bits each, then TIDs as (block << offset_bits | offset) in block_bits + offset_bits
+// bits each. The widths are fixed when the page is initialized; `capacity` follows from them.
+// Only the accessors below know this layout.
 struct LearnedItemsHeader {
   uint16 nitems;
-  uint16 capacity;
-  uint16 flags;
+  uint16 capacity;         // entries that fit at this page's widths
   uint16 nsorted;          // leaf: items [0, nsorted) are sorted by (key, TID); the rest were
                            // appended by inserts in any order (a small WAL delta per insert)
+  uint8 flags;
+  uint8 key_bits;          // 0..64 (0: every key equals key_base; null pages store no keys)
+  uint8 block_bits;        // 0..32
+  uint8 offset_bits;       // 0..16
+  uint16 reserved;
+  uint32 leaf_no;          // leaf: i; overflow: the leaf it belongs to
+  uint64 key_base;         // keys are stored as key - key_base
   uint64 low_fence;        // leaf: fence_i (I1); overflow: fence of its leaf
   uint64 high_fence;       // leaf: fence_{i+1}, or UINT64_MAX for the last leaf
   BlockNumber next;        // leaf: head of its overflow chain; overflow/null: next in the chain
   BlockNumber tail;        // leaf: last page of its overflow chain (appends go there)
-  uint32 leaf_no;          // leaf: i; overflow: the leaf it belongs to
   uint32 chain_pages;      // leaf: pages in its overflow chain (re-train trigger)
 };
 
-inline constexpr uint32 kLeafIsLast = 1;  // leaf: high_fence is +infinity
+inline constexpr uint8 kLeafIsLast = 1;  // leaf: high_fence is +infinity
 
 // Edge directory pages: a header, then `nentries` entries in leaf order; chained by `next`.
 struct LearnedDirHeader {
@@ -120,12 +130,12 @@ inline constexpr uint32 kLearnedDirEntriesPerPage = static_cast<uint32>(
     (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(LearnedSpecial)) -
      MAXALIGN(sizeof(LearnedDirHeader))) / sizeof(LearnedDirEntry));
 
-// Items per leaf/overflow/null page, derived from BLCKSZ.
+// Bytes for the two packed arrays of a leaf/overflow/null page, derived from BLCKSZ.
 inline constexpr Size kLearnedItemsSpace =
     BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(LearnedSpecial)) -
     MAXALIGN(sizeof(LearnedItemsHeader));
-inline constexpr uint16 kLearnedItemsPerPage =
-    static_cast<uint16>(kLearnedItemsSpace / (sizeof(uint64) + sizeof(ItemPointerData)));
+// Upper bound of `capacity` (narrow widths could otherwise exceed uint16 and make huge batches).
+inline constexpr uint16 kLearnedMaxItems = 8192;
 
 // Model pages: a flat byte stream of segments then fences, split over pages.
 inline constexpr Size kLearnedModelBytesPerPage =
@@ -141,14 +151,83 @@ inline LearnedMeta* learned_meta(Page page) {
 inline LearnedItemsHeader* learned_items_header(Page page) {
   return reinterpret_cast<LearnedItemsHeader*>(PageGetContents(page));
 }
-inline uint64* learned_keys(Page page) {
-  return reinterpret_cast<uint64*>(PageGetContents(page) + MAXALIGN(sizeof(LearnedItemsHeader)));
+
+// ---- items of leaf/overflow/null pages: the only code that knows the packed layout ----------
+
+// The widths of an items page.
+inline omen::leaf::Widths learned_widths(const LearnedItemsHeader* h) {
+  omen::leaf::Widths w;
+  w.key_base = h->key_base;
+  w.key_bits = h->key_bits;
+  w.block_bits = h->block_bits;
+  w.offset_bits = h->offset_bits;
+  return w;
 }
-inline ItemPointerData* learned_tids(Page page) {
-  return reinterpret_cast<ItemPointerData*>(
-      PageGetContents(page) + MAXALIGN(sizeof(LearnedItemsHeader)) +
-      sizeof(uint64) * learned_items_header(page)->capacity);
+// Entries that fit in an items page at widths `w`.
+inline uint16 learned_items_capacity(const omen::leaf::Widths& w) {
+  return static_cast<uint16>(omen::leaf::capacity(kLearnedItemsSpace, w, kLearnedMaxItems));
 }
+inline uint8* learned_key_array(Page page) {
+  return reinterpret_cast<uint8*>(PageGetContents(page)) + MAXALIGN(sizeof(LearnedItemsHeader));
+}
+inline uint8* learned_tid_array(Page page) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  return learned_key_array(page) + omen::leaf::packed_bytes(h->capacity, h->key_bits);
+}
+inline uint64 learned_item_key(Page page, int i) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  return h->key_base + omen::leaf::get(learned_key_array(page), static_cast<Size>(i), h->key_bits);
+}
+inline ItemPointerData learned_item_tid(Page page, int i) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  uint64 v = omen::leaf::get(learned_tid_array(page), static_cast<Size>(i), h->block_bits + h->offset_bits);
+  ItemPointerData tid;
+  ItemPointerSet(&tid, static_cast<BlockNumber>(v >> h->offset_bits),
+                 static_cast<OffsetNumber>(v & omen::leaf::max_value(h->offset_bits)));
+  return tid;
+}
+// True when (key, tid) can be stored in `page` at its widths (there may be no room left).
+inline bool learned_item_fits(Page page, uint64 key, const ItemPointerData* tid) {
+  return omen::leaf::fits(learned_widths(learned_items_header(page)), key,
+                          ItemPointerGetBlockNumberNoCheck(tid), ItemPointerGetOffsetNumberNoCheck(tid));
+}
+// Stores (key, tid) as item i. REQUIRES: i < capacity and learned_item_fits(page, key, tid).
+inline void learned_item_put(Page page, int i, uint64 key, const ItemPointerData* tid) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  Assert(learned_item_fits(page, key, tid) && i < h->capacity);
+  omen::leaf::put(learned_key_array(page), static_cast<Size>(i), h->key_bits, key - h->key_base);
+  uint64 packed = (static_cast<uint64>(ItemPointerGetBlockNumberNoCheck(tid)) << h->offset_bits) |
+                  ItemPointerGetOffsetNumberNoCheck(tid);
+  omen::leaf::put(learned_tid_array(page), static_cast<Size>(i), h->block_bits + h->offset_bits, packed);
+}
+// True when (key, tid) can be appended to `page`: room left, and it fits the page's widths.
+inline bool learned_items_can_append(Page page, uint64 key, const ItemPointerData* tid) {
+  return learned_items_header(page)->nitems < learned_items_header(page)->capacity &&
+         learned_item_fits(page, key, tid);
+}
+// Calls f(key, tid) for items [from, to), decoding with the widths read once (scan batches).
+template <typename F>
+inline void learned_items_for_each(Page page, int from, int to, F f) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  const uint8* keys = learned_key_array(page);
+  const uint8* tids = learned_tid_array(page);
+  unsigned kb = h->key_bits, tb = h->block_bits + h->offset_bits, ob = h->offset_bits;
+  uint64 base = h->key_base, omask = omen::leaf::max_value(ob);
+  for (int i = from; i < to; i++) {
+    uint64 v = omen::leaf::get(tids, static_cast<Size>(i), tb);
+    ItemPointerData tid;
+    ItemPointerSet(&tid, static_cast<BlockNumber>(v >> ob), static_cast<OffsetNumber>(v & omask));
+    f(base + omen::leaf::get(keys, static_cast<Size>(i), kb), tid);
+  }
+}
+
+// First sorted item (among [0, nsorted)) whose key is >= key; nsorted if none.
+inline int learned_sorted_lower_bound(Page page, uint64 key) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  return static_cast<int>(omen::leaf::lower_bound(learned_key_array(page), h->nsorted, h->key_bits,
+                                                  h->key_base, key));
+}
+
 inline char* learned_model_bytes(Page page) { return PageGetContents(page); }
 inline LearnedDirHeader* learned_dir_header(Page page) {
   return reinterpret_cast<LearnedDirHeader*>(PageGetContents(page));
@@ -159,12 +238,18 @@ inline LearnedDirEntry* learned_dir_entries(Page page) {
 
 // Initializes `page` as an empty page of `kind`.
 void learned_init_page(Page page, LearnedPageKind kind, uint32 generation);
-// Initializes an empty leaf/overflow/null page (capacity kLearnedItemsPerPage).
-void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation);
+// Initializes an empty leaf/overflow/null page whose items are stored at widths `w`.
+void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation,
+                             const omen::leaf::Widths& w);
+// Widths that take any key >= base (key_bits 0 for null pages: no keys) and any TID.
+omen::leaf::Widths learned_wide_widths(uint64 base, bool with_keys);
+// Widths of a new overflow page of a leaf with fences [low, high]: every key the leaf may
+// receive fits (keys relative to low), TIDs at full width (inserts bring TIDs of any block).
+omen::leaf::Widths learned_overflow_widths(uint64 low_fence, uint64 high_fence);
 // Sets pd_lower past the used part of an items page so WAL and page checks see the hole.
 void learned_items_set_lower(Page page);
 
-// Appends (key, tid) to an items page. REQUIRES: nitems < capacity. The sorted prefix grows with
+// Appends (key, tid) to an items page. REQUIRES: learned_items_can_append. The sorted prefix grows with
 // it while every item is in it and (key, tid) is not below the last one, so keys appended in order
 // stay binary searchable. Used by inserts and by WAL redo (learned_wal.cpp).
 void learned_items_append(Page page, uint64 key, const ItemPointerData* tid);

@@ -45,7 +45,7 @@ void append_page_items(Page page, PairArray* a) {
       a->cap *= 2;
       a->items = static_cast<Pair*>(repalloc_huge(a->items, a->cap * sizeof(Pair)));
     }
-    a->items[a->n++] = Pair{learned_keys(page)[i], learned_tids(page)[i]};
+    a->items[a->n++] = Pair{learned_item_key(page, i), learned_item_tid(page, i)};
   }
 }
 
@@ -175,16 +175,21 @@ bool learned_retrain(Relation index, bool wait) {
   LearnedMeta meta = old;
   meta.generation = old.generation + 1;
   meta.error_bound = static_cast<uint32>(learned_error_bound(index));
-  uint32 cap = static_cast<uint32>(kLearnedItemsPerPage) * learned_fillfactor(index) / 100;
-  meta.leaf_cap = cap < 1 ? 1 : cap;
   meta.leaf_start = RelationGetNumberOfBlocks(index);
   meta.edge_nleaves = 0;
   meta.edge_dir_head = meta.edge_dir_tail = InvalidBlockNumber;
-  LearnedWriter w;
-  learned_writer_begin(&w, index, &meta);
-  for (Size i = 0; i < a.n; i++) learned_writer_add(&w, a.items[i].key, &a.items[i].tid);
-  learned_writer_finish(&w);
+  auto* keys = static_cast<uint64*>(palloc_extended(Max(a.n, 1) * sizeof(uint64), MCXT_ALLOC_HUGE));
+  auto* tids = static_cast<ItemPointerData*>(palloc_extended(Max(a.n, 1) * sizeof(ItemPointerData), MCXT_ALLOC_HUGE));
+  for (Size i = 0; i < a.n; i++) {
+    keys[i] = a.items[i].key;
+    tids[i] = a.items[i].tid;
+  }
   pfree(a.items);
+  learned_write_generation(index, &meta, keys, tids, a.n, learned_fillfactor(index));
+  pfree(keys);
+  pfree(tids);
+  // The new pages are WAL-logged before the metapage record that makes them reachable.
+  learned_log_new_pages(index, MAIN_FORKNUM, meta.leaf_start, meta.model_start + meta.model_pages);
 
   // 3. Swap at the metapage (null chain fields are left as they are: NULL inserts may run).
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);

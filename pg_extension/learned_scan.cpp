@@ -11,7 +11,9 @@
 #include <algorithm>
 
 extern "C" {
+#include "access/itup.h"
 #include "access/relscan.h"
+#include "access/tupmacs.h"
 #include "access/xlog.h"
 #include "nodes/tidbitmap.h"
 #include "utils/array.h"
@@ -44,7 +46,9 @@ struct Unit {
 
 struct ScanOpaque {
   MemoryContext batch_cxt;  // the current batch; reset per unit
-  MemoryContext tuple_cxt;  // index-only scan tuples; reset per tuple
+  MemoryContext tuple_cxt;  // the two index-only scan tuples below; lives as long as the scan
+  IndexTuple value_itup;    // index-only scans: a tuple formed once, its datum overwritten per row
+  IndexTuple null_itup;     // the same for NULL
   MemoryContext keys_cxt;   // ranges and decoded arrays; reset per rescan
   Oid type;
   // From the scan keys.
@@ -65,7 +69,9 @@ struct ScanOpaque {
 
 bool item_less(const ScanItem& a, const ScanItem& b) {
   if (a.key != b.key) return a.key < b.key;
-  return ItemPointerCompare(const_cast<ItemPointer>(&a.tid), const_cast<ItemPointer>(&b.tid)) < 0;
+  BlockNumber ab = ItemPointerGetBlockNumberNoCheck(&a.tid), bb = ItemPointerGetBlockNumberNoCheck(&b.tid);
+  if (ab != bb) return ab < bb;
+  return ItemPointerGetOffsetNumberNoCheck(&a.tid) < ItemPointerGetOffsetNumberNoCheck(&b.tid);
 }
 
 // ---- scan keys -> ranges ----------------------------------------------------------------------
@@ -235,31 +241,44 @@ bool prev_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   return false;
 }
 
-void push_item(ScanOpaque* so, int* cap, uint64 key, const ItemPointerData& tid) {
-  if (so->nitems == *cap) {
-    *cap *= 2;
-    so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * *cap));
-  }
-  so->items[so->nitems++] = ScanItem{key, tid};
+// Makes room for `more` items in the batch (grown in batch_cxt, the current context).
+void reserve_items(ScanOpaque* so, int* cap, int more) {
+  if (so->nitems + more <= *cap) return;
+  while (*cap < so->nitems + more) *cap *= 2;
+  so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * *cap));
 }
 
-// Appends the items of an items page within [lo, hi] to the batch (grown in batch_cxt): binary
-// search in the sorted prefix (nsorted items), a filter over the rest. Returns true when the
-// batch needs sorting (unsorted items were added).
-bool copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap) {
+// Appends the items of an items page within [lo, hi] to the batch: the sorted prefix's matches
+// are found by two binary searches and decoded in one run (they end at *sorted_end), the
+// unsorted rest is filtered.
+void copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap, int* sorted_end) {
   LearnedItemsHeader* h = learned_items_header(page);
-  const uint64* keys = learned_keys(page);
-  const ItemPointerData* tids = learned_tids(page);
   int nsorted = h->nsorted, n = h->nitems;
-  for (int i = static_cast<int>(std::lower_bound(keys, keys + nsorted, lo) - keys); i < nsorted && keys[i] <= hi; i++)
-    push_item(so, cap, keys[i], tids[i]);
-  bool unsorted = false;
-  for (int i = nsorted; i < n; i++) {
-    if (keys[i] < lo || keys[i] > hi) continue;
-    push_item(so, cap, keys[i], tids[i]);
-    unsorted = true;
-  }
-  return unsorted;
+  int from = learned_sorted_lower_bound(page, lo);
+  int to = hi == PG_UINT64_MAX ? nsorted : learned_sorted_lower_bound(page, hi + 1);
+  reserve_items(so, cap, Max(to - from, 0) + (n - nsorted));
+  ScanItem* out = so->items + so->nitems;
+  learned_items_for_each(page, from, to, [&out](uint64 key, const ItemPointerData& tid) {
+    *out++ = ScanItem{key, tid};
+  });
+  *sorted_end = static_cast<int>(out - so->items);
+  learned_items_for_each(page, nsorted, n, [&](uint64 key, const ItemPointerData& tid) {
+    if (key >= lo && key <= hi) *out++ = ScanItem{key, tid};
+  });
+  so->nitems = static_cast<int>(out - so->items);
+}
+
+// Orders the batch when items after its sorted run [0, run) exist (the leaf's unsorted tail and
+// every overflow item: an overflow page's own sorted prefix is not ordered against the leaf):
+// sorts the rest, usually small, and merges the two runs into a new array (in batch_cxt).
+void order_batch(ScanOpaque* so, int run) {
+  int n = so->nitems;
+  if (run >= n) return;
+  std::sort(so->items + run, so->items + n, item_less);
+  if (run == 0 || !item_less(so->items[run], so->items[run - 1])) return;  // already in order
+  auto* merged = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * n));
+  std::merge(so->items, so->items + run, so->items + run, so->items + n, merged, item_less);
+  so->items = merged;
 }
 
 // Checks that a leaf/overflow page still belongs to the unit's generation and leaf. On a primary
@@ -300,19 +319,20 @@ void load_leaf(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
   so->high_fence = h->high_fence;
   so->is_last = (h->flags & kLeafIsLast) != 0;
   MemoryContext old = MemoryContextSwitchTo(so->batch_cxt);
-  bool merged = copy_items(page, r.lo, r.hi, so, &cap);
+  int run, ignored;
+  copy_items(page, r.lo, r.hi, so, &cap, &run);
   for (BlockNumber next = h->next; next != InvalidBlockNumber;) {
     Buffer obuf = ReadBuffer(index, next);
     LockBuffer(obuf, BUFFER_LOCK_SHARE);
     Page opage = BufferGetPage(obuf);
     check_unit_page(index, opage, next, kPageOverflow, u);
-    merged |= copy_items(opage, r.lo, r.hi, so, &cap);
+    copy_items(opage, r.lo, r.hi, so, &cap, &ignored);
     next = learned_items_header(opage)->next;
     UnlockReleaseBuffer(obuf);
   }
   MemoryContextSwitchTo(old);
   UnlockReleaseBuffer(buf);
-  if (merged) std::sort(so->items, so->items + so->nitems, item_less);
+  order_batch(so, run);
 }
 
 void load_nulls(IndexScanDesc scan, ScanOpaque* so) {
@@ -328,14 +348,8 @@ void load_nulls(IndexScanDesc scan, ScanOpaque* so) {
     Page page = BufferGetPage(buf);
     learned_check_page(index, page, next, kPageNull);
     LearnedItemsHeader* h = learned_items_header(page);
-    const ItemPointerData* tids = learned_tids(page);
-    for (int i = 0; i < h->nitems; i++) {
-      if (so->nitems == cap) {
-        cap *= 2;
-        so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * cap));
-      }
-      so->items[so->nitems++] = ScanItem{0, tids[i]};
-    }
+    reserve_items(so, &cap, h->nitems);
+    for (int i = 0; i < h->nitems; i++) so->items[so->nitems++] = ScanItem{0, learned_item_tid(page, i)};
     next = h->next;
     UnlockReleaseBuffer(buf);
   }
@@ -391,6 +405,18 @@ bool step(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
   return true;
 }
 
+// Forms the index-only scan tuples (a value, and NULL) once per scan, in tuple_cxt.
+void form_itups(ScanOpaque* so, TupleDesc desc) {
+  Assert(TupleDescAttr(desc, 0)->attbyval && TupleDescAttr(desc, 0)->attlen > 0);
+  MemoryContext old = MemoryContextSwitchTo(so->tuple_cxt);
+  Datum value = (Datum)0;
+  bool isnull = true;
+  so->null_itup = index_form_tuple(desc, &value, &isnull);
+  isnull = false;
+  so->value_itup = index_form_tuple(desc, &value, &isnull);
+  MemoryContextSwitchTo(old);
+}
+
 }  // namespace
 
 extern "C" IndexScanDesc learned_beginscan(Relation index, int nkeys, int norderbys) {
@@ -428,13 +454,19 @@ extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
   scan->xs_heaptid = it.tid;
   scan->xs_recheck = false;
   if (scan->xs_want_itup) {
-    MemoryContextReset(so->tuple_cxt);
-    MemoryContext old = MemoryContextSwitchTo(so->tuple_cxt);
-    bool isnull = so->unit.kind == kUnitNulls;
-    Datum value = isnull ? (Datum)0 : learned_decode(it.key, so->type);
-    scan->xs_itupdesc = RelationGetDescr(scan->indexRelation);
-    scan->xs_itup = index_form_tuple(scan->xs_itupdesc, &value, &isnull);
-    MemoryContextSwitchTo(old);
+    TupleDesc desc = RelationGetDescr(scan->indexRelation);
+    if (so->value_itup == nullptr) form_itups(so, desc);
+    scan->xs_itupdesc = desc;
+    if (so->unit.kind == kUnitNulls) {
+      scan->xs_itup = so->null_itup;
+    } else {
+      // The one column is a fixed-length by-value type (learned_type_decodable): overwrite it in
+      // place instead of forming a tuple per row.
+      IndexTuple itup = so->value_itup;
+      char* data = reinterpret_cast<char*>(itup) + IndexInfoFindDataOffset(itup->t_info);
+      store_att_byval(data, learned_decode(it.key, so->type), TupleDescAttr(desc, 0)->attlen);
+      scan->xs_itup = itup;
+    }
   }
   return true;
 }

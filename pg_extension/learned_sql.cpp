@@ -50,30 +50,46 @@ bool tid_ok(const ItemPointerData* tid) {
          ItemPointerGetOffsetNumberNoCheck(tid) <= MaxHeapTuplesPerPage;
 }
 
+// Checks the packed layout of an items page: widths in range, capacity the one the widths give,
+// item counts within it (format version 2, learned_page.h).
+void verify_layout(Relation index, Page page, BlockNumber blkno) {
+  LearnedItemsHeader* h = learned_items_header(page);
+  if (h->key_bits > 64 || h->block_bits > 32 || h->offset_bits > 16)
+    corrupted(index, blkno, "bad key or TID width");
+  if (h->capacity != learned_items_capacity(learned_widths(h)) || h->nitems > h->capacity ||
+      h->nsorted > h->nitems)
+    corrupted(index, blkno, "bad item count");
+}
+
 // Checks the items of one leaf or overflow page of leaf `leaf_no` (I1, I2, I4, TIDs).
 int64 verify_items(Relation index, const LearnedCache* cache, Page page, BlockNumber blkno,
                    uint32 leaf_no, bool sorted) {
   LearnedItemsHeader* h = learned_items_header(page);
-  const uint64* keys = learned_keys(page);
-  const ItemPointerData* tids = learned_tids(page);
-  if (h->capacity != kLearnedItemsPerPage || h->nitems > h->capacity || h->nsorted > h->nitems)
-    corrupted(index, blkno, "bad item count");
+  verify_layout(index, page, blkno);
   if (h->leaf_no != leaf_no) corrupted(index, blkno, "page belongs to another leaf");
   uint64 low = learned_leaf_fence(cache, leaf_no);
   bool last = leaf_no + 1 == learned_total_leaves(cache);
   uint64 high = last ? PG_UINT64_MAX : learned_leaf_fence(cache, leaf_no + 1);
-  if (h->low_fence != low || h->high_fence != high) corrupted(index, blkno, "fences differ from the model pages");
+  // An overflow page keeps the fences its leaf had when the page was added; only a leaf's high
+  // fence moves (when an edge leaf is added after it).
+  if (h->low_fence != low || (sorted && h->high_fence != high)) corrupted(index, blkno, "fences differ from the model pages");
+  uint64 prev_key = 0;
+  ItemPointerData prev_tid;
+  ItemPointerSetInvalid(&prev_tid);
   for (int i = 0; i < h->nitems; i++) {
     CHECK_FOR_INTERRUPTS();
-    if (!tid_ok(&tids[i])) corrupted(index, blkno, "invalid heap TID");
-    if (keys[i] > high || (leaf_no > 0 && keys[i] < low)) corrupted(index, blkno, "key outside the leaf's fences");
+    uint64 key = learned_item_key(page, i);  // decoded: base + offset, so within [base, base + 2^bits)
+    ItemPointerData tid = learned_item_tid(page, i);
+    if (!tid_ok(&tid)) corrupted(index, blkno, "invalid heap TID");
+    if (key < h->key_base) corrupted(index, blkno, "decoded key wrapped around");
+    if (key > high || (leaf_no > 0 && key < low)) corrupted(index, blkno, "key outside the leaf's fences");
     if (sorted && i > 0 && i < h->nsorted &&
-        (keys[i] < keys[i - 1] ||
-         (keys[i] == keys[i - 1] &&
-          ItemPointerCompare(const_cast<ItemPointer>(&tids[i - 1]), const_cast<ItemPointer>(&tids[i])) > 0)))
+        (key < prev_key || (key == prev_key && ItemPointerCompare(&prev_tid, &tid) > 0)))
       corrupted(index, blkno, "leaf items out of order");
-    if (learned_start_leaf(cache, keys[i]) > leaf_no || learned_target_leaf(cache, keys[i]) < leaf_no)
+    if (learned_start_leaf(cache, key) > leaf_no || learned_target_leaf(cache, key) < leaf_no)
       corrupted(index, blkno, "model and fences do not lead to the leaf holding a key");
+    prev_key = key;
+    prev_tid = tid;
   }
   return h->nitems;
 }
@@ -195,8 +211,11 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
     Page page = BufferGetPage(buf);
     learned_check_page(index, page, next, kPageNull);
     LearnedItemsHeader* h = learned_items_header(page);
-    for (int i = 0; i < h->nitems; i++)
-      if (!tid_ok(&learned_tids(page)[i])) corrupted(index, next, "invalid heap TID");
+    verify_layout(index, page, next);
+    for (int i = 0; i < h->nitems; i++) {
+      ItemPointerData tid = learned_item_tid(page, i);
+      if (!tid_ok(&tid)) corrupted(index, next, "invalid heap TID");
+    }
     checked += h->nitems;
     seen_last = next;
     next = h->next;

@@ -21,19 +21,19 @@ int compact_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback, v
   Page page = BufferGetPage(buf);
   LearnedItemsHeader* h = learned_items_header(page);
   int dead = 0;
-  for (int i = 0; i < h->nitems; i++)
-    if (callback(&learned_tids(page)[i], state)) dead++;
+  for (int i = 0; i < h->nitems; i++) {
+    ItemPointerData tid = learned_item_tid(page, i);
+    if (callback(&tid, state)) dead++;
+  }
   if (dead == 0) return 0;
   GenericXLogState* xs = GenericXLogStart(index);
   Page p = GenericXLogRegisterBuffer(xs, buf, 0);
   LearnedItemsHeader* ph = learned_items_header(p);
-  uint64* keys = learned_keys(p);
-  ItemPointerData* tids = learned_tids(p);
   int kept = 0, kept_sorted = 0;  // compaction keeps order, so the sorted prefix stays sorted
   for (int i = 0; i < ph->nitems; i++) {
-    if (callback(&tids[i], state)) continue;
-    keys[kept] = keys[i];
-    tids[kept] = tids[i];
+    ItemPointerData tid = learned_item_tid(p, i);
+    if (callback(&tid, state)) continue;
+    if (kept != i) learned_item_put(p, kept, learned_item_key(p, i), &tid);  // same widths: fits
     kept++;
     if (i < ph->nsorted) kept_sorted = kept;
   }

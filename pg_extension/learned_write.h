@@ -1,32 +1,34 @@
 // Writing a generation of a `learned` index: leaves from sorted (key, TID) pairs, the model
 // trained over their keys, the model pages. Used by ambuild and by re-training.
+//
+// Pages of a new generation are written through shared buffers without WAL, then WAL-logged in
+// batches of full images (log_newpage_range, as GIN and GiST builds do) before anything points at
+// them: a build logs its whole relation at the end; a re-train logs its new pages before the
+// metapage swap.
 #pragma once
 
 #include "learned_model.h"
 
-// State of one generation being written. Plain struct (no destructors): lives in Postgres frames.
-struct LearnedWriter {
-  Relation index;
-  LearnedMeta* meta;  // caller sets generation, leaf_start, leaf_cap, error_bound; we fill the rest
-  Page image;         // page being filled (palloc'd)
-  uint64* keys;       // every key written, for training (palloc'd, grows)
-  Size n;
-  Size keys_cap;
-  uint32 leaf;        // index of the leaf in `image`
-};
+// Writes the leaves for keys[0..n) / tids[0..n) (sorted by (key, TID)) from block
+// meta->leaf_start (which must be the relation's next new block), trains the model, writes the
+// model pages right after the leaves. Chooses the page widths and leaf_cap (the most build
+// positions per leaf such that every leaf, at its own widths, is filled to at most `fillfactor`
+// percent). The caller sets meta->generation, leaf_start, error_bound; this fills leaf_cap,
+// nleaves, build_keys, nsegments, model_start, model_pages, model_epsilon, mean/max_error.
+// The pages are not WAL-logged (learned_log_new_pages).
+void learned_write_generation(Relation index, LearnedMeta* meta, const uint64* keys,
+                              const ItemPointerData* tids, Size n, int fillfactor);
 
-// Starts writing leaves at meta->leaf_start (which must be the relation's next new block).
-void learned_writer_begin(LearnedWriter* w, Relation index, LearnedMeta* meta);
-// Adds the next pair. REQUIRES: (key, tid) >= every pair added before.
-void learned_writer_add(LearnedWriter* w, uint64 key, const ItemPointerData* tid);
-// Writes the last leaf, trains the model, writes the model pages right after the leaves and fills
-// meta->nleaves, build_keys, nsegments, model_*, mean/max_error. Frees the key array.
-void learned_writer_finish(LearnedWriter* w);
+// WAL-logs blocks [start, end) of `fork` as full page images, in batches (no-op when the index
+// needs no WAL, except for the init fork, which is always logged).
+void learned_log_new_pages(Relation index, ForkNumber fork, BlockNumber start, BlockNumber end);
 
-// Appends `image` as block `expect` of `fork` (extension-locked, WAL-logged full image);
-// elog(ERROR) if the relation's next block is not `expect`.
-void learned_append_page(Relation index, ForkNumber fork, Page image, BlockNumber expect);
-// Writes `nbytes` as model pages from block `start`; returns the page count.
+// Appends `image` as block `expect` of `fork` through a buffer, without WAL (the caller logs it
+// with learned_log_new_pages); elog(ERROR) if the relation's next block is not `expect`.
+void learned_extend_page(Relation index, ForkNumber fork, Page image, BlockNumber expect);
+// Overwrites existing block `blkno` of the main fork with `image`, without WAL (same contract).
+void learned_overwrite_page(Relation index, BlockNumber blkno, Page image);
+// Writes `nbytes` as model pages from block `start` (learned_extend_page); returns the page count.
 uint32 learned_write_model_pages(Relation index, ForkNumber fork, const char* bytes, Size nbytes,
                                  BlockNumber start, uint32 generation, Page image);
 // Formats `image` as a metapage holding `meta`.

@@ -82,6 +82,34 @@ INSERT INTO la (ts) SELECT '2026-01-01'::timestamptz + i * interval '1 second' F
 SELECT edge_leaves > 0 AS has_edge, overflow_pages FROM omendb_index_stats('la_ts');
 SELECT omendb_index_verify('la_ts');
 SELECT learned_same($$SELECT id, ts FROM la WHERE ts > '2026-01-03 07:00' ORDER BY ts$$, true);
+-- keys arriving later than the slack allows go to the last leaf's overflow chain; appends after
+-- them still open edge leaves (the chain is below the new fence). Leaf capacities depend on the
+-- packed widths, so the steps run until the stats show each state.
+CREATE TABLE lo (k int8);
+INSERT INTO lo SELECT i FROM generate_series(1, 1000) i;
+CREATE INDEX lo_k ON lo USING learned (k) WITH (fillfactor = 100);
+DO $$
+DECLARE k int8 := 1000;
+BEGIN
+  -- appends until the first edge leaf opens, then a few more into it
+  WHILE (SELECT edge_leaves FROM omendb_index_stats('lo_k')) = 0 LOOP
+    k := k + 1;
+    INSERT INTO lo VALUES (k);
+  END LOOP;
+  INSERT INTO lo SELECT k + i FROM generate_series(1, 5) i;
+  -- late copies of a key below the edge leaf's largest fill it, then its overflow chain
+  WHILE (SELECT overflow_pages FROM omendb_index_stats('lo_k')) = 0 LOOP
+    INSERT INTO lo SELECT k + 2 FROM generate_series(1, 50);
+  END LOOP;
+END $$;
+SELECT edge_leaves, overflow_pages FROM omendb_index_stats('lo_k');
+INSERT INTO lo SELECT m + i FROM (SELECT max(k) AS m FROM lo) s, generate_series(1, 3000) i;
+SELECT edge_leaves > 1 AS more_edge_leaves, overflow_pages FROM omendb_index_stats('lo_k');
+SELECT omendb_index_verify('lo_k') = (SELECT count(*) FROM lo) AS verified;
+SELECT learned_same('SELECT k FROM lo WHERE k BETWEEN 1400 AND 3000');
+SELECT learned_same('SELECT k FROM lo WHERE k >= 1500 ORDER BY k LIMIT 30', true);
+SELECT learned_same('SELECT k FROM lo ORDER BY k DESC LIMIT 30', true);
+DROP TABLE lo;
 -- serial ids from an empty index (TRUNCATE), up to the largest int8
 CREATE TABLE ls (id int8);
 CREATE INDEX ls_id ON ls USING learned (id);

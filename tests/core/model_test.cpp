@@ -35,6 +35,15 @@ void expect_brackets(const std::vector<uint64_t>& keys, const Model& m) {
   }
 }
 
+// PgmModel in its wide layout (WidePgmSegment), which large models use; forced on small data.
+struct WidePgmModel : PgmModel {
+  WidePgmModel(PgmModel m) : PgmModel(std::move(m)) {}  // NOLINT: implicit on purpose
+  static WidePgmModel build(std::span<const uint64_t> keys, ModelOptions opts = {}) {
+    opts.force_wide = true;
+    return PgmModel::build(keys, opts);
+  }
+};
+
 template <class K, class M>
 struct Case {
   using Key = K;
@@ -53,7 +62,8 @@ using Cases =
                      Case<DateKey, RmiModel>, Case<TimestampKey, RmiModel>, Case<Int16Key, LinearModel>,
                      Case<Int32Key, LinearModel>, Case<Int64Key, LinearModel>, Case<Float4Key, LinearModel>,
                      Case<Float8Key, LinearModel>, Case<DateKey, LinearModel>,
-                     Case<TimestampKey, LinearModel>>;
+                     Case<TimestampKey, LinearModel>, Case<Int64Key, WidePgmModel>,
+                     Case<Float8Key, WidePgmModel>, Case<TimestampKey, WidePgmModel>>;
 TYPED_TEST_SUITE(ModelTest, Cases);
 
 TYPED_TEST(ModelTest, EveryLookupBracketsLowerBound) {
@@ -66,8 +76,9 @@ TYPED_TEST(ModelTest, EveryLookupBracketsLowerBound) {
       const M m = M::build(keys, {.epsilon = eps});
       expect_brackets(keys, m);
       if (::testing::Test::HasFatalFailure()) return;
-      if constexpr (std::is_same_v<M, PgmModel>) {
+      if constexpr (std::is_base_of_v<PgmModel, M>) {
         EXPECT_LE(m.max_error(), eps);
+        EXPECT_EQ(m.is_wide(), (std::is_same_v<M, WidePgmModel>));
       }
     }
   }
@@ -75,7 +86,7 @@ TYPED_TEST(ModelTest, EveryLookupBracketsLowerBound) {
 
 template <class M>
 class RawModelTest : public ::testing::Test {};
-using Models = ::testing::Types<PgmModel, RmiModel, LinearModel>;
+using Models = ::testing::Types<PgmModel, WidePgmModel, RmiModel, LinearModel>;
 TYPED_TEST_SUITE(RawModelTest, Models);
 
 TYPED_TEST(RawModelTest, EmptyAndOneKey) {
@@ -143,21 +154,33 @@ TYPED_TEST(RawModelTest, ExhaustiveOverASmallKeyDomain) {
 TEST(PgmModel, FromSegmentsPredictsLikeTheOriginal) {
   for (Dist d : {Dist::kLognormal, Dist::kHeavyDups, Dist::kExtremes}) {
     const std::vector<uint64_t> keys = make_keys<Int64Key>(d, 20000);
-    const PgmModel m = PgmModel::build(keys, {.epsilon = 16});
-    const PgmModel r = PgmModel::from_segments({m.segments().begin(), m.segments().end()}, m.key_count(),
-                                               m.epsilon(), {.epsilon_internal = 2});
-    for (uint64_t q : queries_for(keys)) {
-      const SearchBound a = m.predict(q), b = r.predict(q);
-      ASSERT_TRUE(a.pos == b.pos && a.lo == b.lo && a.hi == b.hi) << q;
+    for (bool wide : {false, true}) {
+      const PgmModel m = PgmModel::build(keys, {.epsilon = 16, .force_wide = wide});
+      ASSERT_EQ(m.is_wide(), wide);
+      const PgmModel r =
+          wide ? PgmModel::from_segments(std::vector<WidePgmSegment>(m.wide_segments().begin(), m.wide_segments().end()),
+                                         m.key_count(), m.epsilon(), {.epsilon_internal = 2})
+               : PgmModel::from_segments(std::vector<PgmSegment>(m.segments().begin(), m.segments().end()),
+                                         m.key_count(), m.epsilon(), {.epsilon_internal = 2});
+      for (uint64_t q : queries_for(keys)) {
+        const SearchBound a = m.predict(q), b = r.predict(q);
+        ASSERT_TRUE(a.pos == b.pos && a.lo == b.lo && a.hi == b.hi) << q;
+      }
     }
   }
 }
 
 TEST(PgmModel, FromSegmentsRejectsUnorderedLeaves) {
-  std::vector<Segment> bad = {{10, 0.0, 0.0, 0}, {5, 0.0, 1.0, 1}};
+  std::vector<PgmSegment> bad = {{10, 0.0f, 0}, {5, 0.0f, 1}};
   EXPECT_THROW(PgmModel::from_segments(bad, 2, 1), std::invalid_argument);
-  std::vector<Segment> past_end = {{10, 0.0, 0.0, 3}};
+  std::vector<PgmSegment> past_end = {{10, 0.0f, 3}};
   EXPECT_THROW(PgmModel::from_segments(past_end, 2, 1), std::invalid_argument);
+  std::vector<PgmSegment> negative = {{10, -1.0f, 0}};
+  EXPECT_THROW(PgmModel::from_segments(negative, 2, 1), std::invalid_argument);
+  std::vector<WidePgmSegment> nan = {{10, std::numeric_limits<double>::quiet_NaN(), 0}};
+  EXPECT_THROW(PgmModel::from_segments(nan, 2, 1), std::invalid_argument);
+  std::vector<PgmSegment> ok = {{10, 0.0f, 0}};
+  EXPECT_THROW(PgmModel::from_segments(ok, kMaxCompactKeys, 1), std::invalid_argument);
 }
 
 TEST(PgmModel, ParallelBuildIsExactAndAsSmall) {

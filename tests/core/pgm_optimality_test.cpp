@@ -53,7 +53,10 @@ TEST(PgmOptimality, EverySegmentIsMaximal) {
       const auto segs = m.segments();
       for (size_t i = 0; i + 1 < segs.size(); ++i) {
         std::vector<Pt> pts;  // distinct keys: the points are (key, index)
-        for (size_t r = segs[i].first_rank; r <= segs[i + 1].first_rank; ++r)
+        const auto rank = [&](size_t j) {
+          return static_cast<size_t>(std::lower_bound(keys.begin(), keys.end(), segs[j].first_key) - keys.begin());
+        };
+        for (size_t r = rank(i); r <= rank(i + 1); ++r)
           pts.push_back({static_cast<int64_t>(keys[r]), static_cast<int64_t>(r)});
         EXPECT_FALSE(fits(pts, eps)) << "trial " << trial << " eps " << eps << " segment " << i;
         pts.pop_back();

@@ -27,7 +27,7 @@ namespace omen {
 //  3. A leaf's main array is exactly the slice [base, base + size) of the array its seg/err were
 //     measured on when it was trained (erasing only sets a tombstone bit), so for
 //     keys[0] < k <= keys.back() the rank base + lower_bound(main, k) is in
-//     [pos - err, pos + err + 1], pos = eval_segment(seg, next_rank, k). Dead entries are
+//     [pos - err, pos + err + 1], pos = eval_pgm_segment(seg, next_rank, k). Dead entries are
 //     skipped by find/scan/erase and dropped by a retrain. keys.size() <= kMaxLeafKeys unless
 //     one run of equal keys is longer (leaves are cut only between different keys).
 //  4. buf size <= buffer_cap(leaf) and 4 * erased <= keys.size() after every public call returns;
@@ -74,8 +74,9 @@ class DynamicLearnedIndex {
 
  private:
   struct Leaf {
-    Segment seg{0, 0.0, 0.0, 0};           // model of the main array (ranks of the array it was cut from)
-    uint64_t next_rank = 0;                // clamp bound of seg
+    WidePgmSegment seg{0, 0.0, 0};         // model of the main array (ranks of the array it was cut from)
+    uint64_t next_rank = 0;                // clamp of seg: the next piece's first rank (>= every
+                                           // rank of this piece, so it never adds error)
     uint64_t base = 0;                     // rank of keys[0] in that array
     uint64_t err = 0;                      // measured error of seg
     uint64_t erased = 0;                   // dead (erased) entries in the main array

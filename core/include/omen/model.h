@@ -29,12 +29,13 @@ struct ModelOptions {
   uint32_t epsilon_internal = 4;  // requested error bound of PGM upper levels
   bool parallel = false;          // segment chunks of the input in parallel with oneTBB (PGM)
   uint32_t rmi_leaves = 0;        // RMI second-level size; 0 = automatic (about n / 2048)
+  bool force_wide = false;        // PGM: use WidePgmSegment even when PgmSegment fits (tests)
 };
 
 // One linear piece: for keys k >= first_key up to the next segment's first_key,
 //   predicted rank = clamp(round(intercept + slope * double(k - first_key)), first_rank, next_rank)
 // where next_rank is the next segment's first_rank (or the key count for the last segment).
-// slope >= 0 always. This is the unit the index AM stores in pages.
+// slope >= 0 always. The line of LinearModel, RmiModel and their leaves.
 struct Segment {
   uint64_t first_key;
   double slope;
@@ -42,7 +43,57 @@ struct Segment {
   uint64_t first_rank;
 };
 
+// One piece of a PgmModel level, 16 bytes: for keys k >= first_key up to the next piece's,
+//   predicted rank = round(max(min(intercept + double(slope) * double(k - first_key), clamp), 0))
+// where clamp is the next piece's intercept (the level's size for the last piece). The intercept
+// is the line's value at first_key, an integer (negative near rank 0); slope >= 0 and finite;
+// intercepts never decrease along a level. Used when every rank fits 31 bits (key count <
+// kMaxCompactKeys); the index AM stores this layout in its pages.
+struct PgmSegment {
+  uint64_t first_key;
+  float slope;
+  int32_t intercept;
+};
+// The same piece for models over kMaxCompactKeys keys or more, 24 bytes (REQUIRES n < 2^53).
+struct WidePgmSegment {
+  uint64_t first_key;
+  double slope;
+  int64_t intercept;
+};
+static_assert(sizeof(PgmSegment) == 16 && sizeof(WidePgmSegment) == 24);
+// A PgmModel over fewer keys than this uses PgmSegment (ranks 0..n fit int32).
+inline constexpr uint64_t kMaxCompactKeys = uint64_t{1} << 31;
+
 namespace detail {
+
+// Keeps a product rounded on its own, so the compiler cannot fuse it with the following add into
+// an FMA in one translation unit and not in another (clang contracts by default, GCC with
+// -std=gnu++*, both only where FMA is enabled): the build measures the error with the very
+// function `predict` runs, and that must hold bit for bit wherever the header is compiled.
+inline double unfused(double product) noexcept {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __asm__("" : "+x"(product));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  __asm__("" : "+w"(product));
+#elif defined(__GNUC__)
+  __asm__("" : "+m"(product));
+#endif
+  return product;
+}
+
+// The single evaluation of a PgmModel piece (build-time measurement uses it too). dx saturates at
+// 2^63 - 1 as in eval_segment. Monotone non-decreasing in key: slope >= 0 and every step is a
+// correctly rounded (monotone) operation. Result in [max(min(s.intercept, clamp), 0),
+// max(clamp, 0)]. REQUIRES: |clamp| < 2^53.
+template <class Seg>
+inline size_t eval_pgm_segment(const Seg& s, int64_t clamp, uint64_t key) noexcept {
+  constexpr uint64_t kMaxDx = (uint64_t{1} << 63) - 1;
+  const uint64_t dx = std::min(key >= s.first_key ? key - s.first_key : 0, kMaxDx);
+  double v = static_cast<double>(s.intercept) +
+             unfused(static_cast<double>(s.slope) * static_cast<double>(static_cast<int64_t>(dx)));
+  v = std::max(std::min(v, static_cast<double>(clamp)), 0.0);
+  return static_cast<size_t>(static_cast<int64_t>(v + 0.5));
+}
 
 // The single evaluation function of every model (build-time verification uses it too).
 // Keys below s.first_key evaluate as s.first_key; key - first_key saturates at 2^63 - 1 (only
@@ -53,7 +104,7 @@ namespace detail {
 inline size_t eval_segment(const Segment& s, uint64_t next_rank, uint64_t key) noexcept {
   constexpr uint64_t kMaxDx = (uint64_t{1} << 63) - 1;
   const uint64_t dx = std::min(key >= s.first_key ? key - s.first_key : 0, kMaxDx);
-  double v = s.intercept + s.slope * static_cast<double>(static_cast<int64_t>(dx));
+  double v = s.intercept + unfused(s.slope * static_cast<double>(static_cast<int64_t>(dx)));
   v = std::max(v, static_cast<double>(static_cast<int64_t>(s.first_rank)));
   v = std::min(v, static_cast<double>(static_cast<int64_t>(next_rank)));
   return static_cast<size_t>(static_cast<int64_t>(v + 0.5));
@@ -118,48 +169,106 @@ class RmiModel {
 };
 
 // PGM-style index: the leaf level is the optimal (fewest segments) piecewise-linear fit with
-// error <= epsilon of the constraint points, computed in one streaming O(n) pass (convex hulls);
-// each upper level is the same fit, with epsilon_internal, over the first keys of the level below.
+// error <= epsilon of the constraint points, computed in one streaming O(n) pass (convex hulls),
+// then each piece rounded to a PgmSegment (float slope, integer intercept) whose error is
+// measured; a piece the rounding would push past epsilon is shortened (docs/core.md). Each upper
+// level is the same fit, with epsilon_internal, over the first keys of the level below. Models
+// over kMaxCompactKeys keys or more (or with opts.force_wide) use WidePgmSegment throughout.
 class PgmModel {
  public:
   // REQUIRES: sorted ascending (duplicates allowed). Parallel when opts.parallel.
   static PgmModel build(std::span<const uint64_t> sorted, ModelOptions opts = {});
-  // Rebuilds the upper levels over a stored leaf level (e.g. read back from pages).
-  // REQUIRES: `leaf` is the segments() of a model built over key_count keys and `epsilon` its
-  // epsilon(); then the rebuilt model predicts exactly as the original. Throws
-  // std::invalid_argument when the leaf level is not ordered by first_key and first_rank, does
-  // not start at rank 0, has a rank above key_count or a negative/NaN slope.
-  static PgmModel from_segments(std::vector<Segment> leaf, size_t key_count, uint32_t epsilon,
+  // Rebuild the upper levels over a stored leaf level (e.g. read back from pages).
+  // REQUIRES: `leaf` is the segments() (or wide_segments()) of a model built over key_count keys
+  // and `epsilon` its epsilon(); then the rebuilt model predicts exactly as the original. Throws
+  // std::invalid_argument when the leaf level is empty iff key_count is not 0, is not strictly
+  // ordered by first_key, has decreasing intercepts or one above key_count, a negative or
+  // non-finite slope, or
+  // (compact form) key_count >= kMaxCompactKeys.
+  static PgmModel from_segments(std::vector<PgmSegment> leaf, size_t key_count, uint32_t epsilon,
+                                ModelOptions opts = {});
+  static PgmModel from_segments(std::vector<WidePgmSegment> leaf, size_t key_count, uint32_t epsilon,
                                 ModelOptions opts = {});
 
   // The SearchBound guarantee (omen/search_bound.h) for every key; hi - lo <= 2 * epsilon() + 1.
   SearchBound predict(uint64_t key) const noexcept {
-    if (n_ == 0 || key < levels_[0][0].first_key) return {0, 0, 0};
-    const size_t s = find_segment(key);
-    const std::vector<Segment>& leaf = levels_[0];
-    const uint64_t next = s + 1 < leaf.size() ? leaf[s + 1].first_rank : n_;
-    return detail::make_bound(detail::eval_segment(leaf[s], next, key), eps_[0], n_);
+    return wide_ ? predict_in(wide_levels_, key) : predict_in(levels_, key);
   }
   // Index of the last leaf segment whose first_key <= key.
-  // REQUIRES: segment_count() > 0 and key >= segments()[0].first_key.
-  size_t find_segment(uint64_t key) const noexcept;
+  // REQUIRES: segment_count() > 0 and key >= the first segment's first_key.
+  size_t find_segment(uint64_t key) const noexcept {
+    return wide_ ? find_in(wide_levels_, key) : find_in(levels_, key);
+  }
 
   size_t size_bytes() const noexcept;                                         // all levels and bookkeeping
   uint64_t max_error() const noexcept { return eps_.empty() ? 0 : eps_[0]; }  // == epsilon()
   uint32_t epsilon() const noexcept { return eps_.empty() ? 0 : eps_[0]; }    // bound used by predict
-  size_t segment_count() const noexcept { return levels_.empty() ? 0 : levels_[0].size(); }
-  std::span<const Segment> segments() const noexcept {
-    return levels_.empty() ? std::span<const Segment>() : std::span<const Segment>(levels_[0]);
-  }
+  size_t segment_count() const noexcept { return wide_ ? leaf_size(wide_levels_) : leaf_size(levels_); }
+  bool is_wide() const noexcept { return wide_; }  // leaf level in wide_segments()
+  // The leaf level in its layout: segments() when !is_wide(), wide_segments() otherwise (the
+  // other one is empty).
+  std::span<const PgmSegment> segments() const noexcept { return leaf_span(levels_); }
+  std::span<const WidePgmSegment> wide_segments() const noexcept { return leaf_span(wide_levels_); }
   size_t key_count() const noexcept { return n_; }
-  size_t height() const noexcept { return levels_.size(); }  // number of levels, leaf included
+  size_t height() const noexcept { return eps_.size(); }  // number of levels, leaf included
 
  private:
-  void build_upper_levels(uint32_t epsilon_internal);
+  template <class Seg>
+  using Levels = std::vector<std::vector<Seg>>;  // [0] = leaf level; back() = root level
 
-  std::vector<std::vector<Segment>> levels_;  // levels_[0] = leaf level; back() = root level
-  std::vector<uint32_t> eps_;                 // measured error bound of each level
+  template <class Seg>
+  static PgmModel build_as(std::span<const uint64_t> sorted, ModelOptions opts, bool wide);
+  template <class Seg>
+  static PgmModel from_leaf(std::vector<Seg> leaf, size_t key_count, uint32_t epsilon, ModelOptions opts);
+  template <class Seg>
+  void build_upper_levels(Levels<Seg>* levels, uint32_t epsilon_internal);
+
+  template <class Seg>
+  static size_t leaf_size(const Levels<Seg>& l) noexcept { return l.empty() ? 0 : l[0].size(); }
+  template <class Seg>
+  static std::span<const Seg> leaf_span(const Levels<Seg>& l) noexcept {
+    return l.empty() ? std::span<const Seg>() : std::span<const Seg>(l[0]);
+  }
+  template <class Seg>
+  SearchBound predict_in(const Levels<Seg>& levels, uint64_t key) const noexcept {
+    if (n_ == 0 || key < levels[0][0].first_key) return {0, 0, 0};
+    const size_t s = find_in(levels, key);
+    const std::vector<Seg>& leaf = levels[0];
+    const int64_t clamp = s + 1 < leaf.size() ? int64_t{leaf[s + 1].intercept} : static_cast<int64_t>(n_);
+    return detail::make_bound(detail::eval_pgm_segment(leaf[s], clamp, key), eps_[0], n_);
+  }
+  template <class Seg>
+  size_t find_in(const Levels<Seg>& levels, uint64_t key) const noexcept {
+    // Top level: usually one segment; otherwise binary search (only when a level cannot shrink).
+    const std::vector<Seg>& top = levels.back();
+    size_t s = 0;
+    for (size_t len = top.size(); len > 1;) {
+      const size_t half = len / 2;
+      s = top[s + half].first_key <= key ? s + half : s;
+      len -= half;
+    }
+    for (size_t l = levels.size() - 1; l > 0; --l) {
+      const std::vector<Seg>& up = levels[l];
+      const std::vector<Seg>& below = levels[l - 1];
+      const size_t m = below.size();
+      const int64_t clamp = s + 1 < up.size() ? int64_t{up[s + 1].intercept} : static_cast<int64_t>(m);
+      const size_t pos = detail::eval_pgm_segment(up[s], clamp, key);
+      // lower_bound over below's first keys is in [pos - E, pos + E + 1]; the wanted index (last
+      // first_key <= key) is that lower_bound or one less, and >= 0 since key >= below[0].
+      const size_t lo = pos > eps_[l] ? pos - eps_[l] : 0;
+      const size_t hi = std::min<size_t>(m, pos + eps_[l] + 2);
+      size_t count = 0;
+      for (size_t i = lo; i < hi; ++i) count += below[i].first_key <= key;
+      s = lo + count - 1;
+    }
+    return s;
+  }
+
+  Levels<PgmSegment> levels_;            // the compact layout, or empty
+  Levels<WidePgmSegment> wide_levels_;   // the wide layout, or empty
+  std::vector<uint32_t> eps_;            // measured error bound of each level
   size_t n_ = 0;
+  bool wide_ = false;
 };
 
 }  // namespace omen

@@ -37,9 +37,9 @@ void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys, std::vector<
                                       uint64_t first_dir, std::vector<uint64_t>* dir,
                                       std::vector<std::unique_ptr<Leaf>>* leaves) const {
   const size_t n = keys.size();
-  std::vector<Segment> segs;
-  std::vector<uint64_t> errs;
-  detail::segment_range(keys.data(), 0, n, n, false, opts_.epsilon, &segs, &errs);
+  std::vector<WidePgmSegment> segs;
+  std::vector<uint64_t> errs, ranks;
+  detail::segment_range(keys.data(), 0, n, n, false, opts_.epsilon, &segs, &errs, &ranks);
   if (segs.size() == 1 && n <= kMaxLeafKeys) {  // one leaf: keep the arrays, no copy
     auto l = std::make_unique<Leaf>();
     l->seg = segs[0];
@@ -53,8 +53,8 @@ void DynamicLearnedIndex::make_leaves(std::vector<uint64_t>&& keys, std::vector<
   }
   const size_t first = leaves->size();
   for (size_t s = 0; s < segs.size(); ++s) {
-    const uint64_t a = segs[s].first_rank;
-    const uint64_t b = s + 1 < segs.size() ? segs[s + 1].first_rank : n;
+    const uint64_t a = ranks[s];
+    const uint64_t b = s + 1 < segs.size() ? ranks[s + 1] : n;
     // Cut the segment's keys [a, b) into slices of at most kMaxLeafKeys (at run boundaries), all
     // sharing the segment's model. An empty range (a segment made of an extra point only) gets
     // no leaf: the previous leaf covers it.
@@ -92,7 +92,7 @@ size_t DynamicLearnedIndex::main_lower_bound(const Leaf& l, uint64_t key) noexce
   if (key > l.keys[n - 1]) return n;
   // Window in the ranks the model was measured on, intersected with this leaf's slice of them
   // (a long segment is cut into several leaves, so the window may stick out of the slice).
-  const size_t pos = detail::eval_segment(l.seg, l.next_rank, key);
+  const size_t pos = detail::eval_pgm_segment(l.seg, static_cast<int64_t>(l.next_rank), key);
   const size_t lo = std::max<size_t>(pos > l.err ? pos - l.err : 0, l.base);
   const size_t hi = std::min<size_t>(pos + l.err + 1, l.base + n);
   return lower_bound_scalar(l.keys.data(), lo - l.base, std::max(lo, hi) - l.base, key);
@@ -208,7 +208,7 @@ void DynamicLearnedIndex::retrain(size_t i) {
 }
 
 size_t DynamicLearnedIndex::model_bytes() const noexcept {
-  constexpr size_t kLeafModel = sizeof(Segment) + 4 * sizeof(uint64_t);  // seg, ranks, errors
+  constexpr size_t kLeafModel = sizeof(WidePgmSegment) + 4 * sizeof(uint64_t);  // seg, ranks, errors
   return sizeof(*this) + dir_.size() * sizeof(uint64_t) + leaves_.size() * (kLeafModel + sizeof(void*));
 }
 

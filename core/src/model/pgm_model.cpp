@@ -3,7 +3,9 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 #include "model/pla.h"
 #include "omen/model.h"
@@ -35,26 +37,37 @@ uint32_t to_u32(uint64_t v) {
 
 }  // namespace
 
-PgmModel PgmModel::build(std::span<const uint64_t> sorted, ModelOptions opts) {
+template <class Seg>
+PgmModel PgmModel::build_as(std::span<const uint64_t> sorted, ModelOptions opts, bool wide) {
   PgmModel m;
   m.n_ = sorted.size();
+  m.wide_ = wide;
   if (sorted.empty()) return m;
   const size_t n = sorted.size();
   const size_t threads = static_cast<size_t>(std::max(1, tbb::this_task_arena::max_concurrency()));
   const size_t chunks = opts.parallel ? std::min(4 * threads, std::max<size_t>(1, n / kMinChunk)) : 1;
-  std::vector<Segment> leaf;
+  std::vector<Seg> leaf;
   uint64_t err = 0;
   if (chunks <= 1) {
-    err = detail::segment_range(sorted.data(), 0, n, n, true, opts.epsilon, &leaf, nullptr);
+    err = detail::segment_range(sorted.data(), 0, n, n, true, opts.epsilon, &leaf, nullptr, nullptr);
   } else {
     const std::vector<size_t> b = chunk_bounds(sorted, chunks);
     const size_t parts = b.size() - 1;
-    std::vector<std::vector<Segment>> segs(parts);
+    std::vector<std::vector<Seg>> segs(parts);
     std::vector<uint64_t> errs(parts);
     tbb::parallel_for(size_t{0}, parts, [&](size_t c) {
       errs[c] = detail::segment_range(sorted.data(), b[c], b[c + 1], n, c + 1 == parts, opts.epsilon,
-                                      &segs[c], nullptr);
+                                      &segs[c], nullptr, nullptr);
     });
+    // Intercepts must not decrease across a chunk boundary either: a chunk that starts below its
+    // predecessor's last intercept is segmented again from that bound (rare).
+    for (size_t c = 1; c < parts; ++c) {
+      if (segs[c].empty() || segs[c - 1].empty() || segs[c][0].intercept >= segs[c - 1].back().intercept)
+        continue;
+      segs[c].clear();
+      errs[c] = detail::segment_range(sorted.data(), b[c], b[c + 1], n, c + 1 == parts, opts.epsilon, &segs[c],
+                                      nullptr, nullptr, static_cast<int64_t>(segs[c - 1].back().intercept));
+    }
     size_t total = 0;
     for (const auto& s : segs) total += s.size();
     leaf.reserve(total);
@@ -63,76 +76,75 @@ PgmModel PgmModel::build(std::span<const uint64_t> sorted, ModelOptions opts) {
       err = std::max(err, errs[c]);
     }
   }
-  m.levels_.push_back(std::move(leaf));
   m.eps_.push_back(to_u32(err));
-  m.build_upper_levels(opts.epsilon_internal);
+  Levels<Seg>* levels = nullptr;
+  if constexpr (std::is_same_v<Seg, PgmSegment>) levels = &m.levels_;
+  else levels = &m.wide_levels_;
+  levels->push_back(std::move(leaf));
+  m.build_upper_levels(levels, opts.epsilon_internal);
   return m;
 }
 
-PgmModel PgmModel::from_segments(std::vector<Segment> leaf, size_t key_count, uint32_t epsilon,
-                                 ModelOptions opts) {
+PgmModel PgmModel::build(std::span<const uint64_t> sorted, ModelOptions opts) {
+  if (opts.force_wide || sorted.size() >= kMaxCompactKeys) return build_as<WidePgmSegment>(sorted, opts, true);
+  return build_as<PgmSegment>(sorted, opts, false);
+}
+
+template <class Seg>
+PgmModel PgmModel::from_leaf(std::vector<Seg> leaf, size_t key_count, uint32_t epsilon, ModelOptions opts) {
   for (size_t i = 0; i < leaf.size(); ++i) {
     const bool ordered =
-        i == 0 ? leaf[0].first_rank == 0
-               : leaf[i - 1].first_key < leaf[i].first_key && leaf[i - 1].first_rank <= leaf[i].first_rank;
-    if (!ordered || leaf[i].first_rank > key_count || !(leaf[i].slope >= 0))
+        i == 0 || (leaf[i - 1].first_key < leaf[i].first_key && leaf[i - 1].intercept <= leaf[i].intercept);
+    if (!ordered || leaf[i].intercept > static_cast<int64_t>(key_count) || !(leaf[i].slope >= 0) || !std::isfinite(leaf[i].slope))
       throw std::invalid_argument("omen::PgmModel::from_segments: malformed leaf level");
   }
   if (leaf.empty() != (key_count == 0))
     throw std::invalid_argument("omen::PgmModel::from_segments: empty leaf level");
   PgmModel m;
   m.n_ = key_count;
+  m.wide_ = std::is_same_v<Seg, WidePgmSegment>;
   if (key_count == 0) return m;
-  m.levels_.push_back(std::move(leaf));
   m.eps_.push_back(epsilon);
-  m.build_upper_levels(opts.epsilon_internal);
+  Levels<Seg>* levels = nullptr;
+  if constexpr (std::is_same_v<Seg, PgmSegment>) levels = &m.levels_;
+  else levels = &m.wide_levels_;
+  levels->push_back(std::move(leaf));
+  m.build_upper_levels(levels, opts.epsilon_internal);
   return m;
 }
 
-void PgmModel::build_upper_levels(uint32_t epsilon_internal) {
+PgmModel PgmModel::from_segments(std::vector<PgmSegment> leaf, size_t key_count, uint32_t epsilon,
+                                 ModelOptions opts) {
+  if (key_count >= kMaxCompactKeys)
+    throw std::invalid_argument("omen::PgmModel::from_segments: too many keys for PgmSegment");
+  return from_leaf(std::move(leaf), key_count, epsilon, opts);
+}
+
+PgmModel PgmModel::from_segments(std::vector<WidePgmSegment> leaf, size_t key_count, uint32_t epsilon,
+                                 ModelOptions opts) {
+  return from_leaf(std::move(leaf), key_count, epsilon, opts);
+}
+
+template <class Seg>
+void PgmModel::build_upper_levels(Levels<Seg>* levels, uint32_t epsilon_internal) {
   std::vector<uint64_t> first_keys;
-  while (levels_.back().size() > 1) {
-    const std::vector<Segment>& below = levels_.back();
+  while (levels->back().size() > 1) {
+    const std::vector<Seg>& below = levels->back();
     first_keys.resize(below.size());
     for (size_t i = 0; i < below.size(); ++i) first_keys[i] = below[i].first_key;
-    std::vector<Segment> up;
+    std::vector<Seg> up;
     const uint64_t err = detail::segment_range(first_keys.data(), 0, first_keys.size(), first_keys.size(),
-                                               false, epsilon_internal, &up, nullptr);
+                                               false, epsilon_internal, &up, nullptr, nullptr);
     if (up.size() >= below.size()) break;  // cannot shrink: find_segment searches the top level
-    levels_.push_back(std::move(up));
+    levels->push_back(std::move(up));
     eps_.push_back(to_u32(err));
   }
 }
 
-size_t PgmModel::find_segment(uint64_t key) const noexcept {
-  // Top level: usually one segment; otherwise binary search (only when a level cannot shrink).
-  const std::vector<Segment>& top = levels_.back();
-  size_t s = 0;
-  for (size_t len = top.size(); len > 1;) {
-    const size_t half = len / 2;
-    s = top[s + half].first_key <= key ? s + half : s;
-    len -= half;
-  }
-  for (size_t l = levels_.size() - 1; l > 0; --l) {
-    const std::vector<Segment>& up = levels_[l];
-    const std::vector<Segment>& below = levels_[l - 1];
-    const size_t m = below.size();
-    const uint64_t next = s + 1 < up.size() ? up[s + 1].first_rank : m;
-    const size_t pos = detail::eval_segment(up[s], next, key);
-    // lower_bound over below's first keys is in [pos - E, pos + E + 1]; the wanted index (last
-    // first_key <= key) is that lower_bound or one less, and >= 0 since key >= below[0].
-    const size_t lo = pos > eps_[l] ? pos - eps_[l] : 0;
-    const size_t hi = std::min<size_t>(m, pos + eps_[l] + 2);
-    size_t count = 0;
-    for (size_t i = lo; i < hi; ++i) count += below[i].first_key <= key;
-    s = lo + count - 1;
-  }
-  return s;
-}
-
 size_t PgmModel::size_bytes() const noexcept {
   size_t bytes = sizeof(*this) + eps_.size() * sizeof(uint32_t);
-  for (const auto& level : levels_) bytes += level.size() * sizeof(Segment) + sizeof(level);
+  for (const auto& level : levels_) bytes += level.size() * sizeof(PgmSegment) + sizeof(level);
+  for (const auto& level : wide_levels_) bytes += level.size() * sizeof(WidePgmSegment) + sizeof(level);
   return bytes;
 }
 

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <vector>
 
@@ -25,10 +27,16 @@ class OptimalPla {
   // returns false and leaves the segment unchanged. REQUIRES: p.x > the previous point's x,
   // p.y >= its y.
   bool add(Point p);
-  // A line of the current segment (slope >= 0), as a Segment starting at its first point.
-  // Its error at the points is <= eps up to floating-point rounding (callers measure it).
-  Segment segment() const;
+  // The lines through (ix, iy) with slope in [min_slope, max_slope] (coordinates relative to
+  // the segment's first point; min_slope >= 0) pass within eps of every point of the segment, up
+  // to the rounding of these long doubles. REQUIRES: points() >= 2.
+  struct Family {
+    long double ix, iy, min_slope, max_slope;
+  };
+  Family family() const;
   size_t points() const { return count_; }
+  uint64_t first_x() const { return first_x_; }
+  uint64_t first_y() const { return first_y_; }
 
  private:
   struct P {
@@ -52,12 +60,37 @@ class OptimalPla {
 // Largest |eval_segment(s, next_rank, x) - y| over the next `count` points replayed from cur.
 uint64_t measure_error(PointCursor cur, size_t count, const Segment& s, uint64_t next_rank);
 
+// Largest |eval(x) - y| over the next `count` points (x, y) replayed from cur.
+template <class Eval>
+uint64_t max_point_error(PointCursor cur, size_t count, Eval eval) {
+  uint64_t err = 0;
+  Point p;
+  for (size_t k = 0; k < count && cur.next(&p); ++k) {
+    const uint64_t pos = eval(p.x);
+    err = std::max(err, pos > p.y ? pos - p.y : p.y - pos);
+  }
+  return err;
+}
+
+// Largest |eval_pgm_segment(s, clamp, x) - y| over the next `count` points replayed from cur.
+template <class Seg>
+uint64_t measure_pgm_error(PointCursor cur, size_t count, const Seg& s, int64_t clamp) {
+  return max_point_error(cur, count, [&](uint64_t x) { return eval_pgm_segment(s, clamp, x); });
+}
+
 // Segments the constraint points of keys[b, e) (a run-aligned piece of sorted keys[0, n), see
-// PointCursor; `terminal` only when e == n) with OptimalPla(eps); appends the segments to *out
-// and, when errs != nullptr, each segment's measured error to *errs. The last segment is clamped
-// to rank e. Each error is measured with eval_segment at every point of its segment. Returns the
-// maximum error (0 if there are no points).
+// PointCursor; `terminal` only when e == n) with OptimalPla(eps), rounding each piece to Seg
+// (PgmSegment or WidePgmSegment). Appends the pieces to *out and, when not null, each piece's
+// measured error to *errs and the rank of its first point to *ranks. Every error is measured
+// with eval_pgm_segment(piece, n, x) at every point x of the piece and is <= eps: a piece whose
+// rounding would exceed eps is shortened (down to one point, which always fits). Intercepts are
+// non-decreasing and >= a_min. With the query-time clamp (the next piece's intercept) the error
+// stays within the larger of the two pieces' measured errors (docs/core.md). Returns the maximum
+// error (0 if there are no points).
+// REQUIRES: n < kMaxCompactKeys when Seg is PgmSegment; a_min <= (rank of the first point) + eps.
+template <class Seg>
 uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal, uint64_t eps,
-                       std::vector<Segment>* out, std::vector<uint64_t>* errs);
+                       std::vector<Seg>* out, std::vector<uint64_t>* errs, std::vector<uint64_t>* ranks,
+                       int64_t a_min = INT64_MIN);
 
 }  // namespace omen::detail
