@@ -66,6 +66,21 @@ inline constexpr uint64_t kMaxCompactKeys = uint64_t{1} << 31;
 
 namespace detail {
 
+// Keeps a product rounded on its own, so the compiler cannot fuse it with the following add into
+// an FMA in one translation unit and not in another (clang contracts by default, GCC with
+// -std=gnu++*, both only where FMA is enabled): the build measures the error with the very
+// function `predict` runs, and that must hold bit for bit wherever the header is compiled.
+inline double unfused(double product) noexcept {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __asm__("" : "+x"(product));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  __asm__("" : "+w"(product));
+#elif defined(__GNUC__)
+  __asm__("" : "+m"(product));
+#endif
+  return product;
+}
+
 // The single evaluation of a PgmModel piece (build-time measurement uses it too). dx saturates at
 // 2^63 - 1 as in eval_segment. Monotone non-decreasing in key: slope >= 0 and every step is a
 // correctly rounded (monotone) operation. Result in [max(min(s.intercept, clamp), 0),
@@ -75,7 +90,7 @@ inline size_t eval_pgm_segment(const Seg& s, int64_t clamp, uint64_t key) noexce
   constexpr uint64_t kMaxDx = (uint64_t{1} << 63) - 1;
   const uint64_t dx = std::min(key >= s.first_key ? key - s.first_key : 0, kMaxDx);
   double v = static_cast<double>(s.intercept) +
-             static_cast<double>(s.slope) * static_cast<double>(static_cast<int64_t>(dx));
+             unfused(static_cast<double>(s.slope) * static_cast<double>(static_cast<int64_t>(dx)));
   v = std::max(std::min(v, static_cast<double>(clamp)), 0.0);
   return static_cast<size_t>(static_cast<int64_t>(v + 0.5));
 }
@@ -89,7 +104,7 @@ inline size_t eval_pgm_segment(const Seg& s, int64_t clamp, uint64_t key) noexce
 inline size_t eval_segment(const Segment& s, uint64_t next_rank, uint64_t key) noexcept {
   constexpr uint64_t kMaxDx = (uint64_t{1} << 63) - 1;
   const uint64_t dx = std::min(key >= s.first_key ? key - s.first_key : 0, kMaxDx);
-  double v = s.intercept + s.slope * static_cast<double>(static_cast<int64_t>(dx));
+  double v = s.intercept + unfused(s.slope * static_cast<double>(static_cast<int64_t>(dx)));
   v = std::max(v, static_cast<double>(static_cast<int64_t>(s.first_rank)));
   v = std::min(v, static_cast<double>(static_cast<int64_t>(next_rank)));
   return static_cast<size_t>(static_cast<int64_t>(v + 0.5));
