@@ -1,7 +1,10 @@
 # Concurrency: 4 pgbench clients insert, delete and query through the learned index for ~30 s
-# while overflow chains grow, VACUUM runs and the index is re-trained into new generations (by
-# inserts, by VACUUM and by omendb_index_retrain) under the readers. A set of sentinel rows is
-# never modified: every read of it must see exactly those rows, in order, or the client aborts.
+# while overflow chains grow, serial keys are appended at the right edge (edge leaves), VACUUM
+# runs and the index is re-trained into new generations (by inserts, by VACUUM and by
+# omendb_index_retrain) under the readers. A set of sentinel rows is never modified: every read of
+# it must see exactly those rows, in order, or the client aborts. Readers of the appended keys
+# check that the newest one is found by a point lookup, that none is returned twice, and that a
+# backward scan returns them in order.
 # Afterwards the index verifies and answers like a sequential scan.
 use strict;
 use warnings;
@@ -18,6 +21,7 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE t (id serial, k int8);
 	INSERT INTO t (k) SELECT (random() * 100000)::int8 FROM generate_series(1, 20000);
 	INSERT INTO t (k) SELECT 200000 + i FROM generate_series(0, 99) i;
+	CREATE SEQUENCE s START 300000;
 	CREATE INDEX t_k ON t USING learned (k) WITH (fillfactor = 90, error_bound = 32);
 });
 
@@ -25,8 +29,12 @@ my $dir = $node->basedir;
 my %scripts = (
 	'insert.sql' => "\\set k random(0, 100000)\nINSERT INTO t (k) VALUES (CASE WHEN :k % 3 = 0 THEN 4242 WHEN :k % 101 = 0 THEN NULL ELSE :k END);\n",
 	'sentinel.sql' => "SELECT 1 / (count(*) = 100 AND sum(k) = 20004950)::int FROM t WHERE k BETWEEN 200000 AND 200099;\n"
-	  . "SELECT 1 / (array_agg(k) = (SELECT array_agg(g::int8) FROM generate_series(200000, 200099) g))::int FROM (SELECT k FROM t WHERE k >= 200000 ORDER BY k) s;\n"
-	  . "SELECT 1 / (array_agg(k) = (SELECT array_agg(g::int8 ORDER BY g DESC) FROM generate_series(200000, 200099) g))::int FROM (SELECT k FROM t WHERE k >= 200000 ORDER BY k DESC) s;\n",
+	  . "SELECT 1 / (array_agg(k) = (SELECT array_agg(g::int8) FROM generate_series(200000, 200099) g))::int FROM (SELECT k FROM t WHERE k >= 200000 AND k < 300000 ORDER BY k) s;\n"
+	  . "SELECT 1 / (array_agg(k) = (SELECT array_agg(g::int8 ORDER BY g DESC) FROM generate_series(200000, 200099) g))::int FROM (SELECT k FROM t WHERE k >= 200000 AND k < 300000 ORDER BY k DESC) s;\n",
+	'append.sql' => "INSERT INTO t (k) SELECT nextval('s') FROM generate_series(1, 40);\n",
+	'appended.sql' => "SELECT 1 / ((SELECT count(*) FROM t WHERE k = m) = 1 OR m IS NULL)::int FROM (SELECT max(k) AS m FROM t WHERE k >= 300000) s;\n"
+	  . "SELECT 1 / (count(*) = count(DISTINCT k))::int FROM t WHERE k >= 300000;\n"
+	  . "SELECT 1 / coalesce(bool_and(k < prev), true)::int FROM (SELECT k, lag(k) OVER () AS prev FROM (SELECT k FROM t WHERE k >= 300000 ORDER BY k DESC LIMIT 300) a) b WHERE prev IS NOT NULL;\n",
 	'retrain.sql' => "SELECT omendb_index_retrain('t_k');\n\\sleep 1 s\n",
 	'query.sql'  => "\\set k random(0, 100000)\nSELECT count(*) FROM t WHERE k BETWEEN :k AND :k + 200;\nSELECT k FROM t WHERE k >= :k ORDER BY k LIMIT 5;\nSELECT count(*) FROM t WHERE k = 4242;\n",
 	'delete.sql' => "\\set k random(0, 100000)\nDELETE FROM t WHERE k BETWEEN :k AND :k + 3;\n",
@@ -41,7 +49,7 @@ my ($ok, $stdout, $stderr) = (0, '', '');
 	local $ENV{PGOPTIONS} = '-c enable_seqscan=off';
 	my @cmd = ('pgbench', '-n', '-c', '4', '-j', '2', '-T', '30',
 		'-f', "$dir/insert.sql\@6", '-f', "$dir/query.sql\@6", '-f', "$dir/delete.sql\@1", '-f', "$dir/vacuum.sql\@1",
-		'-f', "$dir/sentinel.sql\@4", '-f', "$dir/retrain.sql\@1",
+		'-f', "$dir/sentinel.sql\@4", '-f', "$dir/retrain.sql\@1", '-f', "$dir/append.sql\@6", '-f', "$dir/appended.sql\@3",
 		'-h', $node->host, '-p', $node->port, 'postgres');
 	$ok = IPC::Run::run(\@cmd, '>', \$stdout, '2>', \$stderr);
 }
@@ -51,6 +59,21 @@ like($stdout, qr/number of failed transactions: 0/, 'no failed transactions');
 is($node->safe_psql('postgres', q{SELECT omendb_index_verify('t_k') > 0}), 't', 'index verifies after the run');
 my $gen = $node->safe_psql('postgres', q{SELECT generation FROM omendb_index_stats('t_k')});
 ok($gen > 2, "the index was re-trained during the run (generation $gen)");
+my $appended = $node->safe_psql('postgres', q{SELECT count(*) FROM t WHERE k >= 300000});
+ok($appended > 4000, "serial keys were appended during the run ($appended)");
+
+# A second phase without re-trains, so edge leaves pile up under the readers.
+{
+	local $ENV{PGOPTIONS} = '-c enable_seqscan=off';
+	my @cmd = ('pgbench', '-n', '-c', '4', '-j', '2', '-T', '10',
+		'-f', "$dir/append.sql\@6", '-f', "$dir/appended.sql\@3", '-f', "$dir/query.sql\@2",
+		'-f', "$dir/sentinel.sql\@2", '-f', "$dir/vacuum.sql\@1",
+		'-h', $node->host, '-p', $node->port, 'postgres');
+	$ok = IPC::Run::run(\@cmd, '>', \$stdout, '2>', \$stderr);
+}
+ok($ok, 'pgbench: 4 clients appending and reading the appended keys for 10 s') or diag($stderr);
+my $edge = $node->safe_psql('postgres', q{SELECT edge_leaves FROM omendb_index_stats('t_k')});
+ok($edge > 0, "appends opened edge leaves under the readers ($edge)");
 my @bad = same_answers($node, 't');
 is(scalar(@bad), 0, 'answers equal a seqscan after the run') or diag(join("\n", @bad));
 $node->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) t');
