@@ -143,8 +143,7 @@ CREATE FUNCTION omendb_index_stats(index regclass,
     OUT keys bigint, OUT nulls bigint, OUT build_keys bigint, OUT segments int,
     OUT error_bound int, OUT model_epsilon int, OUT mean_error float8, OUT max_error bigint,
     OUT leaf_pages int, OUT overflow_pages int, OUT model_pages int, OUT null_pages int,
-    OUT free_pages int, OUT bytes bigint, OUT retired_pages int, OUT generation bigint,
-    OUT edge_leaves int, OUT dir_pages int)
+    OUT free_pages int, OUT bytes bigint, OUT retired_pages int, OUT generation bigint)
 AS 'MODULE_PATHNAME', 'omendb_index_stats'
 LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION omendb_index_stats(regclass) IS 'size, model and page statistics of a learned index';

@@ -1,16 +1,21 @@
-// Helpers shared by the storage/MVCC/tier tests: scratch directories and a fault-injecting
-// RocksDB file system.
+// Helpers shared by the storage/MVCC/tier tests: scratch directories, fault-injecting RocksDB
+// file systems and a StorageEngine wrapper that holds back or fails cold-run writes.
 #pragma once
 
 #include <rocksdb/file_system.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+
+#include "omen/storage.h"
 
 namespace omen::test {
 
@@ -173,6 +178,70 @@ class FailingSyncFileSystem : public rocksdb::FileSystemWrapper {
 
   std::mutex mu_;
   std::map<std::string, Lengths> lengths_;  // GUARDED_BY(mu_)
+};
+
+// A StorageEngine over another one that holds back (kBlock) or fails (kFail) every write batch that
+// creates a cold run (it carries a run header, tag 'R'), i.e. every migration and compaction.
+class RunWriteGate final : public StorageEngine {
+ public:
+  enum class Mode { kPass, kBlock, kFail };
+  explicit RunWriteGate(StorageEngine* inner) : inner_(inner) {}
+
+  void set_mode(Mode m) {
+    std::lock_guard g(mu_);
+    mode_ = m;
+    cv_.notify_all();
+  }
+  // Waits until a run write is held back by kBlock (false if none came within a minute: a hang
+  // guard, not a timing assertion).
+  bool wait_blocked() {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, std::chrono::minutes(1), [&] { return blocked_ > 0; });
+  }
+  int failed() const { return failed_.load(); }
+  // True if a held write was never released (its committer would have hung).
+  bool timed_out() {
+    std::lock_guard g(mu_);
+    return timed_out_;
+  }
+
+  Status write(const WriteBatch& b, WriteOptions o) override {
+    bool run = std::any_of(b.ops().begin(), b.ops().end(),
+                           [](const auto& op) { return !op.is_delete && op.key.size() == 9 && op.key[0] == 'R'; });
+    if (run) {
+      std::unique_lock lk(mu_);
+      if (mode_ == Mode::kFail) {
+        failed_.fetch_add(1);
+        return Status::IOError("injected failure of a cold run write");
+      }
+      if (mode_ == Mode::kBlock) {
+        ++blocked_;
+        cv_.notify_all();
+        if (!cv_.wait_for(lk, std::chrono::minutes(1), [&] { return mode_ != Mode::kBlock; }))
+          timed_out_ = true, mode_ = Mode::kPass;  // report it once, let the test go on
+      }
+    }
+    return inner_->write(b, o);
+  }
+  Status get(std::string_view k, std::string* v, const StorageSnapshot* s) const override {
+    return inner_->get(k, v, s);
+  }
+  std::unique_ptr<StorageIterator> new_iterator(const StorageSnapshot* s) const override {
+    return inner_->new_iterator(s);
+  }
+  std::shared_ptr<const StorageSnapshot> snapshot() const override { return inner_->snapshot(); }
+  Status sync() override { return inner_->sync(); }
+  std::string_view name() const noexcept override { return "gate"; }
+  std::string stats() const override { return inner_->stats(); }
+
+ private:
+  StorageEngine* inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Mode mode_ = Mode::kPass;  // GUARDED_BY(mu_)
+  int blocked_ = 0;          // GUARDED_BY(mu_)
+  bool timed_out_ = false;   // GUARDED_BY(mu_)
+  std::atomic<int> failed_{0};
 };
 
 }  // namespace omen::test

@@ -367,6 +367,89 @@ TEST(TieredStoreTest, FailedSyncThenPowerLossKeepsEveryCommitAndDropsTheFailedOn
 
 TEST(TieredStoreTest, FailedSyncThenReopenKeepsEveryCommitAndTheFailedOneWholeOrNot) { failed_sync(false); }
 
+// Three overlapping cold runs with tombstones, built through migrations; returns the model.
+std::map<uint64_t, std::string> three_runs(TieredStore& t) {
+  std::map<uint64_t, std::string> model;
+  for (uint64_t r = 0; r < 3; ++r) {
+    auto txn = t.begin();
+    for (uint64_t k = r * 300; k < r * 300 + 1000; ++k) {
+      if (k % 7 == r) {
+        EXPECT_TRUE(txn.del(k).ok());
+        model.erase(k);
+      } else {
+        std::string v = "r" + std::to_string(r) + "-" + std::to_string(k);
+        EXPECT_TRUE(txn.put(k, v).ok());
+        model[k] = v;
+      }
+    }
+    EXPECT_TRUE(txn.commit().ok());
+    EXPECT_TRUE(t.migrate(0).ok());
+  }
+  EXPECT_EQ(t.stats().cold_runs, 3u);
+  return model;
+}
+
+size_t rows_with_tag(const omen::StorageEngine& db, char tag) {
+  size_t n = 0;
+  auto it = db.new_iterator();
+  for (it->seek(std::string(1, tag)); it->valid() && it->key()[0] == tag; it->next()) ++n;
+  return n;
+}
+
+// The merge holds at most compaction_batch_entries entries at a time, however large the runs.
+TEST(TieredStoreTest, CompactionStreamsInBoundedBatches) {
+  omen::MemoryStorage db;
+  TierOptions o;
+  o.auto_maintenance = false;
+  o.compaction_batch_entries = 100;
+  auto t = open_store(&db, o);
+  auto model = three_runs(*t);
+  ASSERT_TRUE(t->compact_runs().ok());
+  auto st = t->stats();
+  EXPECT_EQ(st.cold_runs, 1u);
+  EXPECT_EQ(st.cold_keys, model.size());
+  EXPECT_GT(model.size(), 1000u);
+  EXPECT_EQ(st.compaction_peak_entries, 100u) << "the merge held more (or fewer) entries than its batch";
+  EXPECT_EQ(scan_all(*t), model);
+  t.reset();
+  t = open_store(&db, o);
+  EXPECT_EQ(scan_all(*t), model);
+  EXPECT_EQ(rows_with_tag(db, 'C'), model.size()) << "rows of merged-away runs were left behind";
+}
+
+// A compaction that fails before its last batch changes nothing readers see, and the rows it
+// had written are deleted: by the next maintenance, or by the next open after a crash.
+TEST(TieredStoreTest, InterruptedCompactionLeavesNoRows) {
+  for (bool reopen : {false, true}) {
+    omen::MemoryStorage mem;
+    omen::test::RunWriteGate db(&mem);
+    TierOptions o;
+    o.auto_maintenance = false;
+    o.compaction_batch_entries = 64;
+    auto t = open_store(&db, o);
+    auto model = three_runs(*t);
+    size_t rows = rows_with_tag(mem, 'C');
+    db.set_mode(omen::test::RunWriteGate::Mode::kFail);  // fails the last batch (it has the header)
+    Status s = t->compact_runs();
+    EXPECT_EQ(s.code(), Status::Code::kIOError) << s.to_string();
+    EXPECT_GT(rows_with_tag(mem, 'C'), rows) << "no batch was written before the header";
+    EXPECT_EQ(t->stats().cold_runs, 3u);
+    EXPECT_EQ(scan_all(*t), model);
+    db.set_mode(omen::test::RunWriteGate::Mode::kPass);
+    if (reopen) {
+      t.reset();
+      t = open_store(&db, o);
+      EXPECT_EQ(rows_with_tag(mem, 'C'), rows) << "the next open kept the partial run";
+      EXPECT_EQ(t->stats().cold_runs, 3u);
+    }
+    ASSERT_TRUE(t->compact_runs().ok());
+    EXPECT_EQ(t->stats().cold_runs, 1u);
+    EXPECT_EQ(scan_all(*t), model);
+    EXPECT_EQ(rows_with_tag(mem, 'C'), model.size()) << "partial or merged-away rows were left behind";
+    EXPECT_EQ(rows_with_tag(mem, 'X'), 0u);
+  }
+}
+
 TEST(TieredStoreTest, DamagedColdRunIsReportedAsCorruption) {
   omen::MemoryStorage db;
   TierOptions o;

@@ -27,6 +27,11 @@
 //
 // Durability: with TierOptions::sync_commits a commit that returned ok survives power loss;
 // without it, it survives a process crash (the RocksDB log is written, not fsynced).
+//
+// Background maintenance (TierOptions::auto_maintenance): one thread per store, started by open()
+// and joined by the destructor (which first lets a running pass finish). A pass that fails keeps
+// its Status until the next commit() (which then returns it and writes nothing), maintain() or
+// wait_for_maintenance() reports it, once.
 #pragma once
 
 #include <atomic>
@@ -38,6 +43,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -53,6 +59,7 @@ namespace omen {
 namespace detail {
 class HotTier;
 class ColdRun;
+struct RunSet;
 struct Write {  // one buffered write of a transaction
   uint64_t key;
   bool deleted;
@@ -72,9 +79,15 @@ struct TierOptions {
   size_t max_run_keys = size_t{1} << 20;  // keys moved per migration at most
   // Cold runs are merged into one (tombstones dropped) once there are more than max_cold_runs.
   size_t max_cold_runs = 8;
+  // A run compaction streams: it holds and writes at most this many entries (values) at a time,
+  // plus the merged run's keys (8 bytes each), which its in-memory index keeps anyway.
+  size_t compaction_batch_entries = 4096;
   // Garbage collection of superseded versions runs every gc_every_commits commits.
   size_t gc_every_commits = 1024;
-  bool auto_maintenance = true;      // run gc/migration from commit(); else call maintain()
+  // true: a background thread owned by the store runs a maintenance pass (gc, then migration if
+  // the hot tier is over hot_max_keys, then compaction if there are too many runs) every
+  // gc_every_commits commits; commits only wake it. false: no thread; call maintain().
+  bool auto_maintenance = true;
 };
 
 class TieredStore;
@@ -99,7 +112,8 @@ class Transaction {
   // included) until fn returns false.
   Status scan(uint64_t first, uint64_t last, const std::function<bool(uint64_t, std::string_view)>& fn);
   // Makes the writes durable and visible atomically. kConflict: a concurrent transaction
-  // committed one of the same keys first; kIOError: storage failed. In both cases nothing was
+  // committed one of the same keys first; kIOError: storage failed; any error of a background
+  // maintenance pass not yet reported (its code, the message says so). In every case nothing was
   // written and the transaction is aborted.
   Status commit();
   void abort();
@@ -125,6 +139,7 @@ class TieredStore {
   // kCorruption if its rows fail their checks.
   static Status open(StorageEngine* db, const TierOptions& opts, std::unique_ptr<TieredStore>* out);
   // REQUIRES: no transaction of this store is alive. Everything committed is already in `db`.
+  // Stops the background maintenance thread (after its current pass, if any).
   ~TieredStore();
 
   // Starts a transaction reading the newest committed state.
@@ -132,7 +147,11 @@ class TieredStore {
 
   // Garbage collection; then, if the policy says so (or `force_migration`), one migration; then a
   // run compaction if there are more than max_cold_runs runs; then deletion of unpinned dead runs.
+  // Runs in the calling thread. First reports (and clears) an unreported background error.
   Status maintain(bool force_migration = false);
+  // Blocks until the background thread has finished every pass requested before the call
+  // (returns at once without auto_maintenance); returns and clears an unreported error of a pass.
+  Status wait_for_maintenance();
   // Moves every frozen key with at least min_age commits of age to a new cold run (ignores
   // hot_max_keys). Returns the number of keys moved in *moved (may be null).
   Status migrate(uint64_t min_age, size_t* moved = nullptr);
@@ -145,6 +164,7 @@ class TieredStore {
     size_t hot_keys, hot_versions, cold_runs, cold_keys;
     size_t model_bytes;  // learned index models only (hot index + every run), not keys or values
     uint64_t commits, conflicts, migrations, last_commit_ts;
+    size_t compaction_peak_entries;  // most entries the last run compaction held at once
     std::string index_kind;
   };
   Stats stats() const;
@@ -159,8 +179,12 @@ class TieredStore {
   Status scan(uint64_t first, uint64_t last, const Visibility& vis,
               const std::function<bool(uint64_t, std::string_view)>& fn) const;
   Status commit(Transaction& txn);
-  void maybe_maintain();
+  Status maintenance_pass();
+  void request_maintenance();
+  void maintainer_loop();
+  Status take_background_error();
   Status compact_runs_locked();
+  Status merge_runs(const detail::RunSet& runs, uint64_t id);
   Status drop_dead_runs_locked(bool all);
   Status collect_garbage();
 
@@ -183,6 +207,17 @@ class TieredStore {
   };
   std::vector<DeadRun> dead_runs_;  // GUARDED_BY(maintenance_mu_)
   std::atomic<uint64_t> commits_{0}, conflicts_{0}, migrations_{0};
+  std::atomic<size_t> compaction_peak_entries_{0};
+
+  // The background maintainer. Passes requested (by commits) and done are counted so
+  // wait_for_maintenance() can wait for the ones requested before it.
+  std::mutex bg_mu_;
+  std::condition_variable bg_wake_, bg_done_cv_;
+  uint64_t bg_requested_ = 0, bg_done_ = 0;  // GUARDED_BY(bg_mu_)
+  bool bg_stop_ = false;                     // GUARDED_BY(bg_mu_)
+  Status bg_error_;                          // GUARDED_BY(bg_mu_): first unreported failure
+  std::atomic<bool> bg_failed_{false};       // bg_error_ is set (read without the lock by commits)
+  std::thread maintainer_;                   // last member: started when everything else exists
 };
 
 }  // namespace omen

@@ -5,7 +5,8 @@
 //   'R' run:8               -> count:8            a cold run's header (written last in its batch)
 //   'K' run:8 chunk:8       -> key:8 * n          the run's sorted keys, kKeysPerChunk per chunk
 //   'C' run:8 pos:8         -> kind:1 value       the run's entry at position pos
-//   'X' run:8               -> count:8            a merged-away run whose rows are still to delete
+//   'X' run:8               -> count:8            a merged-away run whose rows are still to delete,
+//                                                  or a run a compaction is still writing
 //   'M' name                -> ...                metadata: "format", "last_ts"
 // Integers are big-endian so bytewise order is numeric order.
 #pragma once

@@ -1,6 +1,8 @@
 // ColdRun: persistence and lookups of one cold run (cold_run.h, codec.h).
 #include "tier/cold_run.h"
 
+#include <algorithm>
+
 #include "tier/codec.h"
 
 namespace omen::detail {
@@ -8,17 +10,33 @@ namespace omen::detail {
 ColdRun::ColdRun(uint64_t id, std::vector<uint64_t>&& keys) : id_(id), index_(std::move(keys), {}) {}
 
 void ColdRun::write(uint64_t id, const std::vector<Entry>& entries, WriteBatch* batch) {
+  write_entries(id, 0, entries, batch);
+  std::vector<uint64_t> keys;
+  keys.reserve(entries.size());
+  for (const auto& e : entries) keys.push_back(e.key);
+  write_key_chunks(id, keys, 0, (keys.size() + kKeysPerChunk - 1) / kKeysPerChunk, batch);
+  write_header(id, entries.size(), batch);
+}
+
+void ColdRun::write_entries(uint64_t id, size_t first_pos, std::span<const Entry> entries, WriteBatch* batch) {
+  for (size_t i = 0; i < entries.size(); ++i)
+    batch->put(tagged(kColdTag, id, first_pos + i), versioned_value(entries[i].deleted, entries[i].value));
+}
+
+void ColdRun::write_key_chunks(uint64_t id, std::span<const uint64_t> keys, size_t first_chunk, size_t end_chunk,
+                               WriteBatch* batch) {
   std::string chunk;
-  for (size_t pos = 0; pos < entries.size(); ++pos) {
-    batch->put(tagged(kColdTag, id, pos), versioned_value(entries[pos].deleted, entries[pos].value));
-    put_u64(&chunk, entries[pos].key);
-    if ((pos + 1) % kKeysPerChunk == 0 || pos + 1 == entries.size()) {
-      batch->put(tagged(kRunKeysTag, id, pos / kKeysPerChunk), chunk);
-      chunk.clear();
-    }
+  for (size_t c = first_chunk; c < end_chunk; ++c) {
+    chunk.clear();
+    for (size_t pos = c * kKeysPerChunk; pos < std::min(keys.size(), (c + 1) * kKeysPerChunk); ++pos)
+      put_u64(&chunk, keys[pos]);
+    batch->put(tagged(kRunKeysTag, id, c), chunk);
   }
+}
+
+void ColdRun::write_header(uint64_t id, uint64_t count, WriteBatch* batch) {
   std::string header;
-  put_u64(&header, entries.size());
+  put_u64(&header, count);
   batch->put(tagged(kRunTag, id), header);
 }
 

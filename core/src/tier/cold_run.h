@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,13 @@ class ColdRun {
   // Appends to *batch the operations that persist a run `id` of `entries` (strictly increasing
   // keys); the header is part of the same batch, so a run exists after a crash iff it is whole.
   static void write(uint64_t id, const std::vector<Entry>& entries, WriteBatch* batch);
+  // The pieces of write(), for a run written in several batches (compaction): the entries at
+  // positions first_pos.., the key chunks [first_chunk, end_chunk) of the run's keys `keys` (all
+  // of them so far; the last chunk may be partial), and the header, which must come last.
+  static void write_entries(uint64_t id, size_t first_pos, std::span<const Entry> entries, WriteBatch* batch);
+  static void write_key_chunks(uint64_t id, std::span<const uint64_t> keys, size_t first_chunk, size_t end_chunk,
+                               WriteBatch* batch);
+  static void write_header(uint64_t id, uint64_t count, WriteBatch* batch);
   // Appends the deletion of every row of run `id` (of `count` entries) except its header.
   static void delete_rows(uint64_t id, uint64_t count, WriteBatch* batch);
   // Reads back run `id` of `count` keys (its header said so). kCorruption if keys are missing or

@@ -1,6 +1,7 @@
 // TieredStore maintenance: garbage collection of superseded versions and migration of frozen
 // keys to a new cold run (docs/storage.md, "Tier migration protocol").
 #include <algorithm>
+#include <utility>
 
 #include "omen/tiered_store.h"
 #include "tier/codec.h"
@@ -16,21 +17,63 @@ std::string ts_value(Timestamp ts) {
 }
 }  // namespace
 
-void TieredStore::maybe_maintain() {
-  std::unique_lock lk(maintenance_mu_, std::try_to_lock);
-  if (!lk.owns_lock()) return;  // someone else is at it
-  // Failures here are not the committing transaction's: its commit is already durable. Storage
-  // errors surface again on the next write.
-  (void)collect_garbage();
+// One pass of the background maintainer (the policy of TierOptions::auto_maintenance).
+Status TieredStore::maintenance_pass() {
+  std::unique_lock lk(maintenance_mu_);
+  OMEN_RETURN_IF_ERROR(collect_garbage());
   if (hot_->key_count() > opts_.hot_max_keys) {
     lk.unlock();
-    (void)migrate(opts_.min_age_commits);
+    OMEN_RETURN_IF_ERROR(migrate(opts_.min_age_commits));
     lk.lock();
   }
-  if (hot_->runs()->runs.size() > opts_.max_cold_runs) (void)compact_runs_locked();
+  if (hot_->runs()->runs.size() > opts_.max_cold_runs) return compact_runs_locked();
+  return Status::OK();
+}
+
+void TieredStore::request_maintenance() {
+  {
+    std::lock_guard g(bg_mu_);
+    ++bg_requested_;
+  }
+  bg_wake_.notify_one();
+}
+
+// The maintainer thread: one pass per wake-up, however many commits asked for one meanwhile.
+void TieredStore::maintainer_loop() {
+  std::unique_lock lk(bg_mu_);
+  for (;;) {
+    bg_wake_.wait(lk, [&] { return bg_stop_ || bg_requested_ > bg_done_; });
+    if (bg_stop_) return;
+    uint64_t upto = bg_requested_;
+    lk.unlock();
+    Status s = maintenance_pass();
+    lk.lock();
+    if (!s.ok() && bg_error_.ok()) {
+      bg_error_ = Status(s.code(), "background maintenance failed: " + s.message());
+      bg_failed_.store(true, std::memory_order_release);
+    }
+    bg_done_ = upto;
+    bg_done_cv_.notify_all();
+  }
+}
+
+Status TieredStore::take_background_error() {
+  std::lock_guard g(bg_mu_);
+  bg_failed_.store(false, std::memory_order_relaxed);
+  return std::exchange(bg_error_, Status::OK());
+}
+
+Status TieredStore::wait_for_maintenance() {
+  if (maintainer_.joinable()) {
+    std::unique_lock lk(bg_mu_);
+    uint64_t upto = bg_requested_;
+    bg_done_cv_.wait(lk, [&] { return bg_done_ >= upto; });
+  }
+  return take_background_error();
 }
 
 Status TieredStore::maintain(bool force_migration) {
+  OMEN_RETURN_IF_ERROR(take_background_error());
   {
     std::lock_guard lk(maintenance_mu_);
     OMEN_RETURN_IF_ERROR(collect_garbage());

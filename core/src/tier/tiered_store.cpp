@@ -14,11 +14,20 @@ using detail::get_u64;
 TieredStore::TieredStore(StorageEngine* db, const TierOptions& opts)
     : db_(db), opts_(opts), hot_(std::make_unique<detail::HotTier>()) {}
 
-TieredStore::~TieredStore() = default;
+TieredStore::~TieredStore() {
+  if (!maintainer_.joinable()) return;
+  {
+    std::lock_guard g(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_wake_.notify_all();
+  maintainer_.join();
+}
 
 Status TieredStore::open(StorageEngine* db, const TierOptions& opts, std::unique_ptr<TieredStore>* out) {
   std::unique_ptr<TieredStore> t(new TieredStore(db, opts));
   OMEN_RETURN_IF_ERROR(t->recover());
+  if (opts.auto_maintenance) t->maintainer_ = std::thread([p = t.get()] { p->maintainer_loop(); });
   *out = std::move(t);
   return Status::OK();
 }
@@ -100,6 +109,10 @@ Status TieredStore::read(uint64_t key, const Visibility& vis, std::string* value
 }
 
 Status TieredStore::commit(Transaction& txn) {
+  if (bg_failed_.load(std::memory_order_acquire)) {
+    Status e = take_background_error();
+    if (!e.ok()) return e;
+  }
   std::vector<detail::Write> writes;
   writes.reserve(txn.writes_.size());
   for (auto& [k, w] : txn.writes_) writes.push_back(std::move(w));
@@ -142,7 +155,7 @@ Status TieredStore::commit(Transaction& txn) {
     std::lock_guard g(gc_mu_);
     gc_queue_.insert(gc_queue_.end(), overwritten.begin(), overwritten.end());
   }
-  if (opts_.auto_maintenance && opts_.gc_every_commits && n % opts_.gc_every_commits == 0) maybe_maintain();
+  if (opts_.auto_maintenance && opts_.gc_every_commits && n % opts_.gc_every_commits == 0) request_maintenance();
   return Status::OK();
 }
 
@@ -157,6 +170,7 @@ TieredStore::Stats TieredStore::stats() const {
   st.commits = commits_.load(std::memory_order_relaxed);
   st.conflicts = conflicts_.load(std::memory_order_relaxed);
   st.migrations = migrations_.load(std::memory_order_relaxed);
+  st.compaction_peak_entries = compaction_peak_entries_.load(std::memory_order_relaxed);
   st.last_commit_ts = oracle_.published();
   st.index_kind = detail::kIndexKind;
   return st;
