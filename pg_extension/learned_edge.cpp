@@ -46,9 +46,18 @@ void cache_grow(LearnedCache* cache, uint32 need) {
   cache->edge_cap = cap;
 }
 
-// Block of edge leaf j of the directory at `dir_head`, by walking the chain (old generations). On
-// a hot standby the primary may have freed that generation (see check_unit_page in
+// A hot standby query read a generation the primary has freed since (see check_unit_page in
 // learned_scan.cpp): a serialization failure, never an answer from a reused page.
+[[noreturn]] void retrained_on_primary(Relation index) {
+  ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                  errmsg("learned index \"%s\" was re-trained on the primary while this query read it",
+                         RelationGetRelationName(index)),
+                  errhint("Retry the query. hot_standby_feedback = on avoids this.")));
+  pg_unreachable();
+}
+
+// Block of edge leaf j of the directory at `dir_head`, by walking the chain (old generations). On
+// a hot standby the primary may have freed that generation.
 BlockNumber walk_dir(Relation index, BlockNumber dir_head, uint32 generation, uint32 j) {
   for (BlockNumber blk = dir_head; blk != InvalidBlockNumber;) {
     Buffer buf = ReadBuffer(index, blk);
@@ -58,10 +67,7 @@ BlockNumber walk_dir(Relation index, BlockNumber dir_head, uint32 generation, ui
                 learned_special(page)->page_id == kLearnedPageId &&
                 learned_special(page)->kind == kPageDir && learned_special(page)->generation == generation;
     if (!ours && RecoveryInProgress())
-      ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                      errmsg("learned index \"%s\" was re-trained on the primary while this query read it",
-                             RelationGetRelationName(index)),
-                      errhint("Retry the query. hot_standby_feedback = on avoids this.")));
+      retrained_on_primary(index);
     check_dir_page(index, page, blk);
     LearnedDirHeader* h = learned_dir_header(page);
     if (j >= h->first_leaf && j < h->first_leaf + h->nentries) {
@@ -100,8 +106,22 @@ BlockNumber learned_leaf_block(Relation index, const LearnedLeafMap& map, uint32
     current = cache->meta.generation == map.generation;
   }
   BlockNumber blk = InvalidBlockNumber;
-  if (current && j < cache->edge_n) blk = cache->edge_blocks[j];
-  else if (map.dir_head != InvalidBlockNumber) blk = walk_dir(index, map.dir_head, map.generation, j);
+  if (current && j < cache->edge_n) {
+    blk = cache->edge_blocks[j];
+  } else {
+    // An older generation (the scan outlived a re-train). Its directory may have been started
+    // after the scan's descent (map.dir_head invalid then): the metapage keeps the retired
+    // generation's head.
+    BlockNumber head = map.dir_head;
+    if (head == InvalidBlockNumber) {
+      LearnedMeta meta;
+      learned_read_meta(index, &meta);
+      if (meta.retired_nleaves > 0 && meta.generation == map.generation + 1) head = meta.retired_edge_dir_head;
+    }
+    if (head != InvalidBlockNumber) blk = walk_dir(index, head, map.generation, j);
+    else if (RecoveryInProgress())
+      retrained_on_primary(index);
+  }
   if (blk == InvalidBlockNumber)
     elog(ERROR, "learned index \"%s\": leaf %u of generation %u has no block",
          RelationGetRelationName(index), leaf, map.generation);

@@ -75,6 +75,22 @@ FETCH BACKWARD 2 FROM c;
 COMMIT;
 SELECT edge_leaves, dir_pages, overflow_pages, generation FROM omendb_index_stats('la_ts');
 SELECT omendb_index_verify('la_ts');
+-- a cursor that descended before the first edge leaf existed walks into edge leaves of its
+-- generation after a re-train (found through the retired directory the metapage keeps)
+CREATE TABLE lc (k int8);
+INSERT INTO lc SELECT i FROM generate_series(1, 20000) i;
+CREATE INDEX lc_k ON lc USING learned (k);
+BEGIN;
+DECLARE c2 CURSOR FOR SELECT k FROM lc WHERE k >= 100 ORDER BY k;
+FETCH 2 FROM c2;
+INSERT INTO lc SELECT i FROM generate_series(20001, 60000) i;
+SELECT edge_leaves > 0 AS has_edge FROM omendb_index_stats('lc_k');
+SELECT omendb_index_retrain('lc_k');
+SELECT count(*) FROM lc WHERE k = 5;  -- this backend's cache moves to the new generation
+MOVE FORWARD ALL IN c2;
+FETCH BACKWARD 1 FROM c2;
+COMMIT;
+DROP TABLE lc;
 -- VACUUM frees the retired generation (its edge leaves and directory too); new appends reuse it
 VACUUM la;
 SELECT retired_pages, free_pages > 0 AS freed FROM omendb_index_stats('la_ts');

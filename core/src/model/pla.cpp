@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 namespace omen::detail {
 
@@ -224,6 +225,8 @@ uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool 
         cur = c;
         break;
       }
+      // One point always fits (a_min <= its rank + eps): failing there is a broken precondition.
+      if (pla.points() == 1) throw std::logic_error("omen::detail::segment_range: a_min above rank + eps");
       limit = pla.points() / 2;
     }
   }
