@@ -55,6 +55,8 @@ $(shlib): $(CORE_LIB)
 # PGXS tracks no header dependencies here: rebuild every object when a header changes (struct
 # layouts are shared between the glue files).
 $(OBJS): $(wildcard pg_extension/*.h) $(wildcard core/include/omen/*.h)
+# OMENDB_VERSION (PG_CPPFLAGS) is read from the control file: a version bump must rebuild it.
+pg_extension/omendb.o: pg_extension/omendb.control
 
 .PHONY: FORCE test demo bench
 FORCE:
