@@ -2,6 +2,7 @@
 #include "learned_wal.h"
 
 extern "C" {
+#include "access/bufmask.h"
 #include "access/xlog_internal.h"
 #include "access/xloginsert.h"
 #include "access/xlogutils.h"
@@ -53,8 +54,16 @@ const char* learned_identify(uint8 info) {
   return (info & ~XLR_INFO_MASK) == kXlogLearnedAppend ? "LEARNED_APPEND" : nullptr;
 }
 
+// wal_consistency_checking: the page after redo must equal the primary's image except for what
+// redo never sets the same way (LSN, checksum) and the unused space between pd_lower and pd_upper
+// (the items page's arrays all lie below pd_lower).
+void learned_mask(char* page, BlockNumber) {
+  mask_page_lsn_and_checksum(page);
+  mask_unused_space(page);
+}
+
 const RmgrData kLearnedRmgr = {
-    "omendb", learned_redo, learned_desc, learned_identify, nullptr, nullptr, nullptr, nullptr,
+    "omendb", learned_redo, learned_desc, learned_identify, nullptr, nullptr, learned_mask, nullptr,
 };
 
 }  // namespace
@@ -75,7 +84,10 @@ void learned_log_append(Relation index, Buffer buf, uint64 key, ItemPointer tid)
     return;
   }
   Page page = BufferGetPage(buf);
-  XlLearnedAppend rec{key, *tid};
+  XlLearnedAppend rec;
+  memset(&rec, 0, sizeof rec);  // no uninitialized padding bytes in the WAL record
+  rec.key = key;
+  rec.tid = *tid;
   START_CRIT_SECTION();
   learned_items_append(page, key, tid);
   MarkBufferDirty(buf);
