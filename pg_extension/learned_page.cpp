@@ -31,7 +31,7 @@ void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation,
   Size bytes = omen::leaf::packed_bytes(h->capacity, h->key_bits) +
                omen::leaf::packed_bytes(h->capacity, w.tid_bits());
   memset(learned_key_array(page), 0, bytes);
-  learned_items_set_lower(page);
+  learned_items_set_bounds(page);
 }
 
 omen::leaf::Widths learned_wide_widths(uint64 base, bool with_keys) {
@@ -44,11 +44,30 @@ omen::leaf::Widths learned_overflow_widths(uint64 low_fence, uint64 high_fence) 
   return w;
 }
 
-void learned_items_set_lower(Page page) {
-  // The whole array region counts as used: keys and TIDs are at offsets fixed by the widths.
+void learned_items_set_bounds(Page page) {
   const LearnedItemsHeader* h = learned_items_header(page);
-  uint8* end = learned_tid_array(page) + omen::leaf::packed_bytes(h->capacity, h->block_bits + h->offset_bits);
-  ((PageHeader)page)->pd_lower = static_cast<LocationIndex>(reinterpret_cast<char*>(end) - reinterpret_cast<char*>(page));
+  char* base = reinterpret_cast<char*>(page);
+  Size n = h->nitems, free_slots = static_cast<Size>(h->capacity) - n;
+  Size key_used = (n * h->key_bits + 7) / 8;                            // bytes, rounded up
+  Size tid_hole = free_slots * static_cast<Size>(h->block_bits + h->offset_bits) / 8;  // rounded down
+  char* lower = reinterpret_cast<char*>(learned_key_array(page)) + key_used;
+  char* upper = reinterpret_cast<char*>(learned_tid_array(page)) + tid_hole;
+  Assert(lower <= upper && upper <= base + ((PageHeader)page)->pd_special);
+  ((PageHeader)page)->pd_lower = static_cast<LocationIndex>(lower - base);
+  ((PageHeader)page)->pd_upper = static_cast<LocationIndex>(upper - base);
+}
+
+void learned_items_truncate(Page page, int n, int nsorted) {
+  LearnedItemsHeader* h = learned_items_header(page);
+  Assert(n <= h->nitems && nsorted <= n);
+  unsigned tb = h->block_bits + h->offset_bits;
+  for (int i = n; i < h->nitems; i++) {
+    omen::leaf::put(learned_key_array(page), static_cast<Size>(i), h->key_bits, 0);
+    omen::leaf::put(learned_tid_array(page), learned_tid_slot(h, i), tb, 0);
+  }
+  h->nitems = static_cast<uint16>(n);
+  h->nsorted = static_cast<uint16>(nsorted);
+  learned_items_set_bounds(page);
 }
 
 void learned_items_append(Page page, uint64 key, const ItemPointerData* tid) {
@@ -63,6 +82,7 @@ void learned_items_append(Page page, uint64 key, const ItemPointerData* tid) {
   learned_item_put(page, n, key, tid);
   h->nitems++;
   if (in_order) h->nsorted++;
+  learned_items_set_bounds(page);
 }
 
 void learned_check_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind) {

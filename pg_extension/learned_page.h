@@ -91,7 +91,9 @@ struct LearnedMeta {
 // Leaf, overflow and null pages share one layout (format version 2): a header, then two
 // bit-packed arrays of `capacity` entries (omen/leaf_codec.h): keys as (key - key_base) in
 // key_bits bits each, then TIDs as (block << offset_bits | offset) in block_bits + offset_bits
-// bits each. The widths are fixed when the page is initialized; `capacity` follows from them.
+// bits each. Item i's key is key slot i; its TID is TID slot capacity-1-i (learned_tid_slot), so
+// the unused space is one hole. The widths are fixed when the page is initialized; `capacity`
+// follows from them.
 // Only the accessors below know this layout.
 struct LearnedItemsHeader {
   uint16 nitems;
@@ -178,9 +180,15 @@ inline uint64 learned_item_key(Page page, int i) {
   const LearnedItemsHeader* h = learned_items_header(page);
   return h->key_base + omen::leaf::get(learned_key_array(page), static_cast<Size>(i), h->key_bits);
 }
+// Slot of item i's TID in the TID array: items fill it from the end (item 0 in the last slot), so
+// the used TID bits sit at the end of the item area and the unused space is one hole between the
+// used keys and the used TIDs (pd_lower .. pd_upper, learned_items_set_bounds).
+inline Size learned_tid_slot(const LearnedItemsHeader* h, int i) {
+  return static_cast<Size>(h->capacity - 1 - i);
+}
 inline ItemPointerData learned_item_tid(Page page, int i) {
   const LearnedItemsHeader* h = learned_items_header(page);
-  uint64 v = omen::leaf::get(learned_tid_array(page), static_cast<Size>(i), h->block_bits + h->offset_bits);
+  uint64 v = omen::leaf::get(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits);
   ItemPointerData tid;
   ItemPointerSet(&tid, static_cast<BlockNumber>(v >> h->offset_bits),
                  static_cast<OffsetNumber>(v & omen::leaf::max_value(h->offset_bits)));
@@ -198,7 +206,7 @@ inline void learned_item_put(Page page, int i, uint64 key, const ItemPointerData
   omen::leaf::put(learned_key_array(page), static_cast<Size>(i), h->key_bits, key - h->key_base);
   uint64 packed = (static_cast<uint64>(ItemPointerGetBlockNumberNoCheck(tid)) << h->offset_bits) |
                   ItemPointerGetOffsetNumberNoCheck(tid);
-  omen::leaf::put(learned_tid_array(page), static_cast<Size>(i), h->block_bits + h->offset_bits, packed);
+  omen::leaf::put(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits, packed);
 }
 // True when (key, tid) can be appended to `page`: room left, and it fits the page's widths.
 inline bool learned_items_can_append(Page page, uint64 key, const ItemPointerData* tid) {
@@ -214,7 +222,7 @@ inline void learned_items_for_each(Page page, int from, int to, F f) {
   unsigned kb = h->key_bits, tb = h->block_bits + h->offset_bits, ob = h->offset_bits;
   uint64 base = h->key_base, omask = omen::leaf::max_value(ob);
   for (int i = from; i < to; i++) {
-    uint64 v = omen::leaf::get(tids, static_cast<Size>(i), tb);
+    uint64 v = omen::leaf::get(tids, learned_tid_slot(h, i), tb);
     ItemPointerData tid;
     ItemPointerSet(&tid, static_cast<BlockNumber>(v >> ob), static_cast<OffsetNumber>(v & omask));
     f(base + omen::leaf::get(keys, static_cast<Size>(i), kb), tid);
@@ -246,8 +254,14 @@ omen::leaf::Widths learned_wide_widths(uint64 base, bool with_keys);
 // Widths of a new overflow page of a leaf with fences [low, high]: every key the leaf may
 // receive fits (keys relative to low), TIDs at full width (inserts bring TIDs of any block).
 omen::leaf::Widths learned_overflow_widths(uint64 low_fence, uint64 high_fence);
-// Sets pd_lower past the used part of an items page so WAL and page checks see the hole.
-void learned_items_set_lower(Page page);
+// Sets pd_lower just past the last used key byte and pd_upper at the first byte holding a used TID
+// bit, so GenericXLog diffs, full-page images and wal_consistency_checking skip the hole. Every
+// unused slot's bits are zero (init zeroes, learned_items_truncate clears), so the partial bytes at
+// the hole's edges are deterministic.
+void learned_items_set_bounds(Page page);
+// Drops items [n, nitems) (clearing their slots) and sets nsorted; then learned_items_set_bounds.
+// REQUIRES: n <= nitems, nsorted <= n.
+void learned_items_truncate(Page page, int n, int nsorted);
 
 // Appends (key, tid) to an items page. REQUIRES: learned_items_can_append. The sorted prefix grows with
 // it while every item is in it and (key, tid) is not below the last one, so keys appended in order

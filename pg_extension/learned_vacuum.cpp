@@ -37,8 +37,7 @@ int compact_page(Relation index, Buffer buf, IndexBulkDeleteCallback callback, v
     kept++;
     if (i < ph->nsorted) kept_sorted = kept;
   }
-  ph->nitems = static_cast<uint16>(kept);
-  ph->nsorted = static_cast<uint16>(kept_sorted);
+  learned_items_truncate(p, kept, kept_sorted);
   GenericXLogFinish(xs);
   return dead;
 }

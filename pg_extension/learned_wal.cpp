@@ -56,7 +56,7 @@ const char* learned_identify(uint8 info) {
 
 // wal_consistency_checking: the page after redo must equal the primary's image except for what
 // redo never sets the same way (LSN, checksum) and the unused space between pd_lower and pd_upper
-// (the items page's arrays all lie below pd_lower).
+// (on items pages the hole between the used keys and the used TIDs, learned_items_set_bounds).
 void learned_mask(char* page, BlockNumber) {
   mask_page_lsn_and_checksum(page);
   mask_unused_space(page);
