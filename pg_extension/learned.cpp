@@ -242,8 +242,8 @@ extern "C" Datum learned_handler(PG_FUNCTION_ARGS) {
   am->amgettuple = learned_gettuple;
   am->amgetbitmap = learned_getbitmap;
   am->amendscan = learned_endscan;
-  am->ammarkpos = nullptr;
-  am->amrestrpos = nullptr;
+  am->ammarkpos = learned_markpos;
+  am->amrestrpos = learned_restrpos;
   am->amestimateparallelscan = nullptr;
   am->aminitparallelscan = nullptr;
   am->amparallelrescan = nullptr;

@@ -44,11 +44,31 @@ struct Unit {
   LearnedLeafMap map;  // every page the unit reads must carry map.generation
 };
 
+// One unit's items, copied out of its pages, and what is needed to find its neighbours.
+struct Batch {
+  MemoryContext cxt;  // holds `items`; reset when another unit is loaded into this batch
+  Unit unit;
+  ScanItem* items;
+  int nitems;
+  uint64 high_fence;  // of the loaded leaf
+  uint64 low_fence;
+  bool is_last;
+};
+
+// Where a mark (ammarkpos) is kept. The mark costs nothing while it stays in the current batch;
+// when the scan loads another unit, the marked batch is kept whole by swapping it with `mark`
+// (two contexts take turns), so restoring never re-reads a page, even after a re-train.
+enum MarkState { kNoMark = 0, kMarkBeforeStart, kMarkInCur, kMarkSaved };
+
 struct ScanOpaque {
-  MemoryContext batch_cxt;  // the current batch; reset per unit
+  Batch cur;                // the unit being returned
+  Batch mark;               // the marked unit when the scan has left it (kMarkSaved)
+  MarkState mark_state;
+  int mark_pos;
   MemoryContext tuple_cxt;  // the two index-only scan tuples below; lives as long as the scan
   IndexTuple value_itup;    // index-only scans: a tuple formed once, its datum overwritten per row
   IndexTuple null_itup;     // the same for NULL
+  int16 attlen;             // of the key column, for value_itup
   MemoryContext keys_cxt;   // ranges and decoded arrays; reset per rescan
   Oid type;
   // From the scan keys.
@@ -58,13 +78,7 @@ struct ScanOpaque {
   // Iteration state.
   bool started;
   bool empty;  // no unit at all
-  Unit unit;
-  ScanItem* items;
-  int nitems;
-  int pos;
-  uint64 high_fence;  // of the loaded leaf
-  uint64 low_fence;
-  bool is_last;
+  int pos;     // in cur.items
 };
 
 bool item_less(const ScanItem& a, const ScanItem& b) {
@@ -206,11 +220,11 @@ bool last_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   return true;
 }
 
-// The unit after the loaded one (so->unit), using the loaded leaf's fences.
+// The unit after the loaded one (so->cur), using the loaded leaf's fences.
 bool next_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
-  const Unit& c = so->unit;
+  const Unit& c = so->cur.unit;
   if (c.kind == kUnitNulls) return false;
-  if (!so->is_last && so->high_fence <= so->ranges[c.range].hi) {
+  if (!so->cur.is_last && so->cur.high_fence <= so->ranges[c.range].hi) {
     *u = Unit{kUnitValues, c.range, c.leaf + 1, c.map};
     return true;
   }
@@ -223,14 +237,14 @@ bool next_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
 }
 
 bool prev_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
-  const Unit& c = so->unit;
+  const Unit& c = so->cur.unit;
   if (c.kind == kUnitNulls) {
     if (so->nranges == 0) return false;
     int r = so->nranges - 1;
     *u = end_unit(scan->indexRelation, r, so->ranges[r].hi);
     return true;
   }
-  if (c.leaf > 0 && so->low_fence >= so->ranges[c.range].lo) {
+  if (c.leaf > 0 && so->cur.low_fence >= so->ranges[c.range].lo) {
     *u = Unit{kUnitValues, c.range, c.leaf - 1, c.map};
     return true;
   }
@@ -241,44 +255,44 @@ bool prev_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   return false;
 }
 
-// Makes room for `more` items in the batch (grown in batch_cxt, the current context).
-void reserve_items(ScanOpaque* so, int* cap, int more) {
-  if (so->nitems + more <= *cap) return;
-  while (*cap < so->nitems + more) *cap *= 2;
-  so->items = static_cast<ScanItem*>(repalloc_huge(so->items, sizeof(ScanItem) * *cap));
+// Makes room for `more` items in the batch (grown in b->cxt, the current context).
+void reserve_items(Batch* b, int* cap, int more) {
+  if (b->nitems + more <= *cap) return;
+  while (*cap < b->nitems + more) *cap *= 2;
+  b->items = static_cast<ScanItem*>(repalloc_huge(b->items, sizeof(ScanItem) * *cap));
 }
 
 // Appends the items of an items page within [lo, hi] to the batch: the sorted prefix's matches
 // are found by two binary searches and decoded in one run (they end at *sorted_end), the
 // unsorted rest is filtered.
-void copy_items(Page page, uint64 lo, uint64 hi, ScanOpaque* so, int* cap, int* sorted_end) {
+void copy_items(Page page, uint64 lo, uint64 hi, Batch* b, int* cap, int* sorted_end) {
   LearnedItemsHeader* h = learned_items_header(page);
   int nsorted = h->nsorted, n = h->nitems;
   int from = learned_sorted_lower_bound(page, lo);
   int to = hi == PG_UINT64_MAX ? nsorted : learned_sorted_lower_bound(page, hi + 1);
-  reserve_items(so, cap, Max(to - from, 0) + (n - nsorted));
-  ScanItem* out = so->items + so->nitems;
+  reserve_items(b, cap, Max(to - from, 0) + (n - nsorted));
+  ScanItem* out = b->items + b->nitems;
   learned_items_for_each(page, from, to, [&out](uint64 key, const ItemPointerData& tid) {
     *out++ = ScanItem{key, tid};
   });
-  *sorted_end = static_cast<int>(out - so->items);
+  *sorted_end = static_cast<int>(out - b->items);
   learned_items_for_each(page, nsorted, n, [&](uint64 key, const ItemPointerData& tid) {
     if (key >= lo && key <= hi) *out++ = ScanItem{key, tid};
   });
-  so->nitems = static_cast<int>(out - so->items);
+  b->nitems = static_cast<int>(out - b->items);
 }
 
 // Orders the batch when items after its sorted run [0, run) exist (the leaf's unsorted tail and
 // every overflow item: an overflow page's own sorted prefix is not ordered against the leaf):
-// sorts the rest, usually small, and merges the two runs into a new array (in batch_cxt).
-void order_batch(ScanOpaque* so, int run) {
-  int n = so->nitems;
+// sorts the rest, usually small, and merges the two runs into a new array (in b->cxt).
+void order_batch(Batch* b, int run) {
+  int n = b->nitems;
   if (run >= n) return;
-  std::sort(so->items + run, so->items + n, item_less);
-  if (run == 0 || !item_less(so->items[run], so->items[run - 1])) return;  // already in order
-  auto* merged = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * n));
-  std::merge(so->items, so->items + run, so->items + run, so->items + n, merged, item_less);
-  so->items = merged;
+  std::sort(b->items + run, b->items + n, item_less);
+  if (run == 0 || !item_less(b->items[run], b->items[run - 1])) return;  // already in order
+  auto* merged = static_cast<ScanItem*>(MemoryContextAlloc(b->cxt, sizeof(ScanItem) * n));
+  std::merge(b->items, b->items + run, b->items + run, b->items + n, merged, item_less);
+  b->items = merged;
 }
 
 // Checks that a leaf/overflow page still belongs to the unit's generation and leaf. On a primary
@@ -304,65 +318,69 @@ void check_unit_page(Relation index, Page page, BlockNumber blkno, LearnedPageKi
                   errhint("REINDEX the index.")));
 }
 
-void load_leaf(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
-  Relation index = scan->indexRelation;
-  const Range& r = so->ranges[u.range];
+void load_leaf(Relation index, const Range& r, Batch* b) {
+  const Unit& u = b->unit;
   int cap = 32;  // grows; point lookups copy few items
-  so->items = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * cap));
+  b->items = static_cast<ScanItem*>(MemoryContextAlloc(b->cxt, sizeof(ScanItem) * cap));
   BlockNumber blkno = learned_leaf_block(index, u.map, u.leaf);
   Buffer buf = ReadBuffer(index, blkno);
   LockBuffer(buf, BUFFER_LOCK_SHARE);
   Page page = BufferGetPage(buf);
   check_unit_page(index, page, blkno, kPageLeaf, u);
   LearnedItemsHeader* h = learned_items_header(page);
-  so->low_fence = h->low_fence;
-  so->high_fence = h->high_fence;
-  so->is_last = (h->flags & kLeafIsLast) != 0;
-  MemoryContext old = MemoryContextSwitchTo(so->batch_cxt);
+  b->low_fence = h->low_fence;
+  b->high_fence = h->high_fence;
+  b->is_last = (h->flags & kLeafIsLast) != 0;
+  MemoryContext old = MemoryContextSwitchTo(b->cxt);
   int run, ignored;
-  copy_items(page, r.lo, r.hi, so, &cap, &run);
+  copy_items(page, r.lo, r.hi, b, &cap, &run);
   for (BlockNumber next = h->next; next != InvalidBlockNumber;) {
     Buffer obuf = ReadBuffer(index, next);
     LockBuffer(obuf, BUFFER_LOCK_SHARE);
     Page opage = BufferGetPage(obuf);
     check_unit_page(index, opage, next, kPageOverflow, u);
-    copy_items(opage, r.lo, r.hi, so, &cap, &ignored);
+    copy_items(opage, r.lo, r.hi, b, &cap, &ignored);
     next = learned_items_header(opage)->next;
     UnlockReleaseBuffer(obuf);
   }
   MemoryContextSwitchTo(old);
   UnlockReleaseBuffer(buf);
-  order_batch(so, run);
+  order_batch(b, run);
 }
 
-void load_nulls(IndexScanDesc scan, ScanOpaque* so) {
-  Relation index = scan->indexRelation;
+void load_nulls(Relation index, Batch* b) {
   LearnedMeta meta;
   learned_read_meta(index, &meta);
   int cap = 32;  // grows; point lookups copy few items
-  so->items = static_cast<ScanItem*>(MemoryContextAlloc(so->batch_cxt, sizeof(ScanItem) * cap));
-  MemoryContext old = MemoryContextSwitchTo(so->batch_cxt);
+  b->items = static_cast<ScanItem*>(MemoryContextAlloc(b->cxt, sizeof(ScanItem) * cap));
+  MemoryContext old = MemoryContextSwitchTo(b->cxt);
   for (BlockNumber next = meta.null_head; next != InvalidBlockNumber;) {
     Buffer buf = ReadBuffer(index, next);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
     learned_check_page(index, page, next, kPageNull);
     LearnedItemsHeader* h = learned_items_header(page);
-    reserve_items(so, &cap, h->nitems);
-    for (int i = 0; i < h->nitems; i++) so->items[so->nitems++] = ScanItem{0, learned_item_tid(page, i)};
+    reserve_items(b, &cap, h->nitems);
+    for (int i = 0; i < h->nitems; i++) b->items[b->nitems++] = ScanItem{0, learned_item_tid(page, i)};
     next = h->next;
     UnlockReleaseBuffer(buf);
   }
   MemoryContextSwitchTo(old);
 }
 
+// Loads unit `u` into so->cur. A mark in the current batch moves the batch to so->mark first.
 void load_unit(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
-  MemoryContextReset(so->batch_cxt);
-  so->items = nullptr;
-  so->nitems = 0;
-  so->unit = u;
-  if (u.kind == kUnitNulls) load_nulls(scan, so);
-  else load_leaf(scan, so, u);
+  if (so->mark_state == kMarkInCur) {
+    std::swap(so->cur, so->mark);
+    so->mark_state = kMarkSaved;
+  }
+  Batch* b = &so->cur;
+  MemoryContextReset(b->cxt);
+  b->items = nullptr;
+  b->nitems = 0;
+  b->unit = u;
+  if (u.kind == kUnitNulls) load_nulls(scan->indexRelation, b);
+  else load_leaf(scan->indexRelation, so->ranges[u.range], b);
 }
 
 // Moves to the next item in `dir`; false at the end.
@@ -376,7 +394,7 @@ bool step(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
       return false;
     }
     load_unit(scan, so, u);
-    so->pos = ScanDirectionIsBackward(dir) ? so->nitems : -1;
+    so->pos = ScanDirectionIsBackward(dir) ? so->cur.nitems : -1;
   }
   if (so->empty) return false;
   if (ScanDirectionIsBackward(dir)) {
@@ -388,14 +406,14 @@ bool step(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
         return false;
       }
       load_unit(scan, so, u);
-      so->pos = so->nitems - 1;
+      so->pos = so->cur.nitems - 1;
     }
   } else {
     so->pos++;
-    while (so->pos >= so->nitems) {
+    while (so->pos >= so->cur.nitems) {
       Unit u;
       if (!next_unit(scan, so, &u)) {
-        so->pos = so->nitems;
+        so->pos = so->cur.nitems;
         return false;
       }
       load_unit(scan, so, u);
@@ -422,10 +440,12 @@ void form_itups(ScanOpaque* so, TupleDesc desc) {
 extern "C" IndexScanDesc learned_beginscan(Relation index, int nkeys, int norderbys) {
   IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
   auto* so = static_cast<ScanOpaque*>(palloc0(sizeof(ScanOpaque)));
-  so->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan batch", ALLOCSET_SMALL_SIZES);
+  so->cur.cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan batch", ALLOCSET_SMALL_SIZES);
+  so->mark.cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan batch", ALLOCSET_SMALL_SIZES);
   so->tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan tuple", ALLOCSET_SMALL_SIZES);
   so->keys_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan keys", ALLOCSET_SMALL_SIZES);
   so->type = index->rd_opcintype[0];
+  so->attlen = TupleDescAttr(RelationGetDescr(index), 0)->attlen;
   scan->opaque = so;
   return scan;
 }
@@ -435,9 +455,12 @@ extern "C" void learned_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, Scan
   if (keys && scan->numberOfKeys > 0)
     memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
   (void)nkeys;
-  MemoryContextReset(so->batch_cxt);
-  so->items = nullptr;
-  so->nitems = 0;
+  for (Batch* b : {&so->cur, &so->mark}) {
+    MemoryContextReset(b->cxt);
+    b->items = nullptr;
+    b->nitems = 0;
+  }
+  so->mark_state = kNoMark;
   so->started = false;
   so->empty = false;
   MemoryContextReset(so->keys_cxt);
@@ -450,21 +473,22 @@ extern "C" void learned_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, Scan
 extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
   auto* so = static_cast<ScanOpaque*>(scan->opaque);
   if (!step(scan, so, dir)) return false;
-  const ScanItem& it = so->items[so->pos];
+  const ScanItem& it = so->cur.items[so->pos];
   scan->xs_heaptid = it.tid;
   scan->xs_recheck = false;
   if (scan->xs_want_itup) {
-    TupleDesc desc = RelationGetDescr(scan->indexRelation);
-    if (so->value_itup == nullptr) form_itups(so, desc);
-    scan->xs_itupdesc = desc;
-    if (so->unit.kind == kUnitNulls) {
+    if (so->value_itup == nullptr) {
+      form_itups(so, RelationGetDescr(scan->indexRelation));
+      scan->xs_itupdesc = RelationGetDescr(scan->indexRelation);
+    }
+    if (so->cur.unit.kind == kUnitNulls) {
       scan->xs_itup = so->null_itup;
     } else {
       // The one column is a fixed-length by-value type (learned_type_decodable): overwrite it in
       // place instead of forming a tuple per row.
       IndexTuple itup = so->value_itup;
       char* data = reinterpret_cast<char*>(itup) + IndexInfoFindDataOffset(itup->t_info);
-      store_att_byval(data, learned_decode(it.key, so->type), TupleDescAttr(desc, 0)->attlen);
+      store_att_byval(data, learned_decode(it.key, so->type), so->attlen);
       scan->xs_itup = itup;
     }
   }
@@ -474,18 +498,61 @@ extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
 extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
   auto* so = static_cast<ScanOpaque*>(scan->opaque);
   int64 count = 0;
-  // Whole batches at a time: step() to the first item of each unit, add the unit.
+  ItemPointerData tids[256];
+  // Whole batches at a time: step() to the first item of each unit, add the unit's TIDs in
+  // arrays (one tbm_add_tuples call per 256).
   while (step(scan, so, ForwardScanDirection)) {
-    for (int i = so->pos; i < so->nitems; i++) tbm_add_tuples(tbm, &so->items[i].tid, 1, false);
-    count += so->nitems - so->pos;
-    so->pos = so->nitems - 1;
+    const Batch& b = so->cur;
+    for (int i = so->pos; i < b.nitems;) {
+      int n = Min(b.nitems - i, static_cast<int>(lengthof(tids)));
+      for (int j = 0; j < n; j++) tids[j] = b.items[i + j].tid;
+      tbm_add_tuples(tbm, tids, n, false);
+      i += n;
+    }
+    count += b.nitems - so->pos;
+    so->pos = b.nitems - 1;
   }
   return count;
 }
 
+// ammarkpos: remembers the current item. Free while the scan stays in this batch (load_unit
+// moves a marked batch aside before it loads another).
+extern "C" void learned_markpos(IndexScanDesc scan) {
+  auto* so = static_cast<ScanOpaque*>(scan->opaque);
+  if (!so->started) {
+    so->mark_state = kMarkBeforeStart;
+    return;
+  }
+  so->mark_state = kMarkInCur;
+  so->mark_pos = so->pos;
+}
+
+// amrestrpos: back to the marked item; the mark stays valid for another restore.
+extern "C" void learned_restrpos(IndexScanDesc scan) {
+  auto* so = static_cast<ScanOpaque*>(scan->opaque);
+  switch (so->mark_state) {
+    case kNoMark:
+      elog(ERROR, "learned index: restore without a mark");
+      break;
+    case kMarkBeforeStart:
+      so->started = false;
+      so->empty = false;
+      break;
+    case kMarkSaved:
+      std::swap(so->cur, so->mark);
+      so->mark_state = kMarkInCur;
+      so->pos = so->mark_pos;
+      break;
+    case kMarkInCur:
+      so->pos = so->mark_pos;
+      break;
+  }
+}
+
 extern "C" void learned_endscan(IndexScanDesc scan) {
   auto* so = static_cast<ScanOpaque*>(scan->opaque);
-  MemoryContextDelete(so->batch_cxt);
+  MemoryContextDelete(so->cur.cxt);
+  MemoryContextDelete(so->mark.cxt);
   MemoryContextDelete(so->tuple_cxt);
   MemoryContextDelete(so->keys_cxt);
   pfree(so);
