@@ -10,6 +10,8 @@
 
 #include <algorithm>
 
+#include <omen/key.h>
+
 extern "C" {
 #include "access/itup.h"
 #include "access/relscan.h"
@@ -68,6 +70,7 @@ struct ScanOpaque {
   MemoryContext tuple_cxt;  // the two index-only scan tuples below; lives as long as the scan
   IndexTuple value_itup;    // index-only scans: a tuple formed once, its datum overwritten per row
   IndexTuple null_itup;     // the same for NULL
+  char* value_data;         // value_itup's datum
   int16 attlen;             // of the key column, for value_itup
   MemoryContext keys_cxt;   // ranges and decoded arrays; reset per rescan
   Oid type;
@@ -432,6 +435,7 @@ void form_itups(ScanOpaque* so, TupleDesc desc) {
   so->null_itup = index_form_tuple(desc, &value, &isnull);
   isnull = false;
   so->value_itup = index_form_tuple(desc, &value, &isnull);
+  so->value_data = reinterpret_cast<char*>(so->value_itup) + IndexInfoFindDataOffset(so->value_itup->t_info);
   MemoryContextSwitchTo(old);
 }
 
@@ -472,7 +476,12 @@ extern "C" void learned_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, Scan
 
 extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
   auto* so = static_cast<ScanOpaque*>(scan->opaque);
-  if (!step(scan, so, dir)) return false;
+  // The common case, the next item of the loaded batch, without step()'s unit logic.
+  if (likely(so->started && ScanDirectionIsForward(dir) && so->pos + 1 < so->cur.nitems)) {
+    so->pos++;
+  } else if (!step(scan, so, dir)) {
+    return false;
+  }
   const ScanItem& it = so->cur.items[so->pos];
   scan->xs_heaptid = it.tid;
   scan->xs_recheck = false;
@@ -484,12 +493,13 @@ extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
     if (so->cur.unit.kind == kUnitNulls) {
       scan->xs_itup = so->null_itup;
     } else {
-      // The one column is a fixed-length by-value type (learned_type_decodable): overwrite it in
-      // place instead of forming a tuple per row.
-      IndexTuple itup = so->value_itup;
-      char* data = reinterpret_cast<char*>(itup) + IndexInfoFindDataOffset(itup->t_info);
-      store_att_byval(data, learned_decode(it.key, so->type), so->attlen);
-      scan->xs_itup = itup;
+      // The one column is a fixed-length by-value type (learned_type_decodable), whose value is
+      // the key's int64 narrowed to attlen: overwrite it in place instead of forming a tuple.
+      Datum value = Int64GetDatum(omen::key::to_int64(it.key));
+      Assert(so->attlen == 8 ? value == learned_decode(it.key, so->type)
+                             : DatumGetInt32(value) == DatumGetInt32(learned_decode(it.key, so->type)));
+      store_att_byval(so->value_data, value, so->attlen);
+      scan->xs_itup = so->value_itup;
     }
   }
   return true;
