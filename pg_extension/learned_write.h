@@ -8,16 +8,18 @@
 #pragma once
 
 #include "learned_model.h"
+#include "learned_pairs.h"
 
-// Writes the leaves for keys[0..n) / tids[0..n) (sorted by (key, TID)) from block
-// meta->leaf_start (which must be the relation's next new block), trains the model, writes the
-// model pages right after the leaves. Chooses the page widths and leaf_cap (the most build
-// positions per leaf such that every leaf, at its own widths, is filled to at most `fillfactor`
-// percent). The caller sets meta->generation, leaf_start, error_bound; this fills leaf_cap,
-// nleaves, build_keys, nsegments, model_start, model_pages, model_epsilon, mean/max_error.
-// The pages are not WAL-logged (learned_log_new_pages).
-void learned_write_generation(Relation index, LearnedMeta* meta, const uint64* keys,
-                              const ItemPointerData* tids, Size n, int fillfactor);
+// Writes the leaves for the sorted `pairs` (learned_pairs_sort done) from block meta->leaf_start
+// (which must be the relation's next new block), trains the model, writes the model pages right
+// after the leaves. Chooses the page widths and leaf_cap (the most build positions per leaf such
+// that every leaf, at its own widths, is filled to at most `fillfactor` percent); in memory and
+// spilled pairs give the same leaves. The caller sets meta->generation, leaf_start, error_bound;
+// this fills leaf_cap, nleaves, build_keys, nsegments, model_start, model_pages, model_epsilon,
+// mean/max_error. With `progress`, reports CREATE INDEX subphases and tuples. The pages are not
+// WAL-logged (learned_log_new_pages).
+void learned_write_generation(Relation index, LearnedMeta* meta, LearnedPairs* pairs, int fillfactor,
+                              bool progress);
 
 // WAL-logs blocks [start, end) of `fork` as full page images, in batches (no-op when the index
 // needs no WAL, except for the init fork, which is always logged).
