@@ -219,7 +219,7 @@ extern "C" Datum learned_handler(PG_FUNCTION_ARGS) {
   am->amstorage = false;
   am->amclusterable = false;
   am->ampredlocks = false;
-  am->amcanparallel = false;
+  am->amcanparallel = true;
   am->amcaninclude = false;
   am->amusemaintenanceworkmem = true;
   am->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
@@ -244,8 +244,8 @@ extern "C" Datum learned_handler(PG_FUNCTION_ARGS) {
   am->amendscan = learned_endscan;
   am->ammarkpos = learned_markpos;
   am->amrestrpos = learned_restrpos;
-  am->amestimateparallelscan = nullptr;
-  am->aminitparallelscan = nullptr;
-  am->amparallelrescan = nullptr;
+  am->amestimateparallelscan = learned_estimateparallelscan;
+  am->aminitparallelscan = learned_initparallelscan;
+  am->amparallelrescan = learned_parallelrescan;
   PG_RETURN_POINTER(am);
 }

@@ -6,9 +6,14 @@
 // then, if wanted, the NULL chain (NULLS LAST). Each unit is copied into a batch (leaf + overflow
 // chain items within the range, sorted by key then TID) under a share lock, then released, so a
 // scan never holds a buffer lock between calls.
+//
+// Mark/restore keeps the marked batch aside (two batches take turns); parallel scans hand units
+// out one at a time through shared state (ParallelShared below). docs/index-am.md has both.
 #include "learned_edge.h"
 
 #include <algorithm>
+
+#include <omen/key.h>
 
 extern "C" {
 #include "access/itup.h"
@@ -16,6 +21,9 @@ extern "C" {
 #include "access/tupmacs.h"
 #include "access/xlog.h"
 #include "nodes/tidbitmap.h"
+#include "storage/condition_variable.h"
+#include "storage/spin.h"
+#include "utils/wait_event.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -44,15 +52,20 @@ struct Unit {
   LearnedLeafMap map;  // every page the unit reads must carry map.generation
 };
 
-// One unit's items, copied out of its pages, and what is needed to find its neighbours.
-struct Batch {
-  MemoryContext cxt;  // holds `items`; reset when another unit is loaded into this batch
+// A loaded unit and what is needed to find its neighbours (plain data: parallel scans share it).
+struct UnitPos {
   Unit unit;
-  ScanItem* items;
-  int nitems;
   uint64 high_fence;  // of the loaded leaf
   uint64 low_fence;
   bool is_last;
+};
+
+// One unit's items, copied out of its pages.
+struct Batch {
+  MemoryContext cxt;  // holds `items`; reset when another unit is loaded into this batch
+  UnitPos at;
+  ScanItem* items;
+  int nitems;
 };
 
 // Where a mark (ammarkpos) is kept. The mark costs nothing while it stays in the current batch;
@@ -68,6 +81,7 @@ struct ScanOpaque {
   MemoryContext tuple_cxt;  // the two index-only scan tuples below; lives as long as the scan
   IndexTuple value_itup;    // index-only scans: a tuple formed once, its datum overwritten per row
   IndexTuple null_itup;     // the same for NULL
+  char* value_data;         // value_itup's datum
   int16 attlen;             // of the key column, for value_itup
   MemoryContext keys_cxt;   // ranges and decoded arrays; reset per rescan
   Oid type;
@@ -220,36 +234,34 @@ bool last_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
   return true;
 }
 
-// The unit after the loaded one (so->cur), using the loaded leaf's fences.
-bool next_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
-  const Unit& c = so->cur.unit;
-  if (c.kind == kUnitNulls) return false;
-  if (!so->cur.is_last && so->cur.high_fence <= so->ranges[c.range].hi) {
-    *u = Unit{kUnitValues, c.range, c.leaf + 1, c.map};
+// The unit after `c` (the unit loaded last), using its leaf's fences.
+bool next_unit(IndexScanDesc scan, ScanOpaque* so, const UnitPos& c, Unit* u) {
+  if (c.unit.kind == kUnitNulls) return false;
+  if (!c.is_last && c.high_fence <= so->ranges[c.unit.range].hi) {
+    *u = Unit{kUnitValues, c.unit.range, c.unit.leaf + 1, c.unit.map};
     return true;
   }
-  if (c.range + 1 < so->nranges) {
-    *u = start_unit(scan->indexRelation, c.range + 1, so->ranges[c.range + 1].lo);
+  if (c.unit.range + 1 < so->nranges) {
+    *u = start_unit(scan->indexRelation, c.unit.range + 1, so->ranges[c.unit.range + 1].lo);
     return true;
   }
   *u = Unit{kUnitNulls, 0, 0, LearnedLeafMap{InvalidBlockNumber, 0, InvalidBlockNumber, 0}};
   return so->want_nulls;
 }
 
-bool prev_unit(IndexScanDesc scan, ScanOpaque* so, Unit* u) {
-  const Unit& c = so->cur.unit;
-  if (c.kind == kUnitNulls) {
+bool prev_unit(IndexScanDesc scan, ScanOpaque* so, const UnitPos& c, Unit* u) {
+  if (c.unit.kind == kUnitNulls) {
     if (so->nranges == 0) return false;
     int r = so->nranges - 1;
     *u = end_unit(scan->indexRelation, r, so->ranges[r].hi);
     return true;
   }
-  if (c.leaf > 0 && so->cur.low_fence >= so->ranges[c.range].lo) {
-    *u = Unit{kUnitValues, c.range, c.leaf - 1, c.map};
+  if (c.unit.leaf > 0 && c.low_fence >= so->ranges[c.unit.range].lo) {
+    *u = Unit{kUnitValues, c.unit.range, c.unit.leaf - 1, c.unit.map};
     return true;
   }
-  if (c.range > 0) {
-    *u = end_unit(scan->indexRelation, c.range - 1, so->ranges[c.range - 1].hi);
+  if (c.unit.range > 0) {
+    *u = end_unit(scan->indexRelation, c.unit.range - 1, so->ranges[c.unit.range - 1].hi);
     return true;
   }
   return false;
@@ -319,7 +331,7 @@ void check_unit_page(Relation index, Page page, BlockNumber blkno, LearnedPageKi
 }
 
 void load_leaf(Relation index, const Range& r, Batch* b) {
-  const Unit& u = b->unit;
+  const Unit& u = b->at.unit;
   int cap = 32;  // grows; point lookups copy few items
   b->items = static_cast<ScanItem*>(MemoryContextAlloc(b->cxt, sizeof(ScanItem) * cap));
   BlockNumber blkno = learned_leaf_block(index, u.map, u.leaf);
@@ -328,9 +340,9 @@ void load_leaf(Relation index, const Range& r, Batch* b) {
   Page page = BufferGetPage(buf);
   check_unit_page(index, page, blkno, kPageLeaf, u);
   LearnedItemsHeader* h = learned_items_header(page);
-  b->low_fence = h->low_fence;
-  b->high_fence = h->high_fence;
-  b->is_last = (h->flags & kLeafIsLast) != 0;
+  b->at.low_fence = h->low_fence;
+  b->at.high_fence = h->high_fence;
+  b->at.is_last = (h->flags & kLeafIsLast) != 0;
   MemoryContext old = MemoryContextSwitchTo(b->cxt);
   int run, ignored;
   copy_items(page, r.lo, r.hi, b, &cap, &run);
@@ -378,45 +390,102 @@ void load_unit(IndexScanDesc scan, ScanOpaque* so, const Unit& u) {
   MemoryContextReset(b->cxt);
   b->items = nullptr;
   b->nitems = 0;
-  b->unit = u;
+  b->at.unit = u;
   if (u.kind == kUnitNulls) load_nulls(scan->indexRelation, b);
   else load_leaf(scan->indexRelation, so->ranges[u.range], b);
+}
+
+// The unit to load after `last` in `dir` (the first one when `last` is null); false at the end.
+bool following_unit(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir, const UnitPos* last, Unit* u) {
+  if (ScanDirectionIsBackward(dir)) return last ? prev_unit(scan, so, *last, u) : last_unit(scan, so, u);
+  return last ? next_unit(scan, so, *last, u) : first_unit(scan, so, u);
+}
+
+// A parallel scan's shared state: the participants take units in key order, one at a time. The
+// one whose turn it is (kParBusy) finds the unit after `last`, copies it into its own batch and
+// publishes it as `last`; the others wait on `cv`. Each participant thus returns an ordered
+// subsequence (Gather Merge keeps ORDER BY). Every participant derives the same ranges from the
+// same scan keys. A descent's generation (in `last.unit.map`) is shared, so all participants
+// read one generation per range, which a re-train leaves intact while the query's snapshot lives.
+enum ParState { kParNotStarted = 0, kParIdle, kParBusy, kParDone };
+
+struct ParallelShared {
+  slock_t mutex;
+  ConditionVariable cv;
+  ParState state;
+  UnitPos last;  // the unit taken last (valid in kParIdle)
+};
+
+ParallelShared* parallel_shared(IndexScanDesc scan) {
+  return reinterpret_cast<ParallelShared*>(OffsetToPointer(scan->parallel_scan, scan->parallel_scan->ps_offset));
+}
+
+// Takes the next unit of a parallel scan into so->cur; false when the scan is done.
+bool parallel_advance(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
+  ParallelShared* ps = parallel_shared(scan);
+  ParState was;
+  UnitPos last;
+  for (;;) {
+    SpinLockAcquire(&ps->mutex);
+    was = ps->state;
+    if (was != kParBusy) {
+      if (was != kParDone) ps->state = kParBusy;
+      last = ps->last;
+      SpinLockRelease(&ps->mutex);
+      break;
+    }
+    SpinLockRelease(&ps->mutex);
+    ConditionVariableSleep(&ps->cv, PG_WAIT_EXTENSION);
+  }
+  ConditionVariableCancelSleep();
+  if (was == kParDone) return false;
+  Unit u;
+  bool any = following_unit(scan, so, dir, was == kParNotStarted ? nullptr : &last, &u);
+  if (any) load_unit(scan, so, u);
+  SpinLockAcquire(&ps->mutex);
+  ps->state = any ? kParIdle : kParDone;
+  if (any) ps->last = so->cur.at;
+  SpinLockRelease(&ps->mutex);
+  ConditionVariableBroadcast(&ps->cv);
+  return any;
+}
+
+// Loads the next unit in `dir` into so->cur (the first one when `first`); false at the end.
+bool advance(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir, bool first) {
+  if (scan->parallel_scan != nullptr) return parallel_advance(scan, so, dir);
+  Unit u;
+  if (!following_unit(scan, so, dir, first ? nullptr : &so->cur.at, &u)) return false;
+  load_unit(scan, so, u);
+  return true;
 }
 
 // Moves to the next item in `dir`; false at the end.
 bool step(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
   if (!so->started) {
     so->started = true;
-    Unit u;
-    bool any = ScanDirectionIsBackward(dir) ? last_unit(scan, so, &u) : first_unit(scan, so, &u);
-    if (!any) {
+    if (!advance(scan, so, dir, true)) {
       so->empty = true;
       return false;
     }
-    load_unit(scan, so, u);
     so->pos = ScanDirectionIsBackward(dir) ? so->cur.nitems : -1;
   }
   if (so->empty) return false;
   if (ScanDirectionIsBackward(dir)) {
     so->pos--;
     while (so->pos < 0) {
-      Unit u;
-      if (!prev_unit(scan, so, &u)) {
+      if (!advance(scan, so, dir, false)) {
         so->pos = -1;
         return false;
       }
-      load_unit(scan, so, u);
       so->pos = so->cur.nitems - 1;
     }
   } else {
     so->pos++;
     while (so->pos >= so->cur.nitems) {
-      Unit u;
-      if (!next_unit(scan, so, &u)) {
+      if (!advance(scan, so, dir, false)) {
         so->pos = so->cur.nitems;
         return false;
       }
-      load_unit(scan, so, u);
       so->pos = 0;
     }
   }
@@ -432,6 +501,7 @@ void form_itups(ScanOpaque* so, TupleDesc desc) {
   so->null_itup = index_form_tuple(desc, &value, &isnull);
   isnull = false;
   so->value_itup = index_form_tuple(desc, &value, &isnull);
+  so->value_data = reinterpret_cast<char*>(so->value_itup) + IndexInfoFindDataOffset(so->value_itup->t_info);
   MemoryContextSwitchTo(old);
 }
 
@@ -472,7 +542,12 @@ extern "C" void learned_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, Scan
 
 extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
   auto* so = static_cast<ScanOpaque*>(scan->opaque);
-  if (!step(scan, so, dir)) return false;
+  // The common case, the next item of the loaded batch, without step()'s unit logic.
+  if (likely(so->started && ScanDirectionIsForward(dir) && so->pos + 1 < so->cur.nitems)) {
+    so->pos++;
+  } else if (!step(scan, so, dir)) {
+    return false;
+  }
   const ScanItem& it = so->cur.items[so->pos];
   scan->xs_heaptid = it.tid;
   scan->xs_recheck = false;
@@ -481,15 +556,16 @@ extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
       form_itups(so, RelationGetDescr(scan->indexRelation));
       scan->xs_itupdesc = RelationGetDescr(scan->indexRelation);
     }
-    if (so->cur.unit.kind == kUnitNulls) {
+    if (so->cur.at.unit.kind == kUnitNulls) {
       scan->xs_itup = so->null_itup;
     } else {
-      // The one column is a fixed-length by-value type (learned_type_decodable): overwrite it in
-      // place instead of forming a tuple per row.
-      IndexTuple itup = so->value_itup;
-      char* data = reinterpret_cast<char*>(itup) + IndexInfoFindDataOffset(itup->t_info);
-      store_att_byval(data, learned_decode(it.key, so->type), so->attlen);
-      scan->xs_itup = itup;
+      // The one column is a fixed-length by-value type (learned_type_decodable), whose value is
+      // the key's int64 narrowed to attlen: overwrite it in place instead of forming a tuple.
+      Datum value = Int64GetDatum(omen::key::to_int64(it.key));
+      Assert(so->attlen == 8 ? value == learned_decode(it.key, so->type)
+                             : DatumGetInt32(value) == DatumGetInt32(learned_decode(it.key, so->type)));
+      store_att_byval(so->value_data, value, so->attlen);
+      scan->xs_itup = so->value_itup;
     }
   }
   return true;
@@ -547,6 +623,23 @@ extern "C" void learned_restrpos(IndexScanDesc scan) {
       so->pos = so->mark_pos;
       break;
   }
+}
+
+extern "C" Size learned_estimateparallelscan(void) { return sizeof(ParallelShared); }
+
+extern "C" void learned_initparallelscan(void* target) {
+  auto* ps = static_cast<ParallelShared*>(target);
+  SpinLockInit(&ps->mutex);
+  ConditionVariableInit(&ps->cv);
+  ps->state = kParNotStarted;
+}
+
+// Called by the leader alone, with no worker running.
+extern "C" void learned_parallelrescan(IndexScanDesc scan) {
+  ParallelShared* ps = parallel_shared(scan);
+  SpinLockAcquire(&ps->mutex);
+  ps->state = kParNotStarted;
+  SpinLockRelease(&ps->mutex);
 }
 
 extern "C" void learned_endscan(IndexScanDesc scan) {
