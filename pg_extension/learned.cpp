@@ -219,7 +219,7 @@ extern "C" Datum learned_handler(PG_FUNCTION_ARGS) {
   am->amstorage = false;
   am->amclusterable = false;
   am->ampredlocks = false;
-  am->amcanparallel = false;
+  am->amcanparallel = true;
   am->amcaninclude = false;
   am->amusemaintenanceworkmem = true;
   am->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
@@ -242,10 +242,10 @@ extern "C" Datum learned_handler(PG_FUNCTION_ARGS) {
   am->amgettuple = learned_gettuple;
   am->amgetbitmap = learned_getbitmap;
   am->amendscan = learned_endscan;
-  am->ammarkpos = nullptr;
-  am->amrestrpos = nullptr;
-  am->amestimateparallelscan = nullptr;
-  am->aminitparallelscan = nullptr;
-  am->amparallelrescan = nullptr;
+  am->ammarkpos = learned_markpos;
+  am->amrestrpos = learned_restrpos;
+  am->amestimateparallelscan = learned_estimateparallelscan;
+  am->aminitparallelscan = learned_initparallelscan;
+  am->amparallelrescan = learned_parallelrescan;
   PG_RETURN_POINTER(am);
 }

@@ -5,7 +5,7 @@
 //   learned_page.cpp      page format helpers, metapage checks (format in docs/format.md)
 //   learned_model.cpp     the model cache (rd_amcache): core PgmModel + leaf fences
 //   learned_build.cpp     ambuild, ambuildempty
-//   learned_scan.cpp      ambeginscan .. amendscan, amgettuple, amgetbitmap
+//   learned_scan.cpp      ambeginscan .. amendscan, amgettuple, amgetbitmap, mark/restore, parallel scans
 //   learned_insert.cpp    aminsert
 //   learned_vacuum.cpp    ambulkdelete, amvacuumcleanup
 //   learned_validate.cpp  amvalidate
@@ -76,6 +76,11 @@ IndexScanDesc learned_beginscan(Relation index, int nkeys, int norderbys);
 void learned_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
 bool learned_gettuple(IndexScanDesc scan, ScanDirection dir);
 int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm);
+void learned_markpos(IndexScanDesc scan);
+void learned_restrpos(IndexScanDesc scan);
+Size learned_estimateparallelscan(void);
+void learned_initparallelscan(void* target);
+void learned_parallelrescan(IndexScanDesc scan);
 void learned_endscan(IndexScanDesc scan);
 char* learned_buildphasename(int64 phase);
 }

@@ -73,26 +73,22 @@ uint32 count_below(const uint64* fences, uint32 from, uint32 to, uint64 key) {
 
 }  // namespace
 
-LearnedTrained learned_train(const uint64* keys, Size n, uint32 epsilon) {
-  LearnedTrained out{nullptr, 0, 0.0, 0, 0};
-  if (n == 0) return out;
 #if OMEN_HAVE_PGM
-  // The model object is owned by the current memory context from the moment it exists, so an
-  // error (e.g. palloc failing) cannot leak it.
-  // A temporary context owns the core model; deleting it at the end frees the model.
-  MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "learned training", ALLOCSET_SMALL_SIZES);
-  void* model = omen_pg::call_core("training the learned model", [&]() -> void* {
-    omen::ModelOptions opt;
-    opt.epsilon = epsilon;
-    return new omen::PgmModel(omen::PgmModel::build(std::span<const uint64_t>(keys, n), opt));
-  });
-  own_model(tmp, model);
-  auto* m = static_cast<omen::PgmModel*>(model);
+namespace {
+
+void delete_builder(void* arg) {
+  delete static_cast<omen::PgmModel::Builder*>(arg);
+}
+
+// Fills out->segments / nsegments / model_epsilon from the core model out->model, trained over
+// n keys.
+void read_segments(LearnedTrained* out, Size n) {
+  auto* m = static_cast<const omen::PgmModel*>(out->model);
   Size nseg = omen_pg::call_core("reading the model", [&] { return m->segment_count(); });
-  out.model_epsilon = omen_pg::call_core("reading the model", [&] { return m->epsilon(); });
+  out->model_epsilon = omen_pg::call_core("reading the model", [&] { return m->epsilon(); });
   const Size seg_size = learned_segment_size(n);
-  out.segments = static_cast<char*>(palloc_extended(std::max<Size>(nseg, 1) * seg_size, MCXT_ALLOC_HUGE));
-  out.nsegments = static_cast<uint32>(nseg);
+  out->segments = static_cast<char*>(palloc_extended(std::max<Size>(nseg, 1) * seg_size, MCXT_ALLOC_HUGE));
+  out->nsegments = static_cast<uint32>(nseg);
   omen_pg::call_core("reading the model", [&] {
     if (m->is_wide() != (seg_size == sizeof(LearnedWideSegment)))
       throw std::logic_error("core model layout differs from the page layout");
@@ -100,33 +96,121 @@ LearnedTrained learned_train(const uint64* keys, Size n, uint32 epsilon) {
       if (m->is_wide()) {
         const omen::WidePgmSegment& g = m->wide_segments()[i];
         const LearnedWideSegment w{g.first_key, g.slope, g.intercept};
-        memcpy(out.segments + i * seg_size, &w, seg_size);
+        memcpy(out->segments + i * seg_size, &w, seg_size);
       } else {
         const omen::PgmSegment& g = m->segments()[i];
         const LearnedSegment c{g.first_key, g.slope, g.intercept};
-        memcpy(out.segments + i * seg_size, &c, seg_size);
+        memcpy(out->segments + i * seg_size, &c, seg_size);
       }
     }
-    // Training error: |predicted position - true lower_bound| over the build keys.
-    double sum = 0;
-    uint64 max = 0;
-    Size first = 0;
-    for (Size i = 0; i < n; i++) {
-      if (i > 0 && keys[i] != keys[i - 1]) first = i;
-      auto b = m->predict(keys[i]);
-      uint64 err = b.pos > first ? b.pos - first : first - b.pos;
-      sum += static_cast<double>(err);
-      max = std::max<uint64>(max, err);
-    }
-    out.mean_error = sum / static_cast<double>(n);
-    out.max_error = max;
   });
-  MemoryContextDelete(tmp);
+}
+
+}  // namespace
+#endif
+
+struct LearnedTrainer {
+  MemoryContext cxt;  // owns the core builder, then the model
+  void* builder;      // omen::PgmModel::Builder
+  Size n;
+};
+
+LearnedTrained learned_train(const uint64* keys, Size n, uint32 epsilon) {
+  LearnedTrained out{nullptr, 0, 0, nullptr, nullptr};
+  if (n == 0) return out;
+#if OMEN_HAVE_PGM
+  // A context of its own owns the core model from the moment it exists (reset callback), so an
+  // error cannot leak it; learned_trained_free deletes it.
+  out.cxt = AllocSetContextCreate(CurrentMemoryContext, "learned training", ALLOCSET_SMALL_SIZES);
+  out.model = omen_pg::call_core("training the learned model", [&]() -> void* {
+    omen::ModelOptions opt;
+    opt.epsilon = epsilon;
+    return new omen::PgmModel(omen::PgmModel::build(std::span<const uint64_t>(keys, n), opt));
+  });
+  own_model(out.cxt, out.model);
+  read_segments(&out, n);
 #else
   (void)keys;
   (void)epsilon;
 #endif
   return out;
+}
+
+LearnedTrainer* learned_trainer_begin(Size n, uint32 epsilon, Size chunk_points) {
+  auto* t = static_cast<LearnedTrainer*>(palloc0(sizeof(LearnedTrainer)));
+  t->n = n;
+#if OMEN_HAVE_PGM
+  t->cxt = AllocSetContextCreate(CurrentMemoryContext, "learned training", ALLOCSET_SMALL_SIZES);
+  auto* cb = static_cast<MemoryContextCallback*>(MemoryContextAlloc(t->cxt, sizeof(MemoryContextCallback)));
+  t->builder = omen_pg::call_core("training the learned model", [&]() -> void* {
+    omen::ModelOptions opt;
+    opt.epsilon = epsilon;
+    return new omen::PgmModel::Builder(n, opt, std::max<Size>(chunk_points, 2));
+  });
+  cb->func = delete_builder;
+  cb->arg = t->builder;
+  MemoryContextRegisterResetCallback(t->cxt, cb);
+#else
+  (void)epsilon;
+  (void)chunk_points;
+#endif
+  return t;
+}
+
+void learned_trainer_add(LearnedTrainer* t, const uint64* keys, Size count) {
+#if OMEN_HAVE_PGM
+  auto* b = static_cast<omen::PgmModel::Builder*>(t->builder);
+  omen_pg::call_core("training the learned model", [&] { b->add(std::span<const uint64_t>(keys, count)); });
+#else
+  (void)t;
+  (void)keys;
+  (void)count;
+#endif
+}
+
+LearnedTrained learned_trainer_finish(LearnedTrainer* t) {
+  LearnedTrained out{nullptr, 0, 0, nullptr, t->cxt};
+#if OMEN_HAVE_PGM
+  if (t->n > 0) {
+    auto* b = static_cast<omen::PgmModel::Builder*>(t->builder);
+    out.model = omen_pg::call_core("training the learned model",
+                                   [&]() -> void* { return new omen::PgmModel(b->finish()); });
+    own_model(t->cxt, out.model);
+    read_segments(&out, t->n);
+  }
+#endif
+  pfree(t);
+  return out;
+}
+
+void learned_trained_error(const LearnedTrained& t, const uint64* keys, Size count, LearnedErrorAcc* acc) {
+#if OMEN_HAVE_PGM
+  if (t.model == nullptr) return;
+  auto* m = static_cast<const omen::PgmModel*>(t.model);
+  omen_pg::call_core("measuring the model", [&] {
+    for (Size i = 0; i < count; i++, acc->pos++) {
+      if (acc->pos == 0 || keys[i] != acc->prev) acc->first = acc->pos;
+      acc->prev = keys[i];
+      auto b = m->predict(keys[i]);
+      uint64 err = b.pos > acc->first ? b.pos - acc->first : acc->first - b.pos;
+      acc->sum += static_cast<double>(err);
+      acc->max = std::max<uint64>(acc->max, err);
+    }
+  });
+#else
+  (void)t;
+  (void)keys;
+  (void)count;
+  (void)acc;
+#endif
+}
+
+void learned_trained_free(LearnedTrained* t) {
+  if (t->segments != nullptr) pfree(t->segments);
+  if (t->cxt != nullptr) MemoryContextDelete(t->cxt);
+  t->segments = nullptr;
+  t->model = nullptr;
+  t->cxt = nullptr;
 }
 
 LearnedCache* learned_get_cache(Relation index) {

@@ -10,10 +10,9 @@
 #include "learned_write.h"
 #include "learned_edge.h"
 
-#include <algorithm>
-
 extern "C" {
 #include "access/transam.h"
+#include "miscadmin.h"
 #include "access/xact.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
@@ -22,45 +21,26 @@ extern "C" {
 
 namespace {
 
-struct Pair {
-  uint64 key;
-  ItemPointerData tid;
-};
-
-bool pair_less(const Pair& a, const Pair& b) {
-  if (a.key != b.key) return a.key < b.key;
-  return ItemPointerCompare(const_cast<ItemPointer>(&a.tid), const_cast<ItemPointer>(&b.tid)) < 0;
-}
-
-struct PairArray {
-  Pair* items;
-  Size n;
-  Size cap;
-};
-
-void append_page_items(Page page, PairArray* a) {
+void put_page_items(Page page, LearnedPairs* pairs) {
   LearnedItemsHeader* h = learned_items_header(page);
   for (int i = 0; i < h->nitems; i++) {
-    if (a->n == a->cap) {
-      a->cap *= 2;
-      a->items = static_cast<Pair*>(repalloc_huge(a->items, a->cap * sizeof(Pair)));
-    }
-    a->items[a->n++] = Pair{learned_item_key(page, i), learned_item_tid(page, i)};
+    ItemPointerData tid = learned_item_tid(page, i);
+    learned_pairs_put(pairs, learned_item_key(page, i), &tid);
   }
 }
 
-// Appends the items of leaf `blkno` and its overflow chain to `a` (unsorted).
-void collect_leaf(Relation index, BlockNumber blkno, PairArray* a) {
+// Puts the items of leaf `blkno` and its overflow chain into `pairs`.
+void collect_leaf(Relation index, BlockNumber blkno, LearnedPairs* pairs) {
   Buffer buf = ReadBuffer(index, blkno);
   LockBuffer(buf, BUFFER_LOCK_SHARE);
   Page page = BufferGetPage(buf);
   learned_check_page(index, page, blkno, kPageLeaf);
-  append_page_items(page, a);
+  put_page_items(page, pairs);
   for (BlockNumber next = learned_items_header(page)->next; next != InvalidBlockNumber;) {
     Buffer obuf = ReadBuffer(index, next);
     LockBuffer(obuf, BUFFER_LOCK_SHARE);
     learned_check_page(index, BufferGetPage(obuf), next, kPageOverflow);
-    append_page_items(BufferGetPage(obuf), a);
+    put_page_items(BufferGetPage(obuf), pairs);
     next = learned_items_header(BufferGetPage(obuf))->next;
     UnlockReleaseBuffer(obuf);
   }
@@ -161,33 +141,29 @@ bool learned_retrain(Relation index, bool wait) {
   LearnedMeta old;
   learned_read_meta(index, &old);
 
-  // 1. Every live pair, in order.
-  PairArray a{static_cast<Pair*>(palloc(1024 * sizeof(Pair))), 0, 1024};
+  // 1. Every live pair, sorted within maintenance_work_mem (learned_pairs.h). Leaves are in key
+  // order, but equal keys spanning leaves are not in TID order (heap TIDs are not assigned in
+  // insertion order), and chains are unsorted: sort by (key, TID) as the new leaves require.
+  LearnedPairs* pairs = learned_pairs_begin(maintenance_work_mem);
   uint32 nold;
   BlockNumber* old_leaves = learned_all_leaves(index, old, &nold);
-  for (uint32 i = 0; i < nold; i++) collect_leaf(index, old_leaves[i], &a);
+  for (uint32 i = 0; i < nold; i++) {
+    collect_leaf(index, old_leaves[i], pairs);
+    CHECK_FOR_INTERRUPTS();
+  }
   pfree(old_leaves);
-  // Leaves are in key order, but equal keys spanning leaves are not in TID order (heap TIDs are
-  // not assigned in insertion order): sort by (key, TID) as the new leaves require.
-  std::sort(a.items, a.items + a.n, pair_less);
+  learned_pairs_sort(pairs, RelationGetRelationName(index));
 
-  // 2. The new generation after the last block.
+  // 2. The new generation in the first run of free pages long enough (pages of generations no
+  // snapshot can read any more), else after the last block.
   LearnedMeta meta = old;
   meta.generation = old.generation + 1;
   meta.error_bound = static_cast<uint32>(learned_error_bound(index));
-  meta.leaf_start = RelationGetNumberOfBlocks(index);
+  meta.leaf_start = InvalidBlockNumber;
   meta.edge_nleaves = 0;
   meta.edge_dir_head = meta.edge_dir_tail = InvalidBlockNumber;
-  auto* keys = static_cast<uint64*>(palloc_extended(Max(a.n, 1) * sizeof(uint64), MCXT_ALLOC_HUGE));
-  auto* tids = static_cast<ItemPointerData*>(palloc_extended(Max(a.n, 1) * sizeof(ItemPointerData), MCXT_ALLOC_HUGE));
-  for (Size i = 0; i < a.n; i++) {
-    keys[i] = a.items[i].key;
-    tids[i] = a.items[i].tid;
-  }
-  pfree(a.items);
-  learned_write_generation(index, &meta, keys, tids, a.n, learned_fillfactor(index));
-  pfree(keys);
-  pfree(tids);
+  learned_write_generation(index, &meta, pairs, learned_fillfactor(index), false);
+  learned_pairs_end(pairs);
   // The new pages are WAL-logged before the metapage record that makes them reachable.
   learned_log_new_pages(index, MAIN_FORKNUM, meta.leaf_start, meta.model_start + meta.model_pages);
 

@@ -111,6 +111,28 @@ double count_chain(Relation index, BlockNumber blkno, LearnedPageKind kind) {
   return n;
 }
 
+// Calls visit(index, leaf buffer, arg) for every leaf of the current generation (build leaves,
+// then edge leaves), each read, locked in `lock_mode` (BUFFER_LOCK_SHARE / _EXCLUSIVE) and
+// checked first, unlocked after. Edge leaves added after the metapage is read are not visited
+// (during a bulk delete they hold only entries inserted after the heap scan). The one leaf walk of
+// bulk delete and cleanup.
+template <class Visit>
+void walk_leaves(Relation index, int lock_mode, Visit visit) {
+  LearnedMeta meta;
+  learned_read_meta(index, &meta);
+  uint32 nleaves;
+  BlockNumber* leaves = learned_all_leaves(index, meta, &nleaves);
+  for (uint32 i = 0; i < nleaves; i++) {
+    vacuum_delay_point();
+    Buffer buf = ReadBuffer(index, leaves[i]);
+    LockBuffer(buf, lock_mode);
+    learned_check_page(index, BufferGetPage(buf), leaves[i], kPageLeaf);
+    visit(buf);
+    UnlockReleaseBuffer(buf);
+  }
+  pfree(leaves);
+}
+
 }  // namespace
 
 extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, IndexBulkDeleteResult* stats,
@@ -119,23 +141,11 @@ extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, Inde
   if (stats == nullptr) stats = static_cast<IndexBulkDeleteResult*>(palloc0(sizeof(IndexBulkDeleteResult)));
   stats->num_index_tuples = 0;
   LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
-  LearnedMeta meta;
-  learned_read_meta(index, &meta);
-  // Edge leaves added after this point hold only entries inserted after the heap scan.
-  uint32 nleaves;
-  BlockNumber* leaves = learned_all_leaves(index, meta, &nleaves);
-  for (uint32 i = 0; i < nleaves; i++) {
-    vacuum_delay_point();
-    BlockNumber blkno = leaves[i];
-    Buffer buf = ReadBuffer(index, blkno);
-    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-    learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
+  walk_leaves(index, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf) {
     stats->tuples_removed += compact_page(index, buf, callback, state);
     stats->num_index_tuples += learned_items_header(BufferGetPage(buf))->nitems;
     vacuum_chain(index, buf, ChainOwner{leaf_head, leaf_tail, leaf_unlinked}, kPageOverflow, callback, state, stats);
-    UnlockReleaseBuffer(buf);
-  }
-  pfree(leaves);
+  });
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
   LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
   learned_check_page(index, BufferGetPage(mbuf), kLearnedMetaBlock, kPageMeta);
@@ -152,23 +162,12 @@ extern "C" IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, I
   if (stats == nullptr) {
     // No bulk delete ran: count the items so pg_class.reltuples stays right.
     stats = static_cast<IndexBulkDeleteResult*>(palloc0(sizeof(IndexBulkDeleteResult)));
+    walk_leaves(index, BUFFER_LOCK_SHARE, [&](Buffer buf) {
+      LearnedItemsHeader* h = learned_items_header(BufferGetPage(buf));
+      stats->num_index_tuples += h->nitems + count_chain(index, h->next, kPageOverflow);
+    });
     LearnedMeta meta;
     learned_read_meta(index, &meta);
-    uint32 nleaves;
-    BlockNumber* leaves = learned_all_leaves(index, meta, &nleaves);
-    for (uint32 i = 0; i < nleaves; i++) {
-      vacuum_delay_point();
-      BlockNumber blkno = leaves[i];
-      Buffer buf = ReadBuffer(index, blkno);
-      LockBuffer(buf, BUFFER_LOCK_SHARE);
-      learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
-      LearnedItemsHeader* h = learned_items_header(BufferGetPage(buf));
-      stats->num_index_tuples += h->nitems;
-      BlockNumber next = h->next;
-      UnlockReleaseBuffer(buf);
-      stats->num_index_tuples += count_chain(index, next, kPageOverflow);
-    }
-    pfree(leaves);
     stats->num_index_tuples += count_chain(index, meta.null_head, kPageNull);
   }
   // Free a retired generation no snapshot can read any more; re-train when overflow chains hold

@@ -110,7 +110,8 @@ int run(omen::TieredStore& t, int argc, char** argv) {
     auto st = t.stats();
     std::cout << "hot keys: " << st.hot_keys << "\nhot versions: " << st.hot_versions << "\ncold runs: " << st.cold_runs
               << "\ncold keys: " << st.cold_keys << "\nindex: " << st.index_kind << "\nindex model bytes: "
-              << st.model_bytes << "\nlast commit timestamp: " << st.last_commit_ts << "\n"
+              << st.model_bytes << "\nlast commit timestamp: " << st.last_commit_ts << "\nhot log bytes: " << st.log_bytes
+              << "\nhot log checkpoint bytes: " << st.checkpoint_bytes << "\n"
               << t.storage().stats();
     return 0;
   }

@@ -233,6 +233,7 @@ class RunWriteGate final : public StorageEngine {
   Status sync() override { return inner_->sync(); }
   std::string_view name() const noexcept override { return "gate"; }
   std::string stats() const override { return inner_->stats(); }
+  FileStore* files() override { return inner_->files(); }
 
  private:
   StorageEngine* inner_;

@@ -4,7 +4,9 @@
 # omendb_index_retrain) under the readers. A set of sentinel rows is never modified: every read of
 # it must see exactly those rows, in order, or the client aborts. Readers of the appended keys
 # check that the newest one is found by a point lookup, that none is returned twice, and that a
-# backward scan returns them in order.
+# backward scan returns them in order. Parallel readers (two workers each) scan 20000 more
+# sentinel rows that span many leaves, through Parallel Index (Only) Scans and Gather Merge, while
+# the index is re-trained under them.
 # Afterwards the index verifies and answers like a sequential scan.
 use strict;
 use warnings;
@@ -21,9 +23,23 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE t (id serial, k int8);
 	INSERT INTO t (k) SELECT (random() * 100000)::int8 FROM generate_series(1, 20000);
 	INSERT INTO t (k) SELECT 200000 + i FROM generate_series(0, 99) i;
+	INSERT INTO t (k) SELECT -i FROM generate_series(1, 20000) i;
 	CREATE SEQUENCE s START 300000;
 	CREATE INDEX t_k ON t USING learned (k) WITH (fillfactor = 90, error_bound = 32);
+	ANALYZE t;
 });
+
+my $parallel_settings = join('', map { "SET LOCAL $_;\n" } (
+	'parallel_setup_cost = 0', 'parallel_tuple_cost = 0', 'min_parallel_index_scan_size = 0', 'min_parallel_table_scan_size = 0',
+	'max_parallel_workers_per_gather = 2', 'cpu_tuple_cost = 1', 'cpu_index_tuple_cost = 1', 'enable_seqscan = off',
+	'enable_bitmapscan = off'));
+my @parallel_queries = (
+	"SELECT 1 / (count(*) = 20000 AND sum(k) = -200010000)::int FROM t WHERE k < 0;\n",
+	"SELECT 1 / (count(id) = 20000 AND sum(k) = -200010000)::int FROM t WHERE k < 0;\n",
+	"SELECT 1 / (array_agg(k) = (SELECT array_agg(-g::int8 ORDER BY g DESC) FROM generate_series(1, 20000) g))::int FROM (SELECT k FROM t WHERE k < 0 ORDER BY k) s;\n");
+my $plans = $node->safe_psql('postgres', "BEGIN;\n$parallel_settings" . join('', map { "EXPLAIN (COSTS OFF) $_" } @parallel_queries) . "COMMIT;\n");
+like($plans, qr/Parallel Index Only Scan using t_k.*Parallel Index Scan using t_k.*Gather Merge\s+Workers Planned: 2\s+->  Parallel Index Only Scan using t_k/s,
+	'the parallel readers plan Parallel Index Only Scan, Parallel Index Scan and Gather Merge over t_k');
 
 my $dir = $node->basedir;
 my %scripts = (
@@ -35,6 +51,7 @@ my %scripts = (
 	'appended.sql' => "SELECT 1 / ((SELECT count(*) FROM t WHERE k = m) = 1 OR m IS NULL)::int FROM (SELECT max(k) AS m FROM t WHERE k >= 300000) s;\n"
 	  . "SELECT 1 / (count(*) = count(DISTINCT k))::int FROM t WHERE k >= 300000;\n"
 	  . "SELECT 1 / coalesce(bool_and(k < prev), true)::int FROM (SELECT k, lag(k) OVER () AS prev FROM (SELECT k FROM t WHERE k >= 300000 ORDER BY k DESC LIMIT 300) a) b WHERE prev IS NOT NULL;\n",
+	'parallel.sql' => "BEGIN;\n$parallel_settings" . join('', @parallel_queries) . "COMMIT;\n",
 	'retrain.sql' => "SELECT omendb_index_retrain('t_k');\n\\sleep 1 s\n",
 	'query.sql'  => "\\set k random(0, 100000)\nSELECT count(*) FROM t WHERE k BETWEEN :k AND :k + 200;\nSELECT k FROM t WHERE k >= :k ORDER BY k LIMIT 5;\nSELECT count(*) FROM t WHERE k = 4242;\n",
 	'delete.sql' => "\\set k random(0, 100000)\nDELETE FROM t WHERE k BETWEEN :k AND :k + 3;\n",
@@ -50,6 +67,7 @@ my ($ok, $stdout, $stderr) = (0, '', '');
 	my @cmd = ('pgbench', '-n', '-c', '4', '-j', '2', '-T', '30',
 		'-f', "$dir/insert.sql\@6", '-f', "$dir/query.sql\@6", '-f', "$dir/delete.sql\@1", '-f', "$dir/vacuum.sql\@1",
 		'-f', "$dir/sentinel.sql\@4", '-f', "$dir/retrain.sql\@1", '-f', "$dir/append.sql\@6", '-f', "$dir/appended.sql\@3",
+		'-f', "$dir/parallel.sql\@2",
 		'-h', $node->host, '-p', $node->port, 'postgres');
 	$ok = IPC::Run::run(\@cmd, '>', \$stdout, '2>', \$stderr);
 }

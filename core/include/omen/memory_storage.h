@@ -39,6 +39,7 @@ class MemoryStorage final : public StorageEngine {
   Status sync() override { return Status::OK(); }
   std::string_view name() const noexcept override { return "memory"; }
   std::string stats() const override;
+  FileStore* files() override { return files_.get(); }
 
   // Implementation detail shared with the iterator (memory_storage.cpp).
   struct Version {
@@ -58,6 +59,7 @@ class MemoryStorage final : public StorageEngine {
   uint64_t oldest_needed_locked() const;  // REQUIRES: mu_ held
   void release(uint64_t seq) const;
 
+  std::unique_ptr<FileStore> files_ = new_memory_file_store();
   mutable std::shared_mutex mu_;
   Map map_;           // GUARDED_BY(mu_)
   uint64_t seq_ = 0;  // GUARDED_BY(mu_): sequence of the last applied batch

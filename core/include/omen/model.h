@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <span>
 #include <vector>
@@ -193,6 +194,7 @@ class PgmModel {
  public:
   // REQUIRES: sorted ascending (duplicates allowed). Parallel when opts.parallel.
   static PgmModel build(std::span<const uint64_t> sorted, ModelOptions opts = {});
+  class Builder;
   // Rebuild the upper levels over a stored leaf level (e.g. read back from pages).
   // REQUIRES: `leaf` is the segments() (or wide_segments()) of a model built over key_count keys
   // and `epsilon` its epsilon(); then the rebuilt model predicts exactly as the original. Throws
@@ -289,6 +291,34 @@ class PgmModel {
   std::vector<uint32_t> eps_;            // [0]: measured error bound of the leaf level
   size_t n_ = 0;
   bool wide_ = false;
+};
+
+// Builds a PgmModel from keys that arrive in ascending order without holding them: for callers
+// whose keys do not fit in memory (the index AM's external-sort build). It buffers at most
+// `chunk_points` constraint points (16 bytes each) and segments the buffer whenever it is full, so
+// a piece also ends at every chunk boundary: at most one segment more per chunk than build() over
+// the same keys, otherwise the same fit (PGM-index's parallel build splits the same way). The
+// guarantee of predict() is the same as build()'s: every piece is measured at every point, and
+// intercepts never decrease across chunks. opts.parallel is ignored. Not thread-safe; the
+// finished model does not depend on the builder.
+class PgmModel::Builder {
+ public:
+  // key_count: exactly how many keys add() will receive (it fixes the segment layout and the
+  // clamp of the last piece). Throws std::invalid_argument when chunk_points < 2.
+  Builder(size_t key_count, ModelOptions opts, size_t chunk_points);
+  ~Builder();
+  Builder(const Builder&) = delete;
+  Builder& operator=(const Builder&) = delete;
+  // Adds the next keys. Throws std::invalid_argument when a key is below the previous one or more
+  // than key_count keys arrive in all.
+  void add(std::span<const uint64_t> keys);
+  // The model over all keys added. Throws std::invalid_argument unless exactly key_count keys
+  // were added. The builder must not be used afterwards.
+  PgmModel finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace omen

@@ -57,6 +57,9 @@ class RocksDBStorage final : public StorageEngine {
   Status sync() override;
   std::string_view name() const noexcept override { return "rocksdb"; }
   std::string stats() const override;
+  // Files in the subdirectory kFilesDir, through the database's file system.
+  FileStore* files() override { return files_.get(); }
+  static constexpr const char* kFilesDir = "hotlog";
   // Flushes memtables to SST files (used by tests and tools).
   Status flush();
   // The underlying database, for tools and benchmarks. Owned by this object.
@@ -69,6 +72,7 @@ class RocksDBStorage final : public StorageEngine {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   std::unique_ptr<rocksdb::Env> env_;  // composite env over opts.file_system, if any
   std::string dir_;
+  std::unique_ptr<FileStore> files_;
 };
 
 }  // namespace omen

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "omen/file_store.h"
 #include "omen/status.h"
 
 namespace omen {
@@ -108,6 +109,9 @@ class StorageEngine {
   virtual std::string_view name() const noexcept = 0;
   // Implementation statistics as "name: value" lines.
   virtual std::string stats() const = 0;
+  // Append-only files kept with the engine's data (the tiered store's hot log). Owned by the
+  // engine; valid while it lives.
+  virtual FileStore* files() = 0;
 };
 
 // Checks the size limits for one put; ok or kInvalidArgument naming the limit.

@@ -6,8 +6,9 @@
 // transaction committed a write to one of the same keys after that begin().
 //
 // Two tiers share one StorageEngine (docs/storage.md for the layout and protocols):
-//   hot:  recent versions of every key, in memory behind a learned index, each also stored durably
-//         as an 'H' row written in its commit's atomic batch;
+//   hot:  recent versions of every key, in memory behind a learned index, made durable by the hot
+//         log: one record per commit appended to files next to the storage (StorageEngine::files),
+//         periodically replaced by a checkpoint of the hot tier's newest versions;
 //   cold: immutable sorted runs in the StorageEngine, one learned index over each run's keys
 //         mapping a key to its position; a migration moves versions every snapshot sees (frozen)
 //         from hot to a new run in one atomic batch.
@@ -15,7 +16,7 @@
 //
 // Thread safety: TieredStore methods may be called from any number of threads; a Transaction is
 // used by one thread at a time. Commits validate and take their timestamp under one commit lock,
-// then write to storage concurrently (the storage groups them) and install into the hot tier;
+// then append their log record (synced commits share fsyncs) and install into the hot tier;
 // a commit returns once every commit with a smaller timestamp has finished, and only then is it
 // visible to new transactions. Reads never wait for commits except for a brief in-memory install.
 //
@@ -26,7 +27,8 @@
 //     and installed, or failed), so a snapshot at published() sees whole transactions only.
 //
 // Durability: with TierOptions::sync_commits a commit that returned ok survives power loss;
-// without it, it survives a process crash (the RocksDB log is written, not fsynced).
+// without it, it survives a process crash (the log record is written, not fsynced). A failed
+// log write or fsync makes every later commit, migration and checkpoint fail until reopened.
 //
 // Background maintenance (TierOptions::auto_maintenance): one thread per store, started by open()
 // and joined by the destructor (which first lets a running pass finish). A pass that fails keeps
@@ -58,6 +60,7 @@ namespace omen {
 
 namespace detail {
 class HotTier;
+class HotLog;
 class ColdRun;
 struct RunSet;
 struct Write {  // one buffered write of a transaction
@@ -82,6 +85,10 @@ struct TierOptions {
   // A run compaction streams: it holds and writes at most this many entries (values) at a time,
   // plus the merged run's keys (8 bytes each), which its in-memory index keeps anyway.
   size_t compaction_batch_entries = 4096;
+  // The hot log is checkpointed (and the segments before the checkpoint deleted) by a maintenance
+  // pass once the segments written since the last checkpoint exceed
+  // max(checkpoint_log_bytes, 2 x the last checkpoint's size), and after every migration.
+  uint64_t checkpoint_log_bytes = uint64_t{64} << 20;
   // Garbage collection of superseded versions runs every gc_every_commits commits.
   size_t gc_every_commits = 1024;
   // true: a background thread owned by the store runs a maintenance pass (gc, then migration if
@@ -132,7 +139,7 @@ class Transaction {
 
 class TieredStore {
  public:
-  static constexpr const char* kFormat = "omen-tier-1";
+  static constexpr const char* kFormat = "omen-tier-2";
 
   // Opens the store kept in `db` (which must outlive it and be used by nothing else), recovering
   // hot versions and cold runs. kNotSupported if db holds data that is not a tiered store,
@@ -158,6 +165,9 @@ class TieredStore {
   // Merges every cold run into one, dropping tombstones and shadowed entries. The old runs' rows
   // are deleted once no reader holds them (or at the next open, after a crash).
   Status compact_runs();
+  // Writes a checkpoint of the hot log (the newest hot version of every key) and deletes the
+  // log segments it replaces. Runs in the calling thread.
+  Status checkpoint();
 
   // A snapshot of counters (each read atomically, not all at one instant).
   struct Stats {
@@ -165,6 +175,7 @@ class TieredStore {
     size_t model_bytes;  // learned index models only (hot index + every run), not keys or values
     uint64_t commits, conflicts, migrations, last_commit_ts;
     size_t compaction_peak_entries;  // most entries the last run compaction held at once
+    uint64_t log_bytes, checkpoint_bytes;  // hot log: segments since the last checkpoint; that checkpoint
     std::string index_kind;
   };
   Stats stats() const;
@@ -184,6 +195,7 @@ class TieredStore {
   void maintainer_loop();
   Status take_background_error();
   Status compact_runs_locked();
+  Status checkpoint_locked();
   Status merge_runs(const detail::RunSet& runs, uint64_t id);
   Status drop_dead_runs_locked(bool all);
   Status collect_garbage();
@@ -192,6 +204,7 @@ class TieredStore {
   TierOptions opts_;
   TimestampOracle oracle_;
   std::unique_ptr<detail::HotTier> hot_;
+  std::unique_ptr<detail::HotLog> log_;  // set by recover()
   std::mutex commit_mu_;         // guards validation, timestamps and publication (see invariants)
   std::condition_variable published_cv_;
   std::unordered_set<uint64_t> pending_keys_;  // GUARDED_BY(commit_mu_)

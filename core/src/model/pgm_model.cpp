@@ -4,6 +4,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 
@@ -140,6 +141,92 @@ void PgmModel::build_directory(const std::vector<Seg>& leaf) {
     DirLevel up = level_over(below.size, [&](size_t i) { return below.keys[i]; });
     dir_.push_back(std::move(up));
   }
+}
+
+// The streaming build: constraint points generated key by key (the rules of PointCursor),
+// segmented a chunk at a time.
+struct PgmModel::Builder::Impl {
+  size_t n;
+  ModelOptions opts;
+  size_t chunk;
+  bool wide;
+  std::vector<detail::Point> points;
+  std::vector<PgmSegment> leaf;
+  std::vector<WidePgmSegment> wide_leaf;
+  uint64_t err = 0;
+  int64_t a_min = std::numeric_limits<int64_t>::min();  // last intercept: never decrease
+  size_t seen = 0;     // keys added so far (the next key's rank)
+  uint64_t prev = 0;   // the last key added
+  size_t run = 0;      // copies of prev seen so far
+
+  void push(detail::Point p) {
+    points.push_back(p);
+    if (points.size() == chunk) flush();
+  }
+  template <class Seg>
+  void segment(std::vector<Seg>* out) {
+    err = std::max(err, detail::segment_points(points.data(), points.size(), n, opts.epsilon, out, a_min));
+    a_min = static_cast<int64_t>(out->back().intercept);
+  }
+  void flush() {
+    if (points.empty()) return;
+    if (wide) segment(&wide_leaf);
+    else segment(&leaf);
+    points.clear();
+  }
+};
+
+PgmModel::Builder::Builder(size_t key_count, ModelOptions opts, size_t chunk_points) {
+  if (chunk_points < 2) throw std::invalid_argument("omen::PgmModel::Builder: chunk_points < 2");
+  impl_ = std::make_unique<Impl>();
+  impl_->n = key_count;
+  impl_->opts = opts;
+  impl_->chunk = chunk_points;
+  impl_->wide = opts.force_wide || key_count >= kMaxCompactKeys;
+  impl_->points.reserve(chunk_points);
+}
+
+PgmModel::Builder::~Builder() = default;
+
+void PgmModel::Builder::add(std::span<const uint64_t> keys) {
+  Impl& b = *impl_;
+  if (keys.size() > b.n - b.seen) throw std::invalid_argument("omen::PgmModel::Builder: more keys than key_count");
+  for (const uint64_t k : keys) {
+    if (b.seen == 0) {
+      b.push({k, 0});
+      b.run = 1;
+    } else if (k == b.prev) {
+      ++b.run;
+    } else {
+      if (k < b.prev) throw std::invalid_argument("omen::PgmModel::Builder: keys out of order");
+      // After a duplicated key d, the point (d + 1, rank) makes the rank jump exactly at d + 1.
+      if (b.run >= 2 && b.prev + 1 < k) b.push({b.prev + 1, b.seen});
+      b.push({k, b.seen});
+      b.run = 1;
+    }
+    b.prev = k;
+    ++b.seen;
+  }
+}
+
+PgmModel PgmModel::Builder::finish() {
+  Impl& b = *impl_;
+  if (b.seen != b.n) throw std::invalid_argument("omen::PgmModel::Builder: fewer keys than key_count");
+  if (b.run >= 2 && b.prev != std::numeric_limits<uint64_t>::max()) b.push({b.prev + 1, b.n});
+  b.flush();
+  PgmModel m;
+  m.n_ = b.n;
+  m.wide_ = b.wide;
+  if (b.n == 0) return m;
+  m.eps_.push_back(to_u32(b.err));
+  if (b.wide) {
+    m.wide_levels_.push_back(std::move(b.wide_leaf));
+    m.build_directory(m.wide_levels_.front());
+  } else {
+    m.levels_.push_back(std::move(b.leaf));
+    m.build_directory(m.levels_.front());
+  }
+  return m;
 }
 
 size_t PgmModel::size_bytes() const noexcept {

@@ -115,8 +115,8 @@ Slope pick_slope(long double b, long double lo, long double hi) {
 
 // Rounds the piece `pla` holds (its points replayed from `start`) to a Seg with error <= eps,
 // measured at every point with eval_pgm_segment(.., n, ..). False when no candidate fits.
-template <class Seg>
-bool fit_piece(const OptimalPla& pla, const PointCursor& start, uint64_t eps, uint64_t n, int64_t a_min,
+template <class Seg, class Cursor>
+bool fit_piece(const OptimalPla& pla, const Cursor& start, uint64_t eps, uint64_t n, int64_t a_min,
                Seg* out, uint64_t* err) {
   using LD = long double;
   using Slope = decltype(Seg::slope);
@@ -162,7 +162,7 @@ bool fit_piece(const OptimalPla& pla, const PointCursor& start, uint64_t eps, ui
     if (k > 0 && std::fabs(a_rel - cands[0]) < step) continue;  // clamped onto a tried value
     const LD a = std::clamp<LD>(LD(y0) + a_rel, lowest, LD(n));
     LD blo = 0, bhi = std::numeric_limits<LD>::infinity();
-    PointCursor cur = start;
+    Cursor cur = start;
     Point p;
     constexpr LD kMargin = 1.0L / 64;  // stay clear of the round-half-up tie
     for (size_t k = 0; k < pla.points() && cur.next(&p); ++k) {
@@ -187,27 +187,24 @@ bool fit_piece(const OptimalPla& pla, const PointCursor& start, uint64_t eps, ui
   return false;
 }
 
-}  // namespace
-
-template <class Seg>
-uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal, uint64_t eps,
-                       std::vector<Seg>* out, std::vector<uint64_t>* errs, std::vector<uint64_t>* ranks,
-                       int64_t a_min) {
-  PointCursor cur(keys, b, e, n, terminal);
+// segment_range over the points `cur` replays.
+template <class Seg, class Cursor>
+uint64_t segment_cursor(Cursor cur, size_t n, uint64_t eps, std::vector<Seg>* out, std::vector<uint64_t>* errs,
+                        std::vector<uint64_t>* ranks, int64_t a_min) {
   OptimalPla pla(eps);
   uint64_t max_err = 0;
   Point first;
   for (;;) {
-    const PointCursor start = cur;
+    const Cursor start = cur;
     if (!cur.next(&first)) break;
-    const PointCursor after_first = cur;
+    const Cursor after_first = cur;
     // The longest piece from `first` the PLA allows, at most `limit` points; halved while its
     // rounding to Seg breaks eps (rare: very long pieces, tiny eps).
     for (size_t limit = SIZE_MAX;;) {
       pla.start(first);
-      PointCursor c = after_first;
+      Cursor c = after_first;
       for (Point p; pla.points() < limit;) {
-        const PointCursor before = c;
+        const Cursor before = c;
         if (!c.next(&p)) break;
         if (!pla.add(p)) {
           c = before;
@@ -233,6 +230,25 @@ uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool 
   return max_err;
 }
 
+}  // namespace
+
+template <class Seg>
+uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal, uint64_t eps,
+                       std::vector<Seg>* out, std::vector<uint64_t>* errs, std::vector<uint64_t>* ranks,
+                       int64_t a_min) {
+  return segment_cursor(PointCursor(keys, b, e, n, terminal), n, eps, out, errs, ranks, a_min);
+}
+
+template <class Seg>
+uint64_t segment_points(const Point* points, size_t count, size_t n, uint64_t eps, std::vector<Seg>* out,
+                        int64_t a_min) {
+  return segment_cursor(PointArrayCursor(points, count), n, eps, out, nullptr, nullptr, a_min);
+}
+
+template uint64_t segment_points<PgmSegment>(const Point*, size_t, size_t, uint64_t, std::vector<PgmSegment>*,
+                                             int64_t);
+template uint64_t segment_points<WidePgmSegment>(const Point*, size_t, size_t, uint64_t,
+                                                 std::vector<WidePgmSegment>*, int64_t);
 template uint64_t segment_range<PgmSegment>(const uint64_t*, size_t, size_t, size_t, bool, uint64_t,
                                             std::vector<PgmSegment>*, std::vector<uint64_t>*,
                                             std::vector<uint64_t>*, int64_t);

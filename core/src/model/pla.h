@@ -60,9 +60,10 @@ class OptimalPla {
 // Largest |eval_segment(s, next_rank, x) - y| over the next `count` points replayed from cur.
 uint64_t measure_error(PointCursor cur, size_t count, const Segment& s, uint64_t next_rank);
 
-// Largest |eval(x) - y| over the next `count` points (x, y) replayed from cur.
-template <class Eval>
-uint64_t max_point_error(PointCursor cur, size_t count, Eval eval) {
+// Largest |eval(x) - y| over the next `count` points (x, y) replayed from cur (a PointCursor or
+// a PointArrayCursor).
+template <class Cursor, class Eval>
+uint64_t max_point_error(Cursor cur, size_t count, Eval eval) {
   uint64_t err = 0;
   Point p;
   for (size_t k = 0; k < count && cur.next(&p); ++k) {
@@ -73,8 +74,8 @@ uint64_t max_point_error(PointCursor cur, size_t count, Eval eval) {
 }
 
 // Largest |eval_pgm_segment(s, clamp, x) - y| over the next `count` points replayed from cur.
-template <class Seg>
-uint64_t measure_pgm_error(PointCursor cur, size_t count, const Seg& s, int64_t clamp) {
+template <class Cursor, class Seg>
+uint64_t measure_pgm_error(Cursor cur, size_t count, const Seg& s, int64_t clamp) {
   return max_point_error(cur, count, [&](uint64_t x) { return eval_pgm_segment(s, clamp, x); });
 }
 
@@ -92,5 +93,12 @@ template <class Seg>
 uint64_t segment_range(const uint64_t* keys, size_t b, size_t e, size_t n, bool terminal, uint64_t eps,
                        std::vector<Seg>* out, std::vector<uint64_t>* errs, std::vector<uint64_t>* ranks,
                        int64_t a_min = INT64_MIN);
+
+// The same over `count` constraint points already generated (x strictly increasing, y
+// non-decreasing, ranks within a key array of n keys): the points of one chunk of a streaming
+// build. Pieces end at the array's end.
+template <class Seg>
+uint64_t segment_points(const Point* points, size_t count, size_t n, uint64_t eps, std::vector<Seg>* out,
+                        int64_t a_min);
 
 }  // namespace omen::detail

@@ -69,4 +69,20 @@ class PointCursor {
   bool real_pending_ = false;
 };
 
+// Replays points already generated into an array (the streaming PgmModel::Builder buffers them).
+// Copyable like PointCursor: a copy replays the same points. Does not own the array.
+class PointArrayCursor {
+ public:
+  PointArrayCursor(const Point* points, size_t count) noexcept : p_(points), end_(points + count) {}
+  bool next(Point* p) noexcept {
+    if (p_ == end_) return false;
+    *p = *p_++;
+    return true;
+  }
+
+ private:
+  const Point* p_;
+  const Point* end_;
+};
+
 }  // namespace omen::detail

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "storage/file_store_impl.h"
 #include "storage/rocksdb_status.h"
 
 namespace omen {
@@ -64,7 +65,7 @@ Status check_directory(const std::string& dir, bool create_if_missing) {
     std::string n = e.path().filename().string();
     auto starts = [&](const char* p) { return n.rfind(p, 0) == 0; };
     auto ends = [&](const char* p) { return n.size() >= strlen(p) && n.compare(n.size() - strlen(p), strlen(p), p) == 0; };
-    if (!(n == "LOCK" || n == "IDENTITY" || starts("LOG") || starts("MANIFEST-") || starts("OPTIONS-") ||
+    if (!(n == "LOCK" || n == RocksDBStorage::kFilesDir || n == "IDENTITY" || starts("LOG") || starts("MANIFEST-") || starts("OPTIONS-") ||
           ends(".log") || ends(".dbtmp") || ends(".sst")))
       return Status::NotSupported(dir + " is not empty and holds no RocksDB database (found '" + n +
                                   "'): refusing to use it");
@@ -169,6 +170,7 @@ Status RocksDBStorage::open(const std::string& dir, const RocksDBOptions& opts,
   } else if (format != kFormat) {
     return Status::NotSupported(dir + " has store format '" + format + "', this build reads '" + kFormat + "'");
   }
+  OMEN_RETURN_IF_ERROR(new_fs_file_store(opts.file_system, dir + "/" + kFilesDir, &st->files_));
   *out = std::move(st);
   return Status::OK();
 }

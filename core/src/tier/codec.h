@@ -1,14 +1,13 @@
 // Byte layout of the tiered store inside its StorageEngine (docs/storage.md, "Key layout").
 //
-//   'H' key:8               -> xmin:8 kind:1 value  the newest committed hot version of key
-//                                                  (kind 'V' value, 'D' delete)
 //   'R' run:8               -> count:8            a cold run's header (written last in its batch)
 //   'K' run:8 chunk:8       -> key:8 * n          the run's sorted keys, kKeysPerChunk per chunk
 //   'C' run:8 pos:8         -> kind:1 value       the run's entry at position pos
 //   'X' run:8               -> count:8            a merged-away run whose rows are still to delete,
 //                                                  or a run a compaction is still writing
 //   'M' name                -> ...                metadata: "format", "last_ts"
-// Integers are big-endian so bytewise order is numeric order.
+// Integers are big-endian so bytewise order is numeric order. Hot versions are not rows here:
+// they live in the hot log (tier/hot_log.h). Format omen-tier-1 kept them as 'H' key:8 rows.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +16,7 @@
 
 namespace omen::detail {
 
-inline constexpr char kHotTag = 'H', kRunTag = 'R', kRunKeysTag = 'K', kColdTag = 'C', kMetaTag = 'M',
+inline constexpr char kRunTag = 'R', kRunKeysTag = 'K', kColdTag = 'C', kMetaTag = 'M',
                       kDeadRunTag = 'X';
 inline constexpr char kValueKind = 'V', kDeleteKind = 'D';
 inline constexpr size_t kKeysPerChunk = 65536;
@@ -39,15 +38,6 @@ inline std::string tagged(char tag, uint64_t a, uint64_t b) {
   std::string k = tagged(tag, a);
   put_u64(&k, b);
   return k;
-}
-inline std::string hot_key(uint64_t key) { return tagged(kHotTag, key); }
-inline std::string hot_value(uint64_t xmin, bool deleted, std::string_view value) {
-  std::string v;
-  v.reserve(9 + value.size());
-  put_u64(&v, xmin);
-  v.push_back(deleted ? kDeleteKind : kValueKind);
-  v.append(value);
-  return v;
 }
 // Built by append, not operator+: GCC 12 at -O3 reports a false -Wrestrict on string + string.
 inline std::string meta_key(std::string_view name) {

@@ -152,6 +152,22 @@ void HotTier::migration_candidates(Timestamp cutoff, size_t max, std::vector<Can
   });
 }
 
+bool HotTier::newest_versions(uint64_t* from, size_t max, std::vector<Candidate>* out) const {
+  std::shared_lock lk(mu_);
+  bool more = false;
+  size_t seen = 0;
+  index_.scan(*from, [&](uint64_t key, uint64_t p) {
+    if (seen++ == max) {
+      *from = key;
+      return !(more = true);
+    }
+    const Version* n = reinterpret_cast<const Chain*>(p)->newest;
+    if (n->migrated_run == 0) out->push_back({key, n->stamp.xmin, n->deleted, n->value});
+    return true;
+  });
+  return more;
+}
+
 void HotTier::install_run(std::shared_ptr<const ColdRun> run, std::span<const Candidate> moved,
                           std::span<const Candidate> dropped) {
   std::unique_lock lk(mu_);

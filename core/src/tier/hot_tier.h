@@ -79,6 +79,9 @@ class HotTier {
   size_t collect_garbage(std::span<const uint64_t> keys, Timestamp oldest, std::vector<uint64_t>* retry);
   // Keys (ascending) whose newest version has xmin <= cutoff and is not migrated, at most max.
   void migration_candidates(Timestamp cutoff, size_t max, std::vector<Candidate>* out) const;
+  // Checkpoint: the newest version of each key >= *from that is not migrated, in key order, among
+  // at most max keys (one shared lock hold). Returns true if keys are left, the first at *from.
+  bool newest_versions(uint64_t* from, size_t max, std::vector<Candidate>* out) const;
   // After run `run` (holding `moved`) is durable: marks the moved versions migrated, drops their
   // older versions and the chains of `dropped` keys (frozen tombstones no run holds), and
   // publishes a RunSet with the run.

@@ -5,6 +5,7 @@
 
 #include "omen/tiered_store.h"
 #include "tier/codec.h"
+#include "tier/hot_log.h"
 #include "tier/hot_tier.h"
 
 namespace omen {
@@ -26,6 +27,8 @@ Status TieredStore::maintenance_pass() {
     OMEN_RETURN_IF_ERROR(migrate(opts_.min_age_commits));
     lk.lock();
   }
+  if (log_->bytes_since_checkpoint() > std::max(opts_.checkpoint_log_bytes, 2 * log_->checkpoint_bytes()))
+    OMEN_RETURN_IF_ERROR(checkpoint_locked());
   if (hot_->runs()->runs.size() > opts_.max_cold_runs) return compact_runs_locked();
   return Status::OK();
 }
@@ -126,8 +129,9 @@ Status TieredStore::migrate(uint64_t min_age, size_t* moved_count) {
   runs.reset();
   if (entries.empty() && dropped.empty()) return Status::OK();
 
-  // Step 1, one atomic batch: the run (entries, key chunks, header). Until step 3 a moved key is
-  // also in its 'H' row, with the same content, which readers and recovery find first: harmless.
+  // Step 1, one atomic batch: the run (entries, key chunks, header), synced. The log is synced
+  // first, so a run never holds a version whose commit record a power loss could take away.
+  OMEN_RETURN_IF_ERROR(log_->sync());
   uint64_t id = next_run_;
   std::shared_ptr<const detail::ColdRun> run;
   if (!entries.empty()) {
@@ -147,22 +151,33 @@ Status TieredStore::migrate(uint64_t min_age, size_t* moved_count) {
   hot_->reclaim();
   migrations_.fetch_add(1, std::memory_order_relaxed);
   if (moved_count) *moved_count = moved.size() + dropped.size();
-  // Step 3: delete the 'H' rows that still hold the moved version. Under the commit lock, a row
-  // holds a newer version iff the key is being committed (pending) or the hot tier has a newer
-  // version; such rows stay. Commits validated later write their row after this batch.
-  moved.insert(moved.end(), std::make_move_iterator(dropped.begin()), std::make_move_iterator(dropped.end()));
-  for (size_t at = 0; at < moved.size();) {
-    std::lock_guard g(commit_mu_);
-    WriteBatch batch;
-    batch.put(detail::meta_key("last_ts"), ts_value(published));
-    for (size_t end = std::min(moved.size(), at + 4096); at < end; ++at) {
-      const auto& c = moved[at];
-      Timestamp newest = hot_->newest_xmin(c.key);
-      if (!pending_keys_.count(c.key) && (newest == 0 || newest == c.xmin)) batch.del(detail::hot_key(c.key));
-    }
-    // Not synced: a row that survives a crash holds what the run holds, or a tombstone over nothing.
-    OMEN_RETURN_IF_ERROR(db_->write(batch, {false}));
+  // Step 3: a checkpoint, so the log forgets the moved versions (until then a crash brings them
+  // back as hot versions with the content the run holds, which readers find first: harmless).
+  return checkpoint_locked();
+}
+
+Status TieredStore::checkpoint() {
+  std::lock_guard lk(maintenance_mu_);
+  return checkpoint_locked();
+}
+
+// REQUIRES: maintenance_mu_ held (no migration or gc meanwhile). hot_log.h for the protocol.
+Status TieredStore::checkpoint_locked() {
+  Timestamp before = 0;
+  OMEN_RETURN_IF_ERROR(log_->rotate(&before));
+  {
+    // Every record in the replaced segments is installed once its timestamp is published.
+    std::unique_lock lk(commit_mu_);
+    published_cv_.wait(lk, [&] { return oracle_.published() >= before; });
   }
+  uint64_t from = 0;
+  std::vector<detail::HotTier::Candidate> chunk;
+  return log_->write_checkpoint(oracle_.published(), [&](std::vector<detail::LogRow>* rows) {
+    chunk.clear();
+    bool more = hot_->newest_versions(&from, 4096, &chunk);
+    for (auto& c : chunk) rows->push_back({c.key, c.xmin, c.deleted, std::move(c.value)});
+    return more;
+  });
   return Status::OK();
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "tier/codec.h"
+#include "tier/hot_log.h"
 #include "tier/hot_tier.h"
 
 namespace omen {
@@ -40,9 +41,15 @@ Status TieredStore::recover() {
     it->seek_to_first();
     OMEN_RETURN_IF_ERROR(it->status());
     if (it->valid()) return Status::NotSupported("the storage holds data that is not a tiered store");
-    return db_->put(detail::meta_key("format"), kFormat, {true});
+    OMEN_RETURN_IF_ERROR(db_->put(detail::meta_key("format"), kFormat, {true}));
+    format = kFormat;
+  } else {
+    OMEN_RETURN_IF_ERROR(s);
   }
-  OMEN_RETURN_IF_ERROR(s);
+  if (format == "omen-tier-1")
+    return Status::NotSupported("tiered store format 'omen-tier-1' (hot versions as 'H' rows) was written by an "
+                                "older build; this build reads '" + std::string(kFormat) +
+                                "' (hot versions in the hot log): export its rows with the older omen_kv");
   if (format != kFormat)
     return Status::NotSupported("tiered store format '" + format + "', this build reads '" + kFormat + "'");
 
@@ -72,18 +79,18 @@ Status TieredStore::recover() {
   OMEN_RETURN_IF_ERROR(it->status());
   OMEN_RETURN_IF_ERROR(drop_dead_runs_locked(true));
 
+  detail::HotLog::Recovered rec;
+  OMEN_RETURN_IF_ERROR(detail::HotLog::open(db_->files(), &rec, &log_));
   std::vector<detail::Write> rows;
   std::vector<Timestamp> xmins;
-  for (it->seek(std::string(1, detail::kHotTag)); it->valid() && it->key()[0] == detail::kHotTag; it->next()) {
-    std::string_view k = it->key(), val = it->value();
-    if (k.size() != 9 || val.size() < 9 || (val[8] != detail::kValueKind && val[8] != detail::kDeleteKind))
-      return Status::Corruption("damaged hot version row");
-    Timestamp xmin = get_u64(val, 0);
-    rows.push_back({get_u64(k, 1), val[8] == detail::kDeleteKind, std::string(val.substr(9))});
-    xmins.push_back(xmin);
-    last = std::max(last, xmin);
+  rows.reserve(rec.rows.size());
+  xmins.reserve(rec.rows.size());
+  for (auto& r : rec.rows) {
+    rows.push_back({r.key, r.deleted, std::move(r.value)});
+    xmins.push_back(r.xmin);
   }
-  OMEN_RETURN_IF_ERROR(it->status());
+  rec.rows = {};
+  last = std::max(last, rec.last_ts);
   hot_->load(std::move(rows), std::move(xmins));
   oracle_.restore(last);
   return Status::OK();
@@ -130,9 +137,7 @@ Status TieredStore::commit(Transaction& txn) {
     for (const auto& w : writes) pending_keys_.insert(w.key);
     in_flight_.insert(ts);
   }
-  WriteBatch batch;
-  for (const auto& w : writes) batch.put(detail::hot_key(w.key), detail::hot_value(ts, w.deleted, w.value));
-  Status s = db_->write(batch, {opts_.sync_commits});
+  Status s = log_->append_commit(ts, writes, opts_.sync_commits);
   std::vector<uint64_t> overwritten;
   if (s.ok()) hot_->install(ts, writes, &overwritten);
   {
@@ -173,6 +178,8 @@ TieredStore::Stats TieredStore::stats() const {
   st.compaction_peak_entries = compaction_peak_entries_.load(std::memory_order_relaxed);
   st.last_commit_ts = oracle_.published();
   st.index_kind = detail::kIndexKind;
+  st.log_bytes = log_->bytes_since_checkpoint();
+  st.checkpoint_bytes = log_->checkpoint_bytes();
   return st;
 }
 

@@ -1,0 +1,134 @@
+// Sorted (key, TID) pairs of a build or re-train within maintenance_work_mem (learned_pairs.h).
+#include "learned_pairs.h"
+
+#include <algorithm>
+
+extern "C" {
+#include "catalog/pg_type_d.h"
+#include "utils/typcache.h"
+#include "utils/uuid.h"
+}
+
+namespace {
+
+// In memory a pair is two words, TID (block << 16 | offset) then key, sorted as one 128-bit number
+// with the key in the high half.
+struct ArrayPair {
+  uint64 tid;
+  uint64 key;
+  bool operator<(const ArrayPair& o) const { return key != o.key ? key < o.key : tid < o.tid; }
+};
+static_assert(sizeof(ArrayPair) == 2 * sizeof(uint64));
+
+uint64 pack_tid(const ItemPointerData* tid) {
+  return (static_cast<uint64>(ItemPointerGetBlockNumberNoCheck(tid)) << 16) | ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+// The uuid datum of a pair: key, block, offset big-endian, then two zero bytes.
+void encode_uuid(uint64 key, uint64 packed_tid, pg_uuid_t* out) {
+  for (int i = 0; i < 8; i++) out->data[i] = static_cast<unsigned char>(key >> (56 - 8 * i));
+  for (int i = 0; i < 6; i++) out->data[8 + i] = static_cast<unsigned char>(packed_tid >> (40 - 8 * i));
+  out->data[14] = out->data[15] = 0;
+}
+
+void decode_uuid(const pg_uuid_t* u, uint64* key, ItemPointerData* tid) {
+  uint64 k = 0, t = 0;
+  for (int i = 0; i < 8; i++) k = k << 8 | u->data[i];
+  for (int i = 0; i < 6; i++) t = t << 8 | u->data[8 + i];
+  *key = k;
+  ItemPointerSet(tid, static_cast<BlockNumber>(t >> 16), static_cast<OffsetNumber>(t & 0xFFFF));
+}
+
+void put_sorted(Tuplesortstate* sort, uint64 key, uint64 packed_tid) {
+  pg_uuid_t u;
+  encode_uuid(key, packed_tid, &u);
+  tuplesort_putdatum(sort, PointerGetDatum(&u), false);
+}
+
+// Moves the in-memory pairs into a new tuplesort.
+void spill(LearnedPairs* p) {
+  Oid lt = lookup_type_cache(UUIDOID, TYPECACHE_LT_OPR)->lt_opr;
+  if (!OidIsValid(lt)) elog(ERROR, "no ordering operator for type uuid");
+  p->sort = tuplesort_begin_datum(UUIDOID, lt, InvalidOid, false, p->work_mem_kb, nullptr, TUPLESORT_RANDOMACCESS);
+  auto* pairs = reinterpret_cast<const ArrayPair*>(p->array);
+  for (Size i = 0; i < p->n; i++) put_sorted(p->sort, pairs[i].key, pairs[i].tid);
+  pfree(p->array);
+  p->array = nullptr;
+}
+
+}  // namespace
+
+LearnedPairs* learned_pairs_begin(int work_mem_kb) {
+  auto* p = static_cast<LearnedPairs*>(palloc0(sizeof(LearnedPairs)));
+  p->work_mem_kb = work_mem_kb;
+  // The sorted path holds the pairs (16 B) and the TIDs split off them (6 B) at once.
+  p->limit = Max(static_cast<Size>(work_mem_kb) * 1024 / (sizeof(ArrayPair) + sizeof(ItemPointerData)), 1024);
+  p->cap = 1024;
+  p->array = static_cast<uint64*>(palloc(p->cap * sizeof(ArrayPair)));
+  return p;
+}
+
+void learned_pairs_put(LearnedPairs* p, uint64 key, const ItemPointerData* tid) {
+  p->max_block = Max(p->max_block, ItemPointerGetBlockNumberNoCheck(tid));
+  p->max_offset = Max(p->max_offset, ItemPointerGetOffsetNumberNoCheck(tid));
+  if (p->sort == nullptr && p->n == p->limit) spill(p);
+  if (p->sort != nullptr) {
+    put_sorted(p->sort, key, pack_tid(tid));
+  } else {
+    if (p->n == p->cap) {
+      p->cap = Min(p->cap * 2, p->limit);
+      p->array = static_cast<uint64*>(repalloc_huge(p->array, p->cap * sizeof(ArrayPair)));
+    }
+    reinterpret_cast<ArrayPair*>(p->array)[p->n] = ArrayPair{pack_tid(tid), key};
+  }
+  p->n++;
+}
+
+void learned_pairs_sort(LearnedPairs* p, const char* what) {
+  if (p->sort != nullptr) {
+    tuplesort_performsort(p->sort);
+    ereport(DEBUG1, (errmsg_internal("%s: %zu pairs sorted externally (maintenance_work_mem %d kB)", what,
+                                     p->n, p->work_mem_kb)));
+    return;
+  }
+  // A heap scan of a key-ordered table yields sorted pairs: checked first.
+  auto* pairs = reinterpret_cast<ArrayPair*>(p->array);
+  if (!std::is_sorted(pairs, pairs + p->n)) std::sort(pairs, pairs + p->n);
+  // Split into keys (in place, over the pairs) and TIDs.
+  p->tids = static_cast<ItemPointerData*>(palloc_extended(Max(p->n, 1) * sizeof(ItemPointerData), MCXT_ALLOC_HUGE));
+  p->keys = p->array;
+  for (Size i = 0; i < p->n; i++) {
+    ArrayPair a = pairs[i];  // read before keys[i] overwrites pairs[i / 2]'s bytes
+    ItemPointerSet(&p->tids[i], static_cast<BlockNumber>(a.tid >> 16), static_cast<OffsetNumber>(a.tid & 0xFFFF));
+    p->keys[i] = a.key;
+  }
+  ereport(DEBUG1, (errmsg_internal("%s: %zu pairs sorted in memory", what, p->n)));
+}
+
+bool learned_pairs_next(LearnedPairs* p, uint64* key, ItemPointerData* tid) {
+  if (p->sort == nullptr) {
+    if (p->read_pos == p->n) return false;
+    *key = p->keys[p->read_pos];
+    *tid = p->tids[p->read_pos];
+    p->read_pos++;
+    return true;
+  }
+  Datum d;
+  bool isnull;
+  if (!tuplesort_getdatum(p->sort, true, &d, &isnull, nullptr)) return false;
+  decode_uuid(DatumGetUUIDP(d), key, tid);
+  pfree(DatumGetPointer(d));  // a copy in our context
+  return true;
+}
+
+void learned_pairs_rescan(LearnedPairs* p) {
+  p->read_pos = 0;
+  if (p->sort != nullptr) tuplesort_rescan(p->sort);
+}
+
+void learned_pairs_end(LearnedPairs* p) {
+  if (p->sort != nullptr) tuplesort_end(p->sort);
+  if (p->array != nullptr) pfree(p->array);
+  if (p->tids != nullptr) pfree(p->tids);
+  pfree(p);
+}

@@ -1,0 +1,299 @@
+// The hot log of TieredStore (docs/storage.md, "Hot log"): torn and corrupt records, replay after
+// repeated crashes, checkpoints that truncate the log, a failed fsync on the log itself.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "omen/memory_storage.h"
+#include "omen/rocksdb_storage.h"
+#include "omen/tiered_store.h"
+#include "test_util.h"
+
+namespace {
+
+using omen::Status;
+using omen::TieredStore;
+using omen::TierOptions;
+
+TierOptions manual() {
+  TierOptions o;
+  o.auto_maintenance = false;
+  return o;
+}
+
+std::unique_ptr<TieredStore> open_store(omen::StorageEngine* db, TierOptions o = manual()) {
+  std::unique_ptr<TieredStore> t;
+  Status s = TieredStore::open(db, o, &t);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  return t;
+}
+
+Status put1(TieredStore& t, uint64_t k, std::string_view v) {
+  auto txn = t.begin();
+  OMEN_RETURN_IF_ERROR(txn.put(k, v));
+  return txn.commit();
+}
+
+std::map<uint64_t, std::string> scan_all(TieredStore& t) {
+  std::map<uint64_t, std::string> out;
+  auto txn = t.begin();
+  EXPECT_TRUE(txn.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view v) {
+                  out.emplace(k, v);
+                  return true;
+                }).ok());
+  return out;
+}
+
+std::vector<std::string> files_with(omen::StorageEngine& db, const std::string& prefix) {
+  std::vector<std::string> names, out;
+  EXPECT_TRUE(db.files()->list(&names).ok());
+  for (auto& n : names)
+    if (n.rfind(prefix, 0) == 0) out.push_back(n);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Rewrites file `name` of db through `edit`.
+void edit_file(omen::StorageEngine& db, const std::string& name, const std::function<void(std::string*)>& edit) {
+  std::string data;
+  ASSERT_TRUE(db.files()->read(name, &data).ok());
+  edit(&data);
+  std::unique_ptr<omen::AppendFile> f;
+  ASSERT_TRUE(db.files()->create(name, &f).ok());
+  ASSERT_TRUE(f->append(data).ok());
+  ASSERT_TRUE(f->sync().ok());
+}
+
+// Three commits in one segment; returns the segment's name and the size before the third.
+std::pair<std::string, size_t> three_commits(omen::StorageEngine& db) {
+  auto t = open_store(&db);
+  EXPECT_TRUE(put1(*t, 1, "one").ok());
+  EXPECT_TRUE(put1(*t, 2, "two").ok());
+  std::string seg = files_with(db, "log-").back(), data;
+  EXPECT_TRUE(db.files()->read(seg, &data).ok());
+  EXPECT_TRUE(put1(*t, 3, "three").ok());
+  return {seg, data.size()};
+}
+
+TEST(HotLogTest, TornLastRecordIsDroppedAndLaterCommitsSurviveTheNextCrash) {
+  for (size_t cut : {1, 5, 20}) {
+    omen::MemoryStorage db;
+    auto [seg, before_third] = three_commits(db);
+    ASSERT_NO_FATAL_FAILURE(edit_file(db, seg, [&](std::string* d) {
+      ASSERT_GT(d->size() - before_third, cut);
+      d->resize(d->size() - cut);  // the crash interrupted the third commit's write
+    }));
+    {
+      auto t = open_store(&db);
+      EXPECT_EQ(scan_all(*t), (std::map<uint64_t, std::string>{{1, "one"}, {2, "two"}})) << cut;
+      EXPECT_TRUE(put1(*t, 4, "four").ok());  // goes to a new segment; the torn one stays
+    }
+    auto t = open_store(&db);  // the torn record, now in an older segment, is still a torn tail
+    EXPECT_EQ(scan_all(*t), (std::map<uint64_t, std::string>{{1, "one"}, {2, "two"}, {4, "four"}})) << cut;
+  }
+}
+
+TEST(HotLogTest, ZeroFilledTailIsATornWrite) {
+  omen::MemoryStorage db;
+  auto [seg, before_third] = three_commits(db);
+  ASSERT_NO_FATAL_FAILURE(edit_file(db, seg, [&](std::string* d) {
+    std::fill(d->begin() + static_cast<long>(before_third), d->end(), '\0');  // size grew, data never came
+    d->append(100, '\0');
+  }));
+  auto t = open_store(&db);
+  EXPECT_EQ(scan_all(*t), (std::map<uint64_t, std::string>{{1, "one"}, {2, "two"}}));
+}
+
+TEST(HotLogTest, CorruptRecordBeforeTheTailIsCorruption) {
+  omen::MemoryStorage db;
+  auto [seg, before_third] = three_commits(db);
+  ASSERT_NO_FATAL_FAILURE(edit_file(db, seg, [&](std::string* d) { (*d)[before_third - 2] ^= 0x20; }));
+  std::unique_ptr<TieredStore> t;
+  Status s = TieredStore::open(&db, manual(), &t);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  EXPECT_NE(s.message().find(seg), std::string::npos) << s.to_string();
+  // A damaged last record fails its checksum like a torn one: it is dropped, the rest kept.
+  omen::MemoryStorage db2;
+  auto [seg2, before2] = three_commits(db2);
+  ASSERT_NO_FATAL_FAILURE(edit_file(db2, seg2, [&](std::string* d) { d->back() ^= 0x20; }));
+  auto t2 = open_store(&db2);
+  EXPECT_EQ(scan_all(*t2), (std::map<uint64_t, std::string>{{1, "one"}, {2, "two"}}));
+}
+
+TEST(HotLogTest, DamagedCheckpointIsCorruption) {
+  omen::MemoryStorage db;
+  {
+    auto t = open_store(&db);
+    for (uint64_t k = 0; k < 50; ++k) ASSERT_TRUE(put1(*t, k, "v").ok());
+    ASSERT_TRUE(t->checkpoint().ok());
+  }
+  auto ckpt = files_with(db, "ckpt-");
+  ASSERT_EQ(ckpt.size(), 1u);
+  ASSERT_NO_FATAL_FAILURE(edit_file(db, ckpt[0], [](std::string* d) { d->resize(d->size() - 3); }));
+  std::unique_ptr<TieredStore> t;
+  Status s = TieredStore::open(&db, manual(), &t);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+}
+
+// Random commits, migrations and checkpoints; the store is dropped without any shutdown work
+// (what a crash leaves in the files) and reopened each round, recovering from the same files
+// again and again; after every reopen it equals the model.
+TEST(HotLogTest, ReplayIsIdempotentAcrossRepeatedCrashes) {
+  omen::test::ScratchDir d;
+  std::unique_ptr<omen::RocksDBStorage> db;
+  ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), {}, &db).ok());
+  std::map<uint64_t, std::string> model;
+  std::mt19937_64 rng(7);
+  TierOptions o = manual();
+  o.sync_commits = false;
+  for (int round = 0; round < 12; ++round) {
+    auto t = open_store(db.get(), o);
+    ASSERT_EQ(scan_all(*t), model) << "round " << round;
+    t.reset();
+    t = open_store(db.get(), o);  // recovering twice from the same files changes nothing
+    ASSERT_EQ(scan_all(*t), model) << "round " << round << ", second open";
+    for (int i = 0; i < 40; ++i) {
+      auto txn = t->begin();
+      for (int w = 0; w < 4; ++w) {
+        uint64_t k = rng() % 200;
+        if (rng() % 5 == 0) {
+          ASSERT_TRUE(txn.del(k).ok());
+          model.erase(k);
+        } else {
+          std::string v = std::to_string(round) + "-" + std::to_string(i) + "-" + std::to_string(w);
+          ASSERT_TRUE(txn.put(k, v).ok());
+          model[k] = v;
+        }
+      }
+      ASSERT_TRUE(txn.commit().ok());
+    }
+    Status s;
+    if (round % 3 == 1) s = t->migrate(0);
+    if (s.ok() && round % 4 == 2) s = t->checkpoint();
+    if (s.ok() && round % 5 == 3) s = t->compact_runs();
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  }
+  EXPECT_GT(files_with(*db, "ckpt-").size(), 0u);
+}
+
+TEST(HotLogTest, CheckpointTruncatesTheLogAndMigrationForgetsMovedKeys) {
+  omen::MemoryStorage db;
+  std::map<uint64_t, std::string> model;
+  {
+    auto t = open_store(&db);
+    for (uint64_t i = 0; i < 300; ++i) {
+      ASSERT_TRUE(put1(*t, i % 100, "v" + std::to_string(i)).ok());
+      model[i % 100] = "v" + std::to_string(i);
+    }
+    uint64_t before = t->stats().log_bytes;
+    ASSERT_TRUE(t->checkpoint().ok());
+    EXPECT_EQ(files_with(db, "log-").size(), 1u) << "segments before the checkpoint were kept";
+    EXPECT_EQ(files_with(db, "ckpt-").size(), 1u);
+    EXPECT_EQ(t->stats().log_bytes, 0u);
+    // The checkpoint holds each key once: about a third of the three versions per key logged.
+    EXPECT_LT(t->stats().checkpoint_bytes, before / 2);
+    ASSERT_TRUE(put1(*t, 500, "after").ok());
+    model[500] = "after";
+    EXPECT_GT(t->stats().log_bytes, 0u);
+  }
+  {
+    auto t = open_store(&db);
+    EXPECT_EQ(scan_all(*t), model);
+    EXPECT_EQ(t->stats().hot_keys, 101u);
+    ASSERT_TRUE(t->migrate(0).ok());  // moves every key, then checkpoints
+    EXPECT_EQ(t->stats().hot_keys, 0u);
+    EXPECT_EQ(files_with(db, "log-").size(), 1u);
+  }
+  // An interrupted checkpoint (its temporary file) is ignored and removed at the next open.
+  std::unique_ptr<omen::AppendFile> f;
+  ASSERT_TRUE(db.files()->create("ckpt-00000000000000000099.tmp", &f).ok());
+  ASSERT_TRUE(f->append("partial").ok());
+  auto t = open_store(&db);
+  EXPECT_EQ(files_with(db, "ckpt-").size(), 1u);
+  EXPECT_EQ(t->stats().hot_keys, 0u) << "migrated keys came back from the log";
+  EXPECT_EQ(t->stats().cold_keys, 101u);
+  EXPECT_EQ(scan_all(*t), model);
+}
+
+// Background checkpoints, triggered by log size, while commits go on.
+TEST(HotLogTest, BackgroundCheckpointsKeepTheLogBounded) {
+  omen::MemoryStorage db;
+  TierOptions o;
+  o.gc_every_commits = 16;
+  o.checkpoint_log_bytes = 4096;
+  std::map<uint64_t, std::string> model;
+  {
+    auto t = open_store(&db, o);
+    for (uint64_t i = 0; i < 2000; ++i) {
+      ASSERT_TRUE(put1(*t, i % 50, std::string(40, 'a' + i % 26)).ok());
+      model[i % 50] = std::string(40, 'a' + i % 26);
+    }
+    ASSERT_TRUE(t->wait_for_maintenance().ok());
+    EXPECT_GT(t->stats().checkpoint_bytes, 0u) << "no checkpoint was taken";
+    EXPECT_LT(t->stats().log_bytes, 3 * 8192u);
+  }
+  auto t = open_store(&db, o);
+  EXPECT_EQ(scan_all(*t), model);
+}
+
+// A failed fsync of the hot log: the synced commit fails, names the log file, and every later
+// commit and checkpoint is refused until the store is reopened.
+TEST(HotLogTest, FailedLogSyncRefusesWritesUntilReopened) {
+  omen::test::ScratchDir d;
+  auto fs = std::make_shared<omen::test::FailingSyncFileSystem>(rocksdb::FileSystem::Default());
+  omen::RocksDBOptions ro;
+  ro.file_system = fs;
+  TierOptions o = manual();
+  o.sync_commits = true;
+  {
+    std::unique_ptr<omen::RocksDBStorage> db;
+    ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), ro, &db).ok());
+    auto t = open_store(db.get(), o);
+    ASSERT_TRUE(put1(*t, 1, "kept").ok());
+    fs->fail_sync = true;
+    Status s = put1(*t, 2, "failed");
+    EXPECT_EQ(s.code(), Status::Code::kIOError) << s.to_string();
+    EXPECT_NE(s.message().find("hotlog/log-"), std::string::npos) << s.to_string();
+    fs->fail_sync = false;
+    EXPECT_EQ(put1(*t, 3, "refused").code(), Status::Code::kIOError);
+    EXPECT_EQ(t->checkpoint().code(), Status::Code::kIOError);
+    EXPECT_EQ(scan_all(*t), (std::map<uint64_t, std::string>{{1, "kept"}}));
+  }
+  EXPECT_GT(fs->drop_unsynced_data(), 0u);
+  std::unique_ptr<omen::RocksDBStorage> db;
+  ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), ro, &db).ok());
+  auto t = open_store(db.get(), o);
+  EXPECT_EQ(scan_all(*t), (std::map<uint64_t, std::string>{{1, "kept"}}));
+  EXPECT_TRUE(put1(*t, 4, "after").ok());
+}
+
+// Synced commits from several threads share fsyncs and are all durable: each one is in the log
+// after a simulated power loss.
+TEST(HotLogTest, GroupCommittedSyncsSurvivePowerLoss) {
+  omen::test::ScratchDir d;
+  auto fs = std::make_shared<omen::test::FailingSyncFileSystem>(rocksdb::FileSystem::Default());
+  omen::RocksDBOptions ro;
+  ro.file_system = fs;
+  TierOptions o = manual();
+  o.sync_commits = true;
+  {
+    std::unique_ptr<omen::RocksDBStorage> db;
+    ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), ro, &db).ok());
+    auto t = open_store(db.get(), o);
+    std::vector<std::thread> threads;
+    for (uint64_t th = 0; th < 4; ++th)
+      threads.emplace_back([&, th] {
+        for (uint64_t i = 0; i < 50; ++i) EXPECT_TRUE(put1(*t, th * 1000 + i, "v").ok());
+      });
+    for (auto& th : threads) th.join();
+  }
+  fs->drop_unsynced_data();
+  std::unique_ptr<omen::RocksDBStorage> db;
+  ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), ro, &db).ok());
+  auto t = open_store(db.get(), o);
+  EXPECT_EQ(scan_all(*t).size(), 200u);
+}
+
+}  // namespace
