@@ -9,7 +9,8 @@
 # index. Range: LOOPS queries `SELECT count(*) … WHERE k BETWEEN lo AND lo + w` (1000 rows,
 # index-only scans, tables all-visible); insert: LOOPS rows per call into the random-key tables.
 # Contenders alternate (ABBA); prints per-call µs, medians and the ratio learned/btree (time, so
-# < 1 means learned is faster). Environment: ROWS LOOPS REPEATS PGBIN OMEN_SKIP_INSTALL.
+# < 1 means learned is faster); for ranges also the backend's CPU µs per call (/proc/self/schedstat),
+# steadier than wall time on a shared machine. Environment: ROWS LOOPS REPEATS PGBIN OMEN_SKIP_INSTALL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-2000000}
@@ -46,15 +47,19 @@ SQL
 for t in r_bt r_ln s_bt s_ln; do
   if [ "${t%_*}" = r ]; then w=$W span=$(( 4611686018427387903 - W )); else w=999 span=$(( ROWS - 1000 )); fi
   q <<SQL
--- range_us_$t(n): µs per 1000-row count(*) over n windows spread over the keys.
-CREATE FUNCTION range_us_$t(n int) RETURNS float8 LANGUAGE plpgsql AS \$\$
-DECLARE t0 timestamptz; c bigint; lo bigint; BEGIN
+-- range_us_$t(n): 'wall cpu': µs per 1000-row count(*) over n windows spread over the keys, as
+-- wall-clock time and as this backend's CPU time (/proc/self/schedstat: time on a CPU, so waiting
+-- for a core on a busy machine is not counted).
+CREATE FUNCTION range_us_$t(n int) RETURNS text LANGUAGE plpgsql AS \$\$
+DECLARE t0 timestamptz; cpu0 bigint; c bigint; lo bigint; BEGIN
+  cpu0 := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint;
   t0 := clock_timestamp();
   FOR i IN 1..n LOOP
     lo := ((i % 1999)::numeric * $span / 1999)::bigint;
     SELECT count(*) INTO c FROM $t WHERE k BETWEEN lo AND lo + $w;
   END LOOP;
-  RETURN extract(epoch FROM clock_timestamp() - t0) * 1e6 / n;
+  RETURN round((extract(epoch FROM clock_timestamp() - t0) * 1e6 / n)::numeric, 1) || ' ' ||
+         round((split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint - cpu0) / 1e3 / n, 1);
 END \$\$;
 -- insert_us_$t(first row id, n): µs per single-row insert of n new random keys.
 CREATE FUNCTION insert_us_$t(base bigint, n int) RETURNS float8 LANGUAGE plpgsql AS \$\$
@@ -85,10 +90,13 @@ for d in r s; do
   for r in $(seq 1 "$REPEATS"); do
     order=$([ $(( r % 2 )) = 1 ] && echo "bt ln" || echo "ln bt")
     for a in $order; do
-      q -c "SET enable_bitmapscan = off" -c "SELECT round(range_us_${d}_$a($LOOPS)::numeric, 1)" >> "$work/range_${d}_$a"
+      q -c "SET enable_bitmapscan = off" -c "SELECT range_us_${d}_$a($LOOPS)" > "$work/out"
+      cut -d' ' -f1 "$work/out" >> "$work/range_${d}_$a"
+      cut -d' ' -f2 "$work/out" >> "$work/range_cpu_${d}_$a"
     done
   done
   report "range $([ $d = r ] && echo random || echo sequential)" "$work/range_${d}_bt" "$work/range_${d}_ln"
+  report "  (backend CPU)" "$work/range_cpu_${d}_bt" "$work/range_cpu_${d}_ln"
 done
 for r in $(seq 1 "$REPEATS"); do
   order=$([ $(( r % 2 )) = 1 ] && echo "bt ln" || echo "ln bt")

@@ -134,10 +134,7 @@ Buffer learned_new_buffer(Relation index) {
     if (blkno == InvalidBlockNumber) break;
     Buffer buf = ReadBuffer(index, blkno);
     if (ConditionalLockBuffer(buf)) {
-      Page page = BufferGetPage(buf);
-      if (PageIsNew(page) || (PageGetSpecialSize(page) == MAXALIGN(sizeof(LearnedSpecial)) &&
-                              learned_special(page)->kind == kPageFree))
-        return buf;
+      if (learned_page_is_free(BufferGetPage(buf))) return buf;
       LockBuffer(buf, BUFFER_LOCK_UNLOCK);
     }
     ReleaseBuffer(buf);

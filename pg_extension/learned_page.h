@@ -147,6 +147,12 @@ inline constexpr Size kLearnedModelBytesPerPage =
 inline LearnedSpecial* learned_special(Page page) {
   return reinterpret_cast<LearnedSpecial*>(PageGetSpecialPointer(page));
 }
+
+// True when the page holds nothing and may be reused: freed (kind free) or never initialized.
+inline bool learned_page_is_free(Page page) {
+  return PageIsNew(page) ||
+         (PageGetSpecialSize(page) == MAXALIGN(sizeof(LearnedSpecial)) && learned_special(page)->kind == kPageFree);
+}
 inline LearnedMeta* learned_meta(Page page) {
   return reinterpret_cast<LearnedMeta*>(PageGetContents(page));
 }

@@ -154,11 +154,12 @@ bool learned_retrain(Relation index, bool wait) {
   pfree(old_leaves);
   learned_pairs_sort(pairs, RelationGetRelationName(index));
 
-  // 2. The new generation after the last block.
+  // 2. The new generation in the first run of free pages long enough (pages of generations no
+  // snapshot can read any more), else after the last block.
   LearnedMeta meta = old;
   meta.generation = old.generation + 1;
   meta.error_bound = static_cast<uint32>(learned_error_bound(index));
-  meta.leaf_start = RelationGetNumberOfBlocks(index);
+  meta.leaf_start = InvalidBlockNumber;
   meta.edge_nleaves = 0;
   meta.edge_dir_head = meta.edge_dir_tail = InvalidBlockNumber;
   learned_write_generation(index, &meta, pairs, learned_fillfactor(index), false);

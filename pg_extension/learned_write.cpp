@@ -6,6 +6,7 @@ extern "C" {
 #include "commands/progress.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/backend_progress.h"
 }
@@ -27,7 +28,15 @@ void learned_extend_page(Relation index, ForkNumber fork, Page image, BlockNumbe
 }
 
 void learned_overwrite_page(Relation index, BlockNumber blkno, Page image) {
-  Buffer buf = ReadBuffer(index, blkno);
+  learned_put_page(index, MAIN_FORKNUM, image, blkno);
+}
+
+void learned_put_page(Relation index, ForkNumber fork, Page image, BlockNumber blkno) {
+  if (blkno >= RelationGetNumberOfBlocksInFork(index, fork)) {
+    learned_extend_page(index, fork, image, blkno);
+    return;
+  }
+  Buffer buf = ReadBufferExtended(index, fork, blkno, RBM_NORMAL, nullptr);
   LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
   memcpy(BufferGetPage(buf), image, BLCKSZ);
   MarkBufferDirty(buf);
@@ -48,7 +57,7 @@ uint32 learned_write_model_pages(Relation index, ForkNumber fork, const char* by
     memcpy(learned_model_bytes(image), bytes + done, chunk);
     ((PageHeader)image)->pd_lower =
         static_cast<LocationIndex>(learned_model_bytes(image) + chunk - reinterpret_cast<char*>(image));
-    learned_extend_page(index, fork, image, start + pages);
+    learned_put_page(index, fork, image, start + pages);
   }
   return pages;
 }
@@ -202,6 +211,41 @@ void calendar_finish(CapCalendar* c) {
       c->fits[j] = false;
 }
 
+// True when block `blkno` holds nothing: a page freed by VACUUM or by freeing a retired generation
+// (kind free), or a never-initialized one.
+bool page_is_free(Relation index, BlockNumber blkno, BufferAccessStrategy strategy) {
+  Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+  LockBuffer(buf, BUFFER_LOCK_SHARE);
+  bool free = learned_page_is_free(BufferGetPage(buf));
+  UnlockReleaseBuffer(buf);
+  return free;
+}
+
+// Where a re-train puts a generation of `n` contiguous pages: the first run of n free pages, else
+// the run of free pages that ends the relation (extended), else the end. Claimed pages leave the
+// FSM. REQUIRES: the re-train lock (no other backend frees or takes pages meanwhile). Free pages
+// are safe to overwrite: a retired generation is freed only when no snapshot can read it any more
+// (learned_reclaim_retired), and a chain page VACUUM frees is unlinked first.
+BlockNumber claim_free_run(Relation index, Size n) {
+  BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+  BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
+  BlockNumber run = InvalidBlockNumber, found = InvalidBlockNumber;
+  Size len = 0;
+  for (BlockNumber b = kLearnedMetaBlock + 1; b < nblocks && found == InvalidBlockNumber; b++) {
+    CHECK_FOR_INTERRUPTS();
+    if (!page_is_free(index, b, strategy)) {
+      len = 0;
+      continue;
+    }
+    if (len++ == 0) run = b;
+    if (len == n) found = run;
+  }
+  FreeAccessStrategy(strategy);
+  if (found == InvalidBlockNumber) found = len > 0 ? run : nblocks;  // a trailing run, or the end
+  for (BlockNumber b = found; b < nblocks && b < found + n; b++) RecordUsedIndexPage(index, b);
+  return found;
+}
+
 // Writes the leaves of a generation from its sorted pairs, one leaf at a time: a leaf is written
 // once the first key of the next one (its high fence) is known.
 struct LeafWriter {
@@ -240,7 +284,7 @@ void writer_flush(LeafWriter* w, bool last, uint64 next_key) {
     learned_items_append(w->image, w->keys[p], &w->tidbuf[p]);
   }
   h->nsorted = h->nitems;
-  learned_extend_page(w->index, MAIN_FORKNUM, w->image, w->meta->leaf_start + i);
+  learned_put_page(w->index, MAIN_FORKNUM, w->image, w->meta->leaf_start + i);
   w->fences[i] = i == 0 ? 0 : w->keys[0];
   w->leaf++;
   w->nbuf = 0;
@@ -305,6 +349,9 @@ void learned_write_generation(Relation index, LearnedMeta* meta, LearnedPairs* p
   // Model pages hold the segments, then one fence per leaf (filled by the leaf writer).
   Size seg_bytes = static_cast<Size>(trained.nsegments) * learned_segment_size(n);
   Size model_bytes = seg_bytes + static_cast<Size>(meta->nleaves) * sizeof(uint64);
+  if (meta->leaf_start == InvalidBlockNumber)
+    meta->leaf_start = claim_free_run(index, meta->nleaves + (model_bytes + kLearnedModelBytesPerPage - 1) /
+                                                                 kLearnedModelBytesPerPage);
   char* bytes = static_cast<char*>(palloc_extended(model_bytes, MCXT_ALLOC_HUGE));
   if (seg_bytes > 0) memcpy(bytes, trained.segments, seg_bytes);
 

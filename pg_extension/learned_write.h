@@ -11,8 +11,9 @@
 #include "learned_pairs.h"
 
 // Writes the leaves for the sorted `pairs` (learned_pairs_sort done) from block meta->leaf_start
-// (which must be the relation's next new block), trains the model, writes the model pages right
-// after the leaves. Chooses the page widths and leaf_cap (the most build positions per leaf such
+// (the relation's next new block; InvalidBlockNumber: the first run of free pages long enough for
+// the leaves and model pages, else the end — a re-train, holding the re-train lock), trains the
+// model, writes the model pages right after the leaves. Chooses the page widths and leaf_cap (the most build positions per leaf such
 // that every leaf, at its own widths, is filled to at most `fillfactor` percent); in memory and
 // spilled pairs give the same leaves. The caller sets meta->generation, leaf_start, error_bound;
 // this fills leaf_cap, nleaves, build_keys, nsegments, model_start, model_pages, model_epsilon,
@@ -30,6 +31,9 @@ void learned_log_new_pages(Relation index, ForkNumber fork, BlockNumber start, B
 void learned_extend_page(Relation index, ForkNumber fork, Page image, BlockNumber expect);
 // Overwrites existing block `blkno` of the main fork with `image`, without WAL (same contract).
 void learned_overwrite_page(Relation index, BlockNumber blkno, Page image);
+// Writes `image` as block `blkno` of `fork`: overwrites it when it exists, else extends the
+// relation by exactly that block (learned_extend_page). Without WAL (same contract).
+void learned_put_page(Relation index, ForkNumber fork, Page image, BlockNumber blkno);
 // Writes `nbytes` as model pages from block `start` (learned_extend_page); returns the page count.
 uint32 learned_write_model_pages(Relation index, ForkNumber fork, const char* bytes, Size nbytes,
                                  BlockNumber start, uint32 generation, Page image);
