@@ -186,6 +186,8 @@ class TieredStore {
   friend class Transaction;
   TieredStore(StorageEngine* db, const TierOptions& opts);
   Status recover();
+  Status merge_legacy_rows(std::vector<detail::Write>* rows, std::vector<Timestamp>* xmins, Timestamp* last);
+  Status convert_legacy();
   Status read(uint64_t key, const Visibility& vis, std::string* value) const;
   Status scan(uint64_t first, uint64_t last, const Visibility& vis,
               const std::function<bool(uint64_t, std::string_view)>& fn) const;
