@@ -198,6 +198,34 @@ TEST(PgmModel, ParallelBuildIsExactAndAsSmall) {
   }
 }
 
+// The key directory above the leaf level: every segment count around its node and level
+// boundaries (8, 64, 128 = 8 x kDirTop, 1024 segments...), keys at, between and around the first
+// keys, and a last first_key of UINT64_MAX (the directory's padding is UINT64_MAX too).
+TEST(PgmModel, DirectoryFindsTheLastSegmentAtOrBelowEveryKey) {
+  for (size_t segs : {1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 128, 129, 130, 1023, 1024, 1025, 1200}) {
+    for (bool max_last : {false, true}) {
+      std::vector<PgmSegment> leaf(segs);
+      std::vector<uint64_t> firsts(segs);
+      for (size_t i = 0; i < segs; ++i) {
+        firsts[i] = max_last && i + 1 == segs ? UINT64_MAX : 100 + 10 * i;
+        leaf[i] = {firsts[i], 0.0f, static_cast<int32_t>(i)};
+      }
+      const PgmModel m = PgmModel::from_segments(leaf, segs, 0);
+      EXPECT_GE(m.height(), 2u);
+      auto want = [&](uint64_t k) { return std::upper_bound(firsts.begin(), firsts.end(), k) - firsts.begin() - 1; };
+      for (size_t i = 0; i < segs; ++i)
+        for (uint64_t k : {firsts[i], firsts[i] + 1, firsts[i] + 9, firsts[i] - 1}) {
+          if (k < firsts[0]) continue;
+          ASSERT_EQ(m.find_segment(k), static_cast<size_t>(want(k))) << segs << " " << k;
+        }
+      ASSERT_EQ(m.find_segment(UINT64_MAX), segs - 1) << segs;
+      if (UINT64_MAX - 1 >= firsts[0]) {
+        ASSERT_EQ(m.find_segment(UINT64_MAX - 1), static_cast<size_t>(want(UINT64_MAX - 1))) << segs;
+      }
+    }
+  }
+}
+
 TEST(PgmModel, SizeIsSmallOnUniformKeys) {
   const std::vector<uint64_t> keys = make_keys<Int64Key>(Dist::kUniform, 1 << 20);
   const PgmModel m = PgmModel::build(keys, {.epsilon = 64});

@@ -52,6 +52,28 @@ TEST(Search, WideWindowsAndKeysAbove2To63) {
   }
 }
 
+// The kernels bisect over cache lines as the memory lays them out: arrays starting at every
+// 8-byte offset inside a line, windows starting and ending at every position of a line.
+TEST(Search, ArraysAtEveryAlignmentWithinALine) {
+  std::mt19937_64 rng(3);
+  std::vector<uint64_t> buf(600 + 16);
+  const size_t aligned = (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64 / 8;
+  for (size_t shift = 0; shift < 8; ++shift) {
+    uint64_t* keys = buf.data() + aligned + shift;
+    const size_t n = 600;
+    for (size_t i = 0; i < n; ++i) keys[i] = rng() % 900;
+    std::sort(keys, keys + n);
+    for (size_t t = 0; t < 30000; ++t) {
+      size_t lo = rng() % (n + 1), hi = t % 4 ? std::min(n, lo + rng() % 300) : rng() % (n + 1);
+      if (lo > hi) std::swap(lo, hi);
+      const uint64_t q = t % 2 ? keys[rng() % n] + (t % 3) - 1 : rng() % 1000;
+      const size_t want = std::lower_bound(keys + lo, keys + hi, q) - keys;
+      for (SearchKernel k : kernels())
+        ASSERT_EQ(lower_bound_in(keys, lo, hi, q, k), want) << shift << " " << lo << " " << hi << " " << q;
+    }
+  }
+}
+
 TEST(Search, PrefetchWindowAcceptsEmptyAndUnalignedWindows) {
   std::vector<uint64_t> keys(100, 5);
   prefetch_window(keys.data(), 10, 10);

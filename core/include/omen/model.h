@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <vector>
 
@@ -27,7 +28,7 @@ namespace omen {
 // Build options. Aggregate: members may be added at the end only.
 struct ModelOptions {
   uint32_t epsilon = 64;          // requested error bound of the leaf level (PGM); RMI leaf-count hint
-  uint32_t epsilon_internal = 4;  // requested error bound of PGM upper levels
+  uint32_t epsilon_internal = 4;  // unused since PgmModel's upper levels are a key directory (kept for source compatibility)
   bool parallel = false;          // segment chunks of the input in parallel with oneTBB (PGM)
   uint32_t rmi_leaves = 0;        // RMI second-level size; 0 = automatic (about n / 2048)
   bool force_wide = false;        // PGM: use WidePgmSegment even when PgmSegment fits (tests)
@@ -169,12 +170,26 @@ class RmiModel {
   size_t n_ = 0;
 };
 
+// Allocates on 64-byte (cache-line) boundaries: PgmModel's directory nodes are one line each.
+template <class T>
+struct LineAllocator {
+  using value_type = T;
+  LineAllocator() = default;
+  template <class U>
+  LineAllocator(const LineAllocator<U>&) noexcept {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, size_t) noexcept { ::operator delete(p, std::align_val_t{64}); }
+  friend bool operator==(const LineAllocator&, const LineAllocator&) noexcept { return true; }
+};
+
 // PGM-style index: the leaf level is the optimal (fewest segments) piecewise-linear fit with
 // error <= epsilon of the constraint points, computed in one streaming O(n) pass (convex hulls),
 // then each piece rounded to a PgmSegment (float slope, integer intercept) whose error is
-// measured; a piece the rounding would push past epsilon is shortened (docs/core.md). Each upper
-// level is the same fit, with epsilon_internal, over the first keys of the level below. Models
-// over kMaxCompactKeys keys or more (or with opts.force_wide) use WidePgmSegment throughout.
+// measured; a piece the rounding would push past epsilon is shortened (docs/core.md). Above the
+// leaf level sits a directory of the segments' first keys with fanout kDirFanout (one cache line
+// per node, a count of 8 keys per level instead of PGM's dependent evaluate-then-scan; why:
+// docs/design.md). Models over kMaxCompactKeys keys or more (or with opts.force_wide) use
+// WidePgmSegment.
 class PgmModel {
  public:
   // REQUIRES: sorted ascending (duplicates allowed). Parallel when opts.parallel.
@@ -212,18 +227,27 @@ class PgmModel {
   std::span<const PgmSegment> segments() const noexcept { return leaf_span(levels_); }
   std::span<const WidePgmSegment> wide_segments() const noexcept { return leaf_span(wide_levels_); }
   size_t key_count() const noexcept { return n_; }
-  size_t height() const noexcept { return eps_.size(); }  // number of levels, leaf included
+  size_t height() const noexcept { return dir_.size() + (n_ != 0); }  // levels, leaf and directory
+
+  static constexpr size_t kDirFanout = 8;  // first keys per directory node: one 64-byte line
+  static constexpr size_t kDirTop = 16;    // the directory's top level has at most this many keys
 
  private:
   template <class Seg>
-  using Levels = std::vector<std::vector<Seg>>;  // [0] = leaf level; back() = root level
+  using Levels = std::vector<std::vector<Seg>>;  // [0] = leaf level, the only one
+  // One directory level: keys[i] = first key of the level below's entry kDirFanout * i (the leaf
+  // level's segment for dir_[0]); `size` real keys, padded with UINT64_MAX to whole nodes.
+  struct DirLevel {
+    std::vector<uint64_t, LineAllocator<uint64_t>> keys;
+    size_t size = 0;
+  };
 
   template <class Seg>
   static PgmModel build_as(std::span<const uint64_t> sorted, ModelOptions opts, bool wide);
   template <class Seg>
   static PgmModel from_leaf(std::vector<Seg> leaf, size_t key_count, uint32_t epsilon, ModelOptions opts);
   template <class Seg>
-  void build_upper_levels(Levels<Seg>* levels, uint32_t epsilon_internal);
+  void build_directory(const std::vector<Seg>& leaf);
 
   template <class Seg>
   static size_t leaf_size(const Levels<Seg>& l) noexcept { return l.empty() ? 0 : l[0].size(); }
@@ -239,36 +263,32 @@ class PgmModel {
     const int64_t clamp = s + 1 < leaf.size() ? int64_t{leaf[s + 1].intercept} : static_cast<int64_t>(n_);
     return detail::make_bound(detail::eval_pgm_segment(leaf[s], clamp, key), eps_[0], n_);
   }
+  // The directory descent. Invariant per level: t is the last entry whose key is <= key (the
+  // first entry's is, as key >= the leaf's first first_key); its children are the next level's
+  // node t, whose first key is that same key, so the count of the node's other keys <= key
+  // extends the invariant down. Padding (UINT64_MAX) counts only for key == UINT64_MAX: clamped.
   template <class Seg>
   size_t find_in(const Levels<Seg>& levels, uint64_t key) const noexcept {
-    // Top level: usually one segment; otherwise binary search (only when a level cannot shrink).
-    const std::vector<Seg>& top = levels.back();
-    size_t s = 0;
-    for (size_t len = top.size(); len > 1;) {
-      const size_t half = len / 2;
-      s = top[s + half].first_key <= key ? s + half : s;
-      len -= half;
+    const DirLevel& top = dir_.back();
+    size_t t = 0;
+    for (size_t j = 1; j < top.size; ++j) t += top.keys[j] <= key;
+    for (size_t l = dir_.size() - 1; l-- > 0;) {
+      const uint64_t* node = dir_[l].keys.data() + t * kDirFanout;
+      size_t below = 0;
+      for (size_t j = 1; j < kDirFanout; ++j) below += node[j] <= key;
+      t = std::min(t * kDirFanout + below, dir_[l].size - 1);
     }
-    for (size_t l = levels.size() - 1; l > 0; --l) {
-      const std::vector<Seg>& up = levels[l];
-      const std::vector<Seg>& below = levels[l - 1];
-      const size_t m = below.size();
-      const int64_t clamp = s + 1 < up.size() ? int64_t{up[s + 1].intercept} : static_cast<int64_t>(m);
-      const size_t pos = detail::eval_pgm_segment(up[s], clamp, key);
-      // lower_bound over below's first keys is in [pos - E, pos + E + 1]; the wanted index (last
-      // first_key <= key) is that lower_bound or one less, and >= 0 since key >= below[0].
-      const size_t lo = pos > eps_[l] ? pos - eps_[l] : 0;
-      const size_t hi = std::min<size_t>(m, pos + eps_[l] + 2);
-      size_t count = 0;
-      for (size_t i = lo; i < hi; ++i) count += below[i].first_key <= key;
-      s = lo + count - 1;
-    }
+    const std::vector<Seg>& leaf = levels[0];
+    const size_t first = t * kDirFanout, end = std::min(first + kDirFanout, leaf.size());
+    size_t s = first;
+    for (size_t j = first + 1; j < end; ++j) s += leaf[j].first_key <= key;
     return s;
   }
 
   Levels<PgmSegment> levels_;            // the compact layout, or empty
   Levels<WidePgmSegment> wide_levels_;   // the wide layout, or empty
-  std::vector<uint32_t> eps_;            // measured error bound of each level
+  std::vector<DirLevel> dir_;            // [0] over the leaf level ... back() = top; empty iff n_ == 0
+  std::vector<uint32_t> eps_;            // [0]: measured error bound of the leaf level
   size_t n_ = 0;
   bool wide_ = false;
 };

@@ -82,7 +82,7 @@ PgmModel PgmModel::build_as(std::span<const uint64_t> sorted, ModelOptions opts,
   if constexpr (std::is_same_v<Seg, PgmSegment>) levels = &m.levels_;
   else levels = &m.wide_levels_;
   levels->push_back(std::move(leaf));
-  m.build_upper_levels(levels, opts.epsilon_internal);
+  m.build_directory(levels->front());
   return m;
 }
 
@@ -92,7 +92,7 @@ PgmModel PgmModel::build(std::span<const uint64_t> sorted, ModelOptions opts) {
 }
 
 template <class Seg>
-PgmModel PgmModel::from_leaf(std::vector<Seg> leaf, size_t key_count, uint32_t epsilon, ModelOptions opts) {
+PgmModel PgmModel::from_leaf(std::vector<Seg> leaf, size_t key_count, uint32_t epsilon, ModelOptions /*opts*/) {
   for (size_t i = 0; i < leaf.size(); ++i) {
     const bool ordered =
         i == 0 || (leaf[i - 1].first_key < leaf[i].first_key && leaf[i - 1].intercept <= leaf[i].intercept);
@@ -110,7 +110,7 @@ PgmModel PgmModel::from_leaf(std::vector<Seg> leaf, size_t key_count, uint32_t e
   if constexpr (std::is_same_v<Seg, PgmSegment>) levels = &m.levels_;
   else levels = &m.wide_levels_;
   levels->push_back(std::move(leaf));
-  m.build_upper_levels(levels, opts.epsilon_internal);
+  m.build_directory(levels->front());
   return m;
 }
 
@@ -127,18 +127,19 @@ PgmModel PgmModel::from_segments(std::vector<WidePgmSegment> leaf, size_t key_co
 }
 
 template <class Seg>
-void PgmModel::build_upper_levels(Levels<Seg>* levels, uint32_t epsilon_internal) {
-  std::vector<uint64_t> first_keys;
-  while (levels->back().size() > 1) {
-    const std::vector<Seg>& below = levels->back();
-    first_keys.resize(below.size());
-    for (size_t i = 0; i < below.size(); ++i) first_keys[i] = below[i].first_key;
-    std::vector<Seg> up;
-    const uint64_t err = detail::segment_range(first_keys.data(), 0, first_keys.size(), first_keys.size(),
-                                               false, epsilon_internal, &up, nullptr, nullptr);
-    if (up.size() >= below.size()) break;  // cannot shrink: find_segment searches the top level
-    levels->push_back(std::move(up));
-    eps_.push_back(to_u32(err));
+void PgmModel::build_directory(const std::vector<Seg>& leaf) {
+  auto level_over = [](size_t size, auto&& key_at) {
+    DirLevel d;
+    d.size = (size + kDirFanout - 1) / kDirFanout;
+    d.keys.assign((d.size + kDirFanout - 1) / kDirFanout * kDirFanout, UINT64_MAX);
+    for (size_t i = 0; i < d.size; ++i) d.keys[i] = key_at(i * kDirFanout);
+    return d;
+  };
+  dir_.push_back(level_over(leaf.size(), [&](size_t i) { return leaf[i].first_key; }));
+  while (dir_.back().size > kDirTop) {
+    const DirLevel& below = dir_.back();
+    DirLevel up = level_over(below.size, [&](size_t i) { return below.keys[i]; });
+    dir_.push_back(std::move(up));
   }
 }
 
@@ -220,16 +221,17 @@ PgmModel PgmModel::Builder::finish() {
   m.eps_.push_back(to_u32(b.err));
   if (b.wide) {
     m.wide_levels_.push_back(std::move(b.wide_leaf));
-    m.build_upper_levels(&m.wide_levels_, b.opts.epsilon_internal);
+    m.build_directory(m.wide_levels_.front());
   } else {
     m.levels_.push_back(std::move(b.leaf));
-    m.build_upper_levels(&m.levels_, b.opts.epsilon_internal);
+    m.build_directory(m.levels_.front());
   }
   return m;
 }
 
 size_t PgmModel::size_bytes() const noexcept {
   size_t bytes = sizeof(*this) + eps_.size() * sizeof(uint32_t);
+  for (const auto& d : dir_) bytes += d.keys.size() * sizeof(uint64_t) + sizeof(d);
   for (const auto& level : levels_) bytes += level.size() * sizeof(PgmSegment) + sizeof(level);
   for (const auto& level : wide_levels_) bytes += level.size() * sizeof(WidePgmSegment) + sizeof(level);
   return bytes;

@@ -1,7 +1,6 @@
 // The SIMD kernel. This file alone is compiled with -mavx2 (core/CMakeLists.txt) and is only
-// called after best_search_kernel() found AVX2. It re-implements phases 1-2 instead of calling
-// the header's inline detail::narrow_window: an AVX2-compiled copy of a shared inline function
-// could otherwise be the one the linker keeps for every file.
+// called after best_search_kernel() found AVX2. Phases 1-2 are the header's
+// detail::narrow_to_line, which has internal linkage: this file's AVX2-compiled copy stays here.
 #include <xsimd/xsimd.hpp>
 
 #include "omen/search.h"
@@ -28,25 +27,10 @@ size_t count_below8(const uint64_t* base, uint64_t key) noexcept {
 size_t lower_bound_simd(const uint64_t* keys, size_t lo, size_t hi, uint64_t key) noexcept {
   static_assert(2 * batch::size == kLineKeys);
   if (lo >= hi) return lo;
-  size_t len = hi - lo;
-  while (len > kSampleWindow) {
-    const size_t half = len / 2;
-    lo = keys[lo + half] < key ? lo + half : lo;
-    len -= half;
-  }
-  size_t below = 0;
-  for (size_t j = 0; j < len; j += kLineKeys) below += keys[lo + j] < key;
-  if (below == 0) return lo;
-  // lower_bound is in [b, e] with e - b < 8, and every key before b is below key.
-  const size_t b = lo + (below - 1) * kLineKeys + 1;
-  const size_t e = lo + (below * kLineKeys < len ? below * kLineKeys : len);
-  if (len >= kLineKeys) {  // count over the 8 keys ending at e (all inside [lo, hi))
-    const size_t s = e >= lo + kLineKeys ? e - kLineKeys : lo;
-    return s + count_below8(keys + s, key);
-  }
-  size_t i = b;
-  while (i < e && keys[i] < key) ++i;
-  return i;
+  size_t b, e;
+  detail::narrow_to_line(keys, lo, hi, key, &b, &e);
+  if (e - b == kLineKeys) return b + count_below8(keys + b, key);  // a whole line inside the window
+  return b + detail::count_below(keys, b, e, key);
 }
 
 }  // namespace omen
