@@ -296,6 +296,23 @@ TEST(HotLogTest, GroupCommittedSyncsSurvivePowerLoss) {
   EXPECT_EQ(scan_all(*t).size(), 200u);
 }
 
+// Each open starts a segment; many short-lived openers (omen_kv) must not pile up files.
+TEST(HotLogTest, ManyShortOpensDoNotPileUpSegments) {
+  omen::MemoryStorage db;
+  std::map<uint64_t, std::string> model;
+  size_t most = 0;
+  for (uint64_t i = 0; i < 40; ++i) {
+    auto t = open_store(&db);
+    ASSERT_TRUE(put1(*t, i % 7, std::to_string(i)).ok());
+    model[i % 7] = std::to_string(i);
+    most = std::max(most, files_with(db, "log-").size());
+  }
+  EXPECT_LE(most, TieredStore::kMaxLogSegments + 1) << "segments were never checkpointed away";
+  EXPECT_GE(most, 2u);
+  auto t = open_store(&db);
+  EXPECT_EQ(scan_all(*t), model);
+}
+
 std::string be64(uint64_t v) {
   std::string s;
   for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));

@@ -92,6 +92,10 @@ Status TieredStore::recover() {
   hot_->load(std::move(rows), std::move(xmins));
   oracle_.restore(last);
   if (legacy) return convert_legacy();
+  if (checkpoint_due()) {  // e.g. many short-lived processes, each leaving a small segment
+    std::lock_guard lk(maintenance_mu_);
+    return checkpoint_locked();
+  }
   return Status::OK();
 }
 
