@@ -45,15 +45,46 @@ void put_sorted(Tuplesortstate* sort, uint64 key, uint64 packed_tid) {
   tuplesort_putdatum(sort, PointerGetDatum(&u), false);
 }
 
-// Moves the in-memory pairs into a new tuplesort.
-void spill(LearnedPairs* p) {
+void begin_sort(LearnedPairs* p) {
   Oid lt = lookup_type_cache(UUIDOID, TYPECACHE_LT_OPR)->lt_opr;
   if (!OidIsValid(lt)) elog(ERROR, "no ordering operator for type uuid");
   p->sort = tuplesort_begin_datum(UUIDOID, lt, InvalidOid, false, p->work_mem_kb, nullptr, TUPLESORT_RANDOMACCESS);
-  auto* pairs = reinterpret_cast<const ArrayPair*>(p->array);
-  for (Size i = 0; i < p->n; i++) put_sorted(p->sort, pairs[i].key, pairs[i].tid);
+}
+
+// Moves the in-memory pairs (the budget is full) into a tuplesort, or into a temporary file when
+// they all arrived in order.
+void spill(LearnedPairs* p) {
+  auto* pairs = reinterpret_cast<ArrayPair*>(p->array);
+  if (p->in_order) {
+    p->file = BufFileCreateTemp(false);
+    BufFileWrite(p->file, pairs, p->n * sizeof(ArrayPair));
+  } else {
+    begin_sort(p);
+    for (Size i = 0; i < p->n; i++) put_sorted(p->sort, pairs[i].key, pairs[i].tid);
+  }
   pfree(p->array);
   p->array = nullptr;
+}
+
+bool read_file_pair(BufFile* file, ArrayPair* a) {
+  size_t got = BufFileRead(file, a, sizeof *a);
+  if (got == 0) return false;
+  if (got != sizeof *a) ereport(ERROR, (errcode_for_file_access(), errmsg("could not read learned index build temporary file")));
+  return true;
+}
+
+void rewind_file(BufFile* file) {
+  if (BufFileSeek(file, 0, 0, SEEK_SET) != 0)
+    ereport(ERROR, (errcode_for_file_access(), errmsg("could not seek in learned index build temporary file")));
+}
+
+// A pair arrived out of order after the in-order pairs went to a file: move them into a tuplesort.
+void file_to_sort(LearnedPairs* p) {
+  begin_sort(p);
+  rewind_file(p->file);
+  for (ArrayPair a; read_file_pair(p->file, &a);) put_sorted(p->sort, a.key, a.tid);
+  BufFileClose(p->file);
+  p->file = nullptr;
 }
 
 }  // namespace
@@ -65,26 +96,42 @@ LearnedPairs* learned_pairs_begin(int work_mem_kb) {
   p->limit = Max(static_cast<Size>(work_mem_kb) * 1024 / (sizeof(ArrayPair) + sizeof(ItemPointerData)), 1024);
   p->cap = 1024;
   p->array = static_cast<uint64*>(palloc(p->cap * sizeof(ArrayPair)));
+  p->in_order = true;
   return p;
 }
 
 void learned_pairs_put(LearnedPairs* p, uint64 key, const ItemPointerData* tid) {
   p->max_block = Max(p->max_block, ItemPointerGetBlockNumberNoCheck(tid));
   p->max_offset = Max(p->max_offset, ItemPointerGetOffsetNumberNoCheck(tid));
-  if (p->sort == nullptr && p->n == p->limit) spill(p);
+  uint64 t = pack_tid(tid);
+  bool next_in_order = p->n == 0 || key > p->last_key || (key == p->last_key && t > p->last_tid);
+  p->last_key = key;
+  p->last_tid = t;
+  if (!next_in_order && p->file != nullptr) file_to_sort(p);
+  p->in_order = p->in_order && next_in_order;
+  if (p->array != nullptr && p->n == p->limit) spill(p);
   if (p->sort != nullptr) {
-    put_sorted(p->sort, key, pack_tid(tid));
+    put_sorted(p->sort, key, t);
+  } else if (p->file != nullptr) {
+    ArrayPair a{t, key};
+    BufFileWrite(p->file, &a, sizeof a);
   } else {
     if (p->n == p->cap) {
       p->cap = Min(p->cap * 2, p->limit);
       p->array = static_cast<uint64*>(repalloc_huge(p->array, p->cap * sizeof(ArrayPair)));
     }
-    reinterpret_cast<ArrayPair*>(p->array)[p->n] = ArrayPair{pack_tid(tid), key};
+    reinterpret_cast<ArrayPair*>(p->array)[p->n] = ArrayPair{t, key};
   }
   p->n++;
 }
 
 void learned_pairs_sort(LearnedPairs* p, const char* what) {
+  if (p->file != nullptr) {
+    rewind_file(p->file);
+    ereport(DEBUG1, (errmsg_internal("%s: %zu pairs in key order, kept in a temporary file (maintenance_work_mem %d kB)",
+                                     what, p->n, p->work_mem_kb)));
+    return;
+  }
   if (p->sort != nullptr) {
     tuplesort_performsort(p->sort);
     ereport(DEBUG1, (errmsg_internal("%s: %zu pairs sorted externally (maintenance_work_mem %d kB)", what,
@@ -106,6 +153,13 @@ void learned_pairs_sort(LearnedPairs* p, const char* what) {
 }
 
 bool learned_pairs_next(LearnedPairs* p, uint64* key, ItemPointerData* tid) {
+  if (p->file != nullptr) {
+    ArrayPair a;
+    if (!read_file_pair(p->file, &a)) return false;
+    *key = a.key;
+    ItemPointerSet(tid, static_cast<BlockNumber>(a.tid >> 16), static_cast<OffsetNumber>(a.tid & 0xFFFF));
+    return true;
+  }
   if (p->sort == nullptr) {
     if (p->read_pos == p->n) return false;
     *key = p->keys[p->read_pos];
@@ -124,10 +178,12 @@ bool learned_pairs_next(LearnedPairs* p, uint64* key, ItemPointerData* tid) {
 void learned_pairs_rescan(LearnedPairs* p) {
   p->read_pos = 0;
   if (p->sort != nullptr) tuplesort_rescan(p->sort);
+  if (p->file != nullptr) rewind_file(p->file);
 }
 
 void learned_pairs_end(LearnedPairs* p) {
   if (p->sort != nullptr) tuplesort_end(p->sort);
+  if (p->file != nullptr) BufFileClose(p->file);
   if (p->array != nullptr) pfree(p->array);
   if (p->tids != nullptr) pfree(p->tids);
   pfree(p);

@@ -7,11 +7,15 @@
 // temporary files as btree's build does; the writer then reads the sorted pairs as a stream,
 // twice (learned_pairs_rescan). The tuplesort sorts each pair as one 16-byte uuid datum, key then
 // block then offset, big-endian, whose bytewise order (uuid's btree order) is the (key, TID) order.
+// Pairs that arrive already in (key, TID) order (a table loaded in key order: serial ids,
+// timestamps) need no sort: beyond the budget they go to a plain temporary file, read back the
+// same way, until one arrives out of order, which moves the file into a tuplesort.
 #pragma once
 
 #include "learned.h"
 
 extern "C" {
+#include "storage/buffile.h"
 #include "utils/tuplesort.h"
 }
 
@@ -24,6 +28,9 @@ struct LearnedPairs {
   uint64* array;            // in memory: 2 words per pair (TID, key) until sorted; NULL once spilled
   Size cap;
   Tuplesortstate* sort;     // spilled: the tuplesort (NULL while in memory)
+  BufFile* file;            // spilled in order: 16-byte pairs in a temporary file (else NULL)
+  bool in_order;            // every pair so far arrived in (key, TID) order
+  uint64 last_key, last_tid;
   // After learned_pairs_sort, in memory: keys (over the array) and tids, n of each.
   uint64* keys;
   ItemPointerData* tids;
@@ -36,7 +43,7 @@ void learned_pairs_put(LearnedPairs* p, uint64 key, const ItemPointerData* tid);
 // Sorts the pairs (after the last put) and positions the reader at the first pair. Reports the
 // path taken at DEBUG1 ("... sorted in memory" / "... sorted externally") under `what`.
 void learned_pairs_sort(LearnedPairs* p, const char* what);
-inline bool learned_pairs_spilled(const LearnedPairs* p) { return p->sort != nullptr; }
+inline bool learned_pairs_spilled(const LearnedPairs* p) { return p->sort != nullptr || p->file != nullptr; }
 // The next sorted pair; false after the last. Both paths.
 bool learned_pairs_next(LearnedPairs* p, uint64* key, ItemPointerData* tid);
 // Back to the first sorted pair.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every OmenDB test, as `make test` (and .ci/run) do:
 #   1. the core GoogleTest suite (RelWithDebInfo), then again under ASan+UBSan, and its
-#      concurrency tests (suites named Concurrency*) under ThreadSanitizer;
+#      concurrency tests (suites named Concurrency*) and the hot log's (HotLog*) under ThreadSanitizer;
 #   2. the extension build (-Wall -Wextra -Werror) and install;
 #   3. pg_regress (sql/, expected/) in a throwaway instance run as the `postgres` user;
 #   4. the TAP tests (tests/tap/*.pl, PostgreSQL::Test::Cluster) as the `postgres` user.
@@ -53,7 +53,7 @@ echo "== core: concurrency tests under TSan"
 if cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMEN_BUILD_BENCH=OFF \
      -DOMEN_SANITIZE=thread >"$logs/cmake-tsan.log" 2>&1 &&
    cmake --build build/tsan -j2 >>"$logs/cmake-tsan.log" 2>&1; then
-  run_ctest build/tsan tsan '^Concurrency'
+  run_ctest build/tsan tsan '^(Concurrency|HotLog)'
 else tail -n 40 "$logs/cmake-tsan.log"; fail "tsan: build"; fi
 
 echo "== extension: build and install"

@@ -296,4 +296,60 @@ TEST(HotLogTest, GroupCommittedSyncsSurvivePowerLoss) {
   EXPECT_EQ(scan_all(*t).size(), 200u);
 }
 
+// Each open starts a segment; many short-lived openers (omen_kv) must not pile up files.
+TEST(HotLogTest, ManyShortOpensDoNotPileUpSegments) {
+  omen::MemoryStorage db;
+  std::map<uint64_t, std::string> model;
+  size_t most = 0;
+  for (uint64_t i = 0; i < 40; ++i) {
+    auto t = open_store(&db);
+    ASSERT_TRUE(put1(*t, i % 7, std::to_string(i)).ok());
+    model[i % 7] = std::to_string(i);
+    most = std::max(most, files_with(db, "log-").size());
+  }
+  EXPECT_LE(most, TieredStore::kMaxLogSegments + 1) << "segments were never checkpointed away";
+  EXPECT_GE(most, 2u);
+  auto t = open_store(&db);
+  EXPECT_EQ(scan_all(*t), model);
+}
+
+std::string be64(uint64_t v) {
+  std::string s;
+  for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return s;
+}
+
+// A store written by the format-1 build ('H' rows for hot versions) is converted at its first
+// open: same contents, rows gone, format 2, and a second open (or a crash right after the
+// conversion's checkpoint, when the rows are still there) gives the same store.
+TEST(HotLogTest, FormatOneStoreIsConvertedAtOpen) {
+  for (bool interrupted : {false, true}) {
+    omen::MemoryStorage db;
+    omen::WriteBatch b;
+    b.put("Mformat", "omen-tier-1");
+    b.put("H" + be64(1), be64(3) + "V" + "one");
+    b.put("H" + be64(2), be64(5) + "D");
+    b.put("H" + be64(UINT64_MAX), be64(4) + "V" + "max");
+    ASSERT_TRUE(db.write(b).ok());
+    const std::map<uint64_t, std::string> want{{1, "one"}, {UINT64_MAX, "max"}};
+    {
+      auto t = open_store(&db);
+      ASSERT_TRUE(t);
+      EXPECT_EQ(scan_all(*t), want);
+      EXPECT_EQ(t->stats().last_commit_ts, 5u);
+    }
+    std::string v;
+    ASSERT_TRUE(db.get("Mformat", &v).ok());
+    EXPECT_EQ(v, "omen-tier-2");
+    EXPECT_TRUE(db.get("H" + be64(1), &v).is_not_found());
+    if (interrupted) {  // the rows and the old format back, as if the last batch never happened
+      ASSERT_TRUE(db.write(b).ok());
+    }
+    auto t = open_store(&db);
+    EXPECT_EQ(scan_all(*t), want);
+    ASSERT_TRUE(put1(*t, 1, "new").ok());
+    EXPECT_EQ(t->stats().last_commit_ts, 6u);
+  }
+}
+
 }  // namespace

@@ -4,7 +4,7 @@
 # (right-edge appends, in order and out of order near the edge, random keys, runs of duplicates,
 # NULLs), DELETE, UPDATE, VACUUM and omendb_index_retrain runs; after every step the answers through
 # the index (index scan forward and backward, ORDER BY .. DESC LIMIT, bitmap, index-only, = ANY,
-# ranges with both bounds, min/max, IS NULL) must equal a seqscan's, and omendb_index_verify must
+# ranges with both bounds, min/max, IS NULL, parallel index scans) must equal a seqscan's, and omendb_index_verify must
 # pass. Midway the primary is killed (-9) and restarted; at the end a streaming standby that
 # replayed all of it answers through the index like the primary's seqscan.
 use strict;
@@ -28,7 +28,12 @@ my %mode_sets = (
 	seq    => 'SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off;',
 	index  => 'SET enable_seqscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off;',
 	ionly  => 'SET enable_seqscan = off; SET enable_indexscan = on; SET enable_indexonlyscan = on; SET enable_bitmapscan = off;',
-	bitmap => 'SET enable_seqscan = off; SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = on;');
+	bitmap => 'SET enable_seqscan = off; SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = on;',
+	# parallel index (only) scans, every row from the two workers, Gather Merge for ORDER BY
+	parallel => 'SET enable_seqscan = off; SET enable_bitmapscan = off; SET parallel_setup_cost = 0; '
+	  . 'SET parallel_tuple_cost = 0; SET min_parallel_index_scan_size = 0; SET min_parallel_table_scan_size = 0; '
+	  . 'SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off; '
+	  . 'SET cpu_tuple_cost = 1; SET cpu_index_tuple_cost = 1;');
 
 # The checked queries for table $t of $type over integer domain [$lo, $hi]; random bounds.
 sub queries {
@@ -39,19 +44,19 @@ sub queries {
 	my $any = join(', ', map { kx($type, $r->()) } 1 .. 6);
 	my $e = $r->();
 	return (
-		[ "SELECT k FROM $t WHERE k BETWEEN " . kx($type, $x) . ' AND ' . kx($type, $y) . ' ORDER BY k', [qw(index ionly)] ],
-		[ "SELECT k FROM $t WHERE k >= " . kx($type, $c) . ' AND k < ' . kx($type, $d) . ' ORDER BY k DESC', [qw(index ionly)] ],
+		[ "SELECT k FROM $t WHERE k BETWEEN " . kx($type, $x) . ' AND ' . kx($type, $y) . ' ORDER BY k', [qw(index ionly parallel)] ],
+		[ "SELECT k FROM $t WHERE k >= " . kx($type, $c) . ' AND k < ' . kx($type, $d) . ' ORDER BY k DESC', [qw(index ionly parallel)] ],
 		[ "SELECT k FROM $t ORDER BY k DESC LIMIT 25", [qw(index ionly)] ],
 		[ "SELECT k FROM $t WHERE k IS NOT NULL ORDER BY k LIMIT 25", [qw(index ionly)] ],
 		[ "SELECT k FROM $t WHERE k > " . kx($type, $e) . ' ORDER BY k LIMIT 40', [qw(index ionly)] ],
 		[ "SELECT k FROM $t WHERE k <= " . kx($type, $e) . ' ORDER BY k DESC LIMIT 40', [qw(index ionly)] ],
-		[ "SELECT count(*), sum(id) FROM $t WHERE k > " . kx($type, $x) . ' AND k <= ' . kx($type, $d), [qw(index bitmap)] ],
-		[ "SELECT count(*), sum(id) FROM $t WHERE k = " . kx($type, $e), [qw(index bitmap)] ],
+		[ "SELECT count(*), sum(id) FROM $t WHERE k > " . kx($type, $x) . ' AND k <= ' . kx($type, $d), [qw(index bitmap parallel)] ],
+		[ "SELECT count(*), sum(id) FROM $t WHERE k = " . kx($type, $e), [qw(index bitmap parallel)] ],
 		[ "SELECT k, count(*) FROM $t WHERE k = ANY (ARRAY[$any]) GROUP BY k ORDER BY k", [qw(index ionly bitmap)] ],
 		[ "SELECT sum(id) FROM $t WHERE k = ANY (ARRAY[$any])", [qw(index bitmap)] ],
 		[ "SELECT min(k), max(k) FROM $t", [qw(index ionly)] ],
-		[ "SELECT count(*), sum(id) FROM $t WHERE k IS NULL", [qw(index bitmap)] ],
-		[ "SELECT count(*) FROM $t WHERE k IS NOT NULL", [qw(index ionly bitmap)] ]);
+		[ "SELECT count(*), sum(id) FROM $t WHERE k IS NULL", [qw(index bitmap parallel)] ],
+		[ "SELECT count(*) FROM $t WHERE k IS NOT NULL", [qw(index ionly bitmap parallel)] ]);
 }
 
 # Compares every query's answer in its modes with a seqscan's on $node (or, with $seqnode, with
@@ -62,16 +67,16 @@ sub check_answers {
 	my @qs = queries($t, $type, $lo, $hi);
 	my @bad;
 	my %script;
-	for my $m (qw(seq index ionly bitmap)) {
+	for my $m (qw(seq index ionly bitmap parallel)) {
 		$script{$m} = join("\n", map { my ($q, $ms) = @$_; ($m eq 'seq' || grep { $_ eq $m } @$ms) ? "\\echo Q$_->[2]\n$q;" : () }
 			map { [ $qs[$_][0], $qs[$_][1], $_ ] } 0 .. $#qs);
 	}
 	my %out;
-	for my $m (qw(index ionly bitmap)) {
+	for my $m (qw(index ionly bitmap parallel)) {
 		$out{$m} = { split_answers($node->safe_psql('postgres', "$mode_sets{$m}\n$script{$m}")) };
 	}
 	my %seq = split_answers($seqnode->safe_psql('postgres', "$mode_sets{seq}\n$script{seq}"));
-	for my $m (qw(index ionly bitmap)) {
+	for my $m (qw(index ionly bitmap parallel)) {
 		for my $i (sort keys %{ $out{$m} }) {
 			next if $out{$m}{$i} eq $seq{$i};
 			push @bad, "$m: $qs[$i][0]\n  index: " . substr($out{$m}{$i}, 0, 400) . "\n  seq:   " . substr($seq{$i}, 0, 400);
@@ -179,6 +184,8 @@ for my $mode ('generic', 'custom') {
 		my $want = { index => qr/Index Scan using t_int8_k/, ionly => qr/Index Only Scan using t_int8_k/, bitmap => qr/Bitmap Index Scan on t_int8_k/ }->{$m};
 		like($plan, $want, "$mode: $m plans use the learned index");
 	}
+	like($primary->safe_psql('postgres', "$mode_sets{parallel} EXPLAIN (COSTS OFF) SELECT count(*), sum(id) FROM t_int8 WHERE k IS NOT NULL"),
+		qr/Parallel Index Scan using t_int8_k/, "$mode: parallel plans use the learned index");
 
 	my $failures = 0;
 	for my $type (qw(int8 float8 timestamptz)) {

@@ -86,8 +86,9 @@ struct TierOptions {
   // plus the merged run's keys (8 bytes each), which its in-memory index keeps anyway.
   size_t compaction_batch_entries = 4096;
   // The hot log is checkpointed (and the segments before the checkpoint deleted) by a maintenance
-  // pass once the segments written since the last checkpoint exceed
-  // max(checkpoint_log_bytes, 2 x the last checkpoint's size), and after every migration.
+  // pass or maintain() once the segments written since the last checkpoint exceed
+  // max(checkpoint_log_bytes, 2 x the last checkpoint's size) or number more than 16 (every open
+  // starts a segment), at open in the latter cases, and after every migration.
   uint64_t checkpoint_log_bytes = uint64_t{64} << 20;
   // Garbage collection of superseded versions runs every gc_every_commits commits.
   size_t gc_every_commits = 1024;
@@ -140,6 +141,9 @@ class Transaction {
 class TieredStore {
  public:
   static constexpr const char* kFormat = "omen-tier-2";
+  // More hot-log segments than this since the last checkpoint make the next maintenance (or open)
+  // take a checkpoint.
+  static constexpr size_t kMaxLogSegments = 16;
 
   // Opens the store kept in `db` (which must outlive it and be used by nothing else), recovering
   // hot versions and cold runs. kNotSupported if db holds data that is not a tiered store,
@@ -186,6 +190,8 @@ class TieredStore {
   friend class Transaction;
   TieredStore(StorageEngine* db, const TierOptions& opts);
   Status recover();
+  Status merge_legacy_rows(std::vector<detail::Write>* rows, std::vector<Timestamp>* xmins, Timestamp* last);
+  Status convert_legacy();
   Status read(uint64_t key, const Visibility& vis, std::string* value) const;
   Status scan(uint64_t first, uint64_t last, const Visibility& vis,
               const std::function<bool(uint64_t, std::string_view)>& fn) const;
@@ -196,6 +202,7 @@ class TieredStore {
   Status take_background_error();
   Status compact_runs_locked();
   Status checkpoint_locked();
+  bool checkpoint_due() const;
   Status merge_runs(const detail::RunSet& runs, uint64_t id);
   Status drop_dead_runs_locked(bool all);
   Status collect_garbage();

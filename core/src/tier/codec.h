@@ -7,7 +7,8 @@
 //                                                  or a run a compaction is still writing
 //   'M' name                -> ...                metadata: "format", "last_ts"
 // Integers are big-endian so bytewise order is numeric order. Hot versions are not rows here:
-// they live in the hot log (tier/hot_log.h). Format omen-tier-1 kept them as 'H' key:8 rows.
+// they live in the hot log (tier/hot_log.h). Format omen-tier-1 kept them as 'H' key:8 rows
+// (kLegacyHotTag).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,10 @@ namespace omen::detail {
 inline constexpr char kRunTag = 'R', kRunKeysTag = 'K', kColdTag = 'C', kMetaTag = 'M',
                       kDeadRunTag = 'X';
 inline constexpr char kValueKind = 'V', kDeleteKind = 'D';
+// Format omen-tier-1 only: 'H' key:8 -> xmin:8 kind:1 value, the newest hot version of key.
+// Converted into the hot log at the first open (TieredStore::recover).
+inline constexpr char kLegacyHotTag = 'H';
+inline constexpr const char* kLegacyFormat = "omen-tier-1";
 inline constexpr size_t kKeysPerChunk = 65536;
 
 inline void put_u64(std::string* out, uint64_t v) {

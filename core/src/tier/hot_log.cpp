@@ -171,6 +171,7 @@ Status HotLog::open(FileStore* files, Recovered* rec, std::unique_ptr<HotLog>* o
     OMEN_RETURN_IF_ERROR(files->read(file_name(kSegmentPrefix, n), &data));
     OMEN_RETURN_IF_ERROR(replay(file_name(kSegmentPrefix, n), data, true, &newest, &rec->last_ts));
     log->older_bytes_ += data.size();
+    ++log->older_segments_;
     next = n + 1;
   }
   data.clear();
@@ -198,7 +199,7 @@ HotLog::~HotLog() = default;
 Status HotLog::start_segment_locked(uint64_t n) {
   std::unique_ptr<AppendFile> f;
   OMEN_RETURN_IF_ERROR(files_->create(file_name(kSegmentPrefix, n), &f));
-  older_bytes_ += written_;
+  if (file_) older_bytes_ += written_, ++older_segments_;
   file_ = std::move(f);
   segment_ = n;
   written_ = 0;
@@ -315,7 +316,7 @@ Status HotLog::write_checkpoint(Timestamp last_ts, const std::function<bool(std:
   OMEN_RETURN_IF_ERROR(files_->rename(tmp, name));
   {
     std::lock_guard g(mu_);
-    checkpoint_ = s, checkpoint_bytes_ = bytes, older_bytes_ = 0;
+    checkpoint_ = s, checkpoint_bytes_ = bytes, older_bytes_ = 0, older_segments_ = 0;
   }
   std::vector<std::string> names;
   OMEN_RETURN_IF_ERROR(files_->list(&names));
@@ -330,6 +331,11 @@ Status HotLog::write_checkpoint(Timestamp last_ts, const std::function<bool(std:
 uint64_t HotLog::bytes_since_checkpoint() const {
   std::lock_guard g(mu_);
   return older_bytes_ + written_;
+}
+
+size_t HotLog::segments_since_checkpoint() const {
+  std::lock_guard g(mu_);
+  return older_segments_ + 1;
 }
 
 uint64_t HotLog::checkpoint_bytes() const {

@@ -71,6 +71,7 @@ class HotLog {
 
   uint64_t bytes_since_checkpoint() const;  // bytes of the segments the last checkpoint did not replace
   uint64_t checkpoint_bytes() const;        // size of the last checkpoint
+  size_t segments_since_checkpoint() const; // segment files the next checkpoint will replace (>= 1)
   Status error() const;                     // the sticky error (ok if none)
 
  private:
@@ -85,6 +86,7 @@ class HotLog {
   uint64_t segment_ = 0;                 // its number
   uint64_t written_ = 0;                 // bytes appended to it
   uint64_t older_bytes_ = 0;             // bytes of earlier segments not replaced by a checkpoint
+  size_t older_segments_ = 0;            // how many such segments
   uint64_t checkpoint_ = 0;              // number S of the last checkpoint (0: none)
   uint64_t checkpoint_bytes_ = 0;
   Timestamp last_ts_ = 0;                // largest timestamp appended

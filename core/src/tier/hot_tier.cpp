@@ -85,15 +85,15 @@ Timestamp HotTier::newest_xmin(uint64_t key) const {
   return c ? c->newest->stamp.xmin : 0;
 }
 
-void HotTier::install(Timestamp ts, std::span<const Write> writes, std::vector<uint64_t>* overwritten) {
+void HotTier::install(Timestamp ts, std::span<Write> writes, std::vector<uint64_t>* overwritten) {
   std::unique_lock lk(mu_);
-  for (const Write& w : writes) {
+  for (Write& w : writes) {
     Chain* c = find_locked(w.key);
     if (!c) {
       c = new Chain{nullptr};
       index_.insert(w.key, reinterpret_cast<uint64_t>(c));
     }
-    Version* v = new Version{{ts, kLiveXmax}, w.deleted, 0, w.value, c->newest};
+    Version* v = new Version{{ts, kLiveXmax}, w.deleted, 0, std::move(w.value), c->newest};
     if (c->newest) {
       c->newest->stamp.xmax = ts;
       overwritten->push_back(w.key);

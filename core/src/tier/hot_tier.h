@@ -66,9 +66,9 @@ class HotTier {
   // xmin of key's newest version, 0 if the key has none here.
   Timestamp newest_xmin(uint64_t key) const;
 
-  // Installs the writes of the transaction committed at ts. Appends to *overwritten the keys that
-  // now have more than one version (garbage collection candidates).
-  void install(Timestamp ts, std::span<const Write> writes, std::vector<uint64_t>* overwritten);
+  // Installs the writes of the transaction committed at ts, moving their values out (the keys stay).
+  // Appends to *overwritten the keys that now have more than one version (GC candidates).
+  void install(Timestamp ts, std::span<Write> writes, std::vector<uint64_t>* overwritten);
   // Recovery: builds the tier from the newest version of each key read from storage, in one
   // bulk construction of the index. REQUIRES: the tier is empty; `rows` sorted by key, unique.
   void load(std::vector<Write>&& rows, std::vector<Timestamp>&& xmins);

@@ -27,10 +27,16 @@ Status TieredStore::maintenance_pass() {
     OMEN_RETURN_IF_ERROR(migrate(opts_.min_age_commits));
     lk.lock();
   }
-  if (log_->bytes_since_checkpoint() > std::max(opts_.checkpoint_log_bytes, 2 * log_->checkpoint_bytes()))
-    OMEN_RETURN_IF_ERROR(checkpoint_locked());
+  if (checkpoint_due()) OMEN_RETURN_IF_ERROR(checkpoint_locked());
   if (hot_->runs()->runs.size() > opts_.max_cold_runs) return compact_runs_locked();
   return Status::OK();
+}
+
+// The log has grown past max(checkpoint_log_bytes, 2 x the last checkpoint), or is spread over
+// many segments (each open starts one: short-lived processes such as omen_kv make many).
+bool TieredStore::checkpoint_due() const {
+  return log_->bytes_since_checkpoint() > std::max(opts_.checkpoint_log_bytes, 2 * log_->checkpoint_bytes()) ||
+         log_->segments_since_checkpoint() > kMaxLogSegments;
 }
 
 void TieredStore::request_maintenance() {
@@ -84,6 +90,7 @@ Status TieredStore::maintain(bool force_migration) {
   if (force_migration || hot_->key_count() > opts_.hot_max_keys) OMEN_RETURN_IF_ERROR(migrate(opts_.min_age_commits));
   std::lock_guard lk(maintenance_mu_);
   hot_->reclaim();
+  if (checkpoint_due()) OMEN_RETURN_IF_ERROR(checkpoint_locked());
   if (hot_->runs()->runs.size() > opts_.max_cold_runs) return compact_runs_locked();
   return drop_dead_runs_locked(false);
 }

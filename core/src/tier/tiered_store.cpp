@@ -46,11 +46,8 @@ Status TieredStore::recover() {
   } else {
     OMEN_RETURN_IF_ERROR(s);
   }
-  if (format == "omen-tier-1")
-    return Status::NotSupported("tiered store format 'omen-tier-1' (hot versions as 'H' rows) was written by an "
-                                "older build; this build reads '" + std::string(kFormat) +
-                                "' (hot versions in the hot log): export its rows with the older omen_kv");
-  if (format != kFormat)
+  const bool legacy = format == detail::kLegacyFormat;  // hot versions as 'H' rows: converted below
+  if (format != kFormat && !legacy)
     return Status::NotSupported("tiered store format '" + format + "', this build reads '" + kFormat + "'");
 
   Timestamp last = 0;
@@ -91,9 +88,64 @@ Status TieredStore::recover() {
   }
   rec.rows = {};
   last = std::max(last, rec.last_ts);
+  if (legacy) OMEN_RETURN_IF_ERROR(merge_legacy_rows(&rows, &xmins, &last));
   hot_->load(std::move(rows), std::move(xmins));
   oracle_.restore(last);
+  if (legacy) return convert_legacy();
+  if (checkpoint_due()) {  // e.g. many short-lived processes, each leaving a small segment
+    std::lock_guard lk(maintenance_mu_);
+    return checkpoint_locked();
+  }
   return Status::OK();
+}
+
+// Format omen-tier-1: merges the 'H' rows into the versions recovered from the log (sorted by key;
+// per key the larger xmin wins: the log may already hold them after an interrupted conversion).
+Status TieredStore::merge_legacy_rows(std::vector<detail::Write>* rows, std::vector<Timestamp>* xmins,
+                                      Timestamp* last) {
+  std::vector<detail::Write> out;
+  std::vector<Timestamp> out_xmins;
+  size_t i = 0;
+  auto take_log_until = [&](uint64_t key) {  // log rows with keys < key
+    for (; i < rows->size() && (*rows)[i].key < key; ++i) out.push_back(std::move((*rows)[i])), out_xmins.push_back((*xmins)[i]);
+  };
+  auto it = db_->new_iterator();
+  const std::string tag(1, detail::kLegacyHotTag);
+  for (it->seek(tag); it->valid() && it->key()[0] == detail::kLegacyHotTag; it->next()) {
+    std::string_view k = it->key(), val = it->value();
+    if (k.size() != 9 || val.size() < 9 || (val[8] != detail::kValueKind && val[8] != detail::kDeleteKind))
+      return Status::Corruption("damaged hot version row (format omen-tier-1)");
+    uint64_t key = get_u64(k, 1);
+    Timestamp xmin = get_u64(val, 0);
+    *last = std::max(*last, xmin);
+    take_log_until(key);
+    if (i < rows->size() && (*rows)[i].key == key && (*xmins)[i] >= xmin) continue;  // the log's is newer
+    if (i < rows->size() && (*rows)[i].key == key) ++i;
+    out.push_back({key, val[8] == detail::kDeleteKind, std::string(val.substr(9))});
+    out_xmins.push_back(xmin);
+  }
+  OMEN_RETURN_IF_ERROR(it->status());
+  take_log_until(UINT64_MAX);
+  if (i < rows->size()) out.push_back(std::move((*rows)[i])), out_xmins.push_back((*xmins)[i]);  // key UINT64_MAX
+  *rows = std::move(out);
+  *xmins = std::move(out_xmins);
+  return Status::OK();
+}
+
+// Format omen-tier-1 -> kFormat: a checkpoint of the hot tier (now holding the 'H' rows), then one
+// synced batch deleting the rows and writing the new format. A crash in between repeats it.
+Status TieredStore::convert_legacy() {
+  {
+    std::lock_guard lk(maintenance_mu_);
+    OMEN_RETURN_IF_ERROR(checkpoint_locked());
+  }
+  WriteBatch batch;
+  auto it = db_->new_iterator();
+  for (it->seek(std::string(1, detail::kLegacyHotTag)); it->valid() && it->key()[0] == detail::kLegacyHotTag; it->next())
+    batch.del(it->key());
+  OMEN_RETURN_IF_ERROR(it->status());
+  batch.put(detail::meta_key("format"), kFormat);
+  return db_->write(batch, {true});
 }
 
 Transaction TieredStore::begin() { return Transaction(this, oracle_.begin()); }
