@@ -21,12 +21,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -251,18 +253,49 @@ void bench_otdb(const Config& cfg, const std::string& dir, Results& r, bool sync
   r.add("txn10", name, measure(cfg, txn10));
 }
 
+[[noreturn]] void usage(int code) {
+  std::fprintf(code == 0 ? stdout : stderr,
+               "usage: storage_bench [--keys N] [--seconds S] [--threads T] [--dir PATH] [--txn-only 0|1]\n"
+               "  PATH is removed and recreated (default /tmp/omen-storage-bench)\n");
+  std::exit(code);
+}
+
+Config parse_args(int argc, char** argv) {
+  Config cfg;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") usage(0);
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "storage_bench: %s needs a value\n", a.c_str());
+      usage(2);
+    }
+    const std::string v = argv[++i];
+    try {
+      if (a == "--keys") cfg.keys = std::stoull(v);
+      else if (a == "--seconds") cfg.seconds = std::stod(v);
+      else if (a == "--threads") cfg.threads = std::stoi(v);
+      else if (a == "--dir") cfg.dir = v;
+      else if (a == "--txn-only") cfg.txn_only = v == "1";
+      else {
+        std::fprintf(stderr, "storage_bench: unknown option %s\n", a.c_str());
+        usage(2);
+      }
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "storage_bench: bad value for %s: %s\n", a.c_str(), v.c_str());
+      usage(2);
+    }
+  }
+  if (cfg.keys == 0 || cfg.threads < 1 || !(cfg.seconds > 0) || cfg.dir.empty()) {
+    std::fprintf(stderr, "storage_bench: --keys, --threads and --seconds must be positive, --dir not empty\n");
+    usage(2);
+  }
+  return cfg;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  Config cfg;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--keys") cfg.keys = std::stoull(argv[i + 1]);
-    else if (a == "--seconds") cfg.seconds = std::stod(argv[i + 1]);
-    else if (a == "--threads") cfg.threads = std::stoi(argv[i + 1]);
-    else if (a == "--dir") cfg.dir = argv[i + 1];
-    else if (a == "--txn-only") cfg.txn_only = std::string(argv[i + 1]) == "1";
-  }
+  const Config cfg = parse_args(argc, argv);
   namespace fs = std::filesystem;
   fs::remove_all(cfg.dir);
   fs::create_directories(cfg.dir);
