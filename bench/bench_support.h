@@ -89,6 +89,31 @@ inline MemUse mem_use() {
   return m;
 }
 
+// Share (percent) of the resident memory of the mapping holding p that is in transparent huge
+// pages (/proc/self/smaps); -1 if p is in no mapping. A huge mapping (e.g. a key array) has its
+// own entry, so this tells which array got huge pages.
+inline double huge_pct_at(const void* p) {
+  std::ifstream f("/proc/self/smaps");
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  bool in = false, found = false;
+  double rss = 0, huge = 0;
+  for (std::string line; std::getline(f, line);) {
+    unsigned long lo = 0, hi = 0;
+    if (line.find(':') > line.find(' ') && std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) == 2) {
+      in = a >= lo && a < hi;  // a mapping's header line: "lo-hi perms offset dev inode path"
+      found = found || in;
+      continue;
+    }
+    if (!in) continue;
+    char key[64];
+    double kb = 0;
+    if (std::sscanf(line.c_str(), "%63s %lf", key, &kb) != 2) continue;
+    if (std::strcmp(key, "Rss:") == 0) rss = kb;
+    else if (std::strcmp(key, "AnonHugePages:") == 0) huge = kb;
+  }
+  return found ? 100.0 * huge / std::max(1.0, rss) : -1;
+}
+
 // Sorted key sets (duplicates kept), deterministic for a seed.
 //   uniform:   uniform over all of uint64
 //   lognormal: lognormal(mu 0, sigma 2) scaled by 1e12 and truncated (skewed, dense near the left)
@@ -136,6 +161,7 @@ class PointerChase {
   PointerChase& operator=(const PointerChase&) = delete;
 
   size_t bytes() const { return n_ * sizeof(Line); }
+  const void* data() const { return lines_; }
   // ns per hop over `hops` dependent hops, continuing where the last call stopped.
   double ns_per_hop(size_t hops) {
     const Line* p = at_;
