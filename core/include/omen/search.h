@@ -7,8 +7,8 @@
 //      windows are never reused, and kept out of L2 they do not evict the model there), predicted
 //      line first; then bisect over the first keys of those lines (as laid out in memory). The
 //      misses overlap, and the answer waits only for the ~log2(17) lines on its bisection path,
-//      not for the last of all 17 to arrive (measured at 100M keys: the window 1.03-1.18 DRAM
-//      misses against 1.18-1.5 for a sample of every line; docs/bench.md);
+//      not for the last of all 17 to arrive (measured at 100M keys in one process: 1.03 against
+//      1.18 "DRAM misses" for a sample of every line, short slices; docs/bench.md);
 //   3. finish inside the one line phase 2 leaves (already in L1).
 // Two compute engines differ only in phase 3, chosen at run time by CPU feature:
 //   kScalar  branchless count of the line's keys below key (any CPU);
