@@ -214,6 +214,7 @@ class TieredStore {
   std::unique_ptr<detail::HotLog> log_;  // set by recover()
   std::mutex commit_mu_;         // guards validation, timestamps and publication (see invariants)
   std::condition_variable published_cv_;
+  std::atomic<Timestamp> published_hint_{0};  // the last timestamp published by a commit (spin target)
   std::unordered_set<uint64_t> pending_keys_;  // GUARDED_BY(commit_mu_)
   std::set<Timestamp> in_flight_;              // GUARDED_BY(commit_mu_): allocated, not finished
   std::set<Timestamp> finished_;               // GUARDED_BY(commit_mu_): finished, not published

@@ -1,5 +1,6 @@
 // HotLog: see the format, damage rules and thread safety in hot_log.h.
 #include "tier/hot_log.h"
+#include "tier/spin_lock.h"
 
 #include <algorithm>
 #include <array>
@@ -224,7 +225,7 @@ Status HotLog::append_commit(Timestamp ts, std::span<const Write> writes, bool s
   }, &rec);
   uint64_t segment, end;
   {
-    std::lock_guard g(mu_);
+    auto g = lock_spinning(mu_);
     if (!error_.ok()) return error_;
     Status s = file_->append(rec);
     if (!s.ok()) return fail_locked(s);

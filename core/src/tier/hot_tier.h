@@ -1,9 +1,11 @@
 // HotTier: the in-memory tier of TieredStore: every key's recent committed versions, newest first,
 // found through a learned index (HotIndex: key -> chain), plus the current set of cold runs.
 //
-// Thread safety: one shared_mutex. Readers (get, collect, newest_xmin, runs) hold it shared;
-// install, load, collect_garbage, install_run and reclaim hold it exclusive. Installs are
-// serialized by the caller (TieredStore's commit lock) and maintenance by its maintenance lock.
+// Thread safety: one shared mutex (SpinSharedMutex, tier/spin_lock.h: spins briefly before it
+// sleeps). Readers (get, collect, newest_xmin, runs) hold it shared;
+// install, load, collect_garbage, install_run and reclaim hold it exclusive. Two commits in
+// flight never write the same key (TieredStore::pending_keys_); maintenance is serialized
+// by its maintenance lock.
 //
 // Invariants:
 //  1. A chain lists versions by decreasing xmin; each version's xmax is the xmin of the next newer
@@ -28,6 +30,7 @@
 
 #include "omen/storage.h"
 #include "omen/tiered_store.h"
+#include "tier/spin_lock.h"
 #include "omen/visibility.h"
 #include "tier/cold_run.h"
 #include "tier/learned_adapter.h"
@@ -114,7 +117,7 @@ class HotTier {
   static bool in_any_run(const RunSet& runs, uint64_t key);
   void erase_chain_locked(uint64_t key, Chain* c);
 
-  mutable std::shared_mutex mu_;
+  mutable SpinSharedMutex mu_;
   HotIndex index_;                          // key -> Chain* (owning), GUARDED_BY(mu_)
   size_t versions_ = 0;                     // GUARDED_BY(mu_)
   std::shared_ptr<const RunSet> runs_;      // GUARDED_BY(mu_)

@@ -6,6 +6,7 @@
 
 #include "tier/codec.h"
 #include "tier/hot_log.h"
+#include "tier/spin_lock.h"
 #include "tier/hot_tier.h"
 
 namespace omen {
@@ -177,7 +178,7 @@ Status TieredStore::commit(Transaction& txn) {
   for (auto& [k, w] : txn.writes_) writes.push_back(std::move(w));
   Timestamp ts;
   {
-    std::lock_guard g(commit_mu_);
+    auto g = detail::lock_spinning(commit_mu_);
     for (const auto& w : writes) {
       if (pending_keys_.count(w.key) || hot_->newest_xmin(w.key) > txn.read_ts_) {  // first committer wins
         conflicts_.fetch_add(1, std::memory_order_relaxed);
@@ -193,7 +194,7 @@ Status TieredStore::commit(Transaction& txn) {
   std::vector<uint64_t> overwritten;
   if (s.ok()) hot_->install(ts, writes, &overwritten);
   {
-    std::unique_lock lk(commit_mu_);
+    auto lk = detail::lock_spinning(commit_mu_);
     for (const auto& w : writes) pending_keys_.erase(w.key);
     in_flight_.erase(ts);
     finished_.insert(ts);
@@ -202,10 +203,18 @@ Status TieredStore::commit(Transaction& txn) {
     while (!finished_.empty() && *finished_.begin() < limit) publish = *finished_.begin(), finished_.erase(finished_.begin());
     if (publish != 0) {
       oracle_.publish(publish);
+      published_hint_.store(publish, std::memory_order_release);
       published_cv_.notify_all();
     }
     if (!s.ok()) return s;  // nothing was installed; the timestamp stays unused
-    published_cv_.wait(lk, [&] { return oracle_.published() >= ts; });
+    if (oracle_.published() < ts) {
+      // An older commit is still installing (a few microseconds): wait on the CPU first, then
+      // sleep; the oracle under commit_mu_ stays the authority.
+      lk.unlock();
+      detail::spin_until([&] { return published_hint_.load(std::memory_order_acquire) >= ts; });
+      lk.lock();
+      published_cv_.wait(lk, [&] { return oracle_.published() >= ts; });
+    }
   }
   uint64_t n = commits_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (!overwritten.empty()) {
