@@ -16,6 +16,7 @@
 #include "omen/rocksdb_storage.h"
 #include "omen/tiered_store.h"
 #include "test_util.h"
+#include "tier_test_util.h"
 
 namespace {
 
@@ -41,9 +42,7 @@ std::unique_ptr<TieredStore> open_store(omen::StorageEngine* db) {
   o.hot_max_keys = 16;    // migrate often
   o.min_age_commits = 8;
   o.max_cold_runs = 3;    // and merge runs often
-  std::unique_ptr<TieredStore> t;
-  EXPECT_TRUE(TieredStore::open(db, o, &t).ok());
-  return t;
+  return omen::test::open_store(db, o);
 }
 
 int64_t as_int(const std::string& s) { return std::stoll(s); }

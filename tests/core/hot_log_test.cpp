@@ -10,6 +10,7 @@
 #include "omen/rocksdb_storage.h"
 #include "omen/tiered_store.h"
 #include "test_util.h"
+#include "tier_test_util.h"
 
 namespace {
 
@@ -23,28 +24,13 @@ TierOptions manual() {
   return o;
 }
 
+// The hot-log tests run maintenance by hand unless they say otherwise.
 std::unique_ptr<TieredStore> open_store(omen::StorageEngine* db, TierOptions o = manual()) {
-  std::unique_ptr<TieredStore> t;
-  Status s = TieredStore::open(db, o, &t);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  return t;
+  return omen::test::open_store(db, o);
 }
 
-Status put1(TieredStore& t, uint64_t k, std::string_view v) {
-  auto txn = t.begin();
-  OMEN_RETURN_IF_ERROR(txn.put(k, v));
-  return txn.commit();
-}
-
-std::map<uint64_t, std::string> scan_all(TieredStore& t) {
-  std::map<uint64_t, std::string> out;
-  auto txn = t.begin();
-  EXPECT_TRUE(txn.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view v) {
-                  out.emplace(k, v);
-                  return true;
-                }).ok());
-  return out;
-}
+using omen::test::put1;
+using omen::test::scan_all;
 
 std::vector<std::string> files_with(omen::StorageEngine& db, const std::string& prefix) {
   std::vector<std::string> names, out;
@@ -238,33 +224,50 @@ TEST(HotLogTest, BackgroundCheckpointsKeepTheLogBounded) {
   EXPECT_EQ(scan_all(*t), model);
 }
 
+// A RocksDB directory on a file system that can fail fsyncs and drop unsynced data (a power
+// loss), with a store that syncs every commit.
+struct SyncedStoreOnFailingFs {
+  omen::test::ScratchDir dir;
+  std::shared_ptr<omen::test::FailingSyncFileSystem> fs =
+      std::make_shared<omen::test::FailingSyncFileSystem>(rocksdb::FileSystem::Default());
+  TierOptions opts = [] {
+    TierOptions o = manual();
+    o.sync_commits = true;
+    return o;
+  }();
+
+  std::unique_ptr<omen::RocksDBStorage> open_db() {
+    omen::RocksDBOptions ro;
+    ro.file_system = fs;
+    std::unique_ptr<omen::RocksDBStorage> db;
+    Status s = omen::RocksDBStorage::open(dir.path(), ro, &db);
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    return db;
+  }
+};
+
 // A failed fsync of the hot log: the synced commit fails, names the log file, and every later
 // commit and checkpoint is refused until the store is reopened.
 TEST(HotLogTest, FailedLogSyncRefusesWritesUntilReopened) {
-  omen::test::ScratchDir d;
-  auto fs = std::make_shared<omen::test::FailingSyncFileSystem>(rocksdb::FileSystem::Default());
-  omen::RocksDBOptions ro;
-  ro.file_system = fs;
-  TierOptions o = manual();
-  o.sync_commits = true;
+  SyncedStoreOnFailingFs f;
   {
-    std::unique_ptr<omen::RocksDBStorage> db;
-    ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), ro, &db).ok());
-    auto t = open_store(db.get(), o);
+    auto db = f.open_db();
+    ASSERT_TRUE(db);
+    auto t = open_store(db.get(), f.opts);
     ASSERT_TRUE(put1(*t, 1, "kept").ok());
-    fs->fail_sync = true;
+    f.fs->fail_sync = true;
     Status s = put1(*t, 2, "failed");
     EXPECT_EQ(s.code(), Status::Code::kIOError) << s.to_string();
     EXPECT_NE(s.message().find("hotlog/log-"), std::string::npos) << s.to_string();
-    fs->fail_sync = false;
+    f.fs->fail_sync = false;
     EXPECT_EQ(put1(*t, 3, "refused").code(), Status::Code::kIOError);
     EXPECT_EQ(t->checkpoint().code(), Status::Code::kIOError);
     EXPECT_EQ(scan_all(*t), (std::map<uint64_t, std::string>{{1, "kept"}}));
   }
-  EXPECT_GT(fs->drop_unsynced_data(), 0u);
-  std::unique_ptr<omen::RocksDBStorage> db;
-  ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), ro, &db).ok());
-  auto t = open_store(db.get(), o);
+  EXPECT_GT(f.fs->drop_unsynced_data(), 0u);
+  auto db = f.open_db();
+  ASSERT_TRUE(db);
+  auto t = open_store(db.get(), f.opts);
   EXPECT_EQ(scan_all(*t), (std::map<uint64_t, std::string>{{1, "kept"}}));
   EXPECT_TRUE(put1(*t, 4, "after").ok());
 }
@@ -272,16 +275,11 @@ TEST(HotLogTest, FailedLogSyncRefusesWritesUntilReopened) {
 // Synced commits from several threads share fsyncs and are all durable: each one is in the log
 // after a simulated power loss.
 TEST(HotLogTest, GroupCommittedSyncsSurvivePowerLoss) {
-  omen::test::ScratchDir d;
-  auto fs = std::make_shared<omen::test::FailingSyncFileSystem>(rocksdb::FileSystem::Default());
-  omen::RocksDBOptions ro;
-  ro.file_system = fs;
-  TierOptions o = manual();
-  o.sync_commits = true;
+  SyncedStoreOnFailingFs f;
   {
-    std::unique_ptr<omen::RocksDBStorage> db;
-    ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), ro, &db).ok());
-    auto t = open_store(db.get(), o);
+    auto db = f.open_db();
+    ASSERT_TRUE(db);
+    auto t = open_store(db.get(), f.opts);
     std::vector<std::thread> threads;
     for (uint64_t th = 0; th < 4; ++th)
       threads.emplace_back([&, th] {
@@ -289,10 +287,10 @@ TEST(HotLogTest, GroupCommittedSyncsSurvivePowerLoss) {
       });
     for (auto& th : threads) th.join();
   }
-  fs->drop_unsynced_data();
-  std::unique_ptr<omen::RocksDBStorage> db;
-  ASSERT_TRUE(omen::RocksDBStorage::open(d.path(), ro, &db).ok());
-  auto t = open_store(db.get(), o);
+  f.fs->drop_unsynced_data();
+  auto db = f.open_db();
+  ASSERT_TRUE(db);
+  auto t = open_store(db.get(), f.opts);
   EXPECT_EQ(scan_all(*t).size(), 200u);
 }
 

@@ -10,6 +10,7 @@
 #include "omen/memory_storage.h"
 #include "omen/rocksdb_storage.h"
 #include "test_util.h"
+#include "tier_test_util.h"
 
 namespace {
 
@@ -17,39 +18,15 @@ using omen::Status;
 using omen::TieredStore;
 using omen::TierOptions;
 
-std::unique_ptr<TieredStore> open_store(omen::StorageEngine* db, TierOptions o = {}) {
-  std::unique_ptr<TieredStore> t;
-  Status s = TieredStore::open(db, o, &t);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  return t;
-}
-
-Status put1(TieredStore& t, uint64_t k, std::string_view v) {
-  auto txn = t.begin();
-  OMEN_RETURN_IF_ERROR(txn.put(k, v));
-  return txn.commit();
-}
+using omen::test::open_store;
+using omen::test::put1;
+using omen::test::scan_all;
 
 std::string get1(TieredStore& t, uint64_t k) {
   auto txn = t.begin();
   std::string v;
   Status s = txn.get(k, &v);
   return s.ok() ? v : s.is_not_found() ? "<none>" : s.to_string();
-}
-
-std::map<uint64_t, std::string> scan_all(TieredStore& t, uint64_t first = 0, uint64_t last = UINT64_MAX) {
-  std::map<uint64_t, std::string> out;
-  auto txn = t.begin();
-  uint64_t prev = 0;
-  bool any = false;
-  Status s = txn.scan(first, last, [&](uint64_t k, std::string_view v) {
-    EXPECT_TRUE(!any || k > prev) << "scan out of order or repeated key " << k;
-    any = true, prev = k;
-    out.emplace(k, v);
-    return true;
-  });
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  return out;
 }
 
 TEST(TieredStoreTest, ReadOwnWritesAndCommit) {
