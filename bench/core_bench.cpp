@@ -18,12 +18,42 @@
 #include "omen/model.h"
 #include "omen/static_index.h"
 
+#ifdef OMEN_BENCH_PGM_INDEX
+// Optional reference contender: the PGM-index library itself (github.com/gvinciguerra/PGM-index,
+// header-only, not shipped with OmenDB), when the bench is configured with its include directory
+// (bash bench/core_bench.sh with PGM_INDEX_INCLUDE=..., docs/bench.md).
+#include "pgm/pgm_index.hpp"
+#endif
+
 namespace {
+
+#ifdef OMEN_BENCH_PGM_INDEX
+// PGM-index used as its README shows: search() gives [lo, hi), std::lower_bound finishes.
+// Epsilon 64, as the learned index's default; its own copy of the keys, on huge pages.
+class PgmIndexRef {
+ public:
+  explicit PgmIndexRef(std::vector<uint64_t> keys) : keys_(std::move(keys)), pgm_(keys_.begin(), keys_.end()) {}
+  size_t lower_bound(uint64_t key) const noexcept {
+    const auto r = pgm_.search(key);
+    return static_cast<size_t>(std::lower_bound(keys_.begin() + r.lo, keys_.begin() + r.hi, key) - keys_.begin());
+  }
+  size_t size_bytes() const noexcept { return pgm_.size_in_bytes(); }
+  const uint64_t* keys() const noexcept { return keys_.data(); }
+
+ private:
+  std::vector<uint64_t> keys_;
+  pgm::PGMIndex<uint64_t, 64> pgm_;
+};
+#endif
 
 struct Options {
   std::vector<size_t> sizes = {10'000'000, 100'000'000};
   std::vector<std::string> dists = {"uniform", "lognormal"};
+#ifdef OMEN_BENCH_PGM_INDEX
+  std::vector<std::string> indexes = {"binary", "learned", "btree", "pgm"};  // binary always runs: the reference
+#else
   std::vector<std::string> indexes = {"binary", "learned", "btree"};  // binary always runs: the reference
+#endif
   size_t queries = size_t{1} << 22;  // power of two: the chain indexes it with a mask
   size_t chain = 2'000'000;          // dependent lookups per measurement
   size_t chase_bytes = size_t{1} << 30;
@@ -129,11 +159,22 @@ Options parse_args(int argc, char** argv) {
     else {
       std::fprintf(
           stderr,
-          "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes learned,btree]\n"
+          "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes learned,btree[,pgm]]\n"
           "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--chase-hops 5M] [--slices 100]\n"
           "                  [--reps 3]\n"
           "                  [--seed 42] [--csv PATH]\n");
       std::exit(a == "--help" ? 0 : 2);
+    }
+  }
+  for (const auto& name : o.indexes) {
+    bool known = name == "binary" || name == "learned" || name == "btree";
+#ifdef OMEN_BENCH_PGM_INDEX
+    known = known || name == "pgm";
+#endif
+    if (!known) {
+      std::fprintf(stderr, "core_bench: unknown index '%s'%s\n", name.c_str(),
+                   name == "pgm" ? " (configure with PGM_INDEX_INCLUDE, docs/bench.md)" : "");
+      std::exit(2);
     }
   }
   return o;
@@ -242,6 +283,17 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
     r.bytes = static_cast<double>(idx->model_bytes());
     cs.push_back(make_contender(r, idx, q, out));
   }
+#ifdef OMEN_BENCH_PGM_INDEX
+  if (wanted("pgm")) {  // PGM-index (reference), built over its own copy of the sorted keys.
+    Row r{dist, "pgm", n};
+    auto copy = bench::huge_copy(keys);
+    t = bench::now_s();
+    auto idx = std::make_shared<const PgmIndexRef>(std::move(copy));
+    r.build_s = bench::now_s() - t;
+    r.bytes = static_cast<double>(idx->size_bytes());
+    cs.push_back(make_contender(r, idx, q, out));
+  }
+#endif
   if (wanted("btree")) {  // absl::btree_map, built by appending the sorted keys.
     Row r{dist, "btree", n};
     t = bench::now_s();
@@ -264,6 +316,9 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
       const uint64_t* k = nullptr;
       if (c.row.index == "learned") k = static_cast<const omen::StaticLearnedIndex*>(c.index.get())->keys().data();
       if (c.row.index == "binary") k = static_cast<const omen::BinarySearchIndex*>(c.index.get())->keys().data();
+#ifdef OMEN_BENCH_PGM_INDEX
+      if (c.row.index == "pgm") k = static_cast<const PgmIndexRef*>(c.index.get())->keys();
+#endif
       if (k) line += " " + c.row.index + " keys " + fmt("%.0f%%", bench::huge_pct_at(k + n / 2)) + ",";
     }
     line += " probes " + fmt("%.0f%%", bench::huge_pct_at(q.data() + q.size() / 2)) + ", DRAM chase " +
@@ -444,6 +499,11 @@ void targets(const std::vector<Row>& rows) {
     std::snprintf(buf, sizeof buf, "%s: model build %.1f M keys/s >= 50 M keys/s on one core", r.dist.c_str(),
                   rate);
     line(rate >= 50.0, buf);
+    if (const Row* pg = find_row(rows, r, "pgm"))
+      std::printf("  INFO %s: PGM-index (reference, eps 64): dependent latency %.1f ns = %.2fx DRAM miss; "
+                  "learned / PGM-index: %.3fx latency, %.2fx batched 1-thread throughput, %.3fx bytes\n",
+                  r.dist.c_str(), pg->chain_ns, pg->chain_ns / pg->dram_ns, r.chain_ns / pg->chain_ns,
+                  r.batch1 / pg->batch1, r.bytes / pg->bytes);
   }
   if (!any) std::printf("  (learned index not run: targets not evaluated)\n");
 }
