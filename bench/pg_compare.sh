@@ -10,8 +10,8 @@
 # / single-row insert TPS, ns per probe through the index AM interface (omendb_probe_cost), and a
 # nested-loop join. Contenders alternate (ABBA order) in every repeat; medians are reported. Every
 # pgbench run also reports its backends' CPU time per transaction, and point and range queries
-# are also run *paired* (both tables in one pgbench run, transactions interleaved at random) so
-# that both contenders meet the same machine load (docs/bench-pg.md, "Why TPS swings").
+# also run *concurrently* (two pgbench processes, one per table, over the same seconds) so that
+# both contenders meet the same machine load (docs/bench-pg.md, "Why TPS swings").
 # Writes bench/out/pg_compare.csv (medians, ratios, targets), bench/out/pg_compare_raw.csv (every
 # repeat), bench/out/report/{report.md,*.png,explain.txt}.
 #
@@ -223,31 +223,32 @@ settle() {  # waits (up to 5 s) until only the postmaster's children of before a
 }
 checkpoints() { q -c "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"; }
 TCK=$(getconf CLK_TCK)
-pgbench_run() {  # pgbench_run SECONDS SCRIPT... : pgbench's output in $work/pgbench.log
-  local s=$1; shift
-  local f args=()
-  for f in "$@"; do args+=(-f "$f"); done
+pgbench_cmd() {  # pgbench_cmd SECONDS SCRIPT LOG: one pgbench run, its output in LOG
   PGOPTIONS="-c synchronous_commit=off" "$PGBIN/pgbench" -h "$PGHOST" -p "$PGPORT" -U postgres -n -M prepared \
-    -c "$CLIENTS" -j "$CLIENTS" -T "$s" --random-seed=7 "${args[@]}" postgres > "$work/pgbench.log" 2>&1 ||
-    { echo "pg_compare.sh: pgbench failed:" >&2; cat "$work/pgbench.log" >&2; exit 1; }
+    -c "$CLIENTS" -j "$CLIENTS" -T "$1" --random-seed=7 -f "$2" postgres > "$3" 2>&1
+}
+tps_of() {  # tps_of LOG -> the tps pgbench reported
+  local tps
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$1" | tail -1)
+  [ -n "$tps" ] || { echo "pg_compare.sh: pgbench failed:" >&2; cat "$1" >&2; exit 1; }
+  echo "$tps"
 }
 pgb() {  # pgb SCRIPT SECONDS -> "tps backend_cpu_us_per_txn"; commits do not wait for the WAL flush
-  local n0 c0 c1 txn tps
+  local n0 c0 c1 txn tps log=$work/pgbench.log
   n0=$(children); c0=$(child_cpu)
-  pgbench_run "$2" "$1"
+  pgbench_cmd "$2" "$1" "$log" || { echo "pg_compare.sh: pgbench failed:" >&2; cat "$log" >&2; exit 1; }
   settle "$n0"; c1=$(child_cpu)
-  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.log" | tail -1)
-  txn=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench.log")
-  [ -n "$tps" ] && [ "${txn:-0}" -gt 0 ] || { echo "pg_compare.sh: no result from pgbench:" >&2; cat "$work/pgbench.log" >&2; exit 1; }
+  tps=$(tps_of "$log")
+  txn=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
+  [ "${txn:-0}" -gt 0 ] || { echo "pg_compare.sh: no transactions:" >&2; cat "$log" >&2; exit 1; }
   echo "$tps $(awk -v d=$(( c1 - c0 )) -v t="$TCK" -v n="$txn" 'BEGIN { printf "%.1f", d / t * 1e6 / n }')"
 }
-pgb_paired() {  # pgb_paired SECONDS SCRIPT_A SCRIPT_B -> "latency_ms_a latency_ms_b": one run, each
-  # transaction picks A or B at random (equal weights), so both see the same moments of the machine
-  pgbench_run "$@"
-  local lat
-  lat=$(awk '/^SQL script/ { s++ } s && /latency average = / { l[s] = $(NF - 1) + 0 } END { if (l[1] > 0 && l[2] > 0) print l[1], l[2] }' "$work/pgbench.log")
-  [ -n "$lat" ] || { echo "pg_compare.sh: no per-script latency from pgbench:" >&2; cat "$work/pgbench.log" >&2; exit 1; }
-  echo "$lat"
+pgb_concurrent() {  # pgb_concurrent SECONDS SCRIPT_A SCRIPT_B -> "tps_a tps_b": two pgbench
+  # processes started together, CLIENTS clients each, so both contenders share the same seconds
+  pgbench_cmd "$1" "$2" "$work/pgbench_a.log" & local pa=$!
+  pgbench_cmd "$1" "$3" "$work/pgbench_b.log" & local pb=$!
+  wait "$pa" || true; wait "$pb" || true
+  echo "$(tps_of "$work/pgbench_a.log") $(tps_of "$work/pgbench_b.log")"
 }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 # The timed read phases start from a checkpoint (no dirty buffers left by the builds to flush
@@ -272,15 +273,15 @@ for w in point range insert; do
       done
     done
     [ "$w" = insert ] && continue
-    # Paired runs: both tables in one pgbench run, transactions interleaved at random.
+    # Concurrent runs: both tables at once, each with its own pgbench and CLIENTS clients.
     for r in $(seq 1 "$REPEATS"); do
       set -- $(order "$r")
       la=$(load1)
-      res=$(pgb_paired "$DURATION" "$(script $w $d "$(table_of $d $1)")" "$(script $w $d "$(table_of $d $2)")")
-      read -r la_ms lb_ms <<<"$res"
-      record "$d" "${w}_paired_tps" "$1" "$r" "$(awk -v c="$CLIENTS" -v l="$la_ms" 'BEGIN { printf "%.1f", c * 1000 / l }')"
-      record "$d" "${w}_paired_tps" "$2" "$r" "$(awk -v c="$CLIENTS" -v l="$lb_ms" 'BEGIN { printf "%.1f", c * 1000 / l }')"
-      step "$d $w paired #$r: $1 $la_ms ms, $2 $lb_ms ms per transaction (load average $la)"
+      res=$(pgb_concurrent "$DURATION" "$(script $w $d "$(table_of $d $1)")" "$(script $w $d "$(table_of $d $2)")")
+      read -r ta tb <<<"$res"
+      record "$d" "${w}_conc_tps" "$1" "$r" "$ta"
+      record "$d" "${w}_conc_tps" "$2" "$r" "$tb"
+      step "$d $w concurrent #$r: $1 $ta tps, $2 $tb tps (load average $la)"
     done
   done
   if [ "$w" != insert ]; then
