@@ -289,9 +289,11 @@ for w in point range insert; do
     [ "$n" = 0 ] || echo "pg_compare.sh: warning: $n checkpoint(s) during the read phases" | tee -a "$REPORT/stats.txt" >&2
   fi
 done
+phase_on insert && {
 q -c "SELECT 'after inserts: ' || c.relname || ' ' || pg_size_pretty(pg_relation_size(c.oid)) FROM pg_class c WHERE c.relname LIKE 't\_%\_k' ORDER BY 1" | tee -a "$REPORT/stats.txt"
 q -c "SELECT 'after inserts: learned ' || c.relname || ': ' || s.keys || ' keys, ' || s.overflow_pages || ' overflow pages'
       FROM pg_class c, omendb_index_stats(c.oid) s WHERE c.relname IN ('t_rand_ln_k', 't_seq_ln_k')" | tee -a "$REPORT/stats.txt"
+}
 
 echo "== summary"
 settings="rows=$ROWS preload=$PRELOAD duration=${DURATION}s repeats=$REPEATS build_repeats=$BUILD_REPEATS clients=$CLIENTS probe_keys=$PROBE_KEYS nl_keys=$NL_KEYS shared_buffers=$SHARED_BUFFERS"
