@@ -14,16 +14,60 @@
 
 #include "bench_support.h"
 #include "omen/baseline.h"
+#include "omen/dynamic_index.h"
 
 #include "omen/model.h"
 #include "omen/static_index.h"
 
+#ifdef OMEN_BENCH_PGM_INDEX
+// Optional reference contender: the PGM-index library itself (github.com/gvinciguerra/PGM-index,
+// header-only, not shipped with OmenDB), when the bench is configured with its include directory
+// (bash bench/core_bench.sh with PGM_INDEX_INCLUDE=..., docs/bench.md).
+#include "pgm/pgm_index.hpp"
+#endif
+
 namespace {
+
+#ifdef OMEN_BENCH_PGM_INDEX
+// PGM-index used as its README shows: search() gives [lo, hi), std::lower_bound finishes.
+// Epsilon 64, as the learned index's default; its own copy of the keys, on huge pages.
+class PgmIndexRef {
+ public:
+  explicit PgmIndexRef(std::vector<uint64_t> keys) : keys_(std::move(keys)), pgm_(keys_.begin(), keys_.end()) {}
+  size_t lower_bound(uint64_t key) const noexcept {
+    const auto r = pgm_.search(key);
+    return static_cast<size_t>(std::lower_bound(keys_.begin() + r.lo, keys_.begin() + r.hi, key) - keys_.begin());
+  }
+  size_t size_bytes() const noexcept { return pgm_.size_in_bytes(); }
+  const uint64_t* keys() const noexcept { return keys_.data(); }
+
+ private:
+  std::vector<uint64_t> keys_;
+  pgm::PGMIndex<uint64_t, 64> pgm_;
+};
+#endif
+
+// DynamicLearnedIndex maps keys to payloads; each key's payload here is its lower_bound position in
+// the sorted key set (equal keys share it), so find() on a stored key is the answer the other
+// contenders give (every probe is a stored key).
+class DynamicRef {
+ public:
+  explicit DynamicRef(omen::DynamicLearnedIndex idx) : idx_(std::move(idx)) {}
+  size_t lower_bound(uint64_t key) const noexcept { return idx_.find(key).value_or(SIZE_MAX); }
+  const omen::DynamicLearnedIndex& index() const noexcept { return idx_; }
+
+ private:
+  omen::DynamicLearnedIndex idx_;
+};
 
 struct Options {
   std::vector<size_t> sizes = {10'000'000, 100'000'000};
   std::vector<std::string> dists = {"uniform", "lognormal"};
+#ifdef OMEN_BENCH_PGM_INDEX
+  std::vector<std::string> indexes = {"binary", "learned", "btree", "pgm"};  // binary always runs: the reference
+#else
   std::vector<std::string> indexes = {"binary", "learned", "btree"};  // binary always runs: the reference
+#endif
   size_t queries = size_t{1} << 22;  // power of two: the chain indexes it with a mask
   size_t chain = 2'000'000;          // dependent lookups per measurement
   size_t chase_bytes = size_t{1} << 30;
@@ -32,6 +76,7 @@ struct Options {
   int reps = 3;
   uint64_t seed = 42;
   uint32_t epsilon = 64;
+  size_t dynamic_max = 10'000'000;  // the DynamicLearnedIndex pair runs on key sets up to this size
   std::string csv = "bench/out/core_bench.csv";
 };
 
@@ -111,7 +156,9 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--indexes")
       o.indexes = split(value());
     else if (a == "--queries")
-      o.queries = std::bit_ceil(parse_size(value()));
+      o.queries = std::max<size_t>(16, std::bit_ceil(parse_size(value())));  // two halves of whole lines
+    else if (a == "--dynamic-max")
+      o.dynamic_max = parse_size(value());
     else if (a == "--chain")
       o.chain = parse_size(value());
     else if (a == "--chase-bytes")
@@ -129,11 +176,22 @@ Options parse_args(int argc, char** argv) {
     else {
       std::fprintf(
           stderr,
-          "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes learned,btree]\n"
+          "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes learned,btree[,pgm]]\n"
           "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--chase-hops 5M] [--slices 100]\n"
-          "                  [--reps 3]\n"
+          "                  [--reps 3] [--dynamic-max 10M]\n"
           "                  [--seed 42] [--csv PATH]\n");
       std::exit(a == "--help" ? 0 : 2);
+    }
+  }
+  for (const auto& name : o.indexes) {
+    bool known = name == "binary" || name == "learned" || name == "btree";
+#ifdef OMEN_BENCH_PGM_INDEX
+    known = known || name == "pgm";
+#endif
+    if (!known) {
+      std::fprintf(stderr, "core_bench: unknown index '%s'%s\n", name.c_str(),
+                   name == "pgm" ? " (configure with PGM_INDEX_INCLUDE, docs/bench.md)" : "");
+      std::exit(2);
     }
   }
   return o;
@@ -152,18 +210,23 @@ double time_model_build(std::span<const uint64_t> keys, const omen::ModelOptions
 }
 
 // Dependent chain: the next probe is chosen by the previous answer, so no two lookups overlap.
-// Lookup i reads probe 2i or 2i + 1 (by the previous answer's low bit): never the previous
-// lookup's probe, whose window would still be cached (with probe i or i + 1, a quarter of the
-// lookups repeated their predecessor's key). Lookups first .. first + lookups - 1.
+// Lookup i reads one of the 8 probes of line i (mod the lines of q), chosen by the previous
+// answer's low 3 bits: never the previous lookup's probe (whose window would still be cached),
+// and the probe array is walked line by line, so the next key costs no miss the DRAM reference
+// does not have. Eight candidates, not two: a branchy search lets the CPU guess the answer's
+// control flow and start the next lookup before this one ends; with a 1-bit choice every guess
+// picked the right probe half the time, even on a wrong path (docs/bench.md, "Dependent chain").
+// Lookups first .. first + lookups - 1. REQUIRES q.size() a power of two, >= 8.
 // Returns ns per lookup; *checksum gets the sum of the answers (equal for every correct index).
+inline constexpr size_t kChainChoices = 8;  // probes the previous answer chooses from
 template <class Index>
 double chain_ns(const Index& idx, std::span<const uint64_t> q, size_t first, size_t lookups, uint64_t* checksum) {
-  const size_t mask = q.size() - 1;
+  const size_t line_mask = q.size() / kChainChoices - 1;
   size_t pos = 0;
   uint64_t sum = 0;
   double t = bench::now_s();
   for (size_t i = first; i < first + lookups; ++i) {
-    pos = idx.lower_bound(q[(2 * i + (pos & 1)) & mask]);
+    pos = idx.lower_bound(q[(i & line_mask) * kChainChoices + (pos & (kChainChoices - 1))]);
     sum += pos;
   }
   t = bench::now_s() - t;
@@ -193,7 +256,8 @@ double pass(const Index& idx, std::span<const uint64_t> q, std::span<size_t> out
 struct Contender {
   Row row;
   std::shared_ptr<const void> index;  // keeps the index alive
-  std::function<double(size_t first, size_t lookups, uint64_t* sum)> chain;
+  // Timed chains read the first half of the probes, untimed warm-ups (warm = true) the second.
+  std::function<double(size_t first, size_t lookups, uint64_t* sum, bool warm)> chain;
   std::function<double(int threads, bool batch)> pass;  // writes the answers to the shared `out`
 };
 
@@ -202,7 +266,10 @@ Contender make_contender(Row row, std::shared_ptr<const Index> idx, std::span<co
                          std::span<size_t> out) {
   const Index* p = idx.get();
   return {std::move(row), idx,
-          [p, q](size_t first, size_t lookups, uint64_t* sum) { return chain_ns(*p, q, first, lookups, sum); },
+          [p, q](size_t first, size_t lookups, uint64_t* sum, bool warm) {
+            const size_t half = q.size() / 2;
+            return chain_ns(*p, warm ? q.subspan(half) : q.first(half), first, lookups, sum);
+          },
           [p, q, out](int threads, bool batch) { return pass(*p, q, out, threads, batch); }};
 }
 
@@ -233,6 +300,47 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
     r.bytes = static_cast<double>(idx->model_bytes());
     cs.push_back(make_contender(r, idx, q, out));
   }
+#ifdef OMEN_BENCH_PGM_INDEX
+  if (wanted("pgm")) {  // PGM-index (reference), built over its own copy of the sorted keys.
+    Row r{dist, "pgm", n};
+    auto copy = bench::huge_copy(keys);
+    t = bench::now_s();
+    auto idx = std::make_shared<const PgmIndexRef>(std::move(copy));
+    r.build_s = bench::now_s() - t;
+    r.bytes = static_cast<double>(idx->size_bytes());
+    cs.push_back(make_contender(r, idx, q, out));
+  }
+#endif
+  if (wanted("learned") && n <= o.dynamic_max) {
+    // DynamicLearnedIndex grown 2x by random inserts (bulk-loaded with a random half of the keys,
+    // then the other half inserted in random order) against one bulk-loaded with all keys.
+    omen::ModelOptions mo;
+    mo.epsilon = o.epsilon;
+    std::vector<uint64_t> rank(n);
+    for (size_t i = 0; i < n; ++i) rank[i] = i > 0 && keys[i] == keys[i - 1] ? rank[i - 1] : i;
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(o.seed + 2));
+    std::vector<size_t> half(order.begin(), order.begin() + n / 2);
+    std::sort(half.begin(), half.end());
+    std::vector<uint64_t> hk(half.size()), hp(half.size());
+    for (size_t i = 0; i < half.size(); ++i) hk[i] = keys[half[i]], hp[i] = rank[half[i]];
+    Row g{dist, "dyn-grown", n};
+    t = bench::now_s();
+    omen::DynamicLearnedIndex grown(std::move(hk), std::move(hp), mo);
+    for (size_t i = n / 2; i < n; ++i) grown.insert(keys[order[i]], rank[order[i]]);
+    g.build_s = bench::now_s() - t;
+    Row f{dist, "dyn-fresh", n};
+    t = bench::now_s();
+    omen::DynamicLearnedIndex fresh(std::vector<uint64_t>(keys), std::move(rank), mo);
+    f.build_s = bench::now_s() - t;
+    if (!grown.check_invariants() || grown.size() != n) g.correct = false;
+    g.bytes = static_cast<double>(grown.model_bytes());
+    f.bytes = static_cast<double>(fresh.model_bytes());
+    std::fprintf(stderr, "   dynamic: grown %zu leaves, fresh %zu leaves\n", grown.leaf_count(), fresh.leaf_count());
+    cs.push_back(make_contender(f, std::make_shared<const DynamicRef>(std::move(fresh)), q, out));
+    cs.push_back(make_contender(g, std::make_shared<const DynamicRef>(std::move(grown)), q, out));
+  }
   if (wanted("btree")) {  // absl::btree_map, built by appending the sorted keys.
     Row r{dist, "btree", n};
     t = bench::now_s();
@@ -255,6 +363,9 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
       const uint64_t* k = nullptr;
       if (c.row.index == "learned") k = static_cast<const omen::StaticLearnedIndex*>(c.index.get())->keys().data();
       if (c.row.index == "binary") k = static_cast<const omen::BinarySearchIndex*>(c.index.get())->keys().data();
+#ifdef OMEN_BENCH_PGM_INDEX
+      if (c.row.index == "pgm") k = static_cast<const PgmIndexRef*>(c.index.get())->keys();
+#endif
       if (k) line += " " + c.row.index + " keys " + fmt("%.0f%%", bench::huge_pct_at(k + n / 2)) + ",";
     }
     line += " probes " + fmt("%.0f%%", bench::huge_pct_at(q.data() + q.size() / 2)) + ", DRAM chase " +
@@ -272,16 +383,14 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
     uint64_t total = 0;
     for (size_t s = 0; s < o.slices; ++s) {
       uint64_t sum = 0;
-      c.chain(s * slice, slice, &sum);
+      c.chain(s * slice, slice, &sum, false);
       total += sum;
     }
     return total;
   };
   const uint64_t want_sum = sliced_sum(cs[0]);
-  // Warm-up lookups before each timed slice, on probes the timed slices do not use (when there
-  // are enough: the chain reads probes 2i and 2i + 1 of the first 2 * o.chain).
+  // Warm-up lookups before each timed slice, on the probes the timed slices do not use.
   const size_t warm = std::min<size_t>(slice, 2'000);
-  const size_t warm_first = o.chain, warm_span = std::max<size_t>(warm, q.size() / 2 > o.chain ? q.size() / 2 - o.chain : 0);
   {  // ...itself checked against std::lower_bound on a spread sample of the probes.
     auto sorted = static_cast<const omen::BinarySearchIndex*>(cs[0].index.get())->keys();
     for (size_t i = 0; i < q.size(); i += 401)
@@ -292,7 +401,7 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
     c.row.chain_ns = c.row.dram_ns = 1e30;
     c.row.thp_pct = 100.0 * mem.huge / std::max<double>(1.0, mem.rss);
     uint64_t sum = 0;
-    c.chain(0, std::min<size_t>(o.chain, 100'000), &sum);  // warm-up
+    c.chain(0, std::min<size_t>(o.chain, 100'000), &sum, true);  // warm-up
   }
   auto check = [&](Contender& c, const char* what) {
     if (out == want) return;
@@ -312,8 +421,8 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
         // Untimed warm-up on other probes: the slice before (another index's chain) evicted this
         // index's own hot data (the learned model: ~1800 lines, refetched at ~24 ns per lookup
         // over a 20k-lookup slice), which a long chain would have in cache.
-        cs[ci].chain(warm_first + (s * warm) % warm_span, warm, &sum);
-        cs[ci].row.chain_ns = std::min(cs[ci].row.chain_ns, cs[ci].chain(s * slice, slice, &sum));
+        cs[ci].chain(s * warm, warm, &sum, true);
+        cs[ci].row.chain_ns = std::min(cs[ci].row.chain_ns, cs[ci].chain(s * slice, slice, &sum, false));
         sums[ci] += sum;
       }
     }
@@ -437,8 +546,27 @@ void targets(const std::vector<Row>& rows) {
     std::snprintf(buf, sizeof buf, "%s: model build %.1f M keys/s >= 50 M keys/s on one core", r.dist.c_str(),
                   rate);
     line(rate >= 50.0, buf);
+    if (const Row* pg = find_row(rows, r, "pgm"))
+      std::printf("  INFO %s: PGM-index (reference, eps 64): dependent latency %.1f ns = %.2fx DRAM miss; "
+                  "learned / PGM-index: %.3fx latency, %.2fx batched 1-thread throughput, %.3fx bytes\n",
+                  r.dist.c_str(), pg->chain_ns, pg->chain_ns / pg->dram_ns, r.chain_ns / pg->chain_ns,
+                  r.batch1 / pg->batch1, r.bytes / pg->bytes);
   }
   if (!any) std::printf("  (learned index not run: targets not evaluated)\n");
+  size_t dyn_at = 0;  // DynamicLearnedIndex: largest size it ran at
+  for (auto& r : rows)
+    if (r.index == "dyn-grown") dyn_at = std::max(dyn_at, r.n);
+  for (auto& r : rows) {
+    if (r.n != dyn_at || r.index != "dyn-grown") continue;
+    const Row* f = find_row(rows, r, "dyn-fresh");
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "%s n=%zu: DynamicLearnedIndex grown 2x by random inserts, answers exact (%s), dependent latency "
+                  "%.1f ns <= 1.5x a fresh build's (%.1f ns): %.2fx [independent lookups: %.2fx the fresh build's time]",
+                  r.dist.c_str(), r.n, r.correct ? "yes" : "NO", r.chain_ns, f->chain_ns, r.chain_ns / f->chain_ns,
+                  f->loop1 / r.loop1);
+    line(r.correct && r.chain_ns <= 1.5 * f->chain_ns, buf);
+  }
 }
 
 }  // namespace

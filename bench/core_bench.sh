@@ -7,7 +7,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 build=build/bench-release
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DOMEN_BUILD_TESTS=OFF -DOMEN_BUILD_BENCH=ON >/dev/null
+# PGM_INDEX_INCLUDE=<PGM-index checkout>/include adds the PGM-index library as a reference contender.
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DOMEN_BUILD_TESTS=OFF -DOMEN_BUILD_BENCH=ON \
+  -DOMEN_PGM_INDEX_INCLUDE="${PGM_INDEX_INCLUDE:-}" >/dev/null
 cmake --build "$build" -j2 --target core_bench
 mkdir -p bench/out
 "$build/bench/core_bench" --csv bench/out/core_bench.csv "$@" | tee bench/out/core_bench.txt
