@@ -14,6 +14,7 @@
 
 #include "bench_support.h"
 #include "omen/baseline.h"
+#include "omen/dynamic_index.h"
 
 #include "omen/model.h"
 #include "omen/static_index.h"
@@ -46,6 +47,19 @@ class PgmIndexRef {
 };
 #endif
 
+// DynamicLearnedIndex maps keys to payloads; each key's payload here is its lower_bound position in
+// the sorted key set (equal keys share it), so find() on a stored key is the answer the other
+// contenders give (every probe is a stored key).
+class DynamicRef {
+ public:
+  explicit DynamicRef(omen::DynamicLearnedIndex idx) : idx_(std::move(idx)) {}
+  size_t lower_bound(uint64_t key) const noexcept { return idx_.find(key).value_or(SIZE_MAX); }
+  const omen::DynamicLearnedIndex& index() const noexcept { return idx_; }
+
+ private:
+  omen::DynamicLearnedIndex idx_;
+};
+
 struct Options {
   std::vector<size_t> sizes = {10'000'000, 100'000'000};
   std::vector<std::string> dists = {"uniform", "lognormal"};
@@ -62,6 +76,7 @@ struct Options {
   int reps = 3;
   uint64_t seed = 42;
   uint32_t epsilon = 64;
+  size_t dynamic_max = 10'000'000;  // the DynamicLearnedIndex pair runs on key sets up to this size
   std::string csv = "bench/out/core_bench.csv";
 };
 
@@ -142,6 +157,8 @@ Options parse_args(int argc, char** argv) {
       o.indexes = split(value());
     else if (a == "--queries")
       o.queries = std::max<size_t>(16, std::bit_ceil(parse_size(value())));  // two halves of whole lines
+    else if (a == "--dynamic-max")
+      o.dynamic_max = parse_size(value());
     else if (a == "--chain")
       o.chain = parse_size(value());
     else if (a == "--chase-bytes")
@@ -161,7 +178,7 @@ Options parse_args(int argc, char** argv) {
           stderr,
           "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes learned,btree[,pgm]]\n"
           "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--chase-hops 5M] [--slices 100]\n"
-          "                  [--reps 3]\n"
+          "                  [--reps 3] [--dynamic-max 10M]\n"
           "                  [--seed 42] [--csv PATH]\n");
       std::exit(a == "--help" ? 0 : 2);
     }
@@ -294,6 +311,36 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
     cs.push_back(make_contender(r, idx, q, out));
   }
 #endif
+  if (wanted("learned") && n <= o.dynamic_max) {
+    // DynamicLearnedIndex grown 2x by random inserts (bulk-loaded with a random half of the keys,
+    // then the other half inserted in random order) against one bulk-loaded with all keys.
+    omen::ModelOptions mo;
+    mo.epsilon = o.epsilon;
+    std::vector<uint64_t> rank(n);
+    for (size_t i = 0; i < n; ++i) rank[i] = i > 0 && keys[i] == keys[i - 1] ? rank[i - 1] : i;
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(o.seed + 2));
+    std::vector<size_t> half(order.begin(), order.begin() + n / 2);
+    std::sort(half.begin(), half.end());
+    std::vector<uint64_t> hk(half.size()), hp(half.size());
+    for (size_t i = 0; i < half.size(); ++i) hk[i] = keys[half[i]], hp[i] = rank[half[i]];
+    Row g{dist, "dyn-grown", n};
+    t = bench::now_s();
+    omen::DynamicLearnedIndex grown(std::move(hk), std::move(hp), mo);
+    for (size_t i = n / 2; i < n; ++i) grown.insert(keys[order[i]], rank[order[i]]);
+    g.build_s = bench::now_s() - t;
+    Row f{dist, "dyn-fresh", n};
+    t = bench::now_s();
+    omen::DynamicLearnedIndex fresh(std::vector<uint64_t>(keys), std::move(rank), mo);
+    f.build_s = bench::now_s() - t;
+    if (!grown.check_invariants() || grown.size() != n) g.correct = false;
+    g.bytes = static_cast<double>(grown.model_bytes());
+    f.bytes = static_cast<double>(fresh.model_bytes());
+    std::fprintf(stderr, "   dynamic: grown %zu leaves, fresh %zu leaves\n", grown.leaf_count(), fresh.leaf_count());
+    cs.push_back(make_contender(f, std::make_shared<const DynamicRef>(std::move(fresh)), q, out));
+    cs.push_back(make_contender(g, std::make_shared<const DynamicRef>(std::move(grown)), q, out));
+  }
   if (wanted("btree")) {  // absl::btree_map, built by appending the sorted keys.
     Row r{dist, "btree", n};
     t = bench::now_s();
@@ -506,6 +553,20 @@ void targets(const std::vector<Row>& rows) {
                   r.batch1 / pg->batch1, r.bytes / pg->bytes);
   }
   if (!any) std::printf("  (learned index not run: targets not evaluated)\n");
+  size_t dyn_at = 0;  // DynamicLearnedIndex: largest size it ran at
+  for (auto& r : rows)
+    if (r.index == "dyn-grown") dyn_at = std::max(dyn_at, r.n);
+  for (auto& r : rows) {
+    if (r.n != dyn_at || r.index != "dyn-grown") continue;
+    const Row* f = find_row(rows, r, "dyn-fresh");
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "%s n=%zu: DynamicLearnedIndex grown 2x by random inserts, answers exact (%s), dependent latency "
+                  "%.1f ns <= 1.5x a fresh build's (%.1f ns): %.2fx [independent lookups: %.2fx the fresh build's time]",
+                  r.dist.c_str(), r.n, r.correct ? "yes" : "NO", r.chain_ns, f->chain_ns, r.chain_ns / f->chain_ns,
+                  f->loop1 / r.loop1);
+    line(r.correct && r.chain_ns <= 1.5 * f->chain_ns, buf);
+  }
 }
 
 }  // namespace
