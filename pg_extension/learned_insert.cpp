@@ -7,8 +7,8 @@
 // edge of a full last leaf (or one past its packed key range) opens a new edge leaf instead
 // (learned_edge.h). NULLs are appended to the null chain.
 // Lock order: leaf -> overflow tail -> new page; last leaf -> new page -> edge directory ->
-// metapage; metapage -> null tail -> new page. Every change is one GenericXLog record of at most
-// 4 pages. Writers hold kLearnedWriterLock (learned.h) so a
+// metapage; metapage -> null tail -> new page. Every change is one WAL record of at most 4 pages:
+// the append to a page with room through learned_log_append (learned_wal.h), the rest GenericXLog. Writers hold kLearnedWriterLock (learned.h) so a
 // re-train never copies a leaf while it changes.
 #include "learned_edge.h"
 #include "learned_wal.h"

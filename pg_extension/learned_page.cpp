@@ -85,6 +85,33 @@ void learned_items_append(Page page, uint64 key, const ItemPointerData* tid) {
   learned_items_set_bounds(page);
 }
 
+int learned_items_append_ranges(Page page, LearnedByteRange out[3]) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  Assert(h->nitems > 0);
+  const char* base = reinterpret_cast<const char*>(page);
+  auto range = [base](const void* from, const void* to) {
+    LearnedByteRange r;
+    r.off = static_cast<uint16>(static_cast<const char*>(from) - base);
+    r.len = static_cast<uint16>(static_cast<const char*>(to) - static_cast<const char*>(from));
+    return r;
+  };
+  // pd_lower and pd_upper are adjacent in the page header; nitems, capacity and nsorted lead the
+  // items header (capacity never changes: rewriting it keeps the range one piece).
+  static_assert(offsetof(PageHeaderData, pd_upper) == offsetof(PageHeaderData, pd_lower) + sizeof(LocationIndex));
+  static_assert(offsetof(LearnedItemsHeader, nitems) == 0 && offsetof(LearnedItemsHeader, nsorted) == 4);
+  int n = 0;
+  out[n++] = range(base + offsetof(PageHeaderData, pd_lower),
+                   reinterpret_cast<const char*>(h) + offsetof(LearnedItemsHeader, nsorted) + sizeof h->nsorted);
+  // The bits of a w-bit value at slot s lie in bytes [s*w / 8, ceil((s+1)*w / 8)).
+  Size i = h->nitems - 1;
+  const uint8* keys = learned_key_array(page);
+  if (h->key_bits > 0) out[n++] = range(keys + i * h->key_bits / 8, keys + ((i + 1) * h->key_bits + 7) / 8);
+  Size tb = h->block_bits + h->offset_bits, slot = learned_tid_slot(h, static_cast<int>(i));
+  const uint8* tids = learned_tid_array(page);
+  if (tb > 0) out[n++] = range(tids + slot * tb / 8, tids + ((slot + 1) * tb + 7) / 8);
+  return n;
+}
+
 void learned_check_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind) {
   if (PageIsNew(page))
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),

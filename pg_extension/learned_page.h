@@ -274,6 +274,19 @@ void learned_items_truncate(Page page, int n, int nsorted);
 // stay binary searchable. Used by inserts and by WAL redo (learned_wal.cpp).
 void learned_items_append(Page page, uint64 key, const ItemPointerData* tid);
 
+// A byte range of a page: [off, off + len).
+struct LearnedByteRange {
+  uint16 off;
+  uint16 len;
+};
+// The byte ranges that learned_items_append changed when it appended the page's last item (call
+// right after it): pd_lower and pd_upper through the item counts of the items header, the bytes
+// holding the new key's bits and the bytes holding its TID's bits. Together with the hole between
+// pd_lower and pd_upper (zero, learned_items_set_bounds) they are every byte the append changed
+// or took out of the hole, so a generic WAL delta of these ranges rebuilds the page (learned_wal.cpp).
+// Returns how many ranges it wrote to out[0..3) (an empty key range is left out: key_bits 0).
+int learned_items_append_ranges(Page page, LearnedByteRange out[3]);
+
 // Checks a page read from disk is ours and of `kind`; ereport(ERROR, ERRCODE_INDEX_CORRUPTED)
 // otherwise.
 void learned_check_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind);

@@ -76,8 +76,73 @@ void learned_wal_init(void) {
 
 bool learned_wal_custom(void) { return custom_wal_registered; }
 
+namespace {
+
+// The generic WAL record of an append, written directly (no GenericXLogState): the payload format
+// of RM_GENERIC_ID records is, per registered block, a sequence of fragments "uint16 offset,
+// uint16 length, length bytes" that generic_redo copies into the page before it zeroes the hole
+// between pd_lower and pd_upper and sets the LSN (src/backend/access/transam/generic_xlog.c,
+// applyPageRedo). The format is the same from PostgreSQL 9.6 (where generic WAL appeared) through
+// 17; on other versions the append goes through GenericXLog, which writes the same record after a
+// page copy and a byte-by-byte diff. learned_items_append_ranges names the bytes the append
+// changed or took out of the hole, so replay rebuilds the primary's page byte for byte
+// (wal_consistency_checking = generic compares them; TAP 007, 008), and a standby replays it with
+// no omendb loaded. After a checkpoint XLogRegisterBuffer takes a full-page image instead and the
+// fragments are left out of the record, as for any standard page.
+#if PG_VERSION_NUM >= 90600 && PG_VERSION_NUM < 180000
+constexpr bool kDirectGeneric = true;
+#else
+constexpr bool kDirectGeneric = false;
+#endif
+
+// Largest delta: the header range (18 bytes), a 64-bit key (9 bytes), a 48-bit TID (7 bytes),
+// plus a 4-byte fragment header each.
+constexpr Size kAppendDeltaMax = 3 * 2 * sizeof(OffsetNumber) + 18 + 9 + 7;
+static_assert(MAXALIGN(SizeOfPageHeaderData) + offsetof(LearnedItemsHeader, nsorted) + sizeof(uint16) -
+                  offsetof(PageHeaderData, pd_lower) == 18,
+              "the header range of learned_items_append_ranges");
+
+// Writes the generic delta of the append just made to `page` into `delta`; returns its length.
+Size append_delta(Page page, char* delta) {
+  LearnedByteRange ranges[3];
+  int n = learned_items_append_ranges(page, ranges);
+  Size len = 0;
+  for (int i = 0; i < n; i++) {
+    OffsetNumber off = ranges[i].off, length = ranges[i].len;
+    Assert(len + 2 * sizeof(OffsetNumber) + length <= kAppendDeltaMax);
+    memcpy(delta + len, &off, sizeof off);
+    memcpy(delta + len + sizeof off, &length, sizeof length);
+    memcpy(delta + len + 2 * sizeof(OffsetNumber), page + off, length);
+    len += 2 * sizeof(OffsetNumber) + length;
+  }
+  return len;
+}
+
+void log_append_generic(Relation index, Buffer buf, uint64 key, ItemPointer tid) {
+  Page page = BufferGetPage(buf);
+  char delta[kAppendDeltaMax];
+  START_CRIT_SECTION();
+  learned_items_append(page, key, tid);
+  MarkBufferDirty(buf);
+  if (RelationNeedsWAL(index)) {
+    Size len = append_delta(page, delta);
+    XLogBeginInsert();
+    XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
+    XLogRegisterBufData(0, delta, static_cast<uint32>(len));
+    XLogRecPtr lsn = XLogInsert(RM_GENERIC_ID, 0);
+    PageSetLSN(page, lsn);
+  }
+  END_CRIT_SECTION();
+}
+
+}  // namespace
+
 void learned_log_append(Relation index, Buffer buf, uint64 key, ItemPointer tid) {
   if (!custom_wal_registered) {
+    if (kDirectGeneric) {
+      log_append_generic(index, buf, key, tid);
+      return;
+    }
     GenericXLogState* xs = GenericXLogStart(index);
     learned_items_append(GenericXLogRegisterBuffer(xs, buf, 0), key, tid);
     GenericXLogFinish(xs);
