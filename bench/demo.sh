@@ -23,4 +23,4 @@ else
   echo "(the learned index access method is not in this build yet: see README, Status)"
 fi
 echo "== core learned index vs binary search vs absl::btree_map (10M keys)"
-if [ -f bench/core_bench.sh ]; then bash bench/core_bench.sh --sizes 10000000; fi
+if [ -f bench/core_bench.sh ]; then MAKEFLAGS= bash bench/core_bench.sh --sizes 10000000; fi
