@@ -2,19 +2,23 @@
 # bench/pg_compare.sh: learned vs btree inside PostgreSQL, in one throwaway cluster (docs/bench-pg.md).
 #
 #   sudo bash bench/pg_compare.sh [--rows N] [--duration S] [--repeats R] [--build-repeats R]
-#                                 [--probe-keys N] [--quick] [--preload]
+#                                 [--probe-keys N] [--quick] [--preload] [--phases "LIST"]
 #
 # Two datasets (random int8 keys, sequential int8 keys), each loaded into two identical tables: one
 # gets only a btree on k, the other only a learned index, so the planner has exactly one index to
 # use (EXPLAIN proves it). Per dataset: build time, size, pgbench -M prepared point / 1000-row range
 # / single-row insert TPS, ns per probe through the index AM interface (omendb_probe_cost), and a
-# nested-loop join. Contenders alternate (ABBA order) in every repeat; medians are reported.
+# nested-loop join. Contenders alternate (ABBA order) in every repeat; medians are reported. Every
+# pgbench run also reports its backends' CPU time per transaction, and point and range queries
+# also run *concurrently* (two pgbench processes, one per table, over the same seconds) so that
+# both contenders meet the same machine load (docs/bench-pg.md, "Why TPS swings").
 # Writes bench/out/pg_compare.csv (medians, ratios, targets), bench/out/pg_compare_raw.csv (every
 # repeat), bench/out/report/{report.md,*.png,explain.txt}.
 #
 # --preload: shared_preload_libraries = omendb (inserts log with omendb's WAL resource manager
 # instead of GenericXLog, docs/index-am.md).
-# Environment: ROWS DURATION REPEATS BUILD_REPEATS PROBE_KEYS CLIENTS PRELOAD=1 (as the flags; REPEATS: pgbench
+# --phases: which of "probe join point range insert" to run (default all; builds always run).
+# Environment: ROWS DURATION REPEATS BUILD_REPEATS PROBE_KEYS CLIENTS PRELOAD=1 PHASES (as the flags; REPEATS: pgbench
 # runs and probe calls, BUILD_REPEATS: index builds and joins), PGBIN (PostgreSQL bin
 # dir, default /usr/lib/postgresql/15/bin), OMEN_SKIP_INSTALL=1 (do not `make install` first),
 # SHARED_BUFFERS (default: enough for all tables and indexes), BENCH_OUT (default bench/out).
@@ -29,6 +33,7 @@ BUILD_REPEATS=${BUILD_REPEATS:-3}
 PROBE_KEYS=${PROBE_KEYS:-200000}
 CLIENTS=${CLIENTS:-2}
 PRELOAD=${PRELOAD:-0}
+PHASES=${PHASES:-probe join point range insert}
 while [ $# -gt 0 ]; do
   case "$1" in
     --rows) ROWS=$2; shift 2 ;;
@@ -38,10 +43,12 @@ while [ $# -gt 0 ]; do
     --probe-keys) PROBE_KEYS=$2; shift 2 ;;
     --quick) ROWS=200000; DURATION=3; REPEATS=1; BUILD_REPEATS=1; PROBE_KEYS=20000; shift ;;
     --preload) PRELOAD=1; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --phases) PHASES=$2; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "pg_compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+phase_on() { [[ " $PHASES " == *" $1 "* ]]; }
 export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 OUT=${BENCH_OUT:-bench/out}
 REPORT=$OUT/report
@@ -154,11 +161,15 @@ for d in rand seq; do
       if ! grep -q "$(index_of $d $am)" <<<"$plan"; then
         echo "pg_compare.sh: the plan of '$sql' does not use $(index_of $d $am):" >&2; echo "$plan" >&2; exit 1
       fi
+      if [ "$w" = range ] && ! grep -q "Heap Fetches: 0" <<<"$plan"; then
+        echo "pg_compare.sh: the range plan on $t visits the heap (not all-visible):" >&2; echo "$plan" >&2; exit 1
+      fi
       echo "   $d $w $am: $(grep -oE '(Index Only Scan|Index Scan|Bitmap Index Scan) using [a-z_]+' <<<"$plan" | head -1), $(grep -m1 -oE 'Buffers: shared hit=[0-9]+' <<<"$plan")"
     done
   done
 done
 
+phase_on probe && {
 echo "== ns per probe through the index AM interface ($PROBE_KEYS keys, omendb_probe_cost), $REPEATS repeats"
 for d in rand seq; do
   for r in $(seq 1 "$REPEATS"); do
@@ -179,7 +190,9 @@ for d in rand seq; do
   done
   step "$d probes done"
 done
+}
 
+phase_on join && {
 echo "== nested-loop join of $NL_KEYS keys, $BUILD_REPEATS repeats"
 for d in rand seq; do
   for am in btree learned; do
@@ -197,14 +210,53 @@ for d in rand seq; do
   done
   step "$d joins done"
 done
-
-pgb() {  # pgb SCRIPT SECONDS -> tps; commits do not wait for the WAL flush (inserts measure the index)
-  PGOPTIONS="-c synchronous_commit=off" "$PGBIN/pgbench" -h "$PGHOST" -p "$PGPORT" -U postgres -n -M prepared -c "$CLIENTS" -j "$CLIENTS" \
-    -T "$2" --random-seed=7 -f "$1" postgres 2>&1 | tee "$work/pgbench.log" |
-    sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -1 | grep . ||
-    { echo "pg_compare.sh: pgbench failed:" >&2; cat "$work/pgbench.log" >&2; exit 1; }
 }
+
+# Postmaster's reaped-children CPU time (utime + stime, clock ticks): a backend's CPU time is
+# added when it exits, so the difference around one pgbench run is the CPU of the run's backends.
+pm_pid=$(head -1 "$cluster_dir/data/postmaster.pid")
+child_cpu() { awk '{ print $16 + $17 }' "/proc/$pm_pid/stat"; }
+children() { pgrep -P "$pm_pid" | wc -l; }
+settle() {  # waits (up to 5 s) until only the postmaster's children of before a run are left
+  local n=$1 i
+  for i in $(seq 50); do [ "$(children)" -le "$n" ] && return 0; sleep 0.1; done
+}
+checkpoints() { q -c "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"; }
+TCK=$(getconf CLK_TCK)
+pgbench_cmd() {  # pgbench_cmd SECONDS SCRIPT LOG: one pgbench run, its output in LOG
+  PGOPTIONS="-c synchronous_commit=off" "$PGBIN/pgbench" -h "$PGHOST" -p "$PGPORT" -U postgres -n -M prepared \
+    -c "$CLIENTS" -j "$CLIENTS" -T "$1" --random-seed=7 -f "$2" postgres > "$3" 2>&1
+}
+tps_of() {  # tps_of LOG -> the tps pgbench reported
+  local tps
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$1" | tail -1)
+  [ -n "$tps" ] || { echo "pg_compare.sh: pgbench failed:" >&2; cat "$1" >&2; exit 1; }
+  echo "$tps"
+}
+pgb() {  # pgb SCRIPT SECONDS -> "tps backend_cpu_us_per_txn"; commits do not wait for the WAL flush
+  local n0 c0 c1 txn tps log=$work/pgbench.log
+  n0=$(children); c0=$(child_cpu)
+  pgbench_cmd "$2" "$1" "$log" || { echo "pg_compare.sh: pgbench failed:" >&2; cat "$log" >&2; exit 1; }
+  settle "$n0"; c1=$(child_cpu)
+  tps=$(tps_of "$log")
+  txn=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
+  [ "${txn:-0}" -gt 0 ] || { echo "pg_compare.sh: no transactions:" >&2; cat "$log" >&2; exit 1; }
+  echo "$tps $(awk -v d=$(( c1 - c0 )) -v t="$TCK" -v n="$txn" 'BEGIN { printf "%.1f", d / t * 1e6 / n }')"
+}
+pgb_concurrent() {  # pgb_concurrent SECONDS SCRIPT_A SCRIPT_B -> "tps_a tps_b": two pgbench
+  # processes started together, CLIENTS clients each, so both contenders share the same seconds
+  pgbench_cmd "$1" "$2" "$work/pgbench_a.log" & local pa=$!
+  pgbench_cmd "$1" "$3" "$work/pgbench_b.log" & local pb=$!
+  wait "$pa" || true; wait "$pb" || true
+  echo "$(tps_of "$work/pgbench_a.log") $(tps_of "$work/pgbench_b.log")"
+}
+load1() { cut -d' ' -f1 /proc/loadavg; }
+# The timed read phases start from a checkpoint (no dirty buffers left by the builds to flush
+# in the middle of a run); checkpoint_timeout = 1h and max_wal_size = 16GB keep others out.
+q -c "CHECKPOINT"
+ckpt0=$(checkpoints)
 for w in point range insert; do
+  phase_on "$w" || continue
   echo "== pgbench $w: -M prepared, $CLIENTS clients, ${DURATION}s x $REPEATS repeats per index, alternating"
   for d in rand seq; do
     if [ "$w" != insert ]; then
@@ -212,16 +264,36 @@ for w in point range insert; do
     fi
     for r in $(seq 1 "$REPEATS"); do
       for am in $(order "$r"); do
-        tps=$(pgb "$(script $w $d "$(table_of $d $am)")" "$DURATION")
+        la=$(load1)
+        res=$(pgb "$(script $w $d "$(table_of $d $am)")" "$DURATION")
+        read -r tps cpu <<<"$res"
         record "$d" "${w}_tps" "$am" "$r" "$tps"
-        step "$d $w $am #$r: $tps tps"
+        record "$d" "${w}_cpu_us" "$am" "$r" "$cpu"
+        step "$d $w $am #$r: $tps tps, backend CPU $cpu us/txn (load average $la)"
       done
     done
+    [ "$w" = insert ] && continue
+    # Concurrent runs: both tables at once, each with its own pgbench and CLIENTS clients.
+    for r in $(seq 1 "$REPEATS"); do
+      set -- $(order "$r")
+      la=$(load1)
+      res=$(pgb_concurrent "$DURATION" "$(script $w $d "$(table_of $d $1)")" "$(script $w $d "$(table_of $d $2)")")
+      read -r ta tb <<<"$res"
+      record "$d" "${w}_conc_tps" "$1" "$r" "$ta"
+      record "$d" "${w}_conc_tps" "$2" "$r" "$tb"
+      step "$d $w concurrent #$r: $1 $ta tps, $2 $tb tps (load average $la)"
+    done
   done
+  if [ "$w" != insert ]; then
+    n=$(( $(checkpoints) - ckpt0 ))
+    [ "$n" = 0 ] || echo "pg_compare.sh: warning: $n checkpoint(s) during the read phases" | tee -a "$REPORT/stats.txt" >&2
+  fi
 done
+phase_on insert && {
 q -c "SELECT 'after inserts: ' || c.relname || ' ' || pg_size_pretty(pg_relation_size(c.oid)) FROM pg_class c WHERE c.relname LIKE 't\_%\_k' ORDER BY 1" | tee -a "$REPORT/stats.txt"
 q -c "SELECT 'after inserts: learned ' || c.relname || ': ' || s.keys || ' keys, ' || s.overflow_pages || ' overflow pages'
       FROM pg_class c, omendb_index_stats(c.oid) s WHERE c.relname IN ('t_rand_ln_k', 't_seq_ln_k')" | tee -a "$REPORT/stats.txt"
+}
 
 echo "== summary"
 settings="rows=$ROWS preload=$PRELOAD duration=${DURATION}s repeats=$REPEATS build_repeats=$BUILD_REPEATS clients=$CLIENTS probe_keys=$PROBE_KEYS nl_keys=$NL_KEYS shared_buffers=$SHARED_BUFFERS"

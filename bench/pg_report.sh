@@ -13,8 +13,13 @@ mkdir -p "$report"
 targets='size_bytes|index size|MB|1048576|le|0.5
 build_ms|build time|s|1000|le|1.0
 point_tps|point lookup|TPS|1|ge|1.0
+point_conc_tps|point lookup concurrent|TPS|1|info|
+point_cpu_us|point backend CPU per query|us|1|info|
 range_tps|1000-row range|TPS|1|ge|1.0
+range_conc_tps|1000-row range concurrent|TPS|1|info|
+range_cpu_us|range backend CPU per query|us|1|info|
 insert_tps|single-row insert|TPS|1|ge|0.8
+insert_cpu_us|insert backend CPU per row|us|1|info|
 probe_ns|per-probe cost (AM)|ns|1|le|0.6
 scan_ns|probe as own scan (AM)|ns|1|info|
 nljoin_ns|NL join per outer row|ns|1|info|'
@@ -56,9 +61,9 @@ awk -F, -v targets="$targets" '
   }' "$raw" > "$summary"
 
 # The table on stdout.
-table=$(awk -F, 'NR > 1 { printf "| %-10s | %-28s | %12.5g | %12.5g | %6.3f | %-6s | %-6s |\n", $1, $3 " (" $4 ")", $5, $6, $7, $8, $9 }' "$summary")
-header='| dataset    | metric                       |        btree |      learned |  ratio | target | result |
-|------------|------------------------------|--------------|--------------|--------|--------|--------|'
+table=$(awk -F, 'NR > 1 { printf "| %-10s | %-34s | %12.5g | %12.5g | %6.3f | %-6s | %-6s |\n", $1, $3 " (" $4 ")", $5, $6, $7, $8, $9 }' "$summary")
+header='| dataset    | metric                             |        btree |      learned |  ratio | target | result |
+|------------|------------------------------------|--------------|--------------|--------|--------|--------|'
 echo "$header"; echo "$table"
 echo "($settings; medians of the repeats; ratio = learned / btree)"
 
@@ -99,10 +104,10 @@ EOF
   nblocks=$(cat "$report/absolute.n"); rm -f "$report/absolute.n"
   titles=$(awk -F, 'NR > 1 && !seen[$2]++ { printf "%s\"%s (%s)\"", (n++ ? " " : ""), $3, $4 }' "$summary")
   gnuplot <<EOF
-set terminal pngcairo size 1400,760 font "sans,9"
+set terminal pngcairo size 1600,$(( (nblocks + 4) / 5 * 380 )) font "sans,9"
 set output "$report/absolute.png"
 set termoption noenhanced
-set multiplot layout 2,4 title "btree vs learned: medians, bars from min to max of the repeats ($settings)"
+set multiplot layout $(( (nblocks + 4) / 5 )),5 title "btree vs learned: medians, bars from min to max of the repeats ($settings)"
 set style data histograms
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.85 border -1

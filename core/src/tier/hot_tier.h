@@ -1,5 +1,5 @@
 // HotTier: the in-memory tier of TieredStore: every key's recent committed versions, newest first,
-// found through a learned index (HotIndex: key -> chain), plus the current set of cold runs.
+// found through a learned index (HotIndex: key -> newest version), plus the current set of cold runs.
 //
 // Thread safety: one shared mutex (SpinSharedMutex, tier/spin_lock.h: spins briefly before it
 // sleeps). Readers (get, collect, newest_xmin, runs) hold it shared;
@@ -110,15 +110,17 @@ class HotTier {
     std::string value;
     Version* older;
   };
-  struct Chain {
-    Version* newest;
-  };
-  Chain* find_locked(uint64_t key) const;
+  // A key's chain is its index payload: the address of its newest Version (each one links to
+  // the next older). Kept in the index itself, not behind a separate chain object, so that a
+  // get follows one pointer fewer.
+  static Version* as_version(uint64_t payload) noexcept { return reinterpret_cast<Version*>(payload); }
+  static uint64_t as_payload(const Version* v) noexcept { return reinterpret_cast<uint64_t>(v); }
+  Version* newest_locked(uint64_t key) const;  // null if the key has no chain
   static bool in_any_run(const RunSet& runs, uint64_t key);
-  void erase_chain_locked(uint64_t key, Chain* c);
+  void delete_chain_locked(uint64_t key, Version* newest);  // removes the key and all its versions
 
   mutable SpinSharedMutex mu_;
-  HotIndex index_;                          // key -> Chain* (owning), GUARDED_BY(mu_)
+  HotIndex index_;                          // key -> newest Version* (owning), GUARDED_BY(mu_)
   size_t versions_ = 0;                     // GUARDED_BY(mu_)
   std::shared_ptr<const RunSet> runs_;      // GUARDED_BY(mu_)
   std::vector<std::weak_ptr<const RunSet>> retired_;      // GUARDED_BY(mu_): older RunSets
