@@ -2,6 +2,8 @@
 #include "tier/hot_tier.h"
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 #include <mutex>
 
 
@@ -13,7 +15,7 @@ size_t delete_versions(Version* v) {  // v and every older version; returns how 
   size_t n = 0;
   while (v) {
     Version* older = v->older;
-    delete v;
+    Version::destroy(v);
     v = older, ++n;
   }
   return n;
@@ -25,6 +27,12 @@ HotTier::~HotTier() {
     delete_versions(as_version(p));
     return true;
   });
+}
+
+HotTier::Version* HotTier::Version::make(VersionStamp stamp, bool deleted, std::string_view value, Version* older) {
+  auto* v = new (::operator new(sizeof(Version) + value.size())) Version{stamp, deleted, 0, older, value.size()};
+  std::memcpy(v + 1, value.data(), value.size());
+  return v;
 }
 
 HotTier::Version* HotTier::newest_locked(uint64_t key) const {
@@ -48,7 +56,7 @@ HotTier::Found HotTier::get(uint64_t key, const Visibility& vis, std::string* va
     if (!vis.visible(v->stamp)) continue;
     if (v->migrated_run != 0 && v->migrated_run <= runs_->max_run) break;  // invariant 2
     if (v->deleted) return Found::kDeleted;
-    value->assign(v->value);
+    value->assign(v->value());
     return Found::kValue;
   }
   *runs = runs_;
@@ -64,7 +72,7 @@ uint64_t HotTier::collect(uint64_t from, uint64_t last, const Visibility& vis, u
     if (key > last) return false;
     for (const Version* v = as_version(p); v; v = v->older) {
       if (!vis.visible(v->stamp)) continue;
-      if (v->migrated_run == 0 || v->migrated_run > max_run) out->push_back({key, v->deleted, v->value});
+      if (v->migrated_run == 0 || v->migrated_run > max_run) out->push_back({key, v->deleted, std::string(v->value())});
       break;
     }
     if (out->size() >= max || ++seen >= budget) {
@@ -91,7 +99,7 @@ void HotTier::install(Timestamp ts, std::span<Write> writes, std::vector<uint64_
   std::unique_lock lk(mu_);
   for (Write& w : writes) {
     uint64_t* head = index_.find_payload(w.key);
-    Version* v = new Version{{ts, kLiveXmax}, w.deleted, 0, std::move(w.value), head ? as_version(*head) : nullptr};
+    Version* v = Version::make({ts, kLiveXmax}, w.deleted, w.value, head ? as_version(*head) : nullptr);
     if (head) {
       v->older->stamp.xmax = ts;
       overwritten->push_back(w.key);
@@ -108,7 +116,7 @@ void HotTier::load(std::vector<Write>&& rows, std::vector<Timestamp>&& xmins) {
   keys.reserve(rows.size());
   payloads.reserve(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
-    Version* v = new Version{{xmins[i], kLiveXmax}, rows[i].deleted, 0, std::move(rows[i].value), nullptr};
+    Version* v = Version::make({xmins[i], kLiveXmax}, rows[i].deleted, rows[i].value, nullptr);
     keys.push_back(rows[i].key);
     payloads.push_back(as_payload(v));
   }
@@ -142,7 +150,7 @@ void HotTier::migration_candidates(Timestamp cutoff, size_t max, std::vector<Can
   index_.scan(0, [&](uint64_t key, uint64_t p) {
     const Version* n = as_version(p);
     if (n->stamp.xmin <= cutoff && n->migrated_run == 0) {
-      out->push_back({key, n->stamp.xmin, n->deleted, n->value});
+      out->push_back({key, n->stamp.xmin, n->deleted, std::string(n->value())});
     }
     return out->size() < max;
   });
@@ -158,7 +166,7 @@ bool HotTier::newest_versions(uint64_t* from, size_t max, std::vector<Candidate>
       return !(more = true);
     }
     const Version* n = as_version(p);
-    if (n->migrated_run == 0) out->push_back({key, n->stamp.xmin, n->deleted, n->value});
+    if (n->migrated_run == 0) out->push_back({key, n->stamp.xmin, n->deleted, std::string(n->value())});
     return true;
   });
   return more;
@@ -229,7 +237,7 @@ size_t HotTier::reclaim() {
     Version* v = newest;
     while (v->older && v->older->migrated_run != rk.first) v = v->older;
     if (v->older) {  // invariant 2: it is the oldest version
-      delete v->older;
+      Version::destroy(v->older);
       v->older = nullptr;
       --versions_, ++removed;
     }
