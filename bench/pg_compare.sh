@@ -216,9 +216,13 @@ done
 # added when it exits, so the difference around one pgbench run is the CPU of the run's backends.
 pm_pid=$(head -1 "$cluster_dir/data/postmaster.pid")
 child_cpu() { awk '{ print $16 + $17 }' "/proc/$pm_pid/stat"; }
-# Client backends (process title "postgres: USER DB ..."; this script connects only as postgres)
-# and exited children the postmaster has not reaped yet (whose CPU time is not yet added).
-backends() { ps --ppid "$pm_pid" -o stat=,args= | awk '$1 ~ /^Z/ || $2 " " $3 " " $4 == "postgres: postgres postgres" { n++ } END { print n + 0 }'; }
+# Children of the postmaster other than its background processes: client backends, and exiting
+# ones (once an exiting process has released its memory its title reads "[postgres]"; a zombie is
+# not reaped yet): their CPU time is not in the postmaster's children's time yet.
+backends() {
+  ps --ppid "$pm_pid" -o args= |
+    grep -cvE '^postgres: (checkpointer|background writer|walwriter|autovacuum launcher|logical replication launcher|archiver)' || true
+}
 settle() {  # waits until no client backend is left, so every finished one's CPU has been added
   local i
   for i in $(seq 100); do [ "$(backends)" = 0 ] && return 0; sleep 0.05; done
