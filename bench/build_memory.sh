@@ -28,7 +28,7 @@ source tests/pgcluster.sh
 q() { cluster_psql -At -q "$@"; }
 err=$(mktemp)
 trap 'cluster_stop; rm -f "$err"' EXIT
-q -f bench/sql/pg_compare_setup.sql
+q < bench/sql/pg_compare_setup.sql  # stdin: the postgres user may not be able to read the checkout
 for d in $DATASETS; do
   case $d in
     rand) q -c "CREATE TABLE t_rand AS SELECT bench_key(g) AS k, g AS v FROM generate_series(1, $ROWS::bigint) g" ;;

@@ -11,8 +11,8 @@ rows=${DEMO_ROWS:-1000000}
 export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
   echo "== building and installing omendb"
-  make -s -j2 PG_CONFIG="$PGBIN/pg_config" >/dev/null
-  make -s install PG_CONFIG="$PGBIN/pg_config" >/dev/null
+  MAKEFLAGS= make -s -j2 PG_CONFIG="$PGBIN/pg_config" >/dev/null
+  MAKEFLAGS= make -s install PG_CONFIG="$PGBIN/pg_config" >/dev/null
 fi
 echo "== starting a throwaway PostgreSQL 15 cluster"
 source tests/pgcluster.sh
@@ -23,4 +23,4 @@ else
   echo "(the learned index access method is not in this build yet: see README, Status)"
 fi
 echo "== core learned index vs binary search vs absl::btree_map (10M keys)"
-if [ -f bench/core_bench.sh ]; then bash bench/core_bench.sh --sizes 10000000; fi
+if [ -f bench/core_bench.sh ]; then MAKEFLAGS= bash bench/core_bench.sh --sizes 10000000; fi

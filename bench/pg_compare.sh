@@ -89,7 +89,7 @@ index_of() { [ "$2" = btree ] && echo "t_$1_bt_k" || echo "t_$1_ln_k"; }
 step() { echo "-- $(date -u +%H:%M:%S) $*"; }
 
 echo "== loading: $ROWS rows x 2 datasets x 2 identical tables"
-q -f bench/sql/pg_compare_setup.sql
+q < bench/sql/pg_compare_setup.sql  # stdin: the postgres user may not be able to read the checkout
 step "random keys"
 q -c "CREATE TABLE src_rand AS SELECT g AS i, bench_key(g) AS k FROM generate_series(1, $ROWS::bigint) g"
 for t in t_rand_bt t_rand_ln; do

@@ -30,7 +30,7 @@ q() { cluster_psql -At -q "$@"; }
 
 W=$(( 4611686018427387904 / ROWS * 1000 ))
 echo "== loading $ROWS rows x 4 tables"
-q -f bench/sql/pg_compare_setup.sql
+q < bench/sql/pg_compare_setup.sql  # stdin: the postgres user may not be able to read the checkout
 q <<SQL
 CREATE TABLE r_bt AS SELECT bench_key(g) AS k, g AS v FROM generate_series(1, $ROWS::bigint) g;
 CREATE TABLE r_ln AS SELECT * FROM r_bt;

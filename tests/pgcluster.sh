@@ -8,7 +8,9 @@ chown postgres: "$cluster_dir"
 PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 54329)
 PGHOST=$cluster_dir
 export PGPORT PGHOST
-as_pg() { runuser -u postgres -- env PGPORT="$PGPORT" PGHOST="$PGHOST" "$@"; }
+# Runs in the cluster dir: the checkout may be unreadable to postgres (e.g. under /root), so
+# files from it are passed on stdin, never by path.
+as_pg() { (cd "$cluster_dir" && runuser -u postgres -- env PGPORT="$PGPORT" PGHOST="$PGHOST" "$@"); }
 cluster_stop() {
   as_pg "$PGBIN/pg_ctl" -D "$cluster_dir/data" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$cluster_dir"

@@ -230,3 +230,24 @@ TEST(DynamicIndex, RejectsUnsortedOrMismatchedInput) {
 }
 
 }  // namespace
+
+// find_payload changes a key's payload in place, for entries in a leaf's main array and in its
+// insert buffer; the change survives the retrains that later inserts cause.
+TEST(DynamicIndex, FindPayloadChangesThePayloadInPlace) {
+  std::vector<uint64_t> keys(5000), pay(5000);
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = 10 * i, pay[i] = i;
+  DynamicLearnedIndex idx(std::move(keys), std::move(pay), {.epsilon = 8});
+  idx.insert(15, 1);  // buffered
+  EXPECT_EQ(idx.find_payload(16), nullptr);
+  ASSERT_NE(idx.find_payload(20), nullptr);
+  ASSERT_NE(idx.find_payload(15), nullptr);
+  *idx.find_payload(20) = 777;  // main array
+  *idx.find_payload(15) = 555;  // buffer
+  EXPECT_EQ(idx.find(20), 777u);
+  EXPECT_EQ(idx.find(15), 555u);
+  for (uint64_t k = 1; k < 20000; k += 10) idx.insert(k, k);  // fills buffers: retrains move the entries
+  EXPECT_EQ(idx.find(20), 777u);
+  EXPECT_EQ(idx.find(15), 555u);
+  EXPECT_EQ(idx.find(30), 3u);
+  EXPECT_TRUE(idx.check_invariants());
+}

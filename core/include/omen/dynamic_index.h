@@ -61,6 +61,10 @@ class DynamicLearnedIndex {
   bool erase(uint64_t key, uint64_t payload);
   // Payload of the first entry (in scan order) with this key, if any.
   std::optional<uint64_t> find(uint64_t key) const;
+  // The payload find(key) returns, in place, for a caller that keeps a map's value in it (the
+  // tiered store keeps each key's newest version there). Null if the key is absent. Valid until
+  // the next insert or erase (either may retrain and move the entries).
+  uint64_t* find_payload(uint64_t key);
   // Ordered iteration from the first key >= from, calling fn(key, payload) until it returns
   // false. fn must not modify the index.
   template <class Fn>
@@ -86,6 +90,7 @@ class DynamicLearnedIndex {
   };
 
   size_t leaf_index(uint64_t key) const noexcept;  // leaf responsible for key
+  const uint64_t* payload_of(uint64_t key) const noexcept;  // find()'s entry, or null
   static size_t main_lower_bound(const Leaf& l, uint64_t key) noexcept;
   static size_t buf_lower_bound(const Leaf& l, uint64_t key) noexcept;
   // Builds leaves over sorted keys/payloads; the first leaf's directory key is first_dir.

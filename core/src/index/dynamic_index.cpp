@@ -102,14 +102,22 @@ size_t DynamicLearnedIndex::buf_lower_bound(const Leaf& l, uint64_t key) noexcep
   return lower_bound_scalar(l.buf_keys.data(), 0, l.buf_keys.size(), key);
 }
 
-std::optional<uint64_t> DynamicLearnedIndex::find(uint64_t key) const {
+const uint64_t* DynamicLearnedIndex::payload_of(uint64_t key) const noexcept {
   const Leaf& l = *leaves_[leaf_index(key)];
   for (size_t a = main_lower_bound(l, key); a < l.keys.size() && l.keys[a] == key; ++a)
-    if (!is_dead(l, a)) return l.payloads[a];
+    if (!is_dead(l, a)) return &l.payloads[a];
   const size_t b = buf_lower_bound(l, key);
-  if (b < l.buf_keys.size() && l.buf_keys[b] == key) return l.buf_payloads[b];
-  return std::nullopt;
+  if (b < l.buf_keys.size() && l.buf_keys[b] == key) return &l.buf_payloads[b];
+  return nullptr;
 }
+
+std::optional<uint64_t> DynamicLearnedIndex::find(uint64_t key) const {
+  const uint64_t* p = payload_of(key);
+  return p ? std::optional<uint64_t>(*p) : std::nullopt;
+}
+
+// The entry belongs to this (non-const) index: dropping the const of its address is safe.
+uint64_t* DynamicLearnedIndex::find_payload(uint64_t key) { return const_cast<uint64_t*>(payload_of(key)); }
 
 void DynamicLearnedIndex::insert(uint64_t key, uint64_t payload) {
   const size_t i = leaf_index(key);

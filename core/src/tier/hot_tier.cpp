@@ -2,52 +2,62 @@
 #include "tier/hot_tier.h"
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 #include <mutex>
 
 
 namespace omen::detail {
 
+namespace {
+template <class Version>
+size_t delete_versions(Version* v) {  // v and every older version; returns how many
+  size_t n = 0;
+  while (v) {
+    Version* older = v->older;
+    Version::destroy(v);
+    v = older, ++n;
+  }
+  return n;
+}
+}  // namespace
+
 HotTier::~HotTier() {
-  std::vector<Chain*> chains;
   index_.scan(0, [&](uint64_t, uint64_t p) {
-    chains.push_back(reinterpret_cast<Chain*>(p));
+    delete_versions(as_version(p));
     return true;
   });
-  for (Chain* c : chains) {
-    for (Version* v = c->newest; v;) {
-      Version* older = v->older;
-      delete v;
-      v = older;
-    }
-    delete c;
-  }
 }
 
-HotTier::Chain* HotTier::find_locked(uint64_t key) const {
+HotTier::Version* HotTier::Version::make(VersionStamp stamp, bool deleted, std::string_view value, Version* older) {
+  auto* v = new (::operator new(sizeof(Version) + value.size())) Version{stamp, deleted, 0, older, value.size()};
+  std::memcpy(v + 1, value.data(), value.size());
+  return v;
+}
+
+HotTier::Version* HotTier::newest_locked(uint64_t key) const {
   auto p = index_.find(key);
-  return p ? reinterpret_cast<Chain*>(*p) : nullptr;
+  return p ? as_version(*p) : nullptr;
 }
 
 bool HotTier::in_any_run(const RunSet& runs, uint64_t key) {
   return std::any_of(runs.runs.begin(), runs.runs.end(), [&](const auto& r) { return r->position(key).has_value(); });
 }
 
-void HotTier::erase_chain_locked(uint64_t key, Chain* c) {
-  index_.erase(key, reinterpret_cast<uint64_t>(c));
-  delete c;
+void HotTier::delete_chain_locked(uint64_t key, Version* newest) {
+  index_.erase(key, as_payload(newest));
+  versions_ -= delete_versions(newest);
 }
 
 HotTier::Found HotTier::get(uint64_t key, const Visibility& vis, std::string* value,
                             std::shared_ptr<const RunSet>* runs) const {
   std::shared_lock lk(mu_);
-  if (Chain* c = find_locked(key)) {
-    for (const Version* v = c->newest; v; v = v->older) {
-      if (!vis.visible(v->stamp)) continue;
-      if (v->migrated_run != 0 && v->migrated_run <= runs_->max_run) break;  // invariant 2
-      if (v->deleted) return Found::kDeleted;
-      value->assign(v->value);
-      return Found::kValue;
-    }
+  for (const Version* v = newest_locked(key); v; v = v->older) {
+    if (!vis.visible(v->stamp)) continue;
+    if (v->migrated_run != 0 && v->migrated_run <= runs_->max_run) break;  // invariant 2
+    if (v->deleted) return Found::kDeleted;
+    value->assign(v->value());
+    return Found::kValue;
   }
   *runs = runs_;
   return Found::kFallThrough;
@@ -60,9 +70,9 @@ uint64_t HotTier::collect(uint64_t from, uint64_t last, const Visibility& vis, u
   size_t seen = 0, budget = 4 * max;  // bounds the lock hold over invisible keys too
   index_.scan(from, [&](uint64_t key, uint64_t p) {
     if (key > last) return false;
-    for (const Version* v = reinterpret_cast<const Chain*>(p)->newest; v; v = v->older) {
+    for (const Version* v = as_version(p); v; v = v->older) {
       if (!vis.visible(v->stamp)) continue;
-      if (v->migrated_run == 0 || v->migrated_run > max_run) out->push_back({key, v->deleted, v->value});
+      if (v->migrated_run == 0 || v->migrated_run > max_run) out->push_back({key, v->deleted, std::string(v->value())});
       break;
     }
     if (out->size() >= max || ++seen >= budget) {
@@ -81,24 +91,22 @@ std::shared_ptr<const RunSet> HotTier::runs() const {
 
 Timestamp HotTier::newest_xmin(uint64_t key) const {
   std::shared_lock lk(mu_);
-  Chain* c = find_locked(key);
-  return c ? c->newest->stamp.xmin : 0;
+  const Version* n = newest_locked(key);
+  return n ? n->stamp.xmin : 0;
 }
 
 void HotTier::install(Timestamp ts, std::span<Write> writes, std::vector<uint64_t>* overwritten) {
   std::unique_lock lk(mu_);
   for (Write& w : writes) {
-    Chain* c = find_locked(w.key);
-    if (!c) {
-      c = new Chain{nullptr};
-      index_.insert(w.key, reinterpret_cast<uint64_t>(c));
-    }
-    Version* v = new Version{{ts, kLiveXmax}, w.deleted, 0, std::move(w.value), c->newest};
-    if (c->newest) {
-      c->newest->stamp.xmax = ts;
+    uint64_t* head = index_.find_payload(w.key);
+    Version* v = Version::make({ts, kLiveXmax}, w.deleted, w.value, head ? as_version(*head) : nullptr);
+    if (head) {
+      v->older->stamp.xmax = ts;
       overwritten->push_back(w.key);
+      *head = as_payload(v);
+    } else {
+      index_.insert(w.key, as_payload(v));
     }
-    c->newest = v;
     ++versions_;
   }
 }
@@ -108,9 +116,9 @@ void HotTier::load(std::vector<Write>&& rows, std::vector<Timestamp>&& xmins) {
   keys.reserve(rows.size());
   payloads.reserve(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
-    Version* v = new Version{{xmins[i], kLiveXmax}, rows[i].deleted, 0, std::move(rows[i].value), nullptr};
+    Version* v = Version::make({xmins[i], kLiveXmax}, rows[i].deleted, rows[i].value, nullptr);
     keys.push_back(rows[i].key);
-    payloads.push_back(reinterpret_cast<uint64_t>(new Chain{v}));
+    payloads.push_back(as_payload(v));
   }
   std::unique_lock lk(mu_);
   versions_ += rows.size();
@@ -121,22 +129,18 @@ size_t HotTier::collect_garbage(std::span<const uint64_t> keys, Timestamp oldest
   std::unique_lock lk(mu_);
   size_t dropped = 0;
   for (uint64_t key : keys) {
-    Chain* c = find_locked(key);
-    if (!c) continue;
-    Version* keep = c->newest;  // the newest version every snapshot >= oldest may need
+    Version* newest = newest_locked(key);
+    if (!newest) continue;
+    Version* keep = newest;  // the newest version every snapshot >= oldest may need
     while (keep && keep->stamp.xmin > oldest) keep = keep->older;
     if (!keep) {
       retry->push_back(key);
       continue;
     }
-    for (Version* v = keep->older; v;) {  // superseded at keep->xmin <= oldest: invisible to all
-      Version* older = v->older;
-      delete v;
-      --versions_, ++dropped;
-      v = older;
-    }
+    const size_t n = delete_versions(keep->older);  // superseded at keep->xmin <= oldest: invisible to all
+    versions_ -= n, dropped += n;
     keep->older = nullptr;
-    if (c->newest->older) retry->push_back(key);
+    if (newest->older) retry->push_back(key);
   }
   return dropped;
 }
@@ -144,9 +148,9 @@ size_t HotTier::collect_garbage(std::span<const uint64_t> keys, Timestamp oldest
 void HotTier::migration_candidates(Timestamp cutoff, size_t max, std::vector<Candidate>* out) const {
   std::shared_lock lk(mu_);
   index_.scan(0, [&](uint64_t key, uint64_t p) {
-    const Version* n = reinterpret_cast<const Chain*>(p)->newest;
+    const Version* n = as_version(p);
     if (n->stamp.xmin <= cutoff && n->migrated_run == 0) {
-      out->push_back({key, n->stamp.xmin, n->deleted, n->value});
+      out->push_back({key, n->stamp.xmin, n->deleted, std::string(n->value())});
     }
     return out->size() < max;
   });
@@ -161,8 +165,8 @@ bool HotTier::newest_versions(uint64_t* from, size_t max, std::vector<Candidate>
       *from = key;
       return !(more = true);
     }
-    const Version* n = reinterpret_cast<const Chain*>(p)->newest;
-    if (n->migrated_run == 0) out->push_back({key, n->stamp.xmin, n->deleted, n->value});
+    const Version* n = as_version(p);
+    if (n->migrated_run == 0) out->push_back({key, n->stamp.xmin, n->deleted, std::string(n->value())});
     return true;
   });
   return more;
@@ -172,30 +176,18 @@ void HotTier::install_run(std::shared_ptr<const ColdRun> run, std::span<const Ca
                           std::span<const Candidate> dropped) {
   std::unique_lock lk(mu_);
   for (const Candidate& m : moved) {
-    Chain* c = find_locked(m.key);
-    Version* v = c ? c->newest : nullptr;
+    Version* v = newest_locked(m.key);
     while (v && v->stamp.xmin != m.xmin) v = v->older;
     if (!v || !run) continue;  // cannot happen: only maintenance removes versions, and it is serialized
     v->migrated_run = run->id();
-    for (Version* o = v->older; o;) {
-      Version* older = o->older;
-      delete o;
-      --versions_;
-      o = older;
-    }
+    versions_ -= delete_versions(v->older);
     v->older = nullptr;
     migrated_.emplace_back(run->id(), m.key);
   }
   for (const Candidate& d : dropped) {
-    Chain* c = find_locked(d.key);
-    if (!c || c->newest->stamp.xmin != d.xmin) continue;  // rewritten since: keep
-    for (Version* v = c->newest; v;) {
-      Version* older = v->older;
-      delete v;
-      --versions_;
-      v = older;
-    }
-    erase_chain_locked(d.key, c);
+    Version* newest = newest_locked(d.key);
+    if (!newest || newest->stamp.xmin != d.xmin) continue;  // rewritten since: keep
+    delete_chain_locked(d.key, newest);
   }
   if (!run) return;  // only tombstones were dropped
   auto next = std::make_shared<RunSet>();
@@ -235,16 +227,20 @@ size_t HotTier::reclaim() {
   size_t removed = 0;
   std::erase_if(migrated_, [&](const std::pair<uint64_t, uint64_t>& rk) {
     if (rk.first > covered) return false;
-    Chain* c = find_locked(rk.second);
-    if (!c) return true;
-    Version** link = &c->newest;
-    while (*link && (*link)->migrated_run != rk.first) link = &(*link)->older;
-    if (*link) {  // invariant 2: it is the oldest version
-      delete *link;
-      *link = nullptr;
+    Version* newest = newest_locked(rk.second);
+    if (!newest) return true;
+    if (newest->migrated_run == rk.first) {  // the only version (invariant 2: the oldest)
+      delete_chain_locked(rk.second, newest);
+      ++removed;
+      return true;
+    }
+    Version* v = newest;
+    while (v->older && v->older->migrated_run != rk.first) v = v->older;
+    if (v->older) {  // invariant 2: it is the oldest version
+      Version::destroy(v->older);
+      v->older = nullptr;
       --versions_, ++removed;
     }
-    if (!c->newest) erase_chain_locked(rk.second, c);
     return true;
   });
   return removed;

@@ -1,5 +1,5 @@
 // HotTier: the in-memory tier of TieredStore: every key's recent committed versions, newest first,
-// found through a learned index (HotIndex: key -> chain), plus the current set of cold runs.
+// found through a learned index (HotIndex: key -> newest version), plus the current set of cold runs.
 //
 // Thread safety: one shared mutex (SpinSharedMutex, tier/spin_lock.h: spins briefly before it
 // sleeps). Readers (get, collect, newest_xmin, runs) hold it shared;
@@ -26,6 +26,8 @@
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "omen/storage.h"
@@ -69,7 +71,7 @@ class HotTier {
   // xmin of key's newest version, 0 if the key has none here.
   Timestamp newest_xmin(uint64_t key) const;
 
-  // Installs the writes of the transaction committed at ts, moving their values out (the keys stay).
+  // Installs the writes of the transaction committed at ts (copies their values).
   // Appends to *overwritten the keys that now have more than one version (GC candidates).
   void install(Timestamp ts, std::span<Write> writes, std::vector<uint64_t>* overwritten);
   // Recovery: builds the tier from the newest version of each key read from storage, in one
@@ -103,22 +105,31 @@ class HotTier {
   size_t model_bytes() const;
 
  private:
+  // One committed version. Its value's bytes follow it in the same allocation (make), so a get
+  // finds the version and its value in one place.
   struct Version {
     VersionStamp stamp;
     bool deleted;
     uint64_t migrated_run;
-    std::string value;
     Version* older;
+    size_t size;  // value bytes
+
+    std::string_view value() const noexcept { return {reinterpret_cast<const char*>(this + 1), size}; }
+    static Version* make(VersionStamp stamp, bool deleted, std::string_view value, Version* older);
+    static void destroy(Version* v) noexcept { ::operator delete(v); }  // trivially destructible
   };
-  struct Chain {
-    Version* newest;
-  };
-  Chain* find_locked(uint64_t key) const;
+  static_assert(std::is_trivially_destructible_v<Version> && alignof(Version) <= alignof(std::max_align_t));
+  // A key's chain is its index payload: the address of its newest Version (each one links to
+  // the next older). Kept in the index itself, not behind a separate chain object, so that a
+  // get follows one pointer fewer.
+  static Version* as_version(uint64_t payload) noexcept { return reinterpret_cast<Version*>(payload); }
+  static uint64_t as_payload(const Version* v) noexcept { return reinterpret_cast<uint64_t>(v); }
+  Version* newest_locked(uint64_t key) const;  // null if the key has no chain
   static bool in_any_run(const RunSet& runs, uint64_t key);
-  void erase_chain_locked(uint64_t key, Chain* c);
+  void delete_chain_locked(uint64_t key, Version* newest);  // removes the key and all its versions
 
   mutable SpinSharedMutex mu_;
-  HotIndex index_;                          // key -> Chain* (owning), GUARDED_BY(mu_)
+  HotIndex index_;                          // key -> newest Version* (owning), GUARDED_BY(mu_)
   size_t versions_ = 0;                     // GUARDED_BY(mu_)
   std::shared_ptr<const RunSet> runs_;      // GUARDED_BY(mu_)
   std::vector<std::weak_ptr<const RunSet>> retired_;      // GUARDED_BY(mu_): older RunSets
