@@ -216,10 +216,17 @@ done
 # added when it exits, so the difference around one pgbench run is the CPU of the run's backends.
 pm_pid=$(head -1 "$cluster_dir/data/postmaster.pid")
 child_cpu() { awk '{ print $16 + $17 }' "/proc/$pm_pid/stat"; }
-children() { pgrep -P "$pm_pid" | wc -l; }
-settle() {  # waits (up to 5 s) until only the postmaster's children of before a run are left
-  local n=$1 i
-  for i in $(seq 50); do [ "$(children)" -le "$n" ] && return 0; sleep 0.1; done
+# Children of the postmaster other than its background processes: client backends, and exiting
+# ones (once an exiting process has released its memory its title reads "[postgres]"; a zombie is
+# not reaped yet): their CPU time is not in the postmaster's children's time yet.
+backends() {
+  ps --ppid "$pm_pid" -o args= |
+    grep -cvE '^postgres: (checkpointer|background writer|walwriter|autovacuum launcher|logical replication launcher|archiver)' || true
+}
+settle() {  # waits until no client backend is left, so every finished one's CPU has been added
+  local i
+  for i in $(seq 100); do [ "$(backends)" = 0 ] && return 0; sleep 0.05; done
+  echo "pg_compare.sh: client backends still running after 5 s" >&2; exit 1
 }
 checkpoints() { q -c "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"; }
 TCK=$(getconf CLK_TCK)
@@ -234,10 +241,10 @@ tps_of() {  # tps_of LOG -> the tps pgbench reported
   echo "$tps"
 }
 pgb() {  # pgb SCRIPT SECONDS -> "tps backend_cpu_us_per_txn"; commits do not wait for the WAL flush
-  local n0 c0 c1 txn tps log=$work/pgbench.log
-  n0=$(children); c0=$(child_cpu)
+  local c0 c1 txn tps log=$work/pgbench.log
+  settle; c0=$(child_cpu)  # earlier psql and pgbench backends have exited and been counted
   pgbench_cmd "$2" "$1" "$log" || { echo "pg_compare.sh: pgbench failed:" >&2; cat "$log" >&2; exit 1; }
-  settle "$n0"; c1=$(child_cpu)
+  settle; c1=$(child_cpu)
   tps=$(tps_of "$log")
   txn=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
   [ "${txn:-0}" -gt 0 ] || { echo "pg_compare.sh: no transactions:" >&2; cat "$log" >&2; exit 1; }
