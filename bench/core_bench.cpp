@@ -1,6 +1,8 @@
 // core_bench: the learned index (omen::StaticLearnedIndex, PGM model, epsilon 64) against binary
 // search and absl::btree_map, in one process and one run: build time, index bytes, dependent-chain
 // lookup latency, batched throughput on 1 and 2 threads, and a DRAM-miss reference measured here.
+// At 10M keys (--dynamic-max) also DynamicLearnedIndex grown 2x by random inserts against a fresh
+// one; with PGM_INDEX_INCLUDE (CMake OMEN_PGM_INDEX_INCLUDE) also the PGM-index library itself.
 // Prints a table with ratios against binary search, writes it as CSV, and checks the targets.
 // How to run and what each column means: docs/bench.md.
 #include <unistd.h>
@@ -54,7 +56,6 @@ class DynamicRef {
  public:
   explicit DynamicRef(omen::DynamicLearnedIndex idx) : idx_(std::move(idx)) {}
   size_t lower_bound(uint64_t key) const noexcept { return idx_.find(key).value_or(SIZE_MAX); }
-  const omen::DynamicLearnedIndex& index() const noexcept { return idx_; }
 
  private:
   omen::DynamicLearnedIndex idx_;
