@@ -158,8 +158,15 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
   LearnedCache* cache = learned_get_cache(index);
   LearnedMeta meta = cache->meta;
   BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+  // Inserts (on a standby: replay) extend the index while we run, so a block past the size read
+  // at the start is looked up again before it is called out of range.
+  auto beyond_end = [&](BlockNumber b) {
+    if (b < nblocks) return false;
+    nblocks = RelationGetNumberOfBlocks(index);
+    return b >= nblocks;
+  };
   int64 checked = 0;
-  if (meta.nleaves == 0 || meta.leaf_start + meta.nleaves > nblocks) corrupted(index, 0, "bad leaf range");
+  if (meta.nleaves == 0 || beyond_end(meta.leaf_start + meta.nleaves - 1)) corrupted(index, 0, "bad leaf range");
   // Inserts may add edge leaves while we run: check the leaves this cache knows; a leaf that was
   // the last one may have got a successor (its high fence then differs): refresh and re-check.
   uint32 nleaves;
@@ -170,7 +177,7 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
       corrupted(index, i < meta.nleaves ? meta.model_start : leaves[i], "fences decrease");
   for (uint32 i = 0; i < nleaves; i++) {
     BlockNumber blkno = leaves[i];
-    if (blkno >= nblocks) corrupted(index, blkno, "leaf beyond the end of the index");
+    if (beyond_end(blkno)) corrupted(index, blkno, "leaf beyond the end of the index");
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
@@ -184,7 +191,7 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
     BlockNumber steps = 0;
     uint32 chain_pages = learned_items_header(page)->chain_pages;
     for (BlockNumber next = learned_items_header(page)->next; next != InvalidBlockNumber; steps++) {
-      if (next >= nblocks || steps > nblocks) corrupted(index, blkno, "broken overflow chain");
+      if (beyond_end(next) || steps > nblocks) corrupted(index, blkno, "broken overflow chain");
       Buffer obuf = ReadBuffer(index, next);
       LockBuffer(obuf, BUFFER_LOCK_SHARE);
       Page opage = BufferGetPage(obuf);
