@@ -212,7 +212,7 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
   learned_read_meta(index, &now);
   BlockNumber seen_last = InvalidBlockNumber, steps = 0;
   for (BlockNumber next = now.null_head; next != InvalidBlockNumber; steps++) {
-    if (next >= RelationGetNumberOfBlocks(index) || steps > nblocks + 1) corrupted(index, 0, "broken null chain");
+    if (beyond_end(next) || steps > nblocks + 1) corrupted(index, 0, "broken null chain");
     Buffer buf = ReadBuffer(index, next);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
