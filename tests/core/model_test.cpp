@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <random>
+#include <string>
 
 #include "omen/search.h"
 #include "test_data.h"
@@ -224,6 +226,92 @@ TEST(PgmModel, DirectoryFindsTheLastSegmentAtOrBelowEveryKey) {
       }
     }
   }
+}
+
+// The bucket table in front of the directory (model.h): find_segment must give the last segment
+// whose first key is <= key whether the key's bucket answers or sends it to the directory. Leaf
+// levels chosen to hit the table's edges: first keys in every octave (2^o and its neighbours,
+// 0 and UINT64_MAX), an even spread (no wide bucket), a cluster of many segments inside one
+// bucket (wide buckets: the directory answers), a leaf whose first key is high (octaves below
+// it are never read); compact and wide segment layouts; keys at, around and between the first
+// keys, at every power of two and its neighbours, and random.
+TEST(PgmModel, BucketTableFindsTheSameSegmentAsTheDirectory) {
+  std::mt19937_64 rng(17);
+  std::vector<std::pair<const char*, std::vector<uint64_t>>> layouts;
+  {
+    std::vector<uint64_t> f{0};
+    for (unsigned o = 0; o < 64; ++o)
+      for (uint64_t k : {(uint64_t{1} << o) - 1, uint64_t{1} << o, (uint64_t{1} << o) + 1}) f.push_back(k);
+    f.push_back(UINT64_MAX);
+    layouts.push_back({"octave edges", f});
+  }
+  {
+    std::vector<uint64_t> f;
+    for (uint64_t i = 0; i < 5000; ++i) f.push_back(1'000'000 + 7919 * i);
+    layouts.push_back({"even spread", f});
+  }
+  {
+    std::vector<uint64_t> f;
+    for (uint64_t i = 0; i < 300; ++i) f.push_back(uint64_t{1} << 40 | (i << 28));
+    for (uint64_t i = 0; i < 3000; ++i) f.push_back((uint64_t{3} << 50) + i);  // 3000 segments, 3000 keys wide
+    for (uint64_t i = 0; i < 300; ++i) f.push_back((uint64_t{1} << 62) + (i << 40));
+    layouts.push_back({"cluster", f});
+  }
+  {
+    std::vector<uint64_t> f;
+    for (int i = 0; i < 4000; ++i) f.push_back(rng() | (uint64_t{1} << 63));
+    layouts.push_back({"random high", f});
+  }
+  {
+    std::vector<uint64_t> f;
+    std::lognormal_distribution<double> ln(0.0, 2.0);
+    for (int i = 0; i < 4000; ++i) f.push_back(static_cast<uint64_t>(ln(rng) * 1e12));
+    layouts.push_back({"lognormal", f});
+  }
+  for (auto& [name, firsts] : layouts) {
+    std::sort(firsts.begin(), firsts.end());
+    firsts.erase(std::unique(firsts.begin(), firsts.end()), firsts.end());
+    std::vector<uint64_t> probes;
+    for (size_t i = 0; i < firsts.size(); ++i)
+      for (uint64_t d : {uint64_t{0}, uint64_t{1}, uint64_t{2}, UINT64_MAX}) probes.push_back(firsts[i] + d);  // + UINT64_MAX: - 1
+    for (size_t i = 0; i + 1 < firsts.size(); ++i) probes.push_back(firsts[i] + (firsts[i + 1] - firsts[i]) / 2);
+    for (unsigned o = 0; o < 64; ++o)
+      for (uint64_t k : {(uint64_t{1} << o) - 1, uint64_t{1} << o, (uint64_t{1} << o) + 1}) probes.push_back(k);
+    for (int i = 0; i < 20000; ++i) probes.push_back(rng() >> (rng() % 64));
+    probes.push_back(UINT64_MAX);
+    auto want = [&](uint64_t k) {
+      return static_cast<size_t>(std::upper_bound(firsts.begin(), firsts.end(), k) - firsts.begin() - 1);
+    };
+    auto check = [&](const PgmModel& m, const char* layout) {
+      ASSERT_GT(m.bucket_count(), 0u) << name;
+      EXPECT_LT(m.bucket_count(), 2 * (firsts.size() + 64)) << name;
+      for (uint64_t k : probes) {
+        if (k < firsts[0]) continue;
+        ASSERT_EQ(m.find_segment(k), want(k)) << name << " " << layout << " key " << k;
+      }
+    };
+    std::vector<PgmSegment> leaf;
+    std::vector<WidePgmSegment> wide;
+    for (size_t i = 0; i < firsts.size(); ++i) {
+      leaf.push_back({firsts[i], 0.0f, static_cast<int32_t>(i)});
+      wide.push_back({firsts[i], 0.0, static_cast<int64_t>(i)});
+    }
+    const PgmModel c = PgmModel::from_segments(leaf, firsts.size(), 0);
+    check(c, "compact");
+    check(PgmModel::from_segments(wide, firsts.size(), 0), "wide");
+    if (std::string(name) == "even spread") {
+      EXPECT_EQ(c.wide_bucket_count(), 0u);  // every key by the table
+    }
+    if (std::string(name) == "cluster") {
+      EXPECT_GT(c.wide_bucket_count(), 0u);  // some by the directory
+    }
+  }
+  // Below kMinBucketSegments segments there is no table; the directory alone answers.
+  std::vector<PgmSegment> few;
+  for (uint64_t i = 0; i < PgmModel::kMinBucketSegments - 1; ++i) few.push_back({100 * i + 5, 0.0f, static_cast<int32_t>(i)});
+  const PgmModel small = PgmModel::from_segments(few, few.size(), 0);
+  EXPECT_EQ(small.bucket_count(), 0u);
+  for (uint64_t k = 5; k < 100 * few.size() + 50; k += 7) ASSERT_EQ(small.find_segment(k), std::min<size_t>((k - 5) / 100, few.size() - 1));
 }
 
 TEST(PgmModel, SizeIsSmallOnUniformKeys) {

@@ -128,7 +128,7 @@ TEST(PgmRounding, CompactAndWideAgreeOnTheBound) {
   EXPECT_LE(w.max_error(), 16u);
   // Both find the optimal number of pieces up to a few the rounding shortened.
   EXPECT_LE(c.segment_count(), w.segment_count() + w.segment_count() / 100 + 1);
-  EXPECT_LT(c.size_bytes() * 10, w.size_bytes() * 7);  // 16 B vs 24 B pieces
+  EXPECT_LT(c.segments().size_bytes() * 10, w.wide_segments().size_bytes() * 7);  // 16 B vs 24 B pieces
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -188,8 +189,11 @@ struct LineAllocator {
 // measured; a piece the rounding would push past epsilon is shortened (docs/core.md). Above the
 // leaf level sits a directory of the segments' first keys with fanout kDirFanout (one cache line
 // per node, a count of 8 keys per level instead of PGM's dependent evaluate-then-scan; why:
-// docs/design.md). Models over kMaxCompactKeys keys or more (or with opts.force_wide) use
-// WidePgmSegment.
+// docs/design.md). Models of kMinBucketSegments segments or more also keep a bucket table that
+// finds most keys' segment without the directory: the key's bit length picks an octave, the
+// next bits a bucket, the bucket names the first of the at most kBucketSpan segments its keys
+// fall in (docs/design.md). Models over kMaxCompactKeys keys or more (or with opts.force_wide)
+// use WidePgmSegment.
 class PgmModel {
  public:
   // REQUIRES: sorted ascending (duplicates allowed). Parallel when opts.parallel.
@@ -231,6 +235,12 @@ class PgmModel {
 
   static constexpr size_t kDirFanout = 8;  // first keys per directory node: one 64-byte line
   static constexpr size_t kDirTop = 16;    // the directory's top level has at most this many keys
+  static constexpr size_t kBucketSpan = 8;           // segments one bucket may span (else: directory)
+  static constexpr size_t kMinBucketSegments = 64;   // smaller models have no bucket table
+  // Buckets of the bucket table (0 if the model has none), and how many of them span more than
+  // kBucketSpan segments (their keys go through the directory).
+  size_t bucket_count() const noexcept { return buckets_.size(); }
+  size_t wide_bucket_count() const noexcept;
 
  private:
   template <class Seg>
@@ -248,6 +258,8 @@ class PgmModel {
   static PgmModel from_leaf(std::vector<Seg> leaf, size_t key_count, uint32_t epsilon, ModelOptions opts);
   template <class Seg>
   void build_directory(const std::vector<Seg>& leaf);
+  template <class Seg>
+  void build_buckets(const std::vector<Seg>& leaf);
 
   template <class Seg>
   static size_t leaf_size(const Levels<Seg>& l) noexcept { return l.empty() ? 0 : l[0].size(); }
@@ -267,8 +279,28 @@ class PgmModel {
   // first entry's is, as key >= the leaf's first first_key); its children are the next level's
   // node t, whose first key is that same key, so the count of the node's other keys <= key
   // extends the invariant down. Padding (UINT64_MAX) counts only for key == UINT64_MAX: clamped.
+  // The bucket table first (exact whenever the key's bucket spans at most kBucketSpan segments:
+  // the answer is then the bucket's first segment plus the count of the next 7 whose first key
+  // is <= key; indices past the last segment are clamped to it, which can only over-count when
+  // the answer is the last segment, hence the final min), then the directory.
   template <class Seg>
   size_t find_in(const Levels<Seg>& levels, uint64_t key) const noexcept {
+    const std::vector<Seg>& leaf = levels[0];
+    if (!octaves_.empty()) {
+      const int o = std::bit_width(key | 1) - 1;
+      const Octave& oc = octaves_[static_cast<size_t>(o)];
+      const uint16_t e = buckets_[oc.offset + ((key & ~(uint64_t{1} << o)) >> oc.shift)];
+      if (e != kWideBucket) {
+        const size_t s = oc.base + e, last = leaf.size() - 1;
+        size_t below = 0;
+        for (size_t j = 1; j < kBucketSpan; ++j) below += leaf[std::min(s + j, last)].first_key <= key;
+        return std::min(s + below, last);
+      }
+    }
+    return find_in_directory(leaf, key);
+  }
+  template <class Seg>
+  size_t find_in_directory(const std::vector<Seg>& leaf, uint64_t key) const noexcept {
     const DirLevel& top = dir_.back();
     size_t t = 0;
     for (size_t j = 1; j < top.size; ++j) t += top.keys[j] <= key;
@@ -278,7 +310,6 @@ class PgmModel {
       for (size_t j = 1; j < kDirFanout; ++j) below += node[j] <= key;
       t = std::min(t * kDirFanout + below, dir_[l].size - 1);
     }
-    const std::vector<Seg>& leaf = levels[0];
     const size_t first = t * kDirFanout, end = std::min(first + kDirFanout, leaf.size());
     size_t s = first;
     for (size_t j = first + 1; j < end; ++j) s += leaf[j].first_key <= key;
@@ -288,6 +319,18 @@ class PgmModel {
   Levels<PgmSegment> levels_;            // the compact layout, or empty
   Levels<WidePgmSegment> wide_levels_;   // the wide layout, or empty
   std::vector<DirLevel> dir_;            // [0] over the leaf level ... back() = top; empty iff n_ == 0
+  // The bucket table. Octave o holds the keys of bit length o + 1 ([2^o, 2^(o+1)); octave 0 also
+  // holds key 0); with the top bit cleared, a key's bits above `shift` are its bucket in the
+  // octave. A bucket's entry is the leaf segment holding its lowest key (or the first segment),
+  // minus the octave's `base`; kWideBucket when its keys span more than kBucketSpan segments.
+  struct Octave {
+    uint64_t base = 0;
+    uint32_t offset = 0;  // the octave's first bucket in buckets_
+    uint32_t shift = 0;   // < 64
+  };
+  static constexpr uint16_t kWideBucket = UINT16_MAX;
+  std::vector<Octave> octaves_;          // 64 entries, or empty (no bucket table)
+  std::vector<uint16_t> buckets_;
   std::vector<uint32_t> eps_;            // [0]: measured error bound of the leaf level
   size_t n_ = 0;
   bool wide_ = false;

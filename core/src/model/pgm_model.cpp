@@ -141,6 +141,63 @@ void PgmModel::build_directory(const std::vector<Seg>& leaf) {
     DirLevel up = level_over(below.size, [&](size_t i) { return below.keys[i]; });
     dir_.push_back(std::move(up));
   }
+  build_buckets(leaf);
+}
+
+// Each octave gets the smallest power of two of buckets that is at least the number of segments
+// its keys meet (so on a smooth distribution a bucket meets one or two segments), at most one
+// per key of the octave. Bucket starts ascend across octaves, so one sweep over the leaf finds
+// every bucket's segments: O(segments + buckets), and buckets < 2 * (segments + 64).
+template <class Seg>
+void PgmModel::build_buckets(const std::vector<Seg>& leaf) {
+  octaves_.clear();
+  buckets_.clear();
+  const size_t n = leaf.size();
+  if (n < kMinBucketSegments || n > UINT32_MAX / 4) return;
+  const uint64_t k0 = leaf[0].first_key;
+  auto segment_of = [&](uint64_t k) {  // last segment whose first key is <= k (k >= k0)
+    return static_cast<size_t>(
+        std::upper_bound(leaf.begin(), leaf.end(), k, [](uint64_t v, const Seg& s) { return v < s.first_key; }) -
+        leaf.begin() - 1);
+  };
+  octaves_.resize(64);
+  size_t s = 0;  // the sweep: last segment whose first key is <= the current bucket key
+  auto advance = [&](uint64_t k) {
+    while (s + 1 < n && leaf[s + 1].first_key <= k) ++s;
+    return s;
+  };
+  for (unsigned o = 0; o < 64; ++o) {
+    const uint64_t lo = o == 0 ? 0 : uint64_t{1} << o;
+    const uint64_t hi = o == 63 ? UINT64_MAX : (uint64_t{2} << o) - 1;
+    Octave& oc = octaves_[o];
+    oc.offset = static_cast<uint32_t>(buckets_.size());
+    if (hi < k0) {  // no key of this octave reaches find_in: one bucket, never read
+      oc.shift = o;
+      buckets_.push_back(0);
+      continue;
+    }
+    oc.base = segment_of(std::max(lo, k0));
+    const size_t meets = segment_of(hi) - oc.base + 1;
+    unsigned r = 0;  // log2 of the octave's bucket count; the octave's keys have o bits below the top one
+    while ((size_t{1} << r) < meets && r < o) ++r;
+    oc.shift = o - r;
+    const size_t buckets = size_t{1} << r;
+    for (size_t j = 0; j < buckets; ++j) {
+      const uint64_t first = lo + (uint64_t{j} << oc.shift);
+      const uint64_t last = j + 1 < buckets ? first + (uint64_t{1} << oc.shift) - 1 : hi;
+      if (last < k0) {
+        buckets_.push_back(0);  // below every segment: never read
+        continue;
+      }
+      const size_t a = advance(std::max(first, k0)), b = advance(last);
+      const bool fits = b - a < kBucketSpan && a - oc.base < kWideBucket;
+      buckets_.push_back(fits ? static_cast<uint16_t>(a - oc.base) : kWideBucket);
+    }
+  }
+}
+
+size_t PgmModel::wide_bucket_count() const noexcept {
+  return static_cast<size_t>(std::count(buckets_.begin(), buckets_.end(), kWideBucket));
 }
 
 // The streaming build: constraint points generated key by key (the rules of PointCursor),
@@ -232,6 +289,7 @@ PgmModel PgmModel::Builder::finish() {
 size_t PgmModel::size_bytes() const noexcept {
   size_t bytes = sizeof(*this) + eps_.size() * sizeof(uint32_t);
   for (const auto& d : dir_) bytes += d.keys.size() * sizeof(uint64_t) + sizeof(d);
+  bytes += octaves_.size() * sizeof(Octave) + buckets_.size() * sizeof(uint16_t);
   for (const auto& level : levels_) bytes += level.size() * sizeof(PgmSegment) + sizeof(level);
   for (const auto& level : wide_levels_) bytes += level.size() * sizeof(WidePgmSegment) + sizeof(level);
   return bytes;
