@@ -299,6 +299,9 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
     auto idx =
         std::make_shared<const omen::StaticLearnedIndex>(bench::huge_copy(keys), std::vector<uint64_t>{}, mo);
     r.bytes = static_cast<double>(idx->model_bytes());
+    const omen::PgmModel& m = idx->model();
+    std::fprintf(stderr, "   learned: %zu segments, directory height %zu, bucket table %zu buckets (%zu wide: their keys take the directory)\n",
+                 m.segment_count(), m.height(), m.bucket_count(), m.wide_bucket_count());
     cs.push_back(make_contender(r, idx, q, out));
   }
 #ifdef OMEN_BENCH_PGM_INDEX

@@ -287,9 +287,11 @@ class PgmModel {
   size_t find_in(const Levels<Seg>& levels, uint64_t key) const noexcept {
     const std::vector<Seg>& leaf = levels[0];
     if (!octaves_.empty()) {
-      const int o = std::bit_width(key | 1) - 1;
-      const Octave& oc = octaves_[static_cast<size_t>(o)];
-      const uint16_t e = buckets_[oc.offset + ((key & ~(uint64_t{1} << o)) >> oc.shift)];
+      // Octaves below the first key's are never needed (key >= that key); max() keeps a call that
+      // breaks the precondition inside the table.
+      const unsigned o = std::max<unsigned>(static_cast<unsigned>(std::bit_width(key | 1)) - 1, low_octave_);
+      const Octave oc = octaves_[o - low_octave_];
+      const uint16_t e = buckets_[(oc.where >> 6) + ((key & ~(uint64_t{1} << o)) >> (oc.where & 63))];
       if (e != kWideBucket) {
         const size_t s = oc.base + e, last = leaf.size() - 1;
         size_t below = 0;
@@ -324,13 +326,14 @@ class PgmModel {
   // octave. A bucket's entry is the leaf segment holding its lowest key (or the first segment),
   // minus the octave's `base`; kWideBucket when its keys span more than kBucketSpan segments.
   struct Octave {
-    uint64_t base = 0;
-    uint32_t offset = 0;  // the octave's first bucket in buckets_
-    uint32_t shift = 0;   // < 64
+    uint32_t base = 0;   // a segment index (the table needs < kMaxBucketSegments segments)
+    uint32_t where = 0;  // the octave's first bucket in buckets_ << 6 | shift (< 64)
   };
   static constexpr uint16_t kWideBucket = UINT16_MAX;
-  std::vector<Octave> octaves_;          // 64 entries, or empty (no bucket table)
+  static constexpr size_t kMaxBucketSegments = size_t{1} << 24;  // so that bucket offsets fit 26 bits
+  std::vector<Octave> octaves_;          // octaves low_octave_ .. 63, or empty (no bucket table)
   std::vector<uint16_t> buckets_;
+  unsigned low_octave_ = 0;              // the first leaf key's octave
   std::vector<uint32_t> eps_;            // [0]: measured error bound of the leaf level
   size_t n_ = 0;
   bool wide_ = false;

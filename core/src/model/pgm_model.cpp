@@ -153,45 +153,42 @@ void PgmModel::build_buckets(const std::vector<Seg>& leaf) {
   octaves_.clear();
   buckets_.clear();
   const size_t n = leaf.size();
-  if (n < kMinBucketSegments || n > UINT32_MAX / 4) return;
+  if (n < kMinBucketSegments || n >= kMaxBucketSegments) return;
   const uint64_t k0 = leaf[0].first_key;
+  low_octave_ = static_cast<unsigned>(std::bit_width(k0 | 1)) - 1;
   auto segment_of = [&](uint64_t k) {  // last segment whose first key is <= k (k >= k0)
     return static_cast<size_t>(
         std::upper_bound(leaf.begin(), leaf.end(), k, [](uint64_t v, const Seg& s) { return v < s.first_key; }) -
         leaf.begin() - 1);
   };
-  octaves_.resize(64);
+  octaves_.resize(64 - low_octave_);
   size_t s = 0;  // the sweep: last segment whose first key is <= the current bucket key
   auto advance = [&](uint64_t k) {
     while (s + 1 < n && leaf[s + 1].first_key <= k) ++s;
     return s;
   };
-  for (unsigned o = 0; o < 64; ++o) {
+  for (unsigned o = low_octave_; o < 64; ++o) {
     const uint64_t lo = o == 0 ? 0 : uint64_t{1} << o;
     const uint64_t hi = o == 63 ? UINT64_MAX : (uint64_t{2} << o) - 1;
-    Octave& oc = octaves_[o];
-    oc.offset = static_cast<uint32_t>(buckets_.size());
-    if (hi < k0) {  // no key of this octave reaches find_in: one bucket, never read
-      oc.shift = o;
-      buckets_.push_back(0);
-      continue;
-    }
-    oc.base = segment_of(std::max(lo, k0));
-    const size_t meets = segment_of(hi) - oc.base + 1;
+    Octave& oc = octaves_[o - low_octave_];
+    const size_t base = segment_of(std::max(lo, k0));
+    const size_t meets = segment_of(hi) - base + 1;
     unsigned r = 0;  // log2 of the octave's bucket count; the octave's keys have o bits below the top one
     while ((size_t{1} << r) < meets && r < o) ++r;
-    oc.shift = o - r;
+    const unsigned shift = o - r;
+    oc.base = static_cast<uint32_t>(base);
+    oc.where = static_cast<uint32_t>(buckets_.size() << 6 | shift);
     const size_t buckets = size_t{1} << r;
     for (size_t j = 0; j < buckets; ++j) {
-      const uint64_t first = lo + (uint64_t{j} << oc.shift);
-      const uint64_t last = j + 1 < buckets ? first + (uint64_t{1} << oc.shift) - 1 : hi;
+      const uint64_t first = lo + (uint64_t{j} << shift);
+      const uint64_t last = j + 1 < buckets ? first + (uint64_t{1} << shift) - 1 : hi;
       if (last < k0) {
         buckets_.push_back(0);  // below every segment: never read
         continue;
       }
       const size_t a = advance(std::max(first, k0)), b = advance(last);
-      const bool fits = b - a < kBucketSpan && a - oc.base < kWideBucket;
-      buckets_.push_back(fits ? static_cast<uint16_t>(a - oc.base) : kWideBucket);
+      const bool fits = b - a < kBucketSpan && a - base < kWideBucket;
+      buckets_.push_back(fits ? static_cast<uint16_t>(a - base) : kWideBucket);
     }
   }
 }
