@@ -275,10 +275,6 @@ class PgmModel {
     const int64_t clamp = s + 1 < leaf.size() ? int64_t{leaf[s + 1].intercept} : static_cast<int64_t>(n_);
     return detail::make_bound(detail::eval_pgm_segment(leaf[s], clamp, key), eps_[0], n_);
   }
-  // The directory descent. Invariant per level: t is the last entry whose key is <= key (the
-  // first entry's is, as key >= the leaf's first first_key); its children are the next level's
-  // node t, whose first key is that same key, so the count of the node's other keys <= key
-  // extends the invariant down. Padding (UINT64_MAX) counts only for key == UINT64_MAX: clamped.
   // The bucket table first (exact whenever the key's bucket spans at most kBucketSpan segments:
   // the answer is then the bucket's first segment plus the count of the next 7 whose first key
   // is <= key; indices past the last segment are clamped to it, which can only over-count when
@@ -301,6 +297,10 @@ class PgmModel {
     }
     return find_in_directory(leaf, key);
   }
+  // The directory descent. Invariant per level: t is the last entry whose key is <= key (the
+  // first entry's is, as key >= the leaf's first first_key); its children are the next level's
+  // node t, whose first key is that same key, so the count of the node's other keys <= key
+  // extends the invariant down. Padding (UINT64_MAX) counts only for key == UINT64_MAX: clamped.
   template <class Seg>
   size_t find_in_directory(const std::vector<Seg>& leaf, uint64_t key) const noexcept {
     const DirLevel& top = dir_.back();
