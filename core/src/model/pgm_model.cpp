@@ -146,8 +146,7 @@ void PgmModel::build_directory(const std::vector<Seg>& leaf) {
 
 // Each octave gets the smallest power of two of buckets that is at least the number of segments
 // its keys meet (so on a smooth distribution a bucket meets one or two segments), at most one
-// per key of the octave. Bucket starts ascend across octaves, so one sweep over the leaf finds
-// every bucket's segments: O(segments + buckets), and buckets < 2 * (segments + 64).
+// per key of the octave: buckets < 2 * (segments + 64), each placed by two binary searches.
 template <class Seg>
 void PgmModel::build_buckets(const std::vector<Seg>& leaf) {
   octaves_.clear();
@@ -162,11 +161,6 @@ void PgmModel::build_buckets(const std::vector<Seg>& leaf) {
         leaf.begin() - 1);
   };
   octaves_.resize(64 - low_octave_);
-  size_t s = 0;  // the sweep: last segment whose first key is <= the current bucket key
-  auto advance = [&](uint64_t k) {
-    while (s + 1 < n && leaf[s + 1].first_key <= k) ++s;
-    return s;
-  };
   for (unsigned o = low_octave_; o < 64; ++o) {
     const uint64_t lo = o == 0 ? 0 : uint64_t{1} << o;
     const uint64_t hi = o == 63 ? UINT64_MAX : (uint64_t{2} << o) - 1;
@@ -186,7 +180,7 @@ void PgmModel::build_buckets(const std::vector<Seg>& leaf) {
         buckets_.push_back(0);  // below every segment: never read
         continue;
       }
-      const size_t a = advance(std::max(first, k0)), b = advance(last);
+      const size_t a = segment_of(std::max(first, k0)), b = segment_of(last);
       const bool fits = b - a < kBucketSpan && a - base < kWideBucket;
       buckets_.push_back(fits ? static_cast<uint16_t>(a - base) : kWideBucket);
     }

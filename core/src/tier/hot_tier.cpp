@@ -95,9 +95,9 @@ Timestamp HotTier::newest_xmin(uint64_t key) const {
   return n ? n->stamp.xmin : 0;
 }
 
-void HotTier::install(Timestamp ts, std::span<Write> writes, std::vector<uint64_t>* overwritten) {
+void HotTier::install(Timestamp ts, std::span<const Write> writes, std::vector<uint64_t>* overwritten) {
   std::unique_lock lk(mu_);
-  for (Write& w : writes) {
+  for (const Write& w : writes) {
     uint64_t* head = index_.find_payload(w.key);
     Version* v = Version::make({ts, kLiveXmax}, w.deleted, w.value, head ? as_version(*head) : nullptr);
     if (head) {

@@ -73,7 +73,7 @@ class HotTier {
 
   // Installs the writes of the transaction committed at ts (copies their values).
   // Appends to *overwritten the keys that now have more than one version (GC candidates).
-  void install(Timestamp ts, std::span<Write> writes, std::vector<uint64_t>* overwritten);
+  void install(Timestamp ts, std::span<const Write> writes, std::vector<uint64_t>* overwritten);
   // Recovery: builds the tier from the newest version of each key read from storage, in one
   // bulk construction of the index. REQUIRES: the tier is empty; `rows` sorted by key, unique.
   void load(std::vector<Write>&& rows, std::vector<Timestamp>&& xmins);
