@@ -7,6 +7,9 @@
 // targets against the faster binary search of each figure.
 // How to run and what each column means: docs/bench.md.
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <bit>
 #include <cstdio>
@@ -243,6 +246,17 @@ double time_model_build(std::span<const uint64_t> keys, const omen::ModelOptions
 // Lookups first .. first + lookups - 1. REQUIRES q.size() a power of two, >= 8.
 // Returns ns per lookup; *checksum gets the sum of the answers (equal for every correct index).
 inline constexpr size_t kChainChoices = 8;  // probes the previous answer chooses from
+
+// Ends one lookup of a chain. lfence lets no later instruction start before every earlier one has
+// completed, so the next lookup cannot start on a predicted answer: without it a search that ends
+// in branches (std::lower_bound, PGM-index) starts the next lookup on a guess and, with 8 probes
+// to choose from, picks the right one 1 time in 8 (docs/bench.md, "Dependent chain"). The same
+// few cycles for every contender; the DRAM chase needs none (each hop's address is a load's value).
+inline void end_of_lookup() noexcept {
+#if defined(__x86_64__)
+  _mm_lfence();
+#endif
+}
 template <class Index>
 double chain_ns(const Index& idx, std::span<const uint64_t> q, size_t first, size_t lookups, uint64_t* checksum) {
   const size_t line_mask = q.size() / kChainChoices - 1;
@@ -252,6 +266,7 @@ double chain_ns(const Index& idx, std::span<const uint64_t> q, size_t first, siz
   for (size_t i = first; i < first + lookups; ++i) {
     pos = idx.lower_bound(q[(i & line_mask) * kChainChoices + (pos & (kChainChoices - 1))]);
     sum += pos;
+    end_of_lookup();
   }
   t = bench::now_s() - t;
   *checksum = sum;
