@@ -1,6 +1,7 @@
 // core_bench: the learned index (omen::StaticLearnedIndex, PGM model, epsilon 64) against binary
-// search (branchless, and std::lower_bound) and absl::btree_map, in one process and one run: build time, index bytes, dependent-chain
-// lookup latency, batched throughput on 1 and 2 threads, and a DRAM-miss reference measured here.
+// search (branchless, and std::lower_bound) and absl::btree_map, in one process and one run: build
+// time, index bytes, dependent-chain lookup latency, batched throughput on 1 and 2 threads, and a
+// DRAM-miss reference measured here.
 // At 10M keys (--dynamic-max) also DynamicLearnedIndex grown 2x by random inserts against a fresh
 // one; with PGM_INDEX_INCLUDE (CMake OMEN_PGM_INDEX_INCLUDE) also the PGM-index library itself.
 // Prints a table with ratios against the branchless binary search, writes it as CSV, and checks the
@@ -203,7 +204,8 @@ Options parse_args(int argc, char** argv) {
     else {
       std::fprintf(
           stderr,
-          "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal] [--indexes binary-std,learned,btree[,pgm]]\n"
+          "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal]\n"
+          "                  [--indexes binary-std,learned,btree[,pgm]]\n"
           "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--chase-hops 5M] [--slices 100]\n"
           "                  [--reps 3] [--dynamic-max 10M] [--epsilon 64]\n"
           "                  [--seed 42] [--csv PATH]\n");
@@ -393,7 +395,8 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
   }
   if (wanted("binary-std")) {  // std::lower_bound over its own copy; nothing to build either.
     Row r{dist, "binary-std", n};
-    cs.insert(cs.begin(), make_contender(r, std::make_shared<const StdBinaryRef>(bench::huge_copy(keys)), q, out));
+    auto idx = std::make_shared<const StdBinaryRef>(bench::huge_copy(keys));
+    cs.insert(cs.begin(), make_contender(r, idx, q, out));
   }
   {  // Binary search, the reference: it takes the sorted vector over, so there is nothing to build.
     Row r{dist, "binary", n};
@@ -583,9 +586,9 @@ void targets(const std::vector<Row>& rows, uint32_t epsilon) {
     const std::string ind_also =
         ind_other ? std::string("; ") + name(ind_other) + fmt(" %.2f M/s", ind_other->loop1 / 1e6) : "";
     char buf[400];
-    std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 0.35x binary search (%s %.1f ns%s): %.3fx",
-                  r.dist.c_str(), r.chain_ns, name(lat), lat->chain_ns, lat_also.c_str(),
-                  r.chain_ns / lat->chain_ns);
+    std::snprintf(buf, sizeof buf,
+                  "%s: dependent latency %.1f ns <= 0.35x binary search (%s %.1f ns%s): %.3fx",
+                  r.dist.c_str(), r.chain_ns, name(lat), lat->chain_ns, lat_also.c_str(), r.chain_ns / lat->chain_ns);
     line(r.chain_ns <= 0.35 * lat->chain_ns, buf);
     std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 1.3x DRAM miss (%.1f ns): %.2fx",
                   r.dist.c_str(), r.chain_ns, r.dram_ns, r.chain_ns / r.dram_ns);
