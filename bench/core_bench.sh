@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: builds core_bench in Release (-O3 -march=native for the bench itself) and runs it.
 # Arguments are passed to the program, e.g.  bash bench/core_bench.sh --sizes 1M   (quick run).
-# Default: 10M and 100M keys, uniform and lognormal (needs ~4.5 GiB of RAM and several minutes).
+# Default: 10M and 100M keys, uniform and lognormal (needs ~6 GiB of RAM and about 10 minutes).
 # Output: the table on stdout (also saved to bench/out/core_bench.txt) and bench/out/core_bench.csv.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
