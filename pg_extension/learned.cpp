@@ -222,7 +222,11 @@ extern "C" Datum learned_handler(PG_FUNCTION_ARGS) {
   am->amcanparallel = true;
   am->amcaninclude = false;
   am->amusemaintenanceworkmem = true;
-  am->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
+  // Parallel VACUUM may hand both phases to a worker: a bulk delete is one leaf walk like
+  // btree's, and the cleanup walks the leaves again (overflow count) and may re-train, work worth
+  // a worker of its own even after a bulk delete (so not VACUUM_OPTION_PARALLEL_COND_CLEANUP).
+  // Neither needs an xid (learned_retrain.cpp, retire_mark).
+  am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL | VACUUM_OPTION_PARALLEL_CLEANUP;
   am->amkeytype = InvalidOid;
 
   am->ambuild = learned_build;

@@ -59,6 +59,19 @@ void free_page(Relation index, BlockNumber blkno) {
   RecordFreeIndexPage(index, blkno);
 }
 
+// The mark of the generation a re-train retires: no snapshot that could still read that
+// generation has an xmin above it, so once GlobalVisCheckRemovableFullXid says the mark is older
+// than every snapshot's xmin, no such scan is left. Our own xid when the transaction has one (a
+// snapshot taken before the swap has xmin <= our xid: we were running or not yet started); else
+// the next xid to be assigned, read now (a snapshot taken before the swap has xmin <= its xmax <=
+// this), as nbtree marks deleted pages. The fallback is what VACUUM uses: it never assigns an xid,
+// and cannot in parallel mode (a parallel VACUUM's leader and workers). Its pages are freed once
+// any later transaction with an xid has ended, instead of as soon as this one has.
+FullTransactionId retire_mark() {
+  FullTransactionId own = GetTopFullTransactionIdIfAny();
+  return FullTransactionIdIsValid(own) ? own : ReadNextFullTransactionId();
+}
+
 }  // namespace
 
 uint64 learned_overflow_pages(Relation index) {
@@ -134,10 +147,7 @@ bool learned_retrain(Relation index, bool wait) {
     UnlockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
     return false;
   }
-  // Our own xid marks the retired generation: every scan that could have started on it holds a
-  // snapshot taken while we were running, so its xmin <= our xid. Once our xid is older than every
-  // snapshot's xmin (GlobalVisCheckRemovableFullXid), no such scan is left.
-  FullTransactionId retire_xid = GetTopFullTransactionId();
+  FullTransactionId retire_xid = retire_mark();
   LearnedMeta old;
   learned_read_meta(index, &old);
 

@@ -21,6 +21,7 @@ extern "C" {
 #include "access/tupmacs.h"
 #include "access/xlog.h"
 #include "nodes/tidbitmap.h"
+#include "pgstat.h"
 #include "storage/condition_variable.h"
 #include "storage/spin.h"
 #include "utils/wait_event.h"
@@ -463,6 +464,9 @@ bool advance(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir, bool first) 
 bool step(IndexScanDesc scan, ScanOpaque* so, ScanDirection dir) {
   if (!so->started) {
     so->started = true;
+    // One index scan for pg_stat_*_indexes.idx_scan per start (rescan), in every participant of
+    // a parallel scan, for index, index-only and bitmap scans alike, as btree's _bt_first counts.
+    pgstat_count_index_scan(scan->indexRelation);
     if (!advance(scan, so, dir, true)) {
       so->empty = true;
       return false;

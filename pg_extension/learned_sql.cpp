@@ -4,9 +4,11 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/xact.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 
@@ -238,7 +240,13 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
 // for writers, never for readers). False when the previous retired generation is still readable
 // by some snapshot (run it again after those transactions end, or VACUUM).
 extern "C" Datum omendb_index_retrain(PG_FUNCTION_ARGS) {
+  // A write: refused on a hot standby and in a read-only transaction, as DDL is.
+  PreventCommandDuringRecovery("omendb_index_retrain()");
+  PreventCommandIfReadOnly("omendb_index_retrain()");
   Relation index = open_learned(PG_GETARG_OID(0));
+  // A write like DDL: with an xid of its own, the generation it retires is freed as soon as the
+  // snapshots of its time are gone (learned_retrain.cpp, retire_mark).
+  (void)GetTopFullTransactionId();
   bool done = learned_retrain(index, true);
   relation_close(index, AccessShareLock);
   PG_RETURN_BOOL(done);

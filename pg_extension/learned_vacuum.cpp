@@ -8,6 +8,7 @@
 #include "learned_edge.h"
 
 extern "C" {
+#include "access/parallel.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/indexfsm.h"
@@ -133,11 +134,18 @@ void walk_leaves(Relation index, int lock_mode, Visit visit) {
   pfree(leaves);
 }
 
+// Says at DEBUG1 which process runs a VACUUM phase (a parallel VACUUM hands it to a worker).
+void log_phase(Relation index, const char* phase) {
+  ereport(DEBUG1, (errmsg_internal("learned index \"%s\": %s in %s", RelationGetRelationName(index), phase,
+                                   IsParallelWorker() ? "a parallel worker" : "the leader")));
+}
+
 }  // namespace
 
 extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, IndexBulkDeleteResult* stats,
                                                      IndexBulkDeleteCallback callback, void* state) {
   Relation index = info->index;
+  log_phase(index, "bulk delete");
   if (stats == nullptr) stats = static_cast<IndexBulkDeleteResult*>(palloc0(sizeof(IndexBulkDeleteResult)));
   stats->num_index_tuples = 0;
   LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
@@ -159,6 +167,7 @@ extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, Inde
 extern "C" IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, IndexBulkDeleteResult* stats) {
   if (info->analyze_only) return stats;
   Relation index = info->index;
+  log_phase(index, "cleanup");
   if (stats == nullptr) {
     // No bulk delete ran: count the items so pg_class.reltuples stays right.
     stats = static_cast<IndexBulkDeleteResult*>(palloc0(sizeof(IndexBulkDeleteResult)));
