@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config git rsync
-  postgresql-15 postgresql-server-dev-15 postgresql-contrib libipc-run-perl
+  postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-repack libipc-run-perl
   librocksdb-dev libxsimd-dev libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev
   gnuplot-nox
 )
