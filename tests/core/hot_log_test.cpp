@@ -29,6 +29,7 @@ std::unique_ptr<TieredStore> open_store(omen::StorageEngine* db, TierOptions o =
   return omen::test::open_store(db, o);
 }
 
+using omen::test::numbered;
 using omen::test::put1;
 using omen::test::scan_all;
 
@@ -170,8 +171,8 @@ TEST(HotLogTest, CheckpointTruncatesTheLogAndMigrationForgetsMovedKeys) {
   {
     auto t = open_store(&db);
     for (uint64_t i = 0; i < 300; ++i) {
-      ASSERT_TRUE(put1(*t, i % 100, "v" + std::to_string(i)).ok());
-      model[i % 100] = "v" + std::to_string(i);
+      ASSERT_TRUE(put1(*t, i % 100, numbered("v", i)).ok());
+      model[i % 100] = numbered("v", i);
     }
     uint64_t before = t->stats().log_bytes;
     ASSERT_TRUE(t->checkpoint().ok());

@@ -253,7 +253,7 @@ TEST(RocksDBStorageTest, FullDiskFailsWritesClearlyAndLosesNothing) {
   {
     std::unique_ptr<omen::RocksDBStorage> db;
     ASSERT_TRUE(open_at(d.path(), &db, o).ok());
-    for (int i = 0; i < 100; ++i) ASSERT_TRUE(db->put("k" + std::to_string(i), "v").ok());
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(db->put(omen::test::numbered("k", i), "v").ok());
     fs->full = true;
     Status s = db->put("lost", "v");
     EXPECT_EQ(s.code(), Status::Code::kIOError) << s.to_string();
@@ -268,7 +268,7 @@ TEST(RocksDBStorageTest, FullDiskFailsWritesClearlyAndLosesNothing) {
   Status s = open_at(d.path(), &db, o);
   ASSERT_TRUE(s.ok()) << s.to_string();
   std::string v;
-  for (int i = 0; i < 100; ++i) EXPECT_TRUE(db->get("k" + std::to_string(i), &v).ok()) << i;
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(db->get(omen::test::numbered("k", i), &v).ok()) << i;
   EXPECT_TRUE(db->get("lost2", &v).is_not_found());
   EXPECT_TRUE(db->put("after", "v").ok());
 }

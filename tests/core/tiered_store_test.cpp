@@ -19,6 +19,7 @@ using omen::TieredStore;
 using omen::TierOptions;
 
 using omen::test::open_store;
+using omen::test::numbered;
 using omen::test::put1;
 using omen::test::scan_all;
 
@@ -107,7 +108,7 @@ TEST(TieredStoreTest, MigrationMovesFrozenKeysAndReadsStayTheSame) {
   TierOptions o;
   o.auto_maintenance = false;
   auto t = open_store(&db, o);
-  for (uint64_t k = 0; k < 1000; ++k) ASSERT_TRUE(put1(*t, k * 3, "v" + std::to_string(k)).ok());
+  for (uint64_t k = 0; k < 1000; ++k) ASSERT_TRUE(put1(*t, k * 3, numbered("v", k)).ok());
   auto old_reader = t->begin();  // pins the oldest snapshot: nothing newer than it may migrate
   ASSERT_TRUE(put1(*t, 3, "updated").ok());
   ASSERT_TRUE(put1(*t, 6, "").ok());
@@ -354,7 +355,7 @@ std::map<uint64_t, std::string> three_runs(TieredStore& t) {
         EXPECT_TRUE(txn.del(k).ok());
         model.erase(k);
       } else {
-        std::string v = "r" + std::to_string(r) + "-" + std::to_string(k);
+        std::string v = numbered(numbered("r", r) + "-", k);
         EXPECT_TRUE(txn.put(k, v).ok());
         model[k] = v;
       }
