@@ -43,7 +43,8 @@ std::vector<std::string> files_with(omen::StorageEngine& db, const std::string& 
 }
 
 // Rewrites file `name` of db through `edit`.
-void edit_file(omen::StorageEngine& db, const std::string& name, const std::function<void(std::string*)>& edit) {
+void edit_file(omen::StorageEngine& db, const std::string& name,
+               const std::function<void(std::string*)>& edit) {
   std::string data;
   ASSERT_TRUE(db.files()->read(name, &data).ok());
   edit(&data);

@@ -217,8 +217,9 @@ class RunWriteGate final : public StorageEngine {
   }
 
   Status write(const WriteBatch& b, WriteOptions o) override {
-    bool run = std::any_of(b.ops().begin(), b.ops().end(),
-                           [](const auto& op) { return !op.is_delete && op.key.size() == 9 && op.key[0] == 'R'; });
+    bool run = std::any_of(b.ops().begin(), b.ops().end(), [](const auto& op) {
+      return !op.is_delete && op.key.size() == 9 && op.key[0] == 'R';
+    });
     if (run) {
       std::unique_lock lk(mu_);
       if (mode_ == Mode::kFail) {

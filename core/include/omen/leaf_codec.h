@@ -88,10 +88,10 @@ inline std::size_t lower_bound(const uint8_t* a, std::size_t n, unsigned w, uint
 
 // The widths and base of one page.
 struct Widths {
-  uint64_t key_base = 0;    // keys are stored as key - key_base
-  unsigned key_bits = 64;   // 0..64; 0: every key equals key_base (or: no keys, null pages)
-  unsigned block_bits = 32; // 0..32
-  unsigned offset_bits = 16; // 0..16
+  uint64_t key_base = 0;      // keys are stored as key - key_base
+  unsigned key_bits = 64;     // 0..64; 0: every key equals key_base (or: no keys, null pages)
+  unsigned block_bits = 32;   // 0..32
+  unsigned offset_bits = 16;  // 0..16
   unsigned tid_bits() const { return block_bits + offset_bits; }
 };
 
