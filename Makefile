@@ -31,7 +31,7 @@ CORE_LIB = $(CORE_BUILD)/core/libomen_core.a
 PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
 PG_CPPFLAGS = -isystem $(PG_INCLUDEDIR_SERVER) -Icore/include -Ipg_extension -DOMENDB_VERSION='"$(EXTVERSION)"'
 PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror
-SHLIB_LINK = $(CORE_LIB) -lrocksdb -ltbb -lstdc++
+SHLIB_LINK = $(CORE_LIB) -lrocksdb -lzstd -ltbb -lstdc++
 
 # No LLVM bitcode for JIT inlining: our code is C++ and is not worth inlining into JITed expressions.
 override with_llvm = no

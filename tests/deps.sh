@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git rsync clang-format
   postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-repack libipc-run-perl
-  librocksdb-dev libxsimd-dev libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev
+  librocksdb-dev libzstd-dev libxsimd-dev libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev
   gnuplot-nox
 )
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,9 +1,9 @@
 // HotLog: see the format, damage rules and thread safety in hot_log.h.
 #include "tier/hot_log.h"
 #include "tier/spin_lock.h"
+#include "util/crc32c.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <unordered_map>
 
@@ -15,24 +15,6 @@ constexpr size_t kHeader = 8, kPayloadHeader = 12, kRowHeader = 21;
 constexpr const char* kSegmentPrefix = "log-";
 constexpr const char* kCheckpointPrefix = "ckpt-";
 constexpr const char* kTmpSuffix = ".tmp";
-
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), one table lookup per byte.
-constexpr std::array<uint32_t, 256> crc_table() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int b = 0; b < 8; ++b) c = (c >> 1) ^ ((c & 1) ? 0x82F63B78u : 0u);
-    t[i] = c;
-  }
-  return t;
-}
-constexpr std::array<uint32_t, 256> kCrcTable = crc_table();
-
-uint32_t crc32c(std::string_view d) {
-  uint32_t c = ~0u;
-  for (unsigned char b : d) c = kCrcTable[(c ^ b) & 0xff] ^ (c >> 8);
-  return ~c;
-}
 
 void put_le(std::string* out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
