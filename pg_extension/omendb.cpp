@@ -2,6 +2,7 @@
 #include "omen_pg.h"
 #include "learned.h"
 #include "learned_wal.h"
+#include "tiered.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -15,6 +16,7 @@ void _PG_init(void);
 extern "C" void _PG_init(void) {
   learned_init();
   learned_wal_init();
+  tiered_init();
 }
 
 // omendb_version() -> text: the version of the loaded shared library.
