@@ -3,8 +3,10 @@
 #
 #   make              build omendb.so (and the core library it links)
 #   make install      install into the PostgreSQL that PG_CONFIG names
-#   make test         every test (core, sanitizers, pg_regress, TAP); installs its deps when root
+#   make test         every test (format, core, Release build, sanitizers, pg_regress, TAP); installs
+#                     its deps when root
 #   make demo         the demo; installs its deps when root
+#   make format       clang-format -i over the C++ files git tracks (core, glue, tests, benches)
 #
 # `make test` and `make demo` work before PostgreSQL's development files are installed: they install
 # them first. Every other target needs pg_config.
@@ -58,7 +60,7 @@ $(OBJS): $(wildcard pg_extension/*.h) $(wildcard core/include/omen/*.h)
 # OMENDB_VERSION (PG_CPPFLAGS) is read from the control file: a version bump must rebuild it.
 pg_extension/omendb.o: pg_extension/omendb.control
 
-.PHONY: FORCE test demo bench
+.PHONY: FORCE test demo bench format
 FORCE:
 
 test:
@@ -69,3 +71,6 @@ demo:
 
 bench:
 	bash bench/core_bench.sh
+
+format:
+	bash tests/format.sh

@@ -1,7 +1,5 @@
-// Index access method `learned`: handler, reloptions, key encoding, amcanreturn, cost estimate.
-#include "learned_model.h"
-
-#include <omen/key.h>
+// Index access method `learned`: handler, reloptions, definition checks, amcanreturn, cost estimate.
+#include "learned.h"
 
 #include <cmath>
 
@@ -14,11 +12,9 @@ extern "C" {
 #include "commands/vacuum.h"
 #include "parser/parsetree.h"
 #include "optimizer/optimizer.h"
-#include "utils/date.h"
 #include "utils/lsyscache.h"
 #include "utils/selfuncs.h"
 #include "utils/syscache.h"
-#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(learned_handler);
 Datum learned_handler(PG_FUNCTION_ARGS);
@@ -60,53 +56,6 @@ int learned_fillfactor(Relation index) {
   return opts ? opts->fillfactor : kLearnedDefaultFillfactor;
 }
 
-// ---- key encoding -----------------------------------------------------------------------------
-
-bool learned_type_supported(Oid type) {
-  switch (type) {
-    case INT2OID: case INT4OID: case INT8OID: case FLOAT4OID: case FLOAT8OID:
-    case DATEOID: case TIMESTAMPOID: case TIMESTAMPTZOID:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool learned_type_decodable(Oid type) {
-  return learned_type_supported(type) && type != FLOAT4OID && type != FLOAT8OID;
-}
-
-uint64 learned_encode(Datum value, Oid type) {
-  switch (type) {
-    case INT2OID: return omen::key::from_int16(DatumGetInt16(value));
-    case INT4OID: return omen::key::from_int32(DatumGetInt32(value));
-    case INT8OID: return omen::key::from_int64(DatumGetInt64(value));
-    case FLOAT4OID: return omen::key::from_float4(DatumGetFloat4(value));
-    case FLOAT8OID: return omen::key::from_float8(DatumGetFloat8(value));
-    case DATEOID: return omen::key::from_date(DatumGetDateADT(value));
-    case TIMESTAMPOID:
-    case TIMESTAMPTZOID: return omen::key::from_timestamp(DatumGetTimestamp(value));
-    default:
-      elog(ERROR, "learned index: unsupported key type %u", type);
-  }
-  pg_unreachable();
-}
-
-Datum learned_decode(uint64 key, Oid type) {
-  int64 v = omen::key::to_int64(key);
-  switch (type) {
-    case INT2OID: return Int16GetDatum(static_cast<int16>(v));
-    case INT4OID: return Int32GetDatum(static_cast<int32>(v));
-    case INT8OID: return Int64GetDatum(v);
-    case DATEOID: return DateADTGetDatum(static_cast<DateADT>(v));
-    case TIMESTAMPOID:
-    case TIMESTAMPTZOID: return TimestampGetDatum(v);
-    default:
-      elog(ERROR, "learned index: cannot return keys of type %u", type);
-  }
-  pg_unreachable();
-}
-
 // ---- definition checks, canreturn -------------------------------------------------------------
 
 void learned_check_definition(Relation index) {
@@ -124,7 +73,7 @@ void learned_check_definition(Relation index) {
                     errmsg("learned index \"%s\" supports only ASC NULLS LAST", name),
                     errhint("Drop DESC / NULLS FIRST: the index scans backward as well.")));
   Oid type = index->rd_opcintype[0];
-  if (!learned_type_supported(type))
+  if (!omen_key_type_supported(type))
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                     errmsg("learned index \"%s\" cannot index type %s", name, format_type_be(type)),
                     errhint("Supported: smallint, integer, bigint, real, double precision, date, "
@@ -132,7 +81,7 @@ void learned_check_definition(Relation index) {
 }
 
 extern "C" bool learned_canreturn(Relation index, int attno) {
-  return attno == 1 && learned_type_decodable(index->rd_opcintype[0]);
+  return attno == 1 && omen_key_type_decodable(index->rd_opcintype[0]);
 }
 
 // ---- cost estimate ----------------------------------------------------------------------------

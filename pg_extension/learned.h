@@ -1,38 +1,54 @@
-// Index access method `learned`: declarations shared by the learned_*.cpp files.
+// Index access method `learned`: the one header of its files (pg_extension/README.md maps them).
 //
-// One file per AM phase (STYLE.md habit 7):
-//   learned.cpp           handler, reloptions, amcanreturn, cost estimate
-//   learned_page.cpp      page format helpers, metapage checks (format in docs/format.md)
-//   learned_model.cpp     the model cache (rd_amcache): core PgmModel + leaf fences
-//   learned_build.cpp     ambuild, ambuildempty
-//   learned_scan.cpp      ambeginscan .. amendscan, amgettuple, amgetbitmap, mark/restore, parallel scans
-//   learned_insert.cpp    aminsert
-//   learned_vacuum.cpp    ambulkdelete, amvacuumcleanup
-//   learned_validate.cpp  amvalidate
-//   learned_sql.cpp       omendb_index_stats(), omendb_index_verify()
+// It holds the options and entry points, the on-disk format (docs/format.md has the essay), the
+// per-index model cache and leaf lookup, and what the build, insert, re-train and vacuum files
+// share. It includes only the shared layer (omen_*.h).
 //
-// Boundary rules (DESIGN.md section 4): all of these are called from Postgres; they hold no C++
+// Boundary rules (DESIGN.md section 4): the entry points are called from Postgres; they hold no C++
 // objects with non-trivial destructors, and run core code only through omen_pg::call_core().
+//
+// On-disk format. Every page is a standard Postgres page (PageHeaderData, pd_lower/pd_upper) with a
+// LearnedSpecial in its special space naming the page kind. Block 0 is the metapage. A generation's
+// build leaves are contiguous (leaf i < nleaves is block meta.leaf_start + i); its model pages are
+// contiguous too. Edge leaves (i >= nleaves), appended by inserts at the right edge
+// (learned_edge.cpp), are anywhere; the edge directory maps them to blocks.
+//
+// Invariants (kept by build, insert and vacuum; checked by omendb_index_verify):
+//  I1  leaf i holds keys in [fence_i, fence_{i+1}] (closed: equal keys may span leaves); its first
+//      nsorted items are sorted by (key, TID), the rest (inserts) unsorted; fence_0 = 0.
+//  I2  the items of leaf i's overflow chain obey the same range, in any order.
+//  I3  fences are immutable within a generation and non-decreasing in i (over build and edge
+//      leaves; an edge leaf's fence is >= every key of the leaf before it when it is added).
+//  I4  a key k lives in some leaf i with i >= last leaf whose fence < k (the scan start) and
+//      i <= last leaf whose fence <= k (the insert target).
+//  I5  NULLs live only in the null chain (meta.null_head), never in leaves.
 #pragma once
 
+#include "omen_key.h"
+#include "omen_pages.h"
 #include "omen_pg.h"
+#include "omen_wal.h"
+
+#include <omen/leaf_codec.h>
 
 extern "C" {
 #include "access/amapi.h"
 #include "access/genam.h"
+#include "access/generic_xlog.h"
 #include "access/reloptions.h"
 #include "nodes/pathnodes.h"
-#include "storage/bufmgr.h"
+#include "storage/block.h"
+#include "storage/itemptr.h"
 #include "utils/rel.h"
 }
 
-// ---- reloptions -------------------------------------------------------------------------------
+// ---- options, entry points (learned.cpp) ----------------------------------------------------
 
 // WITH (error_bound = N, fillfactor = N). Stored in rd_options.
 struct LearnedOptions {
-  int32 vl_len_;     // varlena header (do not touch directly)
-  int error_bound;   // model error bound epsilon, 1..4096
-  int fillfactor;    // percent of a leaf filled at build, 10..100
+  int32 vl_len_;    // varlena header (do not touch directly)
+  int error_bound;  // model error bound epsilon, 1..4096
+  int fillfactor;   // percent of a leaf filled at build, 10..100
 };
 
 inline constexpr int kLearnedDefaultErrorBound = 64;
@@ -40,23 +56,20 @@ inline constexpr int kLearnedDefaultFillfactor = 90;
 
 // Registers the reloptions; called once from _PG_init.
 void learned_init(void);
-
 // The options of an index (defaults when none were given).
 int learned_error_bound(Relation index);
 int learned_fillfactor(Relation index);
+// Rejects indexes the AM cannot serve (multi-column, expressions, DESC/NULLS FIRST, key types the
+// encoding lacks) with ERRCODE_FEATURE_NOT_SUPPORTED.
+void learned_check_definition(Relation index);
 
-// ---- key encoding -----------------------------------------------------------------------------
-
-// Order-preserving uint64 encoding of a Datum of type `type` (omen/key.h). Supported types:
-// int2, int4, int8, float4, float8, date, timestamp, timestamptz. Other types: elog(ERROR).
-uint64 learned_encode(Datum value, Oid type);
-// Inverse for the types whose encoding is lossless (not float4/float8: -0 and NaN payloads).
-Datum learned_decode(uint64 key, Oid type);
-// True when learned_decode is exact for `type` (index-only scans are offered only then).
-bool learned_type_decodable(Oid type);
-bool learned_type_supported(Oid type);
-
-// ---- entry points -----------------------------------------------------------------------------
+// CREATE INDEX progress phases (pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ...)).
+enum LearnedBuildPhase : int64 {
+  kPhaseScan = 2,  // PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE is 1
+  kPhaseSort = 3,
+  kPhaseLeaves = 4,
+  kPhaseModel = 5,
+};
 
 extern "C" {
 IndexBuildResult* learned_build(Relation heap, Relation index, IndexInfo* info);
@@ -67,9 +80,8 @@ IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, IndexBulkDelete
                                           IndexBulkDeleteCallback callback, void* callback_state);
 IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, IndexBulkDeleteResult* stats);
 bool learned_canreturn(Relation index, int attno);
-void learned_costestimate(PlannerInfo* root, IndexPath* path, double loop_count,
-                          Cost* startup, Cost* total, Selectivity* selectivity,
-                          double* correlation, double* pages);
+void learned_costestimate(PlannerInfo* root, IndexPath* path, double loop_count, Cost* startup, Cost* total,
+                          Selectivity* selectivity, double* correlation, double* pages);
 bytea* learned_options(Datum reloptions, bool validate);
 bool learned_validate(Oid opclass);
 IndexScanDesc learned_beginscan(Relation index, int nkeys, int norderbys);
@@ -84,6 +96,423 @@ void learned_parallelrescan(IndexScanDesc scan);
 void learned_endscan(IndexScanDesc scan);
 char* learned_buildphasename(int64 phase);
 }
+
+// ---- page format (learned_page.cpp) -----------------------------------------------------------
+
+inline constexpr uint32 kLearnedMagic = 0x4F4D4C49;  // "OMLI"
+// 2: bit-packed leaves (omen/leaf_codec.h), edge leaves and directory, 16-byte model segments
+inline constexpr uint32 kLearnedVersion = 2;
+inline constexpr BlockNumber kLearnedMetaBlock = 0;
+
+enum LearnedPageKind : uint16 {
+  kPageMeta = 1,
+  kPageLeaf = 2,
+  kPageOverflow = 3,
+  kPageModel = 4,
+  kPageNull = 5,
+  kPageFree = 6,  // emptied overflow/null page awaiting reuse through the FSM
+  kPageDir = 7,   // edge directory: (fence, block) of the edge leaves appended past the build
+};
+
+// Special space of every page.
+struct LearnedSpecial {
+  uint16 kind;        // LearnedPageKind
+  uint16 page_id;     // kLearnedPageId, identifies our pages (like BLOOM_PAGE_ID)
+  uint32 generation;  // generation that wrote the page
+};
+inline constexpr uint16 kLearnedPageId = 0xFF8A;
+
+// The metapage contents (at PageGetContents of block 0).
+struct LearnedMeta {
+  uint32 magic;
+  uint32 version;
+  uint32 generation;   // bumped whenever leaves/model are replaced (rebuild)
+  uint32 error_bound;  // epsilon requested (reloption error_bound) at build
+  uint64 build_keys;   // non-NULL keys the model was trained on (positions 0..build_keys-1)
+  uint32 leaf_cap;     // build positions per leaf: build position p is in leaf p / leaf_cap
+  uint32 nleaves;      // >= 1
+  BlockNumber leaf_start;
+  BlockNumber model_start;  // segments, then fences (uint64 per leaf)
+  uint32 model_pages;
+  uint32 nsegments;       // 0 when no core model (empty index)
+  BlockNumber null_head;  // null chain, InvalidBlockNumber if none
+  BlockNumber null_tail;
+  uint64 build_nulls;
+  double mean_error;  // |predicted - true position| over the build keys
+  uint64 max_error;
+  Oid key_type;          // opcintype of the column
+  uint32 model_epsilon;  // error bound the core model proved (PgmModel::epsilon()), for from_segments
+  // The previous generation after a re-train: its pages stay readable (scans that started before
+  // the swap still use them) until no snapshot older than retired_xid exists; then VACUUM or the
+  // next re-train frees them. retired_nleaves == 0: nothing retired.
+  uint64 retired_xid;  // FullTransactionId (U64) of the transaction that re-trained
+  BlockNumber retired_leaf_start;
+  uint32 retired_nleaves;
+  BlockNumber retired_model_start;
+  uint32 retired_model_pages;
+  // Edge leaves: leaves nleaves .. nleaves + edge_nleaves - 1 of this generation, appended one by
+  // one at the right edge by inserts; their (fence, block) pairs are in the directory chain
+  // edge_dir_head .. edge_dir_tail. edge_nleaves == 0: none (heads invalid).
+  uint32 edge_nleaves;
+  BlockNumber edge_dir_head;
+  BlockNumber edge_dir_tail;
+  // The retired generation's edge leaves and directory, freed with it.
+  uint32 retired_edge_nleaves;
+  BlockNumber retired_edge_dir_head;
+};
+
+// Leaf, overflow and null pages share one layout (format version 2): a header, then two
+// bit-packed arrays of `capacity` entries (omen/leaf_codec.h): keys as (key - key_base) in
+// key_bits bits each, then TIDs as (block << offset_bits | offset) in block_bits + offset_bits
+// bits each. Item i's key is key slot i; its TID is TID slot capacity-1-i (learned_tid_slot), so
+// the unused space is one hole. The widths are fixed when the page is initialized; `capacity`
+// follows from them. Only the accessors below know this layout.
+struct LearnedItemsHeader {
+  uint16 nitems;
+  uint16 capacity;  // entries that fit at this page's widths
+  uint16 nsorted;   // leaf: items [0, nsorted) are sorted by (key, TID); the rest were
+                    // appended by inserts in any order (a small WAL delta per insert)
+  uint8 flags;
+  uint8 key_bits;     // 0..64 (0: every key equals key_base; null pages store no keys)
+  uint8 block_bits;   // 0..32
+  uint8 offset_bits;  // 0..16
+  uint16 reserved;
+  uint32 leaf_no;      // leaf: i; overflow: the leaf it belongs to
+  uint64 key_base;     // keys are stored as key - key_base
+  uint64 low_fence;    // leaf: fence_i (I1); overflow: fence of its leaf
+  uint64 high_fence;   // leaf: fence_{i+1}, or UINT64_MAX for the last leaf
+  BlockNumber next;    // leaf: head of its overflow chain; overflow/null: next in the chain
+  BlockNumber tail;    // leaf: last page of its overflow chain (appends go there)
+  uint32 chain_pages;  // leaf: pages in its overflow chain (re-train trigger)
+};
+
+inline constexpr uint8 kLeafIsLast = 1;  // leaf: high_fence is +infinity
+
+// Edge directory pages: a header, then `nentries` entries in leaf order; chained by `next`.
+struct LearnedDirHeader {
+  uint32 nentries;
+  uint32 first_leaf;  // edge index (0-based, below edge_nleaves) of entry 0
+  BlockNumber next;   // next directory page, or InvalidBlockNumber
+  uint32 unused;
+};
+struct LearnedDirEntry {
+  uint64 fence;       // the edge leaf's low fence
+  BlockNumber blkno;  // the edge leaf's block
+  uint32 unused;
+};
+inline constexpr uint32 kLearnedDirEntriesPerPage =
+    static_cast<uint32>((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(LearnedSpecial)) -
+                         MAXALIGN(sizeof(LearnedDirHeader))) /
+                        sizeof(LearnedDirEntry));
+
+// Bytes for the two packed arrays of a leaf/overflow/null page, derived from BLCKSZ.
+inline constexpr Size kLearnedItemsSpace = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
+                                           MAXALIGN(sizeof(LearnedSpecial)) -
+                                           MAXALIGN(sizeof(LearnedItemsHeader));
+// Upper bound of `capacity` (narrow widths could otherwise exceed uint16 and make huge batches).
+inline constexpr uint16 kLearnedMaxItems = 8192;
+
+// Model pages: a flat byte stream of segments then fences, split over pages.
+inline constexpr Size kLearnedModelBytesPerPage =
+    BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(LearnedSpecial));
+
+// A stored leaf-level model segment, 16 bytes on disk (same layout as omen::PgmSegment): used when
+// build_keys < kLearnedCompactKeys. Larger indexes store LearnedWideSegment (24 bytes,
+// omen::WidePgmSegment). docs/format.md.
+struct LearnedSegment {
+  uint64 first_key;
+  float4 slope;
+  int32 intercept;
+};
+struct LearnedWideSegment {
+  uint64 first_key;
+  float8 slope;
+  int64 intercept;
+};
+inline constexpr uint64 kLearnedCompactKeys = uint64{1} << 31;
+
+// Bytes of one stored segment of an index trained on build_keys keys.
+inline Size learned_segment_size(uint64 build_keys) {
+  return build_keys < kLearnedCompactKeys ? sizeof(LearnedSegment) : sizeof(LearnedWideSegment);
+}
+
+inline LearnedSpecial* learned_special(Page page) {
+  return reinterpret_cast<LearnedSpecial*>(PageGetSpecialPointer(page));
+}
+// True when the page holds nothing and may be reused: freed (kind free) or never initialized.
+inline bool learned_page_is_free(Page page) {
+  return PageIsNew(page) || (PageGetSpecialSize(page) == MAXALIGN(sizeof(LearnedSpecial)) &&
+                             learned_special(page)->kind == kPageFree);
+}
+inline LearnedMeta* learned_meta(Page page) { return reinterpret_cast<LearnedMeta*>(PageGetContents(page)); }
+inline LearnedItemsHeader* learned_items_header(Page page) {
+  return reinterpret_cast<LearnedItemsHeader*>(PageGetContents(page));
+}
+inline char* learned_model_bytes(Page page) { return PageGetContents(page); }
+inline LearnedDirHeader* learned_dir_header(Page page) {
+  return reinterpret_cast<LearnedDirHeader*>(PageGetContents(page));
+}
+inline LearnedDirEntry* learned_dir_entries(Page page) {
+  return reinterpret_cast<LearnedDirEntry*>(PageGetContents(page) + MAXALIGN(sizeof(LearnedDirHeader)));
+}
+
+// ---- items of leaf/overflow/null pages: the only code that knows the packed layout ----------
+
+// The widths of an items page.
+inline omen::leaf::Widths learned_widths(const LearnedItemsHeader* h) {
+  omen::leaf::Widths w;
+  w.key_base = h->key_base;
+  w.key_bits = h->key_bits;
+  w.block_bits = h->block_bits;
+  w.offset_bits = h->offset_bits;
+  return w;
+}
+// Entries that fit in an items page at widths `w`.
+inline uint16 learned_items_capacity(const omen::leaf::Widths& w) {
+  return static_cast<uint16>(omen::leaf::capacity(kLearnedItemsSpace, w, kLearnedMaxItems));
+}
+inline uint8* learned_key_array(Page page) {
+  return reinterpret_cast<uint8*>(PageGetContents(page)) + MAXALIGN(sizeof(LearnedItemsHeader));
+}
+inline uint8* learned_tid_array(Page page) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  return learned_key_array(page) + omen::leaf::packed_bytes(h->capacity, h->key_bits);
+}
+inline uint64 learned_item_key(Page page, int i) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  return h->key_base + omen::leaf::get(learned_key_array(page), static_cast<Size>(i), h->key_bits);
+}
+// Slot of item i's TID in the TID array: items fill it from the end (item 0 in the last slot), so
+// the used TID bits sit at the end of the item area and the unused space is one hole between the
+// used keys and the used TIDs (pd_lower .. pd_upper, learned_items_set_bounds).
+inline Size learned_tid_slot(const LearnedItemsHeader* h, int i) {
+  return static_cast<Size>(h->capacity - 1 - i);
+}
+inline ItemPointerData learned_item_tid(Page page, int i) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  uint64 v = omen::leaf::get(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits);
+  ItemPointerData tid;
+  ItemPointerSet(&tid, static_cast<BlockNumber>(v >> h->offset_bits),
+                 static_cast<OffsetNumber>(v & omen::leaf::max_value(h->offset_bits)));
+  return tid;
+}
+// True when (key, tid) can be stored in `page` at its widths (there may be no room left).
+inline bool learned_item_fits(Page page, uint64 key, const ItemPointerData* tid) {
+  return omen::leaf::fits(learned_widths(learned_items_header(page)), key,
+                          ItemPointerGetBlockNumberNoCheck(tid), ItemPointerGetOffsetNumberNoCheck(tid));
+}
+// Stores (key, tid) as item i. REQUIRES: i < capacity and learned_item_fits(page, key, tid).
+inline void learned_item_put(Page page, int i, uint64 key, const ItemPointerData* tid) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  Assert(learned_item_fits(page, key, tid) && i < h->capacity);
+  omen::leaf::put(learned_key_array(page), static_cast<Size>(i), h->key_bits, key - h->key_base);
+  uint64 packed = (static_cast<uint64>(ItemPointerGetBlockNumberNoCheck(tid)) << h->offset_bits) |
+                  ItemPointerGetOffsetNumberNoCheck(tid);
+  omen::leaf::put(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits, packed);
+}
+// True when (key, tid) can be appended to `page`: room left, and it fits the page's widths.
+inline bool learned_items_can_append(Page page, uint64 key, const ItemPointerData* tid) {
+  return learned_items_header(page)->nitems < learned_items_header(page)->capacity &&
+         learned_item_fits(page, key, tid);
+}
+// Calls f(key, tid) for items [from, to), decoding with the widths read once (scan batches).
+template <typename F>
+inline void learned_items_for_each(Page page, int from, int to, F f) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  const uint8* keys = learned_key_array(page);
+  const uint8* tids = learned_tid_array(page);
+  unsigned kb = h->key_bits, tb = h->block_bits + h->offset_bits, ob = h->offset_bits;
+  uint64 base = h->key_base, omask = omen::leaf::max_value(ob);
+  for (int i = from; i < to; i++) {
+    uint64 v = omen::leaf::get(tids, learned_tid_slot(h, i), tb);
+    ItemPointerData tid;
+    ItemPointerSet(&tid, static_cast<BlockNumber>(v >> ob), static_cast<OffsetNumber>(v & omask));
+    f(base + omen::leaf::get(keys, static_cast<Size>(i), kb), tid);
+  }
+}
+// First sorted item (among [0, nsorted)) whose key is >= key; nsorted if none.
+inline int learned_sorted_lower_bound(Page page, uint64 key) {
+  const LearnedItemsHeader* h = learned_items_header(page);
+  return static_cast<int>(
+      omen::leaf::lower_bound(learned_key_array(page), h->nsorted, h->key_bits, h->key_base, key));
+}
+
+// Initializes `page` as an empty page of `kind`.
+void learned_init_page(Page page, LearnedPageKind kind, uint32 generation);
+// Initializes an empty leaf/overflow/null page whose items are stored at widths `w`.
+void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation, const omen::leaf::Widths& w);
+// Formats `image` as a metapage holding `meta`.
+void learned_init_meta_page(Page image, const LearnedMeta& meta);
+// Widths that take any key >= base (key_bits 0 for null pages: no keys) and any TID.
+omen::leaf::Widths learned_wide_widths(uint64 base, bool with_keys);
+// Widths of a new overflow page of a leaf with fences [low, high]: every key the leaf may
+// receive fits (keys relative to low), TIDs at full width (inserts bring TIDs of any block).
+omen::leaf::Widths learned_overflow_widths(uint64 low_fence, uint64 high_fence);
+// Sets pd_lower just past the last used key byte and pd_upper at the first byte holding a used TID
+// bit, so GenericXLog diffs, full-page images and wal_consistency_checking skip the hole. Every
+// unused slot's bits are zero (init zeroes, learned_items_truncate clears), so the partial bytes at
+// the hole's edges are deterministic.
+void learned_items_set_bounds(Page page);
+// Drops items [n, nitems) (clearing their slots) and sets nsorted; then learned_items_set_bounds.
+// REQUIRES: n <= nitems, nsorted <= n.
+void learned_items_truncate(Page page, int n, int nsorted);
+// Appends (key, tid) to an items page. REQUIRES: learned_items_can_append. The sorted prefix grows
+// with it while every item is in it and (key, tid) is not below the last one, so keys appended in
+// order stay binary searchable. Used by inserts and by WAL redo (learned_wal.cpp).
+void learned_items_append(Page page, uint64 key, const ItemPointerData* tid);
+// The byte ranges that learned_items_append changed when it appended the page's last item (call
+// right after it): pd_lower and pd_upper through the item counts of the items header, the bytes
+// holding the new key's bits and the bytes holding its TID's bits. With the zero hole between
+// pd_lower and pd_upper they are every byte the append changed or took out of the hole, so a
+// generic WAL delta of these ranges rebuilds the page (omen_wal_log_generic_delta). Returns how
+// many ranges it wrote to out[0..3) (an empty key range is left out: key_bits 0).
+int learned_items_append_ranges(Page page, OmenByteRange out[3]);
+
+// Checks a page read from disk is ours and of `kind`; ereport(ERROR, ERRCODE_INDEX_CORRUPTED)
+// otherwise. learned_check_dir_page also checks a directory page's entry count.
+void learned_check_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind);
+void learned_check_dir_page(Relation index, Page page, BlockNumber blkno);
+// A hot standby query met a page of a generation the primary freed and reused since (the
+// primary's horizon ignores standby snapshots): a serialization failure, never an answer from it.
+[[noreturn]] void learned_retrained_on_primary(Relation index);
+// Reads the metapage into *meta (share lock held only for the copy). Checks magic and version.
+void learned_read_meta(Relation index, LearnedMeta* meta);
+// Returns a new, exclusively locked buffer: a page freed by VACUUM (FSM) or a new block.
+inline Buffer learned_new_buffer(Relation index) { return omen_new_buffer(index, learned_page_is_free); }
+
+// A walk over a chain of pages linked by `next` (an overflow chain from its leaf, the null chain
+// from the metapage, an edge directory): learned_chain_next releases the page held, reads the next
+// one, locks it in `lock` (BUFFER_LOCK_SHARE / _EXCLUSIVE), checks its kind (learned_check_page,
+// unless `check` is false: the caller checks) and reads its successor, so the caller may change,
+// keep or free the page it holds without losing the chain.
+struct LearnedChain {
+  Relation index;
+  LearnedPageKind kind;
+  int lock;
+  bool check;
+  Buffer buf;         // the page held (locked), or InvalidBuffer
+  BlockNumber blkno;  // its block
+  BlockNumber next;   // the page after it, InvalidBlockNumber at the end
+  Page page;
+};
+LearnedChain learned_chain_begin(Relation index, BlockNumber head, LearnedPageKind kind, int lock,
+                                 bool check = true);
+// Moves to the next page; false (nothing held) after the last.
+bool learned_chain_next(LearnedChain* c);
+// Unlocks and releases the page held now (nothing if none).
+void learned_chain_release(LearnedChain* c);
+// Hands the page held to the caller (still locked), who releases it.
+Buffer learned_chain_keep(LearnedChain* c);
+
+// ---- the model cache and leaf lookup (learned_cache.cpp) ---------------------------------------
+
+// The per-index cache (rd_amcache), valid for one metapage generation and relfilenode.
+struct LearnedCache {
+  LearnedMeta meta;   // copy of the metapage when the cache was last used
+  Oid relfilenode;    // the storage the cache describes (TRUNCATE/REINDEX make new storage)
+  uint64* fences;     // meta.nleaves entries
+  void* model;        // core PgmModel, or NULL (no keys)
+  MemoryContext cxt;  // owns the cache (and the model)
+  // Edge directory, loaded incrementally: entries [0, edge_n) of the generation.
+  uint32 edge_n;
+  uint32 edge_cap;
+  uint64* edge_fences;
+  BlockNumber* edge_blocks;
+  BlockNumber edge_dir_blk;  // directory page holding entry edge_n (or the last page read)
+};
+
+// The cache for `index`, (re)built when the metapage generation changed, with the edge leaves
+// added since the last look. Reads the metapage.
+LearnedCache* learned_get_cache(Relation index);
+// First leaf that can hold a key >= key (scan start, invariant I4). Leaves are numbered over the
+// build leaves then the edge leaves.
+uint32 learned_start_leaf(const LearnedCache* cache, uint64 key);
+// Last leaf whose fence <= key: where an insert of `key` goes (invariant I4).
+uint32 learned_target_leaf(const LearnedCache* cache, uint64 key);
+// Leaves of the cached generation (build + edge), and the fence of one of them.
+uint32 learned_total_leaves(const LearnedCache* cache);
+uint64 learned_leaf_fence(const LearnedCache* cache, uint32 leaf);
+
+// Where the leaves of one generation are.
+struct LearnedLeafMap {
+  BlockNumber leaf_start;  // build leaf i < nleaves is block leaf_start + i
+  uint32 nleaves;          // build leaves
+  BlockNumber dir_head;    // edge directory of the generation
+  uint32 generation;
+};
+LearnedLeafMap learned_leaf_map(const LearnedMeta& meta);
+// Block of leaf `leaf` of the generation `map` describes: arithmetic for build leaves, the cached
+// directory for the current generation's edge leaves, a walk of the directory chain for an older
+// generation (a scan that outlived a re-train). elog(ERROR) if the leaf does not exist.
+BlockNumber learned_leaf_block(Relation index, const LearnedLeafMap& map, uint32 leaf);
+// The `n` edge leaves of the directory at `dir_head`: blocks (and fences, if `fences` is not
+// NULL) in leaf order, palloc'd. Also returns the directory's pages in *dir_pages (palloc'd,
+// *ndir entries) when dir_pages is not NULL.
+void learned_edge_list(Relation index, BlockNumber dir_head, uint32 n, BlockNumber** blocks, uint64** fences,
+                       BlockNumber** dir_pages, uint32* ndir);
+// Blocks of every leaf of the generation `meta` describes (build then edge leaves), palloc'd;
+// *n = their count.
+BlockNumber* learned_all_leaves(Relation index, const LearnedMeta& meta, uint32* n);
+
+// ---- insert (learned_insert.cpp, learned_edge.cpp, learned_wal.cpp) ---------------------------
+
+// Keys below the last leaf's largest key still fit into its last kLearnedEdgeSlack slots before
+// it spills into an overflow chain (out-of-order arrivals from concurrent inserters).
+inline constexpr uint16 kLearnedEdgeSlack = 16;
+// True when (key, tid) should open a new edge leaf after `page`, the last leaf (exclusively
+// locked): key >= its largest key and every key of its overflow chain (read here), and the leaf
+// is nearly full or the item does not fit its packed widths.
+bool learned_edge_wants_leaf(Relation index, Page page, uint64 key, ItemPointer tid);
+// Opens a new edge leaf holding (key, tid) after the last leaf `last` (exclusively locked; the
+// caller holds kLearnedWriterLock and releases `last`).
+void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer tid);
+
+// Appends (key, tid) to the exclusively locked items page in `buf` (REQUIRES: it has room) and
+// WAL-logs it: an "omendb" record of kind kLearnedWalAppend when the resource manager is
+// registered, a directly written generic record otherwise.
+void learned_log_append(Relation index, Buffer buf, uint64 key, ItemPointer tid);
+// The record kind of that append (its data: the pair), its redo and description (kOmenWalKinds).
+inline constexpr uint8 kLearnedWalAppend = 0x10;
+void learned_wal_redo_append(XLogReaderState* record);
+void learned_wal_desc_append(StringInfo buf, XLogReaderState* record);
+
+// ---- (key, TID) pairs of a build or re-train (learned_pairs.cpp) ------------------------------
+
+// The pairs, sorted by (key, TID) within a memory budget (maintenance_work_mem). The writer reads
+// them through learned_pairs.h.
+struct LearnedPairs;
+// A new, empty pair set with a budget of work_mem_kb kilobytes, in the current memory context.
+LearnedPairs* learned_pairs_begin(int work_mem_kb);
+void learned_pairs_put(LearnedPairs* p, uint64 key, const ItemPointerData* tid);
+// Sorts the pairs (after the last put) and positions the reader at the first pair. Reports the
+// path taken at DEBUG1 ("... sorted in memory" / "... sorted externally") under `what`.
+void learned_pairs_sort(LearnedPairs* p, const char* what);
+// Pairs put so far.
+Size learned_pairs_count(const LearnedPairs* p);
+// Frees the pairs (and ends the tuplesort, removing its temporary files).
+void learned_pairs_end(LearnedPairs* p);
+
+// ---- writing a generation (learned_write.cpp) -------------------------------------------------
+
+// Writes the leaves for the sorted `pairs` (learned_pairs_sort done) from block meta->leaf_start
+// (the relation's next new block; InvalidBlockNumber: the first run of free pages long enough for
+// the leaves and model pages, else the end; a re-train, holding the re-train lock), trains the
+// model, writes the model pages right after the leaves. Chooses the page widths and leaf_cap (the
+// most build positions per leaf such that every leaf, at its own widths, is filled to at most
+// `fillfactor` percent); in memory and spilled pairs give the same leaves. The caller sets
+// meta->generation, leaf_start, error_bound; this fills leaf_cap, nleaves, build_keys, nsegments,
+// model_start, model_pages, model_epsilon, mean/max_error. With `progress`, reports CREATE INDEX
+// subphases and tuples. The pages are not WAL-logged (omen_log_new_pages).
+void learned_write_generation(Relation index, LearnedMeta* meta, LearnedPairs* pairs, int fillfactor,
+                              bool progress);
+// Makes the generation `gen` (learned_write_generation wrote it) the current one of the metapage
+// contents `m`: its model and leaves, no edge leaves yet. Leaves the identity, the null chain and
+// the retired generation's fields as they are.
+void learned_install_generation(LearnedMeta* m, const LearnedMeta& gen);
+// Writes `nbytes` as model pages of `fork` from block `start` (omen_put_page, no WAL) using the
+// page `image`; returns the page count.
+uint32 learned_write_model_pages(Relation index, ForkNumber fork, const char* bytes, Size nbytes,
+                                 BlockNumber start, uint32 generation, Page image);
 
 // ---- generations (learned_retrain.cpp) --------------------------------------------------------
 
@@ -109,15 +538,3 @@ bool learned_retrain(Relation index, bool wait);
 bool learned_reclaim_retired(Relation index);
 // Pages in all overflow chains (sum of the leaves' chain_pages).
 uint64 learned_overflow_pages(Relation index);
-
-// CREATE INDEX progress phases (pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ...)).
-enum LearnedBuildPhase : int64 {
-  kPhaseScan = 2,   // PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE is 1
-  kPhaseSort = 3,
-  kPhaseLeaves = 4,
-  kPhaseModel = 5,
-};
-
-// Rejects indexes the AM cannot serve (multi-column, expressions, DESC/NULLS FIRST) with
-// ERRCODE_FEATURE_NOT_SUPPORTED.
-void learned_check_definition(Relation index);

@@ -1,11 +1,11 @@
 // ambuild / ambuildempty of the `learned` index.
 //
 // Build: scan the heap, writing NULLs to the null chain at once and putting (key, TID) pairs into a
-// sort bounded by maintenance_work_mem (learned_pairs.h), then write the generation
-// (learned_write.h: leaf pages in key order with fillfactor gaps, the model trained over the sorted
+// sort bounded by maintenance_work_mem (learned_pairs.cpp), then write the generation
+// (learned_write.cpp: leaf pages in key order with fillfactor gaps, the model trained over the sorted
 // keys, model pages with segments and leaf fences) and finally the metapage. The pages go through shared buffers unlogged and are WAL-logged at the
 // end as full images in batches (log_newpage_range), as GIN and GiST builds do.
-#include "learned_write.h"
+#include "learned.h"
 
 extern "C" {
 #include "access/tableam.h"
@@ -38,7 +38,7 @@ void flush_null_page(BuildState* st, bool more) {
   learned_items_header(st->nulls)->next = more ? st->null_block + 1 : InvalidBlockNumber;
   if (st->meta->null_head == InvalidBlockNumber) st->meta->null_head = st->null_block;
   st->meta->null_tail = st->null_block;
-  learned_extend_page(st->index, MAIN_FORKNUM, st->nulls, st->null_block);
+  omen_extend_page(st->index, MAIN_FORKNUM, st->nulls, st->null_block);
   st->null_block++;
 }
 
@@ -59,7 +59,7 @@ void build_callback(Relation, ItemPointer tid, Datum* values, bool* isnull, bool
     st->nnulls++;
     return;
   }
-  learned_pairs_put(st->pairs, learned_encode(values[0], st->type), tid);
+  learned_pairs_put(st->pairs, omen_key_encode(values[0], st->type), tid);
 }
 
 LearnedMeta empty_meta(Relation index) {
@@ -88,7 +88,7 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   LearnedMeta meta = empty_meta(index);
   Page image = static_cast<Page>(palloc(BLCKSZ));
   learned_init_meta_page(image, meta);  // placeholder; rewritten last
-  learned_extend_page(index, MAIN_FORKNUM, image, kLearnedMetaBlock);
+  omen_extend_page(index, MAIN_FORKNUM, image, kLearnedMetaBlock);
 
   // 1. Heap scan: keys into the pair sort (in memory within maintenance_work_mem, a tuplesort
   // beyond), NULLs onto null pages right after the metapage.
@@ -109,15 +109,15 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   // 2. Sort; 3. leaves, model, model pages after the null pages.
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseSort);
   learned_pairs_sort(st.pairs, RelationGetRelationName(index));
-  Size n = st.pairs->n;
+  Size n = learned_pairs_count(st.pairs);
   meta.leaf_start = st.null_block;
   learned_write_generation(index, &meta, st.pairs, learned_fillfactor(index), true);
   learned_pairs_end(st.pairs);
 
   // 4. The real metapage; then every page is WAL-logged in batches.
   learned_init_meta_page(image, meta);
-  learned_overwrite_page(index, kLearnedMetaBlock, image);
-  learned_log_new_pages(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index));
+  omen_put_page(index, MAIN_FORKNUM, image, kLearnedMetaBlock);
+  omen_log_new_pages(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index));
   pfree(image);
 
   IndexBuildResult* result = static_cast<IndexBuildResult*>(palloc0(sizeof(IndexBuildResult)));
@@ -133,14 +133,14 @@ extern "C" void learned_buildempty(Relation index) {
   meta.model_pages = 1;
   Page image = static_cast<Page>(palloc(BLCKSZ));
   learned_init_meta_page(image, meta);
-  learned_extend_page(index, INIT_FORKNUM, image, kLearnedMetaBlock);
+  omen_extend_page(index, INIT_FORKNUM, image, kLearnedMetaBlock);
   learned_init_items_page(image, kPageLeaf, meta.generation, learned_wide_widths(0, true));
   learned_items_header(image)->high_fence = PG_UINT64_MAX;
   learned_items_header(image)->flags |= kLeafIsLast;
-  learned_extend_page(index, INIT_FORKNUM, image, meta.leaf_start);
+  omen_extend_page(index, INIT_FORKNUM, image, meta.leaf_start);
   uint64 fence0 = 0;
   learned_write_model_pages(index, INIT_FORKNUM, reinterpret_cast<const char*>(&fence0), sizeof fence0,
                     meta.model_start, meta.generation, image);
-  learned_log_new_pages(index, INIT_FORKNUM, 0, meta.model_start + meta.model_pages);
+  omen_log_new_pages(index, INIT_FORKNUM, 0, meta.model_start + meta.model_pages);
   pfree(image);
 }

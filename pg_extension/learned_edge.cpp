@@ -1,22 +1,25 @@
-// Edge leaves and the edge directory of a `learned` index (learned_edge.h).
-#include "learned_edge.h"
-
-#include <algorithm>
-
-extern "C" {
-#include "access/xlog.h"
-}
+// Edge leaves of a `learned` index: the insert path for keys appended at the right edge.
+//
+// A table that only grows at the right edge (timestamps, serial ids) sends every new key past the
+// last build fence, i.e. to the last leaf. Instead of an ever longer unsorted overflow chain there,
+// a key at or above the last leaf's largest key (and its overflow chain's) starts a new *edge
+// leaf* once the last leaf is full (kLearnedEdgeSlack slots kept for keys that arrive slightly out
+// of order; later ones go to the leaf's overflow chain). Edge leaves continue the leaf numbering of
+// the generation (leaf nleaves + j is edge leaf j); an edge leaf's fence is the key that opened it,
+// which is >= every key of the leaf before it, so invariants I1..I4 hold over build and edge leaves
+// alike. The edge leaves can be any block (a page VACUUM freed, or a new one): the *edge
+// directory*, a chain of kPageDir pages, lists (fence, block) per edge leaf, append-only within a
+// generation; readers cache it (learned_cache.cpp). A re-train folds the edge leaves into the new
+// generation's build leaves; nothing forces one (edge leaves are as dense as build leaves).
+//
+// Concurrency: an edge leaf is added only by a writer holding the exclusive lock of the current
+// last leaf, so additions are serialized; it is one GenericXLog record over the old last leaf
+// (its high fence), the new leaf, the directory tail and the metapage (edge_nleaves). A directory
+// page is added by its own record first. Readers that loaded the cache before an addition see the
+// old last leaf's new high fence and move right through the refreshed cache.
+#include "learned.h"
 
 namespace {
-
-void check_dir_page(Relation index, Page page, BlockNumber blkno) {
-  learned_check_page(index, page, blkno, kPageDir);
-  if (learned_dir_header(page)->nentries > kLearnedDirEntriesPerPage)
-    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                    errmsg("learned index \"%s\" directory block %u holds %u entries",
-                           RelationGetRelationName(index), blkno, learned_dir_header(page)->nentries),
-                    errhint("REINDEX the index.")));
-}
 
 // pd_lower past the used entries: GenericXLog then diffs only what is used.
 void dir_set_lower(Page page) {
@@ -32,211 +35,6 @@ void init_dir_page(Page page, uint32 generation, uint32 first_leaf) {
   h->next = InvalidBlockNumber;
   dir_set_lower(page);
 }
-
-void cache_grow(LearnedCache* cache, uint32 need) {
-  if (need <= cache->edge_cap) return;
-  uint32 cap = std::max<uint32>(need, std::max<uint32>(64, cache->edge_cap * 2));
-  if (cache->edge_cap == 0) {
-    cache->edge_fences = static_cast<uint64*>(MemoryContextAlloc(cache->cxt, cap * sizeof(uint64)));
-    cache->edge_blocks = static_cast<BlockNumber*>(MemoryContextAlloc(cache->cxt, cap * sizeof(BlockNumber)));
-  } else {
-    cache->edge_fences = static_cast<uint64*>(repalloc(cache->edge_fences, cap * sizeof(uint64)));
-    cache->edge_blocks = static_cast<BlockNumber*>(repalloc(cache->edge_blocks, cap * sizeof(BlockNumber)));
-  }
-  cache->edge_cap = cap;
-}
-
-// A hot standby query read a generation the primary has freed since (see check_unit_page in
-// learned_scan.cpp): a serialization failure, never an answer from a reused page.
-[[noreturn]] void retrained_on_primary(Relation index) {
-  ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                  errmsg("learned index \"%s\" was re-trained on the primary while this query read it",
-                         RelationGetRelationName(index)),
-                  errhint("Retry the query. hot_standby_feedback = on avoids this.")));
-  pg_unreachable();
-}
-
-// Block of edge leaf j of the directory at `dir_head`, by walking the chain (old generations). On
-// a hot standby the primary may have freed that generation.
-BlockNumber walk_dir(Relation index, BlockNumber dir_head, uint32 generation, uint32 j) {
-  for (BlockNumber blk = dir_head; blk != InvalidBlockNumber;) {
-    Buffer buf = ReadBuffer(index, blk);
-    LockBuffer(buf, BUFFER_LOCK_SHARE);
-    Page page = BufferGetPage(buf);
-    bool ours = !PageIsNew(page) && PageGetSpecialSize(page) == MAXALIGN(sizeof(LearnedSpecial)) &&
-                learned_special(page)->page_id == kLearnedPageId &&
-                learned_special(page)->kind == kPageDir && learned_special(page)->generation == generation;
-    if (!ours && RecoveryInProgress())
-      retrained_on_primary(index);
-    check_dir_page(index, page, blk);
-    LearnedDirHeader* h = learned_dir_header(page);
-    if (j >= h->first_leaf && j < h->first_leaf + h->nentries) {
-      BlockNumber out = learned_dir_entries(page)[j - h->first_leaf].blkno;
-      UnlockReleaseBuffer(buf);
-      return out;
-    }
-    blk = h->next;
-    UnlockReleaseBuffer(buf);
-  }
-  return InvalidBlockNumber;
-}
-
-}  // namespace
-
-LearnedLeafMap learned_leaf_map(const LearnedMeta& meta) {
-  return LearnedLeafMap{meta.leaf_start, meta.nleaves, meta.edge_dir_head, meta.generation};
-}
-
-uint32 learned_total_leaves(const LearnedCache* cache) { return cache->meta.nleaves + cache->edge_n; }
-
-uint64 learned_leaf_fence(const LearnedCache* cache, uint32 leaf) {
-  if (leaf < cache->meta.nleaves) return cache->fences[leaf];
-  Assert(leaf - cache->meta.nleaves < cache->edge_n);
-  return cache->edge_fences[leaf - cache->meta.nleaves];
-}
-
-BlockNumber learned_leaf_block(Relation index, const LearnedLeafMap& map, uint32 leaf) {
-  if (leaf < map.nleaves) return map.leaf_start + leaf;
-  uint32 j = leaf - map.nleaves;
-  auto* cache = static_cast<LearnedCache*>(index->rd_amcache);
-  bool current = cache != nullptr && cache->meta.generation == map.generation &&
-                 cache->relfilenode == index->rd_node.relNode;
-  if (!current || j >= cache->edge_n) {
-    cache = learned_get_cache(index);
-    current = cache->meta.generation == map.generation;
-  }
-  BlockNumber blk = InvalidBlockNumber;
-  if (current && j < cache->edge_n) {
-    blk = cache->edge_blocks[j];
-  } else {
-    // An older generation (the scan outlived a re-train). Its directory may have been started
-    // after the scan's descent (map.dir_head invalid then): the metapage keeps the retired
-    // generation's head.
-    BlockNumber head = map.dir_head;
-    if (head == InvalidBlockNumber) {
-      LearnedMeta meta;
-      learned_read_meta(index, &meta);
-      if (meta.retired_nleaves > 0 && meta.generation == map.generation + 1) head = meta.retired_edge_dir_head;
-    }
-    if (head != InvalidBlockNumber) blk = walk_dir(index, head, map.generation, j);
-    else if (RecoveryInProgress())
-      retrained_on_primary(index);
-  }
-  if (blk == InvalidBlockNumber)
-    elog(ERROR, "learned index \"%s\": leaf %u of generation %u has no block",
-         RelationGetRelationName(index), leaf, map.generation);
-  return blk;
-}
-
-void learned_edge_refresh(Relation index, LearnedCache* cache) {
-  uint32 want = cache->meta.edge_nleaves;
-  if (cache->edge_n >= want) return;
-  cache_grow(cache, want);
-  if (cache->edge_dir_blk == InvalidBlockNumber) cache->edge_dir_blk = cache->meta.edge_dir_head;
-  while (cache->edge_n < want) {
-    BlockNumber blk = cache->edge_dir_blk;
-    if (blk == InvalidBlockNumber)
-      ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                      errmsg("learned index \"%s\": edge directory ends after %u of %u leaves",
-                             RelationGetRelationName(index), cache->edge_n, want),
-                      errhint("REINDEX the index.")));
-    Buffer buf = ReadBuffer(index, blk);
-    LockBuffer(buf, BUFFER_LOCK_SHARE);
-    Page page = BufferGetPage(buf);
-    check_dir_page(index, page, blk);
-    LearnedDirHeader* h = learned_dir_header(page);
-    const LearnedDirEntry* e = learned_dir_entries(page);
-    if (learned_special(page)->generation != cache->meta.generation || h->first_leaf > cache->edge_n)
-      ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                      errmsg("learned index \"%s\": edge directory block %u does not continue leaf %u",
-                             RelationGetRelationName(index), blk, cache->edge_n),
-                      errhint("REINDEX the index.")));
-    while (cache->edge_n < want && cache->edge_n < h->first_leaf + h->nentries) {
-      const LearnedDirEntry& x = e[cache->edge_n - h->first_leaf];
-      cache->edge_fences[cache->edge_n] = x.fence;
-      cache->edge_blocks[cache->edge_n] = x.blkno;
-      cache->edge_n++;
-    }
-    // Move on only from an exhausted page that has a successor (then it is full); otherwise the
-    // next entries will be appended to this page.
-    bool exhausted = cache->edge_n == h->first_leaf + h->nentries;
-    BlockNumber next = h->next;
-    UnlockReleaseBuffer(buf);
-    if (exhausted && next != InvalidBlockNumber) {
-      cache->edge_dir_blk = next;
-    } else if (cache->edge_n < want) {
-      ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                      errmsg("learned index \"%s\": edge directory ends after %u of %u leaves",
-                             RelationGetRelationName(index), cache->edge_n, want),
-                      errhint("REINDEX the index.")));
-    }
-  }
-}
-
-bool learned_edge_start_leaf(const LearnedCache* cache, uint64 key, uint32* leaf) {
-  if (cache->edge_n == 0 || key <= cache->edge_fences[0]) return false;
-  // Last edge fence < key: edge_fences[0] < key, so the answer is >= 0.
-  uint32 below = static_cast<uint32>(
-      std::lower_bound(cache->edge_fences, cache->edge_fences + cache->edge_n, key) - cache->edge_fences);
-  *leaf = cache->meta.nleaves + below - 1;
-  return true;
-}
-
-void learned_edge_list(Relation index, BlockNumber dir_head, uint32 n, BlockNumber** blocks,
-                       uint64** fences, BlockNumber** dir_pages, uint32* ndir) {
-  *blocks = static_cast<BlockNumber*>(palloc(sizeof(BlockNumber) * Max(n, 1)));
-  if (fences) *fences = static_cast<uint64*>(palloc(sizeof(uint64) * Max(n, 1)));
-  uint32 dir_cap = 8, nd = 0;
-  BlockNumber* dirs = static_cast<BlockNumber*>(palloc(sizeof(BlockNumber) * dir_cap));
-  uint32 got = 0;
-  // The whole chain (a crash may have left an empty page after the last entry).
-  for (BlockNumber blk = dir_head; blk != InvalidBlockNumber;) {
-    if (nd > RelationGetNumberOfBlocks(index))
-      ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                      errmsg("learned index \"%s\": edge directory chain loops", RelationGetRelationName(index)),
-                      errhint("REINDEX the index.")));
-    if (nd == dir_cap) {
-      dir_cap *= 2;
-      dirs = static_cast<BlockNumber*>(repalloc(dirs, sizeof(BlockNumber) * dir_cap));
-    }
-    dirs[nd++] = blk;
-    Buffer buf = ReadBuffer(index, blk);
-    LockBuffer(buf, BUFFER_LOCK_SHARE);
-    Page page = BufferGetPage(buf);
-    check_dir_page(index, page, blk);
-    LearnedDirHeader* h = learned_dir_header(page);
-    for (uint32 i = 0; i < h->nentries && got < n; i++, got++) {
-      (*blocks)[got] = learned_dir_entries(page)[i].blkno;
-      if (fences) (*fences)[got] = learned_dir_entries(page)[i].fence;
-    }
-    blk = h->next;
-    UnlockReleaseBuffer(buf);
-  }
-  if (got != n)
-    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                    errmsg("learned index \"%s\": edge directory lists %u of %u leaves",
-                           RelationGetRelationName(index), got, n),
-                    errhint("REINDEX the index.")));
-  if (dir_pages) {
-    *dir_pages = dirs;
-    *ndir = nd;
-  } else {
-    pfree(dirs);
-  }
-}
-
-BlockNumber* learned_all_leaves(Relation index, const LearnedMeta& meta, uint32* n) {
-  BlockNumber* edge;
-  learned_edge_list(index, meta.edge_dir_head, meta.edge_nleaves, &edge, nullptr, nullptr, nullptr);
-  *n = meta.nleaves + meta.edge_nleaves;
-  auto* out = static_cast<BlockNumber*>(palloc(sizeof(BlockNumber) * *n));
-  for (uint32 i = 0; i < meta.nleaves; i++) out[i] = meta.leaf_start + i;
-  for (uint32 j = 0; j < meta.edge_nleaves; j++) out[meta.nleaves + j] = edge[j];
-  pfree(edge);
-  return out;
-}
-
-namespace {
 
 uint64 largest_key(Page page) {
   LearnedItemsHeader* h = learned_items_header(page);
@@ -272,15 +70,12 @@ bool learned_edge_wants_leaf(Relation index, Page page, uint64 key, ItemPointer 
   if (h->nitems + kLearnedEdgeSlack < h->capacity && learned_item_fits(page, key, tid)) return false;
   // Keys that arrived out of order beyond the slack sit in the overflow chain (short: they are
   // below the leaf's largest key); the new fence must not be below any of them.
-  for (BlockNumber next = h->next; next != InvalidBlockNumber;) {
-    Buffer buf = ReadBuffer(index, next);
-    LockBuffer(buf, BUFFER_LOCK_SHARE);
-    Page opage = BufferGetPage(buf);
-    learned_check_page(index, opage, next, kPageOverflow);
-    bool above = largest_key(opage) > key;
-    next = learned_items_header(opage)->next;
-    UnlockReleaseBuffer(buf);
-    if (above) return false;
+  LearnedChain c = learned_chain_begin(index, h->next, kPageOverflow, BUFFER_LOCK_SHARE);
+  while (learned_chain_next(&c)) {
+    if (largest_key(c.page) > key) {
+      learned_chain_release(&c);
+      return false;
+    }
   }
   return true;
 }
@@ -303,17 +98,19 @@ void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer 
   if (meta.edge_dir_tail != InvalidBlockNumber) {
     dbuf = ReadBuffer(index, meta.edge_dir_tail);
     LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
-    check_dir_page(index, BufferGetPage(dbuf), meta.edge_dir_tail);
+    learned_check_dir_page(index, BufferGetPage(dbuf), meta.edge_dir_tail);
   }
   Buffer mbuf = InvalidBuffer;
-  if (dbuf == InvalidBuffer || learned_dir_header(BufferGetPage(dbuf))->nentries == kLearnedDirEntriesPerPage) {
+  if (dbuf == InvalidBuffer ||
+      learned_dir_header(BufferGetPage(dbuf))->nentries == kLearnedDirEntriesPerPage) {
     // A new directory page first (its own record: a crash after it leaves an empty page linked).
     Buffer ndbuf = learned_new_buffer(index);
     BlockNumber ndblk = BufferGetBlockNumber(ndbuf);
     mbuf = ReadBuffer(index, kLearnedMetaBlock);
     LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
     GenericXLogState* xs = GenericXLogStart(index);
-    init_dir_page(GenericXLogRegisterBuffer(xs, ndbuf, GENERIC_XLOG_FULL_IMAGE), generation, meta.edge_nleaves);
+    init_dir_page(GenericXLogRegisterBuffer(xs, ndbuf, GENERIC_XLOG_FULL_IMAGE), generation,
+                  meta.edge_nleaves);
     if (dbuf != InvalidBuffer) learned_dir_header(GenericXLogRegisterBuffer(xs, dbuf, 0))->next = ndblk;
     LearnedMeta* m = learned_meta(GenericXLogRegisterBuffer(xs, mbuf, 0));
     if (m->edge_dir_head == InvalidBlockNumber) m->edge_dir_head = ndblk;

@@ -5,13 +5,12 @@
 // in order), or, when the leaf is full or the item does not fit the leaf's packed widths, to the
 // leaf's overflow chain (a new overflow page when the chain's tail is full). A key at the right
 // edge of a full last leaf (or one past its packed key range) opens a new edge leaf instead
-// (learned_edge.h). NULLs are appended to the null chain.
+// (learned_edge.cpp). NULLs are appended to the null chain.
 // Lock order: leaf -> overflow tail -> new page; last leaf -> new page -> edge directory ->
 // metapage; metapage -> null tail -> new page. Every change is one WAL record of at most 4 pages:
-// the append to a page with room through learned_log_append (learned_wal.h), the rest GenericXLog. Writers hold kLearnedWriterLock (learned.h) so a
+// the append to a page with room through learned_log_append (learned_wal.cpp), the rest GenericXLog. Writers hold kLearnedWriterLock (learned.h) so a
 // re-train never copies a leaf while it changes.
-#include "learned_edge.h"
-#include "learned_wal.h"
+#include "learned.h"
 
 extern "C" {
 #include "storage/lmgr.h"
@@ -108,7 +107,7 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
     return false;
   }
   bool retrain = false;
-  uint64 key = learned_encode(values[0], index->rd_opcintype[0]);
+  uint64 key = omen_key_encode(values[0], index->rd_opcintype[0]);
   uint64 build_keys;
   Buffer buf = lock_target_leaf(index, key, &build_keys);
   Page page = BufferGetPage(buf);

@@ -1,10 +1,6 @@
-// Page format helpers of the `learned` index (format: learned_page.h, docs/format.md).
-#include "learned_page.h"
-
-extern "C" {
-#include "storage/indexfsm.h"
-#include "storage/lmgr.h"
-}
+// Page format of the `learned` index (learned.h, docs/format.md): initializing and checking pages,
+// the items layout's writes, the metapage, and the walk over a chain of pages.
+#include "learned.h"
 
 void learned_init_page(Page page, LearnedPageKind kind, uint32 generation) {
   PageInit(page, BLCKSZ, sizeof(LearnedSpecial));
@@ -32,6 +28,13 @@ void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation,
                omen::leaf::packed_bytes(h->capacity, w.tid_bits());
   memset(learned_key_array(page), 0, bytes);
   learned_items_set_bounds(page);
+}
+
+void learned_init_meta_page(Page image, const LearnedMeta& meta) {
+  learned_init_page(image, kPageMeta, meta.generation);
+  memcpy(learned_meta(image), &meta, sizeof meta);
+  ((PageHeader)image)->pd_lower = static_cast<LocationIndex>(reinterpret_cast<char*>(learned_meta(image)) +
+                                                             sizeof meta - reinterpret_cast<char*>(image));
 }
 
 omen::leaf::Widths learned_wide_widths(uint64 base, bool with_keys) {
@@ -85,12 +88,12 @@ void learned_items_append(Page page, uint64 key, const ItemPointerData* tid) {
   learned_items_set_bounds(page);
 }
 
-int learned_items_append_ranges(Page page, LearnedByteRange out[3]) {
+int learned_items_append_ranges(Page page, OmenByteRange out[3]) {
   const LearnedItemsHeader* h = learned_items_header(page);
   Assert(h->nitems > 0);
   const char* base = reinterpret_cast<const char*>(page);
   auto range = [base](const void* from, const void* to) {
-    LearnedByteRange r;
+    OmenByteRange r;
     r.off = static_cast<uint16>(static_cast<const char*>(from) - base);
     r.len = static_cast<uint16>(static_cast<const char*>(to) - static_cast<const char*>(from));
     return r;
@@ -153,23 +156,51 @@ void learned_read_meta(Relation index, LearnedMeta* meta) {
                     errhint("REINDEX the index.")));
 }
 
-Buffer learned_new_buffer(Relation index) {
-  // Pages VACUUM emptied first; a page the FSM hands out may have been reused concurrently, so
-  // it is checked under its lock.
-  for (;;) {
-    BlockNumber blkno = GetFreeIndexPage(index);
-    if (blkno == InvalidBlockNumber) break;
-    Buffer buf = ReadBuffer(index, blkno);
-    if (ConditionalLockBuffer(buf)) {
-      if (learned_page_is_free(BufferGetPage(buf))) return buf;
-      LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-    }
-    ReleaseBuffer(buf);
+void learned_check_dir_page(Relation index, Page page, BlockNumber blkno) {
+  learned_check_page(index, page, blkno, kPageDir);
+  if (learned_dir_header(page)->nentries > kLearnedDirEntriesPerPage)
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                    errmsg("learned index \"%s\" directory block %u holds %u entries",
+                           RelationGetRelationName(index), blkno, learned_dir_header(page)->nentries),
+                    errhint("REINDEX the index.")));
+}
+
+void learned_retrained_on_primary(Relation index) {
+  ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                  errmsg("learned index \"%s\" was re-trained on the primary while this query read it",
+                         RelationGetRelationName(index)),
+                  errhint("Retry the query. hot_standby_feedback = on avoids this.")));
+  pg_unreachable();
+}
+
+// ---- chains -----------------------------------------------------------------------------------
+
+LearnedChain learned_chain_begin(Relation index, BlockNumber head, LearnedPageKind kind, int lock, bool check) {
+  return LearnedChain{index, kind, lock, check, InvalidBuffer, InvalidBlockNumber, head, nullptr};
+}
+
+bool learned_chain_next(LearnedChain* c) {
+  learned_chain_release(c);
+  if (c->next == InvalidBlockNumber) return false;
+  c->blkno = c->next;
+  c->buf = ReadBuffer(c->index, c->blkno);
+  LockBuffer(c->buf, c->lock);
+  c->page = BufferGetPage(c->buf);
+  if (c->check) {
+    if (c->kind == kPageDir) learned_check_dir_page(c->index, c->page, c->blkno);
+    else learned_check_page(c->index, c->page, c->blkno, c->kind);
   }
-  bool need_lock = !RELATION_IS_LOCAL(index);
-  if (need_lock) LockRelationForExtension(index, ExclusiveLock);
-  Buffer buf = ReadBuffer(index, P_NEW);
-  LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-  if (need_lock) UnlockRelationForExtension(index, ExclusiveLock);
+  c->next = c->kind == kPageDir ? learned_dir_header(c->page)->next : learned_items_header(c->page)->next;
+  return true;
+}
+
+void learned_chain_release(LearnedChain* c) {
+  if (c->buf != InvalidBuffer) UnlockReleaseBuffer(c->buf);
+  c->buf = InvalidBuffer;
+}
+
+Buffer learned_chain_keep(LearnedChain* c) {
+  Buffer buf = c->buf;
+  c->buf = InvalidBuffer;
   return buf;
 }

@@ -1,4 +1,16 @@
-// Sorted (key, TID) pairs of a build or re-train within maintenance_work_mem (learned_pairs.h).
+// The (key, TID) pairs a build or a re-train writes, sorted by (key, TID) within a memory budget
+// (learned.h, learned_pairs.h).
+//
+// Pairs are kept in one palloc'd array while the array (16 B per pair) and the TID array the
+// writer splits off it (6 B per pair) fit in the budget (maintenance_work_mem): then
+// learned_pairs_sort sorts them with std::sort and the writer reads keys[] and tids[] directly
+// (the fast path). A pair beyond the budget moves everything into a tuplesort, which spills to
+// temporary files as btree's build does; the writer then reads the sorted pairs as a stream,
+// twice (learned_pairs_rescan). The tuplesort sorts each pair as one 16-byte uuid datum, key then
+// block then offset, big-endian, whose bytewise order (uuid's btree order) is the (key, TID) order.
+// Pairs that arrive already in (key, TID) order (a table loaded in key order: serial ids,
+// timestamps) need no sort: beyond the budget they go to a plain temporary file, read back the
+// same way, until one arrives out of order, which moves the file into a tuplesort.
 #include "learned_pairs.h"
 
 #include <algorithm>
@@ -180,6 +192,8 @@ void learned_pairs_rescan(LearnedPairs* p) {
   if (p->sort != nullptr) tuplesort_rescan(p->sort);
   if (p->file != nullptr) rewind_file(p->file);
 }
+
+Size learned_pairs_count(const LearnedPairs* p) { return p->n; }
 
 void learned_pairs_end(LearnedPairs* p) {
   if (p->sort != nullptr) tuplesort_end(p->sort);

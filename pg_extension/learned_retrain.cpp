@@ -7,8 +7,7 @@
 // only when no snapshot that could have seen the old generation exists (GlobalVisCheckRemovableFullXid
 // on the re-training transaction's xid, in the spirit of nbtree's page recycling). Writers are excluded for the duration by kLearnedRetrainLock; readers
 // are not. The null chain is shared by all generations.
-#include "learned_write.h"
-#include "learned_edge.h"
+#include "learned.h"
 
 extern "C" {
 #include "access/transam.h"
@@ -36,14 +35,8 @@ void collect_leaf(Relation index, BlockNumber blkno, LearnedPairs* pairs) {
   Page page = BufferGetPage(buf);
   learned_check_page(index, page, blkno, kPageLeaf);
   put_page_items(page, pairs);
-  for (BlockNumber next = learned_items_header(page)->next; next != InvalidBlockNumber;) {
-    Buffer obuf = ReadBuffer(index, next);
-    LockBuffer(obuf, BUFFER_LOCK_SHARE);
-    learned_check_page(index, BufferGetPage(obuf), next, kPageOverflow);
-    put_page_items(BufferGetPage(obuf), pairs);
-    next = learned_items_header(BufferGetPage(obuf))->next;
-    UnlockReleaseBuffer(obuf);
-  }
+  LearnedChain c = learned_chain_begin(index, learned_items_header(page)->next, kPageOverflow, BUFFER_LOCK_SHARE);
+  while (learned_chain_next(&c)) put_page_items(c.page, pairs);
   UnlockReleaseBuffer(buf);
 }
 
@@ -106,16 +99,12 @@ bool learned_reclaim_retired(Relation index) {
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
-    BlockNumber next = learned_items_header(BufferGetPage(buf))->next;
+    LearnedChain c = learned_chain_begin(index, learned_items_header(BufferGetPage(buf))->next, kPageOverflow,
+                                         BUFFER_LOCK_SHARE);
     UnlockReleaseBuffer(buf);
-    while (next != InvalidBlockNumber) {
-      Buffer obuf = ReadBuffer(index, next);
-      LockBuffer(obuf, BUFFER_LOCK_SHARE);
-      learned_check_page(index, BufferGetPage(obuf), next, kPageOverflow);
-      BlockNumber after = learned_items_header(BufferGetPage(obuf))->next;
-      UnlockReleaseBuffer(obuf);
-      free_page(index, next);
-      next = after;
+    while (learned_chain_next(&c)) {
+      learned_chain_release(&c);
+      free_page(index, c.blkno);
     }
     free_page(index, blkno);
   }
@@ -151,7 +140,7 @@ bool learned_retrain(Relation index, bool wait) {
   LearnedMeta old;
   learned_read_meta(index, &old);
 
-  // 1. Every live pair, sorted within maintenance_work_mem (learned_pairs.h). Leaves are in key
+  // 1. Every live pair, sorted within maintenance_work_mem (learned_pairs.cpp). Leaves are in key
   // order, but equal keys spanning leaves are not in TID order (heap TIDs are not assigned in
   // insertion order), and chains are unsorted: sort by (key, TID) as the new leaves require.
   LearnedPairs* pairs = learned_pairs_begin(maintenance_work_mem);
@@ -175,32 +164,19 @@ bool learned_retrain(Relation index, bool wait) {
   learned_write_generation(index, &meta, pairs, learned_fillfactor(index), false);
   learned_pairs_end(pairs);
   // The new pages are WAL-logged before the metapage record that makes them reachable.
-  learned_log_new_pages(index, MAIN_FORKNUM, meta.leaf_start, meta.model_start + meta.model_pages);
+  omen_log_new_pages(index, MAIN_FORKNUM, meta.leaf_start, meta.model_start + meta.model_pages);
 
   // 3. Swap at the metapage (null chain fields are left as they are: NULL inserts may run).
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
   LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
   GenericXLogState* xs = GenericXLogStart(index);
   LearnedMeta* m = learned_meta(GenericXLogRegisterBuffer(xs, mbuf, 0));
-  m->generation = meta.generation;
-  m->error_bound = meta.error_bound;
-  m->build_keys = meta.build_keys;
-  m->leaf_cap = meta.leaf_cap;
-  m->nleaves = meta.nleaves;
-  m->leaf_start = meta.leaf_start;
-  m->model_start = meta.model_start;
-  m->model_pages = meta.model_pages;
-  m->nsegments = meta.nsegments;
-  m->mean_error = meta.mean_error;
-  m->max_error = meta.max_error;
-  m->model_epsilon = meta.model_epsilon;
+  learned_install_generation(m, meta);
   m->retired_xid = U64FromFullTransactionId(retire_xid);
   m->retired_leaf_start = old.leaf_start;
   m->retired_nleaves = old.nleaves;
   m->retired_model_start = old.model_start;
   m->retired_model_pages = old.model_pages;
-  m->edge_nleaves = 0;
-  m->edge_dir_head = m->edge_dir_tail = InvalidBlockNumber;
   m->retired_edge_nleaves = old.edge_nleaves;
   m->retired_edge_dir_head = old.edge_dir_head;
   GenericXLogFinish(xs);

@@ -1,5 +1,5 @@
 // SQL functions over a `learned` index: omendb_index_stats(regclass), omendb_index_verify(regclass).
-#include "learned_edge.h"
+#include "learned.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -53,7 +53,7 @@ bool tid_ok(const ItemPointerData* tid) {
 }
 
 // Checks the packed layout of an items page: widths in range, capacity the one the widths give,
-// item counts within it (format version 2, learned_page.h).
+// item counts within it (format version 2, learned.h).
 void verify_layout(Relation index, Page page, BlockNumber blkno) {
   LearnedItemsHeader* h = learned_items_header(page);
   if (h->key_bits > 64 || h->block_bits > 32 || h->offset_bits > 16)
@@ -152,7 +152,7 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, isnull)));
 }
 
-// omendb_index_verify(regclass) -> bigint: checks invariants I1..I5 of learned_page.h, the model
+// omendb_index_verify(regclass) -> bigint: checks invariants I1..I5 of learned.h, the model
 // pages against the leaves, and every TID; returns the number of items checked, or raises
 // ERRCODE_INDEX_CORRUPTED at the first violation.
 extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
@@ -192,18 +192,16 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
     BlockNumber tail = learned_items_header(page)->tail, seen_last = InvalidBlockNumber;
     BlockNumber steps = 0;
     uint32 chain_pages = learned_items_header(page)->chain_pages;
-    for (BlockNumber next = learned_items_header(page)->next; next != InvalidBlockNumber; steps++) {
-      if (beyond_end(next) || steps > nblocks) corrupted(index, blkno, "broken overflow chain");
-      Buffer obuf = ReadBuffer(index, next);
-      LockBuffer(obuf, BUFFER_LOCK_SHARE);
-      Page opage = BufferGetPage(obuf);
-      learned_check_page(index, opage, next, kPageOverflow);
-      if (learned_special(opage)->generation != meta.generation) corrupted(index, next, "overflow page of another generation");
-      checked += verify_items(index, cache, opage, next, i, false);
-      seen_last = next;
-      next = learned_items_header(opage)->next;
-      UnlockReleaseBuffer(obuf);
+    LearnedChain c = learned_chain_begin(index, learned_items_header(page)->next, kPageOverflow, BUFFER_LOCK_SHARE);
+    for (; c.next != InvalidBlockNumber; steps++) {
+      if (beyond_end(c.next) || steps > nblocks) corrupted(index, blkno, "broken overflow chain");
+      learned_chain_next(&c);
+      if (learned_special(c.page)->generation != meta.generation)
+        corrupted(index, c.blkno, "overflow page of another generation");
+      checked += verify_items(index, cache, c.page, c.blkno, i, false);
+      seen_last = c.blkno;
     }
+    learned_chain_release(&c);
     if (seen_last != tail) corrupted(index, blkno, "overflow tail pointer wrong");
     if (steps != chain_pages) corrupted(index, blkno, "overflow chain length differs from chain_pages");
     UnlockReleaseBuffer(buf);
@@ -213,23 +211,20 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
   LearnedMeta now;
   learned_read_meta(index, &now);
   BlockNumber seen_last = InvalidBlockNumber, steps = 0;
-  for (BlockNumber next = now.null_head; next != InvalidBlockNumber; steps++) {
-    if (beyond_end(next) || steps > nblocks + 1) corrupted(index, 0, "broken null chain");
-    Buffer buf = ReadBuffer(index, next);
-    LockBuffer(buf, BUFFER_LOCK_SHARE);
-    Page page = BufferGetPage(buf);
-    learned_check_page(index, page, next, kPageNull);
-    LearnedItemsHeader* h = learned_items_header(page);
-    verify_layout(index, page, next);
+  LearnedChain c = learned_chain_begin(index, now.null_head, kPageNull, BUFFER_LOCK_SHARE);
+  for (; c.next != InvalidBlockNumber; steps++) {
+    if (beyond_end(c.next) || steps > nblocks + 1) corrupted(index, 0, "broken null chain");
+    learned_chain_next(&c);
+    LearnedItemsHeader* h = learned_items_header(c.page);
+    verify_layout(index, c.page, c.blkno);
     for (int i = 0; i < h->nitems; i++) {
-      ItemPointerData tid = learned_item_tid(page, i);
-      if (!tid_ok(&tid)) corrupted(index, next, "invalid heap TID");
+      ItemPointerData tid = learned_item_tid(c.page, i);
+      if (!tid_ok(&tid)) corrupted(index, c.blkno, "invalid heap TID");
     }
     checked += h->nitems;
-    seen_last = next;
-    next = h->next;
-    UnlockReleaseBuffer(buf);
+    seen_last = c.blkno;
   }
+  learned_chain_release(&c);
   if (seen_last != now.null_tail && now.null_head != InvalidBlockNumber)
     corrupted(index, 0, "null tail pointer wrong");
   relation_close(index, AccessShareLock);

@@ -5,7 +5,7 @@
 // page that becomes empty is unlinked from its chain and handed to the FSM (kind kPageFree).
 // Fences and the model are untouched: deletions never break invariants I1..I5. Cleanup frees a
 // retired generation and re-trains when overflow chains got long (learned_retrain.cpp).
-#include "learned_edge.h"
+#include "learned.h"
 
 extern "C" {
 #include "access/parallel.h"
@@ -61,54 +61,42 @@ void null_unlinked(Page) {}
 void vacuum_chain(Relation index, Buffer owner, ChainOwner o, LearnedPageKind kind,
                   IndexBulkDeleteCallback callback, void* state, IndexBulkDeleteResult* stats) {
   Buffer prev = InvalidBuffer;  // previous chain page (locked), or the owner
-  BlockNumber blkno = *o.head(BufferGetPage(owner));
-  while (blkno != InvalidBlockNumber) {
+  LearnedChain c = learned_chain_begin(index, *o.head(BufferGetPage(owner)), kind, BUFFER_LOCK_EXCLUSIVE);
+  while (c.next != InvalidBlockNumber) {
     vacuum_delay_point();
-    Buffer buf = ReadBuffer(index, blkno);
-    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-    Page page = BufferGetPage(buf);
-    learned_check_page(index, page, blkno, kind);
-    stats->tuples_removed += compact_page(index, buf, callback, state);
-    LearnedItemsHeader* h = learned_items_header(page);
-    BlockNumber next = h->next;
+    learned_chain_next(&c);
+    stats->tuples_removed += compact_page(index, c.buf, callback, state);
+    LearnedItemsHeader* h = learned_items_header(c.page);
     if (h->nitems == 0) {
       // Unlink: predecessor (or owner's head) skips it; the owner's tail moves back if needed.
       GenericXLogState* xs = GenericXLogStart(index);
       Page op = GenericXLogRegisterBuffer(xs, owner, 0);
-      if (prev == InvalidBuffer) *o.head(op) = next;
-      else learned_items_header(GenericXLogRegisterBuffer(xs, prev, 0))->next = next;
+      if (prev == InvalidBuffer) *o.head(op) = c.next;
+      else learned_items_header(GenericXLogRegisterBuffer(xs, prev, 0))->next = c.next;
       o.unlinked(op);
-      if (*o.tail(op) == blkno)
+      if (*o.tail(op) == c.blkno)
         *o.tail(op) = prev == InvalidBuffer ? InvalidBlockNumber : BufferGetBlockNumber(prev);
-      Page fp = GenericXLogRegisterBuffer(xs, buf, GENERIC_XLOG_FULL_IMAGE);
+      Page fp = GenericXLogRegisterBuffer(xs, c.buf, GENERIC_XLOG_FULL_IMAGE);
       learned_init_page(fp, kPageFree, 0);
       GenericXLogFinish(xs);
-      UnlockReleaseBuffer(buf);
-      RecordFreeIndexPage(index, blkno);
+      learned_chain_release(&c);
+      RecordFreeIndexPage(index, c.blkno);
       stats->pages_deleted++;
       stats->pages_free++;
     } else {
       stats->num_index_tuples += h->nitems;
       if (prev != InvalidBuffer) UnlockReleaseBuffer(prev);
-      prev = buf;
+      prev = learned_chain_keep(&c);
     }
-    blkno = next;
   }
   if (prev != InvalidBuffer) UnlockReleaseBuffer(prev);
 }
 
 // Counts the items of a chain (read-only, share locks).
-double count_chain(Relation index, BlockNumber blkno, LearnedPageKind kind) {
+double count_chain(Relation index, BlockNumber head, LearnedPageKind kind) {
   double n = 0;
-  while (blkno != InvalidBlockNumber) {
-    Buffer buf = ReadBuffer(index, blkno);
-    LockBuffer(buf, BUFFER_LOCK_SHARE);
-    learned_check_page(index, BufferGetPage(buf), blkno, kind);
-    LearnedItemsHeader* h = learned_items_header(BufferGetPage(buf));
-    n += h->nitems;
-    blkno = h->next;
-    UnlockReleaseBuffer(buf);
-  }
+  LearnedChain c = learned_chain_begin(index, head, kind, BUFFER_LOCK_SHARE);
+  while (learned_chain_next(&c)) n += learned_items_header(c.page)->nitems;
   return n;
 }
 

@@ -56,7 +56,7 @@ extern "C" bool learned_validate(Oid opclass) {
   const char* classname = NameStr(classform->opcname);
   bool ok = true;
 
-  if (!learned_type_supported(intype)) {
+  if (!omen_key_type_supported(intype)) {
     ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
                    errmsg("learned operator class \"%s\" is for type %s, which the learned index "
                           "cannot encode", classname, format_type_be(intype))));
@@ -76,7 +76,7 @@ extern "C" bool learned_validate(Oid opclass) {
     }
     if (!check_amproc_signature(proc->amproc, INT4OID, true, 2, 2, proc->amproclefttype,
                                 proc->amprocrighttype) ||
-        !learned_type_supported(proc->amproclefttype) || !learned_type_supported(proc->amprocrighttype) ||
+        !omen_key_type_supported(proc->amproclefttype) || !omen_key_type_supported(proc->amprocrighttype) ||
         !is_btree_cmp(proc->amproc, proc->amproclefttype, proc->amprocrighttype)) {
       ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
                      errmsg("learned operator family of \"%s\" has a support function %s with a wrong "
@@ -93,7 +93,7 @@ extern "C" bool learned_validate(Oid opclass) {
     auto* op = reinterpret_cast<Form_pg_amop>(GETSTRUCT(&ops->members[i]->tuple));
     if (op->amopstrategy < 1 || op->amopstrategy > BTMaxStrategyNumber || op->amoppurpose != AMOP_SEARCH ||
         !check_amop_signature(op->amopopr, BOOLOID, op->amoplefttype, op->amoprighttype) ||
-        !learned_type_supported(op->amoplefttype) || !learned_type_supported(op->amoprighttype) ||
+        !omen_key_type_supported(op->amoplefttype) || !omen_key_type_supported(op->amoprighttype) ||
         !is_btree_operator(op->amopopr, op->amoplefttype, op->amoprighttype, op->amopstrategy)) {
       ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
                      errmsg("learned operator family of \"%s\" has invalid operator %s (strategy %d)",

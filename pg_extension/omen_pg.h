@@ -2,7 +2,8 @@
 //
 // Include this, never postgres.h directly, from every pg_extension/*.cpp. It pulls in the server
 // headers as C, holds the PG_VERSION_NUM shims, and provides omen_pg::call_core(), the one way glue
-// code runs core code that may throw.
+// code runs core code that may throw, and omen_pg::make_owned(), the one way a core object lives
+// across calls (owned by a memory context).
 //
 // Rules it serves:
 //  * No C++ exception crosses into Postgres: call_core() catches everything and raises ereport(ERROR)
@@ -15,6 +16,7 @@ extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 }
 
 #include <cstdio>
@@ -47,6 +49,28 @@ auto call_core(const char* what, Fn&& fn) -> decltype(fn()) {
   }
   ereport(ERROR, (errcode(sqlstate), errmsg("omendb: %s failed: %s", what, message)));
   pg_unreachable();
+}
+
+namespace detail {
+template <typename T>
+void delete_owned(void* object) {
+  delete static_cast<T*>(object);
+}
+}  // namespace detail
+
+// Runs make() (core code, through call_core(what, ...)), which returns a new T, and makes `cxt` own
+// that object: a reset callback of `cxt` deletes it when the context is reset or deleted, also when
+// an ERROR unwinds it, so no error path leaks it. The callback is allocated before the object
+// exists, so nothing can fail between its creation and its owner taking it.
+// REQUIRES: as for call_core; make() returns a T* from `new`.
+template <typename T, typename Make>
+T* make_owned(MemoryContext cxt, const char* what, Make&& make) {
+  auto* cb = static_cast<MemoryContextCallback*>(MemoryContextAlloc(cxt, sizeof(MemoryContextCallback)));
+  T* object = call_core(what, std::forward<Make>(make));
+  cb->func = detail::delete_owned<T>;
+  cb->arg = object;
+  MemoryContextRegisterResetCallback(cxt, cb);
+  return object;
 }
 
 }  // namespace omen_pg

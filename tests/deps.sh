@@ -3,7 +3,7 @@
 # need. Idempotent. Not root: prints the command to run instead and fails.
 set -euo pipefail
 packages=(
-  build-essential cmake pkg-config git rsync
+  build-essential cmake pkg-config git rsync clang-format
   postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-repack libipc-run-perl
   librocksdb-dev libxsimd-dev libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev
   gnuplot-nox

@@ -29,6 +29,7 @@ std::unique_ptr<TieredStore> open_store(omen::StorageEngine* db, TierOptions o =
   return omen::test::open_store(db, o);
 }
 
+using omen::test::numbered;
 using omen::test::put1;
 using omen::test::scan_all;
 
@@ -42,7 +43,8 @@ std::vector<std::string> files_with(omen::StorageEngine& db, const std::string& 
 }
 
 // Rewrites file `name` of db through `edit`.
-void edit_file(omen::StorageEngine& db, const std::string& name, const std::function<void(std::string*)>& edit) {
+void edit_file(omen::StorageEngine& db, const std::string& name,
+               const std::function<void(std::string*)>& edit) {
   std::string data;
   ASSERT_TRUE(db.files()->read(name, &data).ok());
   edit(&data);
@@ -170,8 +172,8 @@ TEST(HotLogTest, CheckpointTruncatesTheLogAndMigrationForgetsMovedKeys) {
   {
     auto t = open_store(&db);
     for (uint64_t i = 0; i < 300; ++i) {
-      ASSERT_TRUE(put1(*t, i % 100, "v" + std::to_string(i)).ok());
-      model[i % 100] = "v" + std::to_string(i);
+      ASSERT_TRUE(put1(*t, i % 100, numbered("v", i)).ok());
+      model[i % 100] = numbered("v", i);
     }
     uint64_t before = t->stats().log_bytes;
     ASSERT_TRUE(t->checkpoint().ok());

@@ -163,7 +163,8 @@ TEST(MemoryStorageTest, OldVersionsAreDroppedOnceNoSnapshotNeedsThem) {
 
 // ---- RocksDB: durability and bad input ----
 
-Status open_at(const std::string& dir, std::unique_ptr<omen::RocksDBStorage>* db, omen::RocksDBOptions o = {}) {
+Status open_at(const std::string& dir, std::unique_ptr<omen::RocksDBStorage>* db,
+               omen::RocksDBOptions o = {}) {
   return omen::RocksDBStorage::open(dir, o, db);
 }
 
@@ -172,7 +173,8 @@ TEST(RocksDBStorageTest, ReopenKeepsCommittedData) {
   {
     std::unique_ptr<omen::RocksDBStorage> db;
     ASSERT_TRUE(open_at(d.path(), &db).ok());
-    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(db->put("key" + std::to_string(i), std::string(100, 'a' + i % 26)).ok());
+    for (int i = 0; i < 1000; ++i)
+      ASSERT_TRUE(db->put("key" + std::to_string(i), std::string(100, 'a' + i % 26)).ok());
     ASSERT_TRUE(db->flush().ok());
     ASSERT_TRUE(db->put("after-flush", "x").ok());
   }
@@ -229,7 +231,8 @@ TEST(RocksDBStorageTest, CorruptDirectoryGivesCorruption) {
   }
   // Overwrite every MANIFEST with garbage.
   for (auto& e : std::filesystem::directory_iterator(d.path()))
-    if (e.path().filename().string().rfind("MANIFEST", 0) == 0) std::ofstream(e.path(), std::ios::trunc) << "garbage!";
+    if (e.path().filename().string().rfind("MANIFEST", 0) == 0)
+      std::ofstream(e.path(), std::ios::trunc) << "garbage!";
   std::unique_ptr<omen::RocksDBStorage> db;
   Status s = open_at(d.path(), &db);
   EXPECT_FALSE(s.ok());
@@ -253,7 +256,7 @@ TEST(RocksDBStorageTest, FullDiskFailsWritesClearlyAndLosesNothing) {
   {
     std::unique_ptr<omen::RocksDBStorage> db;
     ASSERT_TRUE(open_at(d.path(), &db, o).ok());
-    for (int i = 0; i < 100; ++i) ASSERT_TRUE(db->put("k" + std::to_string(i), "v").ok());
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(db->put(omen::test::numbered("k", i), "v").ok());
     fs->full = true;
     Status s = db->put("lost", "v");
     EXPECT_EQ(s.code(), Status::Code::kIOError) << s.to_string();
@@ -268,7 +271,7 @@ TEST(RocksDBStorageTest, FullDiskFailsWritesClearlyAndLosesNothing) {
   Status s = open_at(d.path(), &db, o);
   ASSERT_TRUE(s.ok()) << s.to_string();
   std::string v;
-  for (int i = 0; i < 100; ++i) EXPECT_TRUE(db->get("k" + std::to_string(i), &v).ok()) << i;
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(db->get(omen::test::numbered("k", i), &v).ok()) << i;
   EXPECT_TRUE(db->get("lost2", &v).is_not_found());
   EXPECT_TRUE(db->put("after", "v").ok());
 }

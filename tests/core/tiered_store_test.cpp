@@ -18,6 +18,7 @@ using omen::Status;
 using omen::TieredStore;
 using omen::TierOptions;
 
+using omen::test::numbered;
 using omen::test::open_store;
 using omen::test::put1;
 using omen::test::scan_all;
@@ -47,7 +48,8 @@ TEST(TieredStoreTest, ReadOwnWritesAndCommit) {
   ASSERT_TRUE(t2.del(1).ok());
   ASSERT_TRUE(t2.put(2, "two").ok());
   std::vector<uint64_t> keys;
-  ASSERT_TRUE(t2.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view) { return keys.push_back(k), true; }).ok());
+  ASSERT_TRUE(
+      t2.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view) { return keys.push_back(k), true; }).ok());
   EXPECT_EQ(keys, (std::vector<uint64_t>{2, 3}));
   t2.abort();
   EXPECT_EQ(get1(*t, 1), "one");
@@ -107,7 +109,7 @@ TEST(TieredStoreTest, MigrationMovesFrozenKeysAndReadsStayTheSame) {
   TierOptions o;
   o.auto_maintenance = false;
   auto t = open_store(&db, o);
-  for (uint64_t k = 0; k < 1000; ++k) ASSERT_TRUE(put1(*t, k * 3, "v" + std::to_string(k)).ok());
+  for (uint64_t k = 0; k < 1000; ++k) ASSERT_TRUE(put1(*t, k * 3, numbered("v", k)).ok());
   auto old_reader = t->begin();  // pins the oldest snapshot: nothing newer than it may migrate
   ASSERT_TRUE(put1(*t, 3, "updated").ok());
   ASSERT_TRUE(put1(*t, 6, "").ok());
@@ -173,11 +175,20 @@ void model_check(omen::StorageEngine* db, uint64_t seed) {
       }
     }
     switch (rng() % 5) {
-      case 0: ASSERT_TRUE(t->maintain().ok()); break;
-      case 1: ASSERT_TRUE(t->migrate(rng() % 30).ok()); break;
-      case 2: t.reset(), t = open_store(db, o); break;
-      case 3: ASSERT_TRUE(t->compact_runs().ok()); break;
-      default: break;
+      case 0:
+        ASSERT_TRUE(t->maintain().ok());
+        break;
+      case 1:
+        ASSERT_TRUE(t->migrate(rng() % 30).ok());
+        break;
+      case 2:
+        t.reset(), t = open_store(db, o);
+        break;
+      case 3:
+        ASSERT_TRUE(t->compact_runs().ok());
+        break;
+      default:
+        break;
     }
     ASSERT_EQ(scan_all(*t), model) << "round " << round;
     uint64_t a = rng() % 400, b = a + rng() % 100;
@@ -210,14 +221,17 @@ TEST(TieredStoreTest, CompactionMergesRunsAndKeepsPinnedReadersWhole) {
   std::map<uint64_t, std::string> seen;
   bool compacted = false;
   // A scan that pins the old runs, with the compaction happening in the middle of it.
-  ASSERT_TRUE(pinned.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view v) {
-                      if (!compacted) {
-                        compacted = true;
-                        EXPECT_TRUE(t->compact_runs().ok());
-                      }
-                      seen.emplace(k, v);
-                      return true;
-                    }).ok());
+  ASSERT_TRUE(pinned
+                  .scan(0, UINT64_MAX,
+                        [&](uint64_t k, std::string_view v) {
+                          if (!compacted) {
+                            compacted = true;
+                            EXPECT_TRUE(t->compact_runs().ok());
+                          }
+                          seen.emplace(k, v);
+                          return true;
+                        })
+                  .ok());
   EXPECT_EQ(seen, before);
   EXPECT_EQ(t->stats().cold_runs, 1u);
   EXPECT_EQ(t->stats().cold_keys, 99u);  // key 3's tombstone dropped
@@ -312,7 +326,7 @@ void failed_sync(bool power_loss) {
     EXPECT_EQ(get1(*t, 200), "<none>");  // a failed commit is not visible
     EXPECT_EQ(get1(*t, 7), "kept");
     EXPECT_EQ(get1(*t, 100), "hot");  // reads go on, over both tiers
-    fs->fail_sync = false;  // even once the disk works again, writes stay refused until reopen
+    fs->fail_sync = false;            // even once the disk works again, writes stay refused until reopen
     s = put1(*t, 300, "refused");
     EXPECT_EQ(s.code(), Status::Code::kIOError) << s.to_string();
     EXPECT_EQ(get1(*t, 300), "<none>");
@@ -354,7 +368,7 @@ std::map<uint64_t, std::string> three_runs(TieredStore& t) {
         EXPECT_TRUE(txn.del(k).ok());
         model.erase(k);
       } else {
-        std::string v = "r" + std::to_string(r) + "-" + std::to_string(k);
+        std::string v = numbered(numbered("r", r) + "-", k);
         EXPECT_TRUE(txn.put(k, v).ok());
         model[k] = v;
       }

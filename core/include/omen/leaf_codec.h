@@ -1,6 +1,9 @@
 // Bit-packed arrays of keys and TIDs for the leaf pages of the `learned` index AM (format version
 // 2, docs/format.md), kept free of Postgres headers so they are unit-tested here.
 //
+// Public core API for one reason: the Postgres glue (pg_extension/learned_page.h), a separate PGXS
+// build that sees only core/include/, includes it. No core module uses it (core/README.md).
+//
 // A page stores n keys as offsets from a per-page base in `key_bits` bits each (0..64), and n
 // TIDs as (block << offset_bits | offset) in `block_bits + offset_bits` bits each. Values are
 // packed little-endian, LSB first: value i occupies bits [i*w, (i+1)*w) of its array.
@@ -85,10 +88,10 @@ inline std::size_t lower_bound(const uint8_t* a, std::size_t n, unsigned w, uint
 
 // The widths and base of one page.
 struct Widths {
-  uint64_t key_base = 0;    // keys are stored as key - key_base
-  unsigned key_bits = 64;   // 0..64; 0: every key equals key_base (or: no keys, null pages)
-  unsigned block_bits = 32; // 0..32
-  unsigned offset_bits = 16; // 0..16
+  uint64_t key_base = 0;      // keys are stored as key - key_base
+  unsigned key_bits = 64;     // 0..64; 0: every key equals key_base (or: no keys, null pages)
+  unsigned block_bits = 32;   // 0..32
+  unsigned offset_bits = 16;  // 0..16
   unsigned tid_bits() const { return block_bits + offset_bits; }
 };
 

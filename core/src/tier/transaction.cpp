@@ -48,8 +48,9 @@ Status Transaction::get(uint64_t key, std::string* value) {
 Status Transaction::put(uint64_t key, std::string_view value) {
   if (!store_) return inactive();
   if (value.size() > kMaxValueBytes)
-    return Status::InvalidArgument("value of " + std::to_string(value.size()) + " bytes exceeds the limit of " +
-                                   std::to_string(kMaxValueBytes) + " bytes");
+    return Status::InvalidArgument("value of " + std::to_string(value.size()) +
+                                   " bytes exceeds the limit of " + std::to_string(kMaxValueBytes) +
+                                   " bytes");
   auto& w = writes_[key];
   w = {key, false, std::string(value)};
   return Status::OK();
@@ -73,17 +74,18 @@ Status Transaction::scan(uint64_t first, uint64_t last,
     for (; go && own != own_end && (own->first < bound || (inclusive && own->first == bound)); ++own)
       if (!own->second.deleted) go = fn(own->first, own->second.value);
   };
-  Status s = store_->scan(first, last, TimestampSnapshot(read_ts_), [&](uint64_t key, std::string_view value) {
-    emit_own_before(key, false);
-    if (!go) return false;
-    if (own != own_end && own->first == key) {
-      if (!own->second.deleted) go = fn(key, own->second.value);
-      ++own;
-    } else {
-      go = fn(key, value);
-    }
-    return go;
-  });
+  Status s =
+      store_->scan(first, last, TimestampSnapshot(read_ts_), [&](uint64_t key, std::string_view value) {
+        emit_own_before(key, false);
+        if (!go) return false;
+        if (own != own_end && own->first == key) {
+          if (!own->second.deleted) go = fn(key, own->second.value);
+          ++own;
+        } else {
+          go = fn(key, value);
+        }
+        return go;
+      });
   OMEN_RETURN_IF_ERROR(s);
   if (go) emit_own_before(last, true);
   return Status::OK();
