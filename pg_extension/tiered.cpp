@@ -8,6 +8,7 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(tiered_handler);
 }
@@ -111,11 +112,43 @@ void relation_nontransactional_truncate(Relation rel) {
 // A tiered table's TOAST table is plain heap (heap's callback would answer "tiered").
 Oid relation_toast_am(Relation) { return HEAP_TABLE_AM_OID; }
 
+// The planner's size estimate: heap's for the hot tier plus the cold rows, and the cold bytes as
+// pages (a seq scan reads them), from a per-relation cache in rd_amcache that a move invalidates.
+struct ColdSize {
+  double rows, bytes;
+};
+
+void relation_estimate_size(Relation rel, int32* attr_widths, BlockNumber* pages, double* tuples, double* allvisfrac) {
+  GetHeapamTableAmRoutine()->relation_estimate_size(rel, attr_widths, pages, tuples, allvisfrac);
+  if (rel->rd_amcache == nullptr) {
+    Oid types[1] = {OIDOID};
+    Datum args[1] = {ObjectIdGetDatum(rel->rd_node.relNode)};
+    tiered_catalog_spi("SELECT coalesce(sum(nrows), 0)::float8, coalesce(sum(pg_column_size(payload)), 0)::float8 "
+                       "FROM omendb.tier_batch WHERE relnode = $1",
+                       1, types, args, true);
+    bool null;
+    ColdSize size = {DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null)),
+                     DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &null))};
+    SPI_finish();
+    auto* cached = static_cast<ColdSize*>(MemoryContextAlloc(CacheMemoryContext, sizeof(ColdSize)));
+    *cached = size;
+    rel->rd_amcache = cached;
+  }
+  const auto* cold = static_cast<const ColdSize*>(rel->rd_amcache);
+  if (cold->rows <= 0) return;
+  double hot_pages = *pages;
+  *pages += static_cast<BlockNumber>(cold->bytes / BLCKSZ) + 1;
+  *tuples += cold->rows;
+  // Cold rows are never all-visible to an index-only scan (it fetches them).
+  *allvisfrac = *allvisfrac * hot_pages / *pages;
+}
+
 TableAmRoutine make_routine() {
   TableAmRoutine r = *GetHeapamTableAmRoutine();
   r.index_build_range_scan = index_build_range_scan;
   r.index_validate_scan = index_validate_scan;
   r.relation_toast_am = relation_toast_am;
+  r.relation_estimate_size = relation_estimate_size;
   r.relation_copy_for_cluster = relation_copy_for_cluster;
   r.relation_copy_data = relation_copy_data;
   r.relation_nontransactional_truncate = relation_nontransactional_truncate;

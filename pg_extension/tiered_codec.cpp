@@ -7,9 +7,8 @@
 // attlen bytes. Dropped attributes are stored as NULL. A batch written before ADD COLUMN has fewer
 // columns: the missing ones read as the attribute's missing value, as heap tuples do.
 //
-// The codec's objects (encoder, reader, decoded arrays) are C++ objects owned by a memory context:
-// created inside call_core, deleted by the context's reset callback, never alive in a frame that
-// can ereport.
+// The codec's objects (encoder, reader, decoded arrays) are C++ objects owned by a memory context
+// (omen_pg::make_owned), never alive in a frame that can ereport.
 #include "tiered.h"
 
 #include <omen/batch_codec.h>
@@ -33,26 +32,30 @@ omen::ColumnKind kind_of(Form_pg_attribute att) {
   return omen::ColumnKind::kBytes;
 }
 
-// Registers `obj` (allocated with new) for deletion when `cxt` is reset or deleted. The callback
-// record is allocated first, so an out-of-memory there leaks nothing.
-template <class T>
-T* owned_by(MemoryContext cxt, T* (*make)()) {
-  auto* cb = static_cast<MemoryContextCallback*>(MemoryContextAlloc(cxt, sizeof(MemoryContextCallback)));
-  T* obj = omen_pg::call_core("allocating a batch codec", make);
-  cb->func = [](void* p) { delete static_cast<T*>(p); };
-  cb->arg = obj;
-  MemoryContextRegisterResetCallback(cxt, cb);
-  return obj;
-}
-
 struct EncoderState {
   omen::BatchEncoder encoder;
   std::vector<uint8_t> out;
   std::string error;
 };
 
-struct ReaderState {
+// The backend's one batch reader: its zstd context and scratch buffers are made once and reused
+// by every decode (creating them per query cost more than a point lookup's decode). open() and
+// decode() always run together, so decoders never see each other's state; each decoder keeps its
+// own decoded arrays.
+struct SharedReader {
   omen::BatchReader reader;
+};
+
+omen::BatchReader* backend_reader() {
+  static SharedReader* shared = nullptr;  // per-backend cache (DESIGN.md section 3), never freed
+  if (shared == nullptr)
+    shared = omen_pg::make_owned<SharedReader>(TopMemoryContext, "allocating the batch reader",
+                                               [] { return new SharedReader(); });
+  return &shared->reader;
+}
+
+struct ReaderState {
+  omen::BatchReader* reader;
   omen::DecodedBatch batch;
   std::vector<omen::ColumnKind> kinds;
   std::string error;
@@ -97,7 +100,8 @@ BatchBuilder* batch_builder_create(TupleDesc desc, uint32 capacity) {
       c->bytes = static_cast<std::string_view*>(palloc0(sizeof(std::string_view) * capacity));
   }
   b->rows_cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered batch rows", ALLOCSET_DEFAULT_SIZES);
-  b->enc = owned_by<EncoderState>(CurrentMemoryContext, [] { return new EncoderState(); });
+  b->enc = omen_pg::make_owned<EncoderState>(CurrentMemoryContext, "allocating a batch encoder",
+                                             [] { return new EncoderState(); });
   return b;
 }
 
@@ -183,7 +187,9 @@ BatchDecoder* batch_decoder_create(TupleDesc desc) {
   d->values = static_cast<Datum*>(palloc(sizeof(Datum) * Max(desc->natts, 1)));
   d->nulls = static_cast<bool*>(palloc(sizeof(bool) * Max(desc->natts, 1)));
   d->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered batch row", ALLOCSET_SMALL_SIZES);
-  d->rd = owned_by<ReaderState>(CurrentMemoryContext, [] { return new ReaderState(); });
+  d->rd = omen_pg::make_owned<ReaderState>(CurrentMemoryContext, "allocating a batch reader",
+                                           [] { return new ReaderState(); });
+  d->rd->reader = backend_reader();
   return d;
 }
 
@@ -213,8 +219,8 @@ const char* batch_decoder_try_load(BatchDecoder* d, const bytea* payload) {
           s = omen::Status::Corruption("column " + std::to_string(j + 1) + " is of another kind than the table's");
       }
     }
-    if (s.ok()) s = r->reader.open(bytes, r->kinds);
-    if (s.ok()) s = r->reader.decode(&r->batch);
+    if (s.ok()) s = r->reader->open(bytes, r->kinds);
+    if (s.ok()) s = r->reader->decode(&r->batch);
     if (!s.ok()) r->error = s.to_string();
     return s.ok();
   });

@@ -16,6 +16,7 @@ extern "C" {
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 }
 
 struct ColdReader {
@@ -28,6 +29,13 @@ struct ColdReader {
   BlockNumber loaded_first;  // its versions differ only in the delete bitmap; slots are never reused)
   MemoryContext batch_cxt;  // the detoasted fields of the batch found last
   IndexScanDesc iter;       // cold_batches_*
+  // cold_fetch's last lookup: under one MVCC snapshot (same command) a batch's visible version
+  // cannot change, so consecutive fetches from one batch look it up once.
+  bool last_valid, last_found;
+  BlockNumber last_first;
+  Snapshot last_snapshot;
+  CommandId last_curcid;
+  ColdBatch last;
 };
 
 Oid tiered_catalog(const char* name) {
@@ -92,6 +100,7 @@ void read_batch(ColdReader* r, ColdBatch* out) {
 }  // namespace
 
 bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* out) {
+  r->last_valid = false;  // read_batch replaces the fields the cached lookup points to
   ScanKeyData keys[2];
   ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(r->relnode));
   ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(static_cast<int64>(first)));
@@ -131,11 +140,20 @@ void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlo
 }
 
 bool cold_fetch(ColdReader* r, ItemPointer tid, Snapshot snapshot, TupleTableSlot* slot) {
-  ColdBatch b;
-  if (!cold_find(r, tiered_batch_first(ItemPointerGetBlockNumberNoCheck(tid)), snapshot, &b)) return false;
+  BlockNumber first = tiered_batch_first(ItemPointerGetBlockNumberNoCheck(tid));
+  if (!(r->last_valid && r->last_first == first && IsMVCCSnapshot(snapshot) && r->last_snapshot == snapshot &&
+        r->last_curcid == snapshot->curcid)) {
+    bool found = cold_find(r, first, snapshot, &r->last);
+    r->last_valid = true;
+    r->last_found = found;
+    r->last_first = first;
+    r->last_snapshot = snapshot;
+    r->last_curcid = snapshot->curcid;
+  }
+  if (!r->last_found) return false;
   uint32 row = tiered_tid_row(tid);
-  if (row >= b.nrows || cold_row_deleted(&b, row)) return false;
-  cold_store_row(r, &b, row, slot);
+  if (row >= r->last.nrows || cold_row_deleted(&r->last, row)) return false;
+  cold_store_row(r, &r->last, row, slot);
   return true;
 }
 
@@ -147,12 +165,14 @@ void cold_batches_begin(ColdReader* r, Snapshot snapshot) {
 }
 
 bool cold_batches_next(ColdReader* r, ColdBatch* out) {
+  r->last_valid = false;
   if (!index_getnext_slot(r->iter, ForwardScanDirection, r->batch_slot)) return false;
   read_batch(r, out);
   return true;
 }
 
 bool cold_batches_prev(ColdReader* r, ColdBatch* out) {
+  r->last_valid = false;
   if (!index_getnext_slot(r->iter, BackwardScanDirection, r->batch_slot)) return false;
   read_batch(r, out);
   return true;

@@ -32,6 +32,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -232,6 +233,8 @@ extern "C" Datum omendb_tier_move(PG_FUNCTION_ARGS) {
   Oid types[1] = {OIDOID};
   Datum args[1] = {ObjectIdGetDatum(relid)};
   tiered_catalog_spi("UPDATE omendb.tier_policy SET last_move = now() WHERE relid = $1::regclass", 1, types, args, false);
+  // Plans see the new cold row count (tiered.cpp caches it in rd_amcache).
+  if (m.moved > 0) CacheInvalidateRelcache(rel);
   table_close(rel, NoLock);
   PG_RETURN_INT64(m.moved);
 }
