@@ -3,6 +3,7 @@
 #include "learned.h"
 #include "omen_pg.h"
 #include "omen_wal.h"
+#include "tiered.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -17,10 +18,12 @@ extern const OmenWalKind kOmenWalKinds[] = {
 };
 extern const int kOmenWalNKinds = lengthof(kOmenWalKinds);
 
-// Module load: each access method's init (the `learned` reloptions), then the WAL resource manager
+// Module load: each access method's init (the `learned` reloptions, the `tiered` executor hook),
+// then the WAL resource manager
 // when loaded from shared_preload_libraries (omen_wal.h).
 extern "C" void _PG_init(void) {
   learned_init();
+  tiered_init();
   omen_wal_init();
 }
 

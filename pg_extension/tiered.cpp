@@ -1,11 +1,14 @@
 // Table AM `tiered`: the handler and its routine, heap's with the few callbacks tiered must own
-// (tiered.h says which and why).
+// (tiered.h says which and why), and the storage events that carry the cold batches along.
 #include "tiered.h"
 
 extern "C" {
 #include "access/heapam.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(tiered_handler);
 }
@@ -43,29 +46,114 @@ double index_build_range_scan(Relation table_rel, Relation index_rel, IndexInfo*
                               bool anyvisible, bool progress, BlockNumber start_blockno, BlockNumber numblocks,
                               IndexBuildCallback callback, void* callback_state, TableScanDesc scan) {
   refuse_brin(table_rel, index_rel);
+  TableScanDesc heap_scan = tiered_heap_scan(scan);  // heap's part of a parallel tiered scan
   volatile double tuples = 0;
   as_heap(table_rel, [&](const TableAmRoutine* heap) {
     tuples = heap->index_build_range_scan(table_rel, index_rel, index_info, allow_sync, anyvisible, progress,
-                                          start_blockno, numblocks, callback, callback_state, scan);
+                                          start_blockno, numblocks, callback, callback_state, heap_scan);
   });
+  // Heap's build ended heap's scan; the cold rows follow (a whole-table build only: BRIN's
+  // block-range builds are refused above).
+  if (start_blockno == 0 && numblocks == InvalidBlockNumber)
+    tuples = tuples + tiered_index_build_cold(table_rel, index_rel, index_info, callback, callback_state, scan);
+  if (scan != nullptr && scan != heap_scan) tiered_scan_release(scan);
   return tuples;
 }
 
 void index_validate_scan(Relation table_rel, Relation index_rel, IndexInfo* index_info, Snapshot snapshot,
                          ValidateIndexState* state) {
+  // Moves take ShareUpdateExclusiveLock, as CREATE INDEX CONCURRENTLY does: no cold row appears
+  // between the build (which indexed every cold row) and this validation of the hot tier.
   as_heap(table_rel, [&](const TableAmRoutine* heap) {
     heap->index_validate_scan(table_rel, index_rel, index_info, snapshot, state);
   });
 }
 
+// Runs a statement on the extension's batch table with two oid parameters.
+void batch_table_exec(const char* sql, Oid a, Oid b) {
+  Oid types[2] = {OIDOID, OIDOID};
+  Datum values[2] = {ObjectIdGetDatum(a), ObjectIdGetDatum(b)};
+  tiered_catalog_spi(sql, 2, types, values, false);
+}
+
+// The batches of relfilenode `from` now belong to relfilenode `to` (an MVCC update: rolled back
+// with the command that changed the relfilenode).
+void move_batches(Oid from, Oid to) {
+  if (from == to) return;
+  batch_table_exec("UPDATE omendb.tier_batch SET relnode = $2 WHERE relnode = $1", from, to);
+}
+
+// VACUUM FULL and CLUSTER: heap's copy of the hot tier (sorted rather than read through the old
+// index, whose cold TIDs heap cannot fetch), then the cold batches follow the new relfilenode.
+void relation_copy_for_cluster(Relation old_rel, Relation new_rel, Relation old_index, bool use_sort,
+                               TransactionId oldest_xmin, TransactionId* xid_cutoff, MultiXactId* multi_cutoff,
+                               double* num_tuples, double* tups_vacuumed, double* tups_recently_dead) {
+  as_heap(old_rel, [&](const TableAmRoutine* heap) {
+    heap->relation_copy_for_cluster(old_rel, new_rel, old_index, use_sort || old_index != nullptr, oldest_xmin,
+                                    xid_cutoff, multi_cutoff, num_tuples, tups_vacuumed, tups_recently_dead);
+  });
+  move_batches(old_rel->rd_node.relNode, new_rel->rd_node.relNode);
+}
+
+// ALTER TABLE ... SET TABLESPACE copies the files to a new relfilenode: the batches follow.
+void relation_copy_data(Relation rel, const RelFileNode* newrnode) {
+  GetHeapamTableAmRoutine()->relation_copy_data(rel, newrnode);
+  move_batches(rel->rd_node.relNode, newrnode->relNode);
+}
+
+// TRUNCATE of a table created in this transaction empties its files in place: its batches go too.
+// (Any other TRUNCATE gives the table a new relfilenode, which has no batches.)
+void relation_nontransactional_truncate(Relation rel) {
+  GetHeapamTableAmRoutine()->relation_nontransactional_truncate(rel);
+  batch_table_exec("DELETE FROM omendb.tier_batch WHERE relnode = $1 AND relid = $2", rel->rd_node.relNode,
+                   RelationGetRelid(rel));
+}
+
 // A tiered table's TOAST table is plain heap (heap's callback would answer "tiered").
 Oid relation_toast_am(Relation) { return HEAP_TABLE_AM_OID; }
+
+// The planner's size estimate: heap's for the hot tier plus the cold rows, and the cold bytes as
+// pages (a seq scan reads them), from a per-relation cache in rd_amcache that a move invalidates.
+struct ColdSize {
+  double rows, bytes;
+};
+
+void relation_estimate_size(Relation rel, int32* attr_widths, BlockNumber* pages, double* tuples, double* allvisfrac) {
+  GetHeapamTableAmRoutine()->relation_estimate_size(rel, attr_widths, pages, tuples, allvisfrac);
+  if (rel->rd_amcache == nullptr) {
+    Oid types[1] = {OIDOID};
+    Datum args[1] = {ObjectIdGetDatum(rel->rd_node.relNode)};
+    tiered_catalog_spi("SELECT coalesce(sum(nrows), 0)::float8, coalesce(sum(pg_column_size(payload)), 0)::float8 "
+                       "FROM omendb.tier_batch WHERE relnode = $1",
+                       1, types, args, true);
+    bool null;
+    ColdSize size = {DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null)),
+                     DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &null))};
+    SPI_finish();
+    auto* cached = static_cast<ColdSize*>(MemoryContextAlloc(CacheMemoryContext, sizeof(ColdSize)));
+    *cached = size;
+    rel->rd_amcache = cached;
+  }
+  const auto* cold = static_cast<const ColdSize*>(rel->rd_amcache);
+  if (cold->rows <= 0) return;
+  double hot_pages = *pages;
+  *pages += static_cast<BlockNumber>(cold->bytes / BLCKSZ) + 1;
+  *tuples += cold->rows;
+  // Cold rows are never all-visible to an index-only scan (it fetches them).
+  *allvisfrac = *allvisfrac * hot_pages / *pages;
+}
 
 TableAmRoutine make_routine() {
   TableAmRoutine r = *GetHeapamTableAmRoutine();
   r.index_build_range_scan = index_build_range_scan;
   r.index_validate_scan = index_validate_scan;
   r.relation_toast_am = relation_toast_am;
+  r.relation_estimate_size = relation_estimate_size;
+  r.relation_copy_for_cluster = relation_copy_for_cluster;
+  r.relation_copy_data = relation_copy_data;
+  r.relation_nontransactional_truncate = relation_nontransactional_truncate;
+  tiered_scan_callbacks(&r);
+  tiered_fetch_callbacks(&r);
   return r;
 }
 
@@ -74,6 +162,15 @@ TableAmRoutine make_routine() {
 const TableAmRoutine* tiered_routine(void) {
   static const TableAmRoutine routine = make_routine();  // built once per backend, never changed
   return &routine;
+}
+
+void tiered_check_tiered(Relation rel, const char* what) {
+  if (rel->rd_rel->relkind == RELKIND_RELATION && tiered_is_tiered(rel)) return;
+  ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                  errmsg("\"%s\" is not a tiered table", RelationGetRelationName(rel)),
+                  errdetail("%s works on tables created USING tiered.", what),
+                  errhint("ALTER TABLE %s SET ACCESS METHOD tiered converts a heap table.",
+                          quote_identifier(RelationGetRelationName(rel)))));
 }
 
 // tiered_handler(internal) -> table_am_handler: the routine of `CREATE ACCESS METHOD tiered`.

@@ -1,30 +1,172 @@
-// The table access method `tiered`: the one header of its glue (DESIGN.md section 3).
+// The table access method `tiered`: the one header of its glue (DESIGN.md section 3,
+// docs/tiered.md).
 //
 // A tiered table is a heap table in every respect: its hot tier *is* heap, and every callback of
 // the table AM routine is heap's own (GetHeapamTableAmRoutine()), never a copy of heap code. What
 // tiered adds replaces a callback only where it must:
+//  * cold rows: rows moved (omendb_tier_move) into *batches*, rows of the extension table
+//    omendb.tier_batch, each a payload of the core's batch codec. A cold row's TID is virtual: block
+//    kColdFirstBlock + 16 * slot + i / 291, offset i % 291 + 1 for row i of the batch in `slot`;
+//    scans, index fetches and index builds route by that block number;
 //  * heap code that insists on `rd_tableam == heap` (heap_getnext's "only heap AM is supported",
 //    reached from heap's index build and validate scans) runs with heap's routine presented on the
-//    relation for the duration of the call, restored in PG_FINALLY (tiered_as_heap);
+//    relation for the duration of the call, restored in PG_FINALLY (tiered.cpp);
 //  * the TOAST table of a tiered table is a plain heap table (relation_toast_am);
-//  * BRIN is refused: it summarises block ranges, which cold rows (virtual blocks) do not have.
-// Cold rows (compressed batches in an auxiliary heap relation) come in later steps; until then
-// every row is hot and a tiered table behaves exactly as heap.
+//  * BRIN is refused: it summarises block ranges, which cold rows do not have.
+// Files: tiered.cpp (handler, routine), tiered_scan.cpp (sequential, bitmap and parallel scans),
+// tiered_fetch.cpp (index fetches, row versions, DML routing), tiered_cold.cpp (reading batches),
+// tiered_codec.cpp (rows <-> core batch codec), tiered_move.cpp (moves), tiered_sql.cpp (policy,
+// stats, verify).
 #pragma once
 
 #include "omen_pg.h"
 
 extern "C" {
+#include "access/relscan.h"
 #include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "utils/rel.h"
 }
 
+// ---- cold TIDs -------------------------------------------------------------------------------
+constexpr BlockNumber kColdFirstBlock = BlockNumber(1) << 31;
+constexpr uint32 kColdRowsPerBlock = 291;  // MaxHeapTuplesPerPage: TID bitmaps accept the offsets
+constexpr uint32 kColdBlocksPerBatch = 16;
+constexpr uint32 kColdMaxBatchRows = kColdRowsPerBlock * kColdBlocksPerBatch;  // 4656
+
+static inline bool tiered_is_cold_block(BlockNumber b) { return b >= kColdFirstBlock && b != InvalidBlockNumber; }
+static inline bool tiered_is_cold(ItemPointer tid) { return tiered_is_cold_block(ItemPointerGetBlockNumberNoCheck(tid)); }
+// The first block of the batch that holds virtual block b.
+static inline BlockNumber tiered_batch_first(BlockNumber b) {
+  return b - (b - kColdFirstBlock) % kColdBlocksPerBatch;
+}
+// Row i of the batch starting at `first`, as a TID, and back.
+static inline void tiered_row_tid(BlockNumber first, uint32 row, ItemPointer tid) {
+  ItemPointerSet(tid, first + row / kColdRowsPerBlock, OffsetNumber(row % kColdRowsPerBlock + 1));
+}
+static inline uint32 tiered_tid_row(ItemPointer tid) {
+  BlockNumber b = ItemPointerGetBlockNumberNoCheck(tid);
+  return (b - tiered_batch_first(b)) * kColdRowsPerBlock + ItemPointerGetOffsetNumberNoCheck(tid) - 1;
+}
+
+// Module load (_PG_init): the executor hook that keeps bitmap scans from prefetching cold blocks.
+void tiered_init(void);
+
+// ---- the routine (tiered.cpp) ----------------------------------------------------------------
 // The routine of `tiered` (built on first use from heap's; constant afterwards).
 const TableAmRoutine* tiered_routine(void);
-
-// True when `rel` is a tiered table (its table AM routine is tiered's).
 static inline bool tiered_is_tiered(Relation rel) { return rel->rd_tableam == tiered_routine(); }
+// ERROR (42809) unless rel is a tiered table; `what` names the operation.
+void tiered_check_tiered(Relation rel, const char* what);
+
+// ---- the extension's tables (tiered_cold.cpp) --------------------------------------------------
+// Columns of omendb.tier_batch.
+enum TierBatchAttr {
+  kBatchRelid = 1,
+  kBatchRelnode,
+  kBatchFirst,
+  kBatchRows,
+  kBatchDeleted,
+  kBatchMovedAt,
+  kBatchPayload,
+  kBatchHotBytes
+};
+constexpr int kBatchNatts = 8;
+// OID of omendb.<name> (ERROR if the extension's schema is missing).
+Oid tiered_catalog(const char* name);
+// Runs `sql` through SPI as the owner of the extension's tables (they are internal storage: the
+// caller needs no privilege on them), in a security-restricted context. Returns SPI_processed;
+// with `keep`, the caller reads SPI_tuptable and calls SPI_finish itself.
+uint64 tiered_catalog_spi(const char* sql, int nargs, Oid* types, Datum* values, bool keep);
+
+// The policy of a tiered table (omendb.tier_policy), read by tiered_policy_get.
+struct TierPolicy {
+  AttrNumber tier_attnum;
+  Oid tier_type;
+  bool has_cold_after;
+  Datum cold_after;  // an Interval*, palloc'd
+  AttrNumber order_attnum;  // 0: none
+  int32 batch_rows;
+};
+bool tiered_policy_get(Relation rel, TierPolicy* out);
+
+// One batch version visible to a snapshot, as read from omendb.tier_batch.
+struct ColdBatch {
+  BlockNumber first;   // first virtual block
+  uint32 nrows;
+  ItemPointerData tid;  // of the batch tuple in omendb.tier_batch
+  bytea* deleted;       // detoasted, or nullptr: no row deleted
+  bytea* payload;       // detoasted
+};
+static inline bool cold_row_deleted(const ColdBatch* b, uint32 row) {
+  return b->deleted != nullptr && row / 8 < VARSIZE_ANY_EXHDR(b->deleted) &&
+         ((reinterpret_cast<const uint8*>(VARDATA_ANY(b->deleted))[row / 8] >> (row % 8)) & 1);
+}
+
+// Reader of one tiered table's cold tier: the extension's batch table and its key index, opened
+// for the reader's life, and the last batch decoded (reused while the same version is asked for).
+// Lives in the memory context current at cold_open; cold_close releases it.
+struct ColdReader;
+ColdReader* cold_open(Relation rel);
+void cold_close(ColdReader* r);
+// The version of batch `first` visible to `snapshot`; false if none.
+bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* out);
+// Stores row `row` of `b` (decoded, or reused) in `slot` as a heap tuple with t_self = its TID.
+void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlot* slot);
+// Cold point fetch: the row at `tid` if its batch version visible to `snapshot` has it undeleted.
+bool cold_fetch(ColdReader* r, ItemPointer tid, Snapshot snapshot, TupleTableSlot* slot);
+// Batches of the table in block order, visible to `snapshot`: begin, next (false at the end), end.
+void cold_batches_begin(ColdReader* r, Snapshot snapshot);
+bool cold_batches_next(ColdReader* r, ColdBatch* out);
+bool cold_batches_prev(ColdReader* r, ColdBatch* out);
+// Decodes batch `b` (just read) to check it; returns why it is corrupt, or nullptr.
+const char* cold_check(ColdReader* r, const ColdBatch* b);
+void cold_batches_end(ColdReader* r);
+
+// ---- rows <-> batch payloads (tiered_codec.cpp) ------------------------------------------------
+// Accumulates rows of one table and encodes them into a payload. Lives in the current context.
+struct BatchBuilder;
+BatchBuilder* batch_builder_create(TupleDesc desc, uint32 capacity);
+// Adds the slot's row (values copied, TOASTed values fetched); returns the row count.
+uint32 batch_builder_add(BatchBuilder* b, TupleTableSlot* slot);
+uint32 batch_builder_rows(const BatchBuilder* b);
+// The payload of the rows added since the last reset (palloc'd bytea), then resets.
+bytea* batch_builder_finish(BatchBuilder* b);
+void batch_builder_free(BatchBuilder* b);
+
+// Decodes payloads of one table's batches; forms heap tuples of their rows.
+struct BatchDecoder;
+BatchDecoder* batch_decoder_create(TupleDesc desc);
+void batch_decoder_free(BatchDecoder* d);
+// Decodes `payload` (ERROR XX001 naming `rel` if it is corrupt or not of desc's columns).
+void batch_decoder_load(BatchDecoder* d, Relation rel, const bytea* payload);
+// The same; returns why the payload was refused (valid until the next load), or nullptr.
+const char* batch_decoder_try_load(BatchDecoder* d, const bytea* payload);
+uint32 batch_decoder_rows(const BatchDecoder* d);
+// Row `row` of the loaded batch as a heap tuple in the current memory context.
+HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row);
+
+// ---- checks (tiered_verify.cpp) -----------------------------------------------------------------
+// omendb_tier_verify's work: returns the live cold rows checked.
+int64 tiered_verify_cold(Relation rel);
+
+// ---- scans (tiered_scan.cpp), fetches (tiered_fetch.cpp) -----------------------------------------
+void tiered_scan_callbacks(TableAmRoutine* r);
+void tiered_fetch_callbacks(TableAmRoutine* r);
+// Feeds every cold row (of the batches not yet claimed by another participant when `scan` is a
+// parallel tiered scan) to an index build callback; returns the row count.
+double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo* index_info,
+                               IndexBuildCallback callback, void* callback_state, TableScanDesc scan);
+// The heap scan inside a tiered scan (or `scan` itself when it is not one); call before presenting
+// heap's routine on the relation.
+TableScanDesc tiered_heap_scan(TableScanDesc scan);
+// Frees a tiered scan whose heap scan was ended by heap code (heap's index build ends its scan).
+void tiered_scan_release(TableScanDesc scan);
 
 extern "C" {
 Datum tiered_handler(PG_FUNCTION_ARGS);
+Datum omendb_tier_set_policy(PG_FUNCTION_ARGS);
+Datum omendb_tier_move(PG_FUNCTION_ARGS);
+Datum omendb_tier_stats(PG_FUNCTION_ARGS);
+Datum omendb_tier_verify(PG_FUNCTION_ARGS);
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# bench/tiered_bench.sh: table AM `tiered` against heap, same data, same run (docs/tiered.md).
+#
+#   sudo bash bench/tiered_bench.sh              # ROWS=1000000 DURATION=10 CLIENTS=2
+#   sudo ROWS=10000000 bash bench/tiered_bench.sh
+#
+# A time-series table (id int8, ts timestamptz at 1 s steps, device int, two float8, a short text)
+# loaded twice: `hh` (heap) and `tt` (tiered), each with a btree on id and a learned index on ts.
+# Then every row of `tt` is moved cold (one backend, timed). Reported, each with its ratio to heap:
+#   cold bytes (batches + their TOAST) / heap bytes of the same rows     target <= 0.2
+#   move throughput, rows/s, one backend                                 target >= 500K
+#   full-table aggregate (seq scan), ms, median of REPEATS               target <= 1.0x heap
+#   point lookups through the btree and through the learned index, cold, random keys, pgbench TPS
+#                                                                        target >= 0.5x heap
+#   1000-row ranges through the learned index on ts, cold, pgbench TPS   target >= 1.0x heap
+#   pgbench TPC-B-like (pgbench -i, tables converted to tiered, all hot) target >= 0.95x heap
+# Writes bench/out/tiered_bench.csv. Environment: ROWS DURATION CLIENTS REPEATS PGBIN OMEN_SKIP_INSTALL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-1000000}
+DURATION=${DURATION:-10}
+CLIENTS=${CLIENTS:-2}
+REPEATS=${REPEATS:-3}
+export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+if [ "$(id -u)" -ne 0 ]; then echo "tiered_bench.sh: needs root (starts a cluster as postgres)" >&2; exit 1; fi
+if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
+  make -s -j2 PG_CONFIG="$PGBIN/pg_config" >/dev/null
+  make -s install PG_CONFIG="$PGBIN/pg_config" >/dev/null
+fi
+export CLUSTER_OPTS="-c shared_buffers=$(( ROWS * 400 / 1048576 < 256 ? 256 : ROWS * 400 / 1048576 ))MB \
+ -c maintenance_work_mem=512MB -c max_parallel_workers_per_gather=0 -c jit=off -c autovacuum=off \
+ -c max_wal_size=16GB -c checkpoint_timeout=1h"
+source tests/pgcluster.sh
+q() { cluster_psql -At -q "$@"; }
+mkdir -p bench/out
+csv=bench/out/tiered_bench.csv
+echo "metric,heap,tiered,ratio,target" >"$csv"
+
+echo "== loading $ROWS rows twice (heap hh, tiered tt)"
+q <<SQL
+CREATE EXTENSION omendb;
+CREATE TABLE hh (id int8, ts timestamptz, device int, v1 float8, v2 float8, note text);
+INSERT INTO hh SELECT g, '2020-01-01'::timestamptz + g * interval '1 second', (g * 7919) % 1000,
+                      (g % 100000) * 0.01, sin(g) * 100, 'dev-' || ((g * 7919) % 1000)
+FROM generate_series(1, $ROWS::bigint) g;
+CREATE TABLE tt (LIKE hh) USING tiered;
+INSERT INTO tt SELECT * FROM hh;
+CREATE INDEX hh_id ON hh (id);
+CREATE INDEX tt_id ON tt (id);
+CREATE INDEX hh_ts ON hh USING learned (ts);
+CREATE INDEX tt_ts ON tt USING learned (ts);
+VACUUM (FREEZE, ANALYZE) hh;
+VACUUM (FREEZE, ANALYZE) tt;
+SELECT omendb_tier_set_policy('tt', 'ts', batch_rows => 1000);
+CHECKPOINT;
+SQL
+
+ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{b / a:.3f}' if a else 'nan')" "$1" "$2"; }
+row() {  # metric heap tiered target
+  local r; r=$(ratio "$2" "$3")
+  printf '%-44s %14s %14s %8s   %s\n' "$1" "$2" "$3" "$r" "$4"
+  echo "$1,$2,$3,$r,$4" >>"$csv"
+}
+
+echo "== moving every row of tt cold (one backend)"
+t0=$(date +%s.%N)
+moved=$(q -c "SELECT omendb_tier_move('tt', now() - '2100-01-01'::timestamptz)")
+t1=$(date +%s.%N)
+rate=$(python3 -c "print(int($moved / ($t1 - $t0)))")
+q -c "VACUUM ANALYZE tt"
+heap_bytes=$(q -c "SELECT pg_table_size('hh')")
+cold_bytes=$(q -c "SELECT cold_bytes FROM omendb_tier_stats('tt')")
+verify=$(q -c "SELECT omendb_tier_verify('tt')")
+[ "$verify" = "$ROWS" ] || { echo "verify counted $verify cold rows, expected $ROWS" >&2; exit 1; }
+
+printf '\n%-44s %14s %14s %8s   %s\n' "$ROWS rows" heap tiered ratio target
+row "bytes of the rows (cold: batches + TOAST)" "$heap_bytes" "$cold_bytes" "<= 0.2"
+row "move, rows/s (one backend; heap: rows)" "$moved" "$rate" ">= 500000 rows/s"
+
+median_ms() {  # table: median wall ms of the aggregate over REPEATS runs
+  for _ in $(seq "$REPEATS"); do
+    q -c '\timing on' -c "SELECT count(*), sum(v1), avg(v2), max(ts) FROM $1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+  done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+median_ms hh >/dev/null; median_ms tt >/dev/null   # warm both
+row "full-table aggregate, ms (median)" "$(median_ms hh)" "$(median_ms tt)" "<= 1.0"
+
+tps() {  # table script-body -> TPS
+  local f; f=$(as_pg mktemp /tmp/omendb-bench.XXXXXX.sql)
+  printf '%s\n' "${2//TBL/$1}" | as_pg tee "$f" >/dev/null
+  as_pg "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" -f "$f" postgres 2>/dev/null |
+    sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+point_id="\\set k random(1, $ROWS)
+SELECT * FROM TBL WHERE id = :k;"
+point_ts="\\set k random(1, $ROWS)
+SELECT * FROM TBL WHERE ts = '2020-01-01'::timestamptz + :k * interval '1 second';"
+range_ts="\\set k random(1, $(( ROWS - 1000 )))
+SELECT count(*), sum(v1) FROM TBL WHERE ts >= '2020-01-01'::timestamptz + :k * interval '1 second' AND ts < '2020-01-01'::timestamptz + (:k + 1000) * interval '1 second';"
+row "point lookup via btree, cold, TPS" "$(tps hh "$point_id")" "$(tps tt "$point_id")" ">= 0.5"
+row "point lookup via learned, cold, TPS" "$(tps hh "$point_ts")" "$(tps tt "$point_ts")" ">= 0.5"
+row "1000-row range via learned, cold, TPS" "$(tps hh "$range_ts")" "$(tps tt "$range_ts")" ">= 1.0"
+
+echo "== pgbench TPC-B-like, all hot (heap database vs tiered database)"
+q -c "CREATE DATABASE bh" -c "CREATE DATABASE bt"
+as_pg "$PGBIN/pgbench" -i -q -s 5 bh >/dev/null 2>&1
+as_pg "$PGBIN/pgbench" -i -q -s 5 bt >/dev/null 2>&1
+cluster_psql -d bt -q -c "CREATE EXTENSION omendb" \
+  -c "ALTER TABLE pgbench_accounts SET ACCESS METHOD tiered" -c "ALTER TABLE pgbench_branches SET ACCESS METHOD tiered" \
+  -c "ALTER TABLE pgbench_tellers SET ACCESS METHOD tiered" -c "ALTER TABLE pgbench_history SET ACCESS METHOD tiered" \
+  -c "VACUUM ANALYZE"
+cluster_psql -d bh -q -c "VACUUM ANALYZE"
+tpcb() { as_pg "$PGBIN/pgbench" -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$1" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+row "pgbench TPC-B-like, all hot, TPS" "$(tpcb bh)" "$(tpcb bt)" ">= 0.95"
+echo "csv: $csv"

@@ -1,0 +1,195 @@
+// Reading a tiered table's cold tier: its batches in omendb.tier_batch, found through the key
+// index (relnode, first_block) under the caller's snapshot, so Postgres MVCC decides which version
+// of a batch (its delete bitmap) a scan sees; the last batch decoded is kept for the next row.
+#include "tiered.h"
+
+extern "C" {
+#include "access/detoast.h"
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+}
+
+struct ColdReader {
+  Relation rel;  // the tiered table
+  Oid relnode;
+  Relation batches, key;  // omendb.tier_batch and its (relnode, first_block) index
+  TupleTableSlot* batch_slot;
+  BatchDecoder* dec;
+  bool loaded;  // dec holds the payload of batch loaded_first (a batch's payload never changes:
+  BlockNumber loaded_first;  // its versions differ only in the delete bitmap; slots are never reused)
+  MemoryContext batch_cxt;  // the detoasted fields of the batch found last
+  IndexScanDesc iter;       // cold_batches_*
+  // cold_fetch's last lookup: under one MVCC snapshot (same command) a batch's visible version
+  // cannot change, so consecutive fetches from one batch look it up once.
+  bool last_valid, last_found;
+  BlockNumber last_first;
+  Snapshot last_snapshot;
+  CommandId last_curcid;
+  ColdBatch last;
+};
+
+Oid tiered_catalog(const char* name) {
+  Oid nsp = get_namespace_oid("omendb", true);
+  Oid rel = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+  if (!OidIsValid(rel))
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("relation \"omendb.%s\" does not exist", name),
+                    errhint("Tiered tables need the omendb extension: CREATE EXTENSION omendb, or ALTER EXTENSION "
+                            "omendb UPDATE.")));
+  return rel;
+}
+
+ColdReader* cold_open(Relation rel) {
+  auto* r = static_cast<ColdReader*>(palloc0(sizeof(ColdReader)));
+  r->rel = rel;
+  r->relnode = rel->rd_node.relNode;
+  r->batches = table_open(tiered_catalog("tier_batch"), AccessShareLock);
+  r->key = index_open(tiered_catalog("tier_batch_key"), AccessShareLock);
+  r->batch_slot = table_slot_create(r->batches, nullptr);
+  r->dec = batch_decoder_create(RelationGetDescr(rel));
+  r->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered cold batch", ALLOCSET_DEFAULT_SIZES);
+  return r;
+}
+
+void cold_close(ColdReader* r) {
+  if (r->iter != nullptr) cold_batches_end(r);
+  ExecDropSingleTupleTableSlot(r->batch_slot);
+  index_close(r->key, AccessShareLock);
+  table_close(r->batches, AccessShareLock);
+  batch_decoder_free(r->dec);
+  MemoryContextDelete(r->batch_cxt);
+}
+
+namespace {
+
+// Copies the fields of the batch tuple in r->batch_slot into *out (detoasted into batch_cxt).
+void read_batch(ColdReader* r, ColdBatch* out) {
+  TupleTableSlot* s = r->batch_slot;
+  bool null;
+  int64 first = DatumGetInt64(slot_getattr(s, kBatchFirst, &null));
+  int32 nrows = DatumGetInt32(slot_getattr(s, kBatchRows, &null));
+  if (first < kColdFirstBlock || first >= static_cast<int64>(InvalidBlockNumber) - kColdBlocksPerBatch ||
+      (first - kColdFirstBlock) % kColdBlocksPerBatch != 0 || nrows < 0 || static_cast<uint32>(nrows) > kColdMaxBatchRows)
+    ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                    errmsg("cold batch of tiered table \"%s\" has an invalid block range or row count",
+                           RelationGetRelationName(r->rel))));
+  MemoryContextReset(r->batch_cxt);
+  bool decoded = r->loaded && r->loaded_first == static_cast<BlockNumber>(first);
+  MemoryContext old = MemoryContextSwitchTo(r->batch_cxt);
+  Datum del = slot_getattr(s, kBatchDeleted, &null);
+  out->deleted = null ? nullptr : reinterpret_cast<bytea*>(pg_detoast_datum_copy(reinterpret_cast<struct varlena*>(DatumGetPointer(del))));
+  // The payload is needed only to decode a batch not decoded yet.
+  Datum payload = slot_getattr(s, kBatchPayload, &null);
+  out->payload = decoded ? nullptr
+                           : reinterpret_cast<bytea*>(pg_detoast_datum_copy(reinterpret_cast<struct varlena*>(DatumGetPointer(payload))));
+  MemoryContextSwitchTo(old);
+  out->first = static_cast<BlockNumber>(first);
+  out->nrows = static_cast<uint32>(nrows);
+  out->tid = s->tts_tid;
+}
+
+}  // namespace
+
+bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* out) {
+  r->last_valid = false;  // read_batch replaces the fields the cached lookup points to
+  ScanKeyData keys[2];
+  ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(r->relnode));
+  ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(static_cast<int64>(first)));
+  IndexScanDesc scan = index_beginscan(r->batches, r->key, snapshot, 2, 0);
+  index_rescan(scan, keys, 2, nullptr, 0);
+  bool found = index_getnext_slot(scan, ForwardScanDirection, r->batch_slot);
+  if (found) read_batch(r, out);
+  index_endscan(scan);
+  return found;
+}
+
+void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlot* slot) {
+  if (!r->loaded || r->loaded_first != b->first) {
+    Assert(b->payload != nullptr);
+    r->loaded = false;  // until the load succeeds
+    batch_decoder_load(r->dec, r->rel, b->payload);
+    if (batch_decoder_rows(r->dec) != b->nrows)
+      ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                      errmsg("cold batch of tiered table \"%s\" holds %u rows, its catalog row says %u",
+                             RelationGetRelationName(r->rel), batch_decoder_rows(r->dec), b->nrows)));
+    r->loaded = true;
+    r->loaded_first = b->first;
+  }
+  HeapTuple tuple = batch_decoder_row(r->dec, row);
+  // A cold row reads as a frozen tuple: its batch's visibility was checked by the caller.
+  HeapTupleHeaderSetXmin(tuple->t_data, FrozenTransactionId);
+  HeapTupleHeaderSetXmax(tuple->t_data, InvalidTransactionId);
+  HeapTupleHeaderSetCmin(tuple->t_data, FirstCommandId);
+  tuple->t_data->t_infomask |= HEAP_XMIN_FROZEN | HEAP_XMAX_INVALID;
+  tiered_row_tid(b->first, row, &tuple->t_self);
+  tuple->t_data->t_ctid = tuple->t_self;
+  tuple->t_tableOid = RelationGetRelid(r->rel);
+  // Heap's slots: a buffer slot takes a copy of a tuple that has no buffer (ExecForceStoreHeapTuple).
+  ExecForceStoreHeapTuple(tuple, slot, true);
+  slot->tts_tid = tuple->t_self;
+  slot->tts_tableOid = RelationGetRelid(r->rel);
+}
+
+bool cold_fetch(ColdReader* r, ItemPointer tid, Snapshot snapshot, TupleTableSlot* slot) {
+  BlockNumber first = tiered_batch_first(ItemPointerGetBlockNumberNoCheck(tid));
+  if (!(r->last_valid && r->last_first == first && IsMVCCSnapshot(snapshot) && r->last_snapshot == snapshot &&
+        r->last_curcid == snapshot->curcid)) {
+    bool found = cold_find(r, first, snapshot, &r->last);
+    r->last_valid = true;
+    r->last_found = found;
+    r->last_first = first;
+    r->last_snapshot = snapshot;
+    r->last_curcid = snapshot->curcid;
+  }
+  if (!r->last_found) return false;
+  uint32 row = tiered_tid_row(tid);
+  if (row >= r->last.nrows || cold_row_deleted(&r->last, row)) return false;
+  cold_store_row(r, &r->last, row, slot);
+  return true;
+}
+
+void cold_batches_begin(ColdReader* r, Snapshot snapshot) {
+  ScanKeyData key;
+  ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(r->relnode));
+  r->iter = index_beginscan(r->batches, r->key, snapshot, 1, 0);
+  index_rescan(r->iter, &key, 1, nullptr, 0);
+}
+
+bool cold_batches_next(ColdReader* r, ColdBatch* out) {
+  r->last_valid = false;
+  if (!index_getnext_slot(r->iter, ForwardScanDirection, r->batch_slot)) return false;
+  read_batch(r, out);
+  return true;
+}
+
+bool cold_batches_prev(ColdReader* r, ColdBatch* out) {
+  r->last_valid = false;
+  if (!index_getnext_slot(r->iter, BackwardScanDirection, r->batch_slot)) return false;
+  read_batch(r, out);
+  return true;
+}
+
+void cold_batches_end(ColdReader* r) {
+  index_endscan(r->iter);
+  r->iter = nullptr;
+}
+
+const char* cold_check(ColdReader* r, const ColdBatch* b) {
+  if (b->payload == nullptr) return nullptr;  // decoded already by this reader
+  r->loaded = false;
+  const char* why = batch_decoder_try_load(r->dec, b->payload);
+  if (why != nullptr) return why;
+  if (batch_decoder_rows(r->dec) != b->nrows) return "its payload holds another row count than its catalog row";
+  r->loaded = true;
+  r->loaded_first = b->first;
+  return nullptr;
+}

@@ -1,0 +1,373 @@
+// Scans of a tiered table. A TieredScan wraps heap's scan descriptor: heap's callbacks get heap's
+// own descriptor (its base fields kept in step with ours: the executor may swap the snapshot, as a
+// parallel bitmap scan does). Sequential scans read the hot tier, then the cold batches in block
+// order (parallel ones hand batches out one at a time through a counter after heap's shared
+// state); bitmap scans read virtual blocks from their batch. Sample, analyze and TID-range scans
+// see the hot tier only (docs/tiered.md).
+#include "tiered.h"
+
+extern "C" {
+#include "access/heapam.h"
+#include "access/valid.h"
+#include "catalog/index.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
+#include "port/atomics.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+}
+
+namespace {
+
+struct TieredParallel {
+  pg_atomic_uint64 next_batch;  // ordinal of the next cold batch to hand out
+};
+
+struct TieredScan {
+  TableScanDescData base;
+  TableScanDesc heap;
+  MemoryContext cxt;
+  ColdReader* cold;
+  // sequential scans: 0 = hot tier, 1 = cold batches, 2 = done (forward)
+  int phase;
+  ColdBatch batch;
+  bool have_batch;
+  int64 row;         // current row of `batch` (-1: before the first)
+  uint64 ordinal;    // ordinal of `batch` among the table's batches
+  TieredParallel* par;
+  // bitmap scans: the rows of one cold virtual block
+  bool bm_cold;
+  uint32 bm_rows[kColdRowsPerBlock];
+  int bm_n, bm_next;
+};
+
+const TableAmRoutine* heap_am() { return GetHeapamTableAmRoutine(); }
+
+Size heap_pscan_size(Relation rel) { return MAXALIGN(heap_am()->parallelscan_estimate(rel)); }
+
+TieredParallel* parallel_state(Relation rel, ParallelTableScanDesc pscan) {
+  return reinterpret_cast<TieredParallel*>(reinterpret_cast<char*>(pscan) + heap_pscan_size(rel));
+}
+
+TieredScan* ts(TableScanDesc scan) { return reinterpret_cast<TieredScan*>(scan); }
+
+// Our base fields -> heap's (the executor writes ours), and back after heap changed its own.
+void sync_down(TieredScan* s) {
+  s->heap->rs_snapshot = s->base.rs_snapshot;
+  s->heap->rs_flags = s->base.rs_flags;
+}
+void sync_up(TieredScan* s) { s->base = *s->heap; }
+
+ColdReader* cold_of(TieredScan* s) {
+  if (s->cold == nullptr) {
+    MemoryContext old = MemoryContextSwitchTo(s->cxt);
+    s->cold = cold_open(s->base.rs_rd);
+    MemoryContextSwitchTo(old);
+  }
+  return s->cold;
+}
+
+void reset_cold(TieredScan* s) {
+  if (s->cold != nullptr) {
+    cold_close(s->cold);
+    s->cold = nullptr;
+    MemoryContextReset(s->cxt);
+  }
+  s->phase = 0;
+  s->have_batch = false;
+  s->ordinal = 0;
+  s->bm_cold = false;
+}
+
+// The next batch in `dir` that this participant may read; false at the end.
+bool next_batch(TieredScan* s, ScanDirection dir) {
+  ColdReader* r = cold_of(s);
+  if (!s->have_batch && s->phase == 1 && s->ordinal == 0) {
+    // In the scan's context: callers may run the scan in a per-tuple context (ALTER TABLE's rewrite).
+    MemoryContext old = MemoryContextSwitchTo(s->cxt);
+    cold_batches_begin(r, s->base.rs_snapshot);
+    MemoryContextSwitchTo(old);
+  }
+  uint64 want = s->par != nullptr ? pg_atomic_fetch_add_u64(&s->par->next_batch, 1) : 0;
+  for (;;) {
+    bool got = ScanDirectionIsForward(dir) ? cold_batches_next(r, &s->batch) : cold_batches_prev(r, &s->batch);
+    if (!got) return s->have_batch = false;
+    s->ordinal++;
+    if (s->par == nullptr || s->ordinal - 1 == want) break;
+  }
+  s->have_batch = true;
+  s->row = ScanDirectionIsForward(dir) ? -1 : static_cast<int64>(s->batch.nrows);
+  return true;
+}
+
+// The next undeleted cold row in `dir`, stored in `slot`; false when the cold tier is done.
+bool next_cold(TieredScan* s, ScanDirection dir, TupleTableSlot* slot) {
+  int step = ScanDirectionIsForward(dir) ? 1 : -1;
+  for (;;) {
+    if (!s->have_batch && !next_batch(s, dir)) return false;
+    for (s->row += step; s->row >= 0 && s->row < s->batch.nrows; s->row += step) {
+      CHECK_FOR_INTERRUPTS();
+      if (cold_row_deleted(&s->batch, static_cast<uint32>(s->row))) continue;
+      cold_store_row(s->cold, &s->batch, static_cast<uint32>(s->row), slot);
+      if (s->base.rs_nkeys > 0) {
+        HeapTuple t = ExecFetchSlotHeapTuple(slot, false, nullptr);
+        bool match;
+        HeapKeyTest(t, RelationGetDescr(s->base.rs_rd), s->base.rs_nkeys, s->base.rs_key, match);
+        if (!match) continue;
+      }
+      return true;
+    }
+    s->have_batch = false;
+  }
+}
+
+TableScanDesc scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKeyData* key, ParallelTableScanDesc pscan,
+                         uint32 flags) {
+  auto* s = static_cast<TieredScan*>(palloc0(sizeof(TieredScan)));
+  s->heap = heap_am()->scan_begin(rel, snapshot, nkeys, key, pscan, flags);
+  sync_up(s);
+  s->cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered scan", ALLOCSET_DEFAULT_SIZES);
+  s->par = pscan != nullptr ? parallel_state(rel, pscan) : nullptr;
+  return &s->base;
+}
+
+void scan_end(TableScanDesc scan) {
+  TieredScan* s = ts(scan);
+  sync_down(s);
+  heap_am()->scan_end(s->heap);
+  reset_cold(s);
+  MemoryContextDelete(s->cxt);
+  pfree(s);
+}
+
+void scan_rescan(TableScanDesc scan, ScanKeyData* key, bool set_params, bool allow_strat, bool allow_sync,
+                 bool allow_pagemode) {
+  TieredScan* s = ts(scan);
+  sync_down(s);
+  heap_am()->scan_rescan(s->heap, key, set_params, allow_strat, allow_sync, allow_pagemode);
+  sync_up(s);
+  reset_cold(s);
+}
+
+bool scan_getnextslot(TableScanDesc scan, ScanDirection dir, TupleTableSlot* slot) {
+  TieredScan* s = ts(scan);
+  if (s->phase == 0) {
+    sync_down(s);
+    if (heap_am()->scan_getnextslot(s->heap, dir, slot)) return true;
+    if (ScanDirectionIsBackward(dir)) return false;
+    s->phase = 1;
+  } else if (s->phase == 2) {
+    if (ScanDirectionIsForward(dir)) return false;
+    s->phase = 1;  // backward from past the end: the cold tier from its end
+  }
+  if (next_cold(s, dir, slot)) return true;
+  if (ScanDirectionIsForward(dir)) {
+    s->phase = 2;
+    ExecClearTuple(slot);
+    return false;
+  }
+  // backward past the first cold row: the hot tier from its end
+  s->phase = 0;
+  if (s->cold != nullptr) cold_batches_end(s->cold);
+  s->ordinal = 0;
+  sync_down(s);
+  return heap_am()->scan_getnextslot(s->heap, dir, slot);
+}
+
+bool bitmap_next_block(TableScanDesc scan, TBMIterateResult* tbmres) {
+  TieredScan* s = ts(scan);
+  BlockNumber b = tbmres->blockno;
+  s->bm_cold = tiered_is_cold_block(b);
+  if (!s->bm_cold) {
+    sync_down(s);
+    return heap_am()->scan_bitmap_next_block(s->heap, tbmres);
+  }
+  BlockNumber first = tiered_batch_first(b);
+  if (!s->have_batch || s->batch.first != first) {
+    s->have_batch = cold_find(cold_of(s), first, s->base.rs_snapshot, &s->batch);
+    if (!s->have_batch) return false;
+  }
+  uint32 base_row = (b - first) * kColdRowsPerBlock;
+  s->bm_n = s->bm_next = 0;
+  if (tbmres->ntuples >= 0) {
+    for (int i = 0; i < tbmres->ntuples; i++) s->bm_rows[s->bm_n++] = base_row + tbmres->offsets[i] - 1;
+  } else {
+    for (uint32 i = 0; i < kColdRowsPerBlock; i++) s->bm_rows[s->bm_n++] = base_row + i;
+  }
+  return true;
+}
+
+bool bitmap_next_tuple(TableScanDesc scan, TBMIterateResult* tbmres, TupleTableSlot* slot) {
+  TieredScan* s = ts(scan);
+  if (!s->bm_cold) return heap_am()->scan_bitmap_next_tuple(s->heap, tbmres, slot);
+  while (s->bm_next < s->bm_n) {
+    uint32 row = s->bm_rows[s->bm_next++];
+    if (row >= s->batch.nrows || cold_row_deleted(&s->batch, row)) continue;
+    cold_store_row(s->cold, &s->batch, row, slot);
+    return true;
+  }
+  return false;
+}
+
+// Hot-tier only scans: heap's callbacks on heap's descriptor.
+bool sample_next_block(TableScanDesc scan, SampleScanState* st) {
+  sync_down(ts(scan));
+  return heap_am()->scan_sample_next_block(ts(scan)->heap, st);
+}
+bool sample_next_tuple(TableScanDesc scan, SampleScanState* st, TupleTableSlot* slot) {
+  return heap_am()->scan_sample_next_tuple(ts(scan)->heap, st, slot);
+}
+bool analyze_next_block(TableScanDesc scan, BlockNumber blockno, BufferAccessStrategy bstrategy) {
+  return heap_am()->scan_analyze_next_block(ts(scan)->heap, blockno, bstrategy);
+}
+bool analyze_next_tuple(TableScanDesc scan, TransactionId oldest_xmin, double* liverows, double* deadrows,
+                        TupleTableSlot* slot) {
+  return heap_am()->scan_analyze_next_tuple(ts(scan)->heap, oldest_xmin, liverows, deadrows, slot);
+}
+void set_tidrange(TableScanDesc scan, ItemPointer mintid, ItemPointer maxtid) {
+  TieredScan* s = ts(scan);
+  heap_am()->scan_set_tidrange(s->heap, mintid, maxtid);
+  sync_up(s);
+}
+bool getnextslot_tidrange(TableScanDesc scan, ScanDirection dir, TupleTableSlot* slot) {
+  sync_down(ts(scan));
+  return heap_am()->scan_getnextslot_tidrange(ts(scan)->heap, dir, slot);
+}
+
+Size parallelscan_estimate(Relation rel) { return heap_pscan_size(rel) + sizeof(TieredParallel); }
+
+Size parallelscan_initialize(Relation rel, ParallelTableScanDesc pscan) {
+  heap_am()->parallelscan_initialize(rel, pscan);
+  pg_atomic_init_u64(&parallel_state(rel, pscan)->next_batch, 0);
+  return parallelscan_estimate(rel);
+}
+
+void parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan) {
+  heap_am()->parallelscan_reinitialize(rel, pscan);
+  pg_atomic_write_u64(&parallel_state(rel, pscan)->next_batch, 0);
+}
+
+bool tuple_tid_valid(TableScanDesc scan, ItemPointer tid) {
+  // A cold TID is checked when its row is fetched (a TID scan then finds it or not).
+  if (tiered_is_cold(tid)) return ItemPointerIsValid(tid);
+  return heap_am()->tuple_tid_valid(ts(scan)->heap, tid);
+}
+
+void tuple_get_latest_tid(TableScanDesc scan, ItemPointer tid) {
+  if (tiered_is_cold(tid)) return;  // cold rows are never updated in place
+  sync_down(ts(scan));
+  heap_am()->tuple_get_latest_tid(ts(scan)->heap, tid);
+}
+
+}  // namespace
+
+double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo* index_info,
+                               IndexBuildCallback callback, void* callback_state, TableScanDesc scan) {
+  // Every version of every batch (SnapshotAny, as heap's build reads dead tuples too), each batch
+  // once: versions of one batch differ only in their delete bitmaps, and an index entry for a
+  // deleted or never committed cold row finds nothing when fetched. A parallel build's
+  // participants take batches in turn, as a parallel scan's do.
+  TieredParallel* par = scan != nullptr ? ts(scan)->par : nullptr;
+  EState* estate = CreateExecutorState();
+  ExprContext* econtext = GetPerTupleExprContext(estate);
+  TupleTableSlot* slot = table_slot_create(table_rel, nullptr);
+  econtext->ecxt_scantuple = slot;
+  ExprState* predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
+  ColdReader* r = cold_open(table_rel);
+  cold_batches_begin(r, SnapshotAny);
+  Datum values[INDEX_MAX_KEYS];
+  bool isnull[INDEX_MAX_KEYS];
+  double rows = 0;
+  uint64 ordinal = 0, want = par != nullptr ? pg_atomic_fetch_add_u64(&par->next_batch, 1) : 0;
+  BlockNumber last = InvalidBlockNumber;
+  ColdBatch b;
+  while (cold_batches_next(r, &b)) {
+    if (b.first == last) continue;
+    last = b.first;
+    if (par != nullptr) {
+      if (ordinal++ != want) continue;
+      want = pg_atomic_fetch_add_u64(&par->next_batch, 1);
+    }
+    for (uint32 row = 0; row < b.nrows; row++) {
+      CHECK_FOR_INTERRUPTS();
+      MemoryContextReset(econtext->ecxt_per_tuple_memory);
+      cold_store_row(r, &b, row, slot);
+      if (predicate != nullptr && !ExecQual(predicate, econtext)) continue;
+      FormIndexDatum(index_info, slot, estate, values, isnull);
+      ItemPointerData tid;
+      tiered_row_tid(b.first, row, &tid);
+      callback(index_rel, &tid, values, isnull, true, callback_state);
+      rows++;
+    }
+  }
+  cold_batches_end(r);
+  cold_close(r);
+  ExecDropSingleTupleTableSlot(slot);
+  FreeExecutorState(estate);
+  return rows;
+}
+
+void tiered_scan_release(TableScanDesc scan) {
+  TieredScan* s = ts(scan);
+  reset_cold(s);
+  MemoryContextDelete(s->cxt);
+  pfree(s);
+}
+
+namespace {
+
+// Bitmap heap scans prefetch by TID block number (PrefetchBuffer), which fails on a cold virtual
+// block ("could not open file ... target block 2147483648"): after the executor starts, bitmap
+// heap scans of tiered tables get a prefetch distance of 0. The previous hook is set once, when
+// the library loads.
+ExecutorStart_hook_type prev_executor_start = nullptr;
+
+bool no_cold_prefetch(PlanState* ps, void* context) {
+  if (ps == nullptr) return false;
+  if (IsA(ps, BitmapHeapScanState)) {
+    auto* b = reinterpret_cast<BitmapHeapScanState*>(ps);
+    if (b->ss.ss_currentRelation != nullptr && tiered_is_tiered(b->ss.ss_currentRelation)) b->prefetch_maximum = 0;
+  }
+  // planstate_tree_walker takes an unprototyped walker (PG15's C signature); through void (*)() as
+  // C's own callers convert it.
+  return planstate_tree_walker(ps, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(no_cold_prefetch)), context);
+}
+
+void executor_start(QueryDesc* qd, int eflags) {
+  if (prev_executor_start != nullptr) prev_executor_start(qd, eflags);
+  else standard_ExecutorStart(qd, eflags);
+  no_cold_prefetch(qd->planstate, nullptr);
+}
+
+}  // namespace
+
+void tiered_init(void) {
+  prev_executor_start = ExecutorStart_hook;
+  ExecutorStart_hook = executor_start;
+}
+
+TableScanDesc tiered_heap_scan(TableScanDesc scan) {
+  return scan != nullptr && tiered_is_tiered(scan->rs_rd) ? ts(scan)->heap : scan;
+}
+
+void tiered_scan_callbacks(TableAmRoutine* r) {
+  r->scan_begin = scan_begin;
+  r->scan_end = scan_end;
+  r->scan_rescan = scan_rescan;
+  r->scan_getnextslot = scan_getnextslot;
+  r->scan_set_tidrange = set_tidrange;
+  r->scan_getnextslot_tidrange = getnextslot_tidrange;
+  r->parallelscan_estimate = parallelscan_estimate;
+  r->parallelscan_initialize = parallelscan_initialize;
+  r->parallelscan_reinitialize = parallelscan_reinitialize;
+  r->tuple_tid_valid = tuple_tid_valid;
+  r->tuple_get_latest_tid = tuple_get_latest_tid;
+  r->scan_bitmap_next_block = bitmap_next_block;
+  r->scan_bitmap_next_tuple = bitmap_next_tuple;
+  r->scan_sample_next_block = sample_next_block;
+  r->scan_sample_next_tuple = sample_next_tuple;
+  r->scan_analyze_next_block = analyze_next_block;
+  r->scan_analyze_next_tuple = analyze_next_tuple;
+}
