@@ -108,8 +108,10 @@ inline double huge_pct_at(const void* p) {
     char key[64];
     double kb = 0;
     if (std::sscanf(line.c_str(), "%63s %lf", key, &kb) != 2) continue;
-    if (std::strcmp(key, "Rss:") == 0) rss = kb;
-    else if (std::strcmp(key, "AnonHugePages:") == 0) huge = kb;
+    if (std::strcmp(key, "Rss:") == 0)
+      rss = kb;
+    else if (std::strcmp(key, "AnonHugePages:") == 0)
+      huge = kb;
   }
   return found ? 100.0 * huge / std::max(1.0, rss) : -1;
 }

@@ -40,10 +40,12 @@ namespace {
 // Epsilon 64, as the learned index's default; its own copy of the keys, on huge pages.
 class PgmIndexRef {
  public:
-  explicit PgmIndexRef(std::vector<uint64_t> keys) : keys_(std::move(keys)), pgm_(keys_.begin(), keys_.end()) {}
+  explicit PgmIndexRef(std::vector<uint64_t> keys)
+      : keys_(std::move(keys)), pgm_(keys_.begin(), keys_.end()) {}
   size_t lower_bound(uint64_t key) const noexcept {
     const auto r = pgm_.search(key);
-    return static_cast<size_t>(std::lower_bound(keys_.begin() + r.lo, keys_.begin() + r.hi, key) - keys_.begin());
+    return static_cast<size_t>(std::lower_bound(keys_.begin() + r.lo, keys_.begin() + r.hi, key) -
+                               keys_.begin());
   }
   size_t size_bytes() const noexcept { return pgm_.size_in_bytes(); }
   const uint64_t* keys() const noexcept { return keys_.data(); }
@@ -98,7 +100,7 @@ struct Options {
   size_t chain = 2'000'000;          // dependent lookups per measurement
   size_t chase_bytes = size_t{1} << 30;
   size_t chase_hops = 5'000'000;  // per round
-  size_t slices = 100;            // per round: the chain and the chase are timed in this many alternating slices
+  size_t slices = 100;  // per round: the chain and the chase are timed in this many alternating slices
   int reps = 3;
   uint64_t seed = 42;
   uint32_t epsilon = 64;
@@ -202,13 +204,13 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--csv")
       o.csv = value();
     else {
-      std::fprintf(
-          stderr,
-          "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal]\n"
-          "                  [--indexes binary-std,learned,btree[,pgm]]\n"
-          "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--chase-hops 5M] [--slices 100]\n"
-          "                  [--reps 3] [--dynamic-max 10M] [--epsilon 64]\n"
-          "                  [--seed 42] [--csv PATH]\n");
+      std::fprintf(stderr,
+                   "usage: core_bench [--sizes 10M,100M] [--dists uniform,lognormal]\n"
+                   "                  [--indexes binary-std,learned,btree[,pgm]]\n"
+                   "                  [--queries 4M] [--chain 2M] [--chase-bytes 1G] [--chase-hops 5M] "
+                   "[--slices 100]\n"
+                   "                  [--reps 3] [--dynamic-max 10M] [--epsilon 64]\n"
+                   "                  [--seed 42] [--csv PATH]\n");
       std::exit(a == "--help" ? 0 : 2);
     }
   }
@@ -260,7 +262,8 @@ inline void end_of_lookup() noexcept {
 #endif
 }
 template <class Index>
-double chain_ns(const Index& idx, std::span<const uint64_t> q, size_t first, size_t lookups, uint64_t* checksum) {
+double chain_ns(const Index& idx, std::span<const uint64_t> q, size_t first, size_t lookups,
+                uint64_t* checksum) {
   const size_t line_mask = q.size() / kChainChoices - 1;
   size_t pos = 0;
   uint64_t sum = 0;
@@ -340,7 +343,9 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
         std::make_shared<const omen::StaticLearnedIndex>(bench::huge_copy(keys), std::vector<uint64_t>{}, mo);
     r.bytes = static_cast<double>(idx->model_bytes());
     const omen::PgmModel& m = idx->model();
-    std::fprintf(stderr, "   learned: %zu segments, directory height %zu, bucket table %zu buckets (%zu wide: their keys take the directory)\n",
+    std::fprintf(stderr,
+                 "   learned: %zu segments, directory height %zu, bucket table %zu buckets (%zu wide: their "
+                 "keys take the directory)\n",
                  m.segment_count(), m.height(), m.bucket_count(), m.wide_bucket_count());
     cs.push_back(make_contender(r, idx, q, out));
   }
@@ -381,7 +386,8 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
     if (!grown.check_invariants() || grown.size() != n) g.correct = false;
     g.bytes = static_cast<double>(grown.model_bytes());
     f.bytes = static_cast<double>(fresh.model_bytes());
-    std::fprintf(stderr, "   dynamic: grown %zu leaves, fresh %zu leaves\n", grown.leaf_count(), fresh.leaf_count());
+    std::fprintf(stderr, "   dynamic: grown %zu leaves, fresh %zu leaves\n", grown.leaf_count(),
+                 fresh.leaf_count());
     cs.push_back(make_contender(f, std::make_shared<const DynamicRef>(std::move(fresh)), q, out));
     cs.push_back(make_contender(g, std::make_shared<const DynamicRef>(std::move(grown)), q, out));
   }
@@ -410,8 +416,10 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
     std::string line = "   huge pages:";
     for (auto& c : cs) {
       const uint64_t* k = nullptr;
-      if (c.row.index == "learned") k = static_cast<const omen::StaticLearnedIndex*>(c.index.get())->keys().data();
-      if (c.row.index == "binary") k = static_cast<const omen::BinarySearchIndex*>(c.index.get())->keys().data();
+      if (c.row.index == "learned")
+        k = static_cast<const omen::StaticLearnedIndex*>(c.index.get())->keys().data();
+      if (c.row.index == "binary")
+        k = static_cast<const omen::BinarySearchIndex*>(c.index.get())->keys().data();
       if (c.row.index == "binary-std") k = static_cast<const StdBinaryRef*>(c.index.get())->keys();
 #ifdef OMEN_BENCH_PGM_INDEX
       if (c.row.index == "pgm") k = static_cast<const PgmIndexRef*>(c.index.get())->keys();
@@ -428,7 +436,8 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
   cs[0].pass(1, true);
   want = out;
   // The chain runs in o.slices slices of `slice` lookups, alternating with slices of the chase.
-  const size_t slice = std::max<size_t>(1, o.chain / o.slices), hops = std::max<size_t>(1, o.chase_hops / o.slices);
+  const size_t slice = std::max<size_t>(1, o.chain / o.slices),
+               hops = std::max<size_t>(1, o.chase_hops / o.slices);
   auto sliced_sum = [&](Contender& c) {
     uint64_t total = 0;
     for (size_t s = 0; s < o.slices; ++s) {
@@ -444,7 +453,8 @@ void run_set(const Options& o, bench::PointerChase& chase, const std::string& di
   {  // ...itself checked against std::lower_bound on a spread sample of the probes.
     auto sorted = static_cast<const omen::BinarySearchIndex*>(cs[0].index.get())->keys();
     for (size_t i = 0; i < q.size(); i += 401)
-      if (want[i] != static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), q[i]) - sorted.begin()))
+      if (want[i] !=
+          static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), q[i]) - sorted.begin()))
         cs[0].row.correct = false;
   }
   for (auto& c : cs) {
@@ -586,9 +596,9 @@ void targets(const std::vector<Row>& rows, uint32_t epsilon) {
     const std::string ind_also =
         ind_other ? std::string("; ") + name(ind_other) + fmt(" %.2f M/s", ind_other->loop1 / 1e6) : "";
     char buf[400];
-    std::snprintf(buf, sizeof buf,
-                  "%s: dependent latency %.1f ns <= 0.35x binary search (%s %.1f ns%s): %.3fx",
-                  r.dist.c_str(), r.chain_ns, name(lat), lat->chain_ns, lat_also.c_str(), r.chain_ns / lat->chain_ns);
+    std::snprintf(
+        buf, sizeof buf, "%s: dependent latency %.1f ns <= 0.35x binary search (%s %.1f ns%s): %.3fx",
+        r.dist.c_str(), r.chain_ns, name(lat), lat->chain_ns, lat_also.c_str(), r.chain_ns / lat->chain_ns);
     line(r.chain_ns <= 0.35 * lat->chain_ns, buf);
     std::snprintf(buf, sizeof buf, "%s: dependent latency %.1f ns <= 1.3x DRAM miss (%.1f ns): %.2fx",
                   r.dist.c_str(), r.chain_ns, r.dram_ns, r.chain_ns / r.dram_ns);
@@ -611,10 +621,11 @@ void targets(const std::vector<Row>& rows, uint32_t epsilon) {
                   rate);
     line(rate >= 50.0, buf);
     if (const Row* pg = find_row(rows, r, "pgm"))
-      std::printf("  INFO %s: PGM-index (reference, eps 64): dependent latency %.1f ns = %.2fx DRAM miss; "
-                  "learned / PGM-index: %.3fx latency, %.2fx batched 1-thread throughput, %.3fx bytes\n",
-                  r.dist.c_str(), pg->chain_ns, pg->chain_ns / pg->dram_ns, r.chain_ns / pg->chain_ns,
-                  r.batch1 / pg->batch1, r.bytes / pg->bytes);
+      std::printf(
+          "  INFO %s: PGM-index (reference, eps 64): dependent latency %.1f ns = %.2fx DRAM miss; "
+          "learned / PGM-index: %.3fx latency, %.2fx batched 1-thread throughput, %.3fx bytes\n",
+          r.dist.c_str(), pg->chain_ns, pg->chain_ns / pg->dram_ns, r.chain_ns / pg->chain_ns,
+          r.batch1 / pg->batch1, r.bytes / pg->bytes);
   }
   if (!any) std::printf("  (learned index not run: targets not evaluated)\n");
   size_t dyn_at = 0;  // DynamicLearnedIndex: largest size it ran at
@@ -624,11 +635,13 @@ void targets(const std::vector<Row>& rows, uint32_t epsilon) {
     if (r.n != dyn_at || r.index != "dyn-grown") continue;
     const Row* f = find_row(rows, r, "dyn-fresh");
     char buf[320];
-    std::snprintf(buf, sizeof buf,
-                  "%s n=%zu: DynamicLearnedIndex grown 2x by random inserts, answers exact (%s), dependent latency "
-                  "%.1f ns <= 1.5x a fresh build's (%.1f ns): %.2fx [independent lookups: %.2fx the fresh build's time]",
-                  r.dist.c_str(), r.n, r.correct ? "yes" : "NO", r.chain_ns, f->chain_ns, r.chain_ns / f->chain_ns,
-                  f->loop1 / r.loop1);
+    std::snprintf(
+        buf, sizeof buf,
+        "%s n=%zu: DynamicLearnedIndex grown 2x by random inserts, answers exact (%s), dependent latency "
+        "%.1f ns <= 1.5x a fresh build's (%.1f ns): %.2fx [independent lookups: %.2fx the fresh build's "
+        "time]",
+        r.dist.c_str(), r.n, r.correct ? "yes" : "NO", r.chain_ns, f->chain_ns, r.chain_ns / f->chain_ns,
+        f->loop1 / r.loop1);
     line(r.correct && r.chain_ns <= 1.5 * f->chain_ns, buf);
   }
 }
@@ -661,7 +674,8 @@ int main(int argc, char** argv) {
   bench::PointerChase chase(o.chase_bytes, o.seed);
   std::printf(
       "DRAM-miss reference: random cyclic pointer chase over %.2f GiB of 64-byte lines, %zu hops per round"
-      " in %zu slices alternating with the chains' slices (dram_ns and chain_ns: best slice): now %.1f ns/hop\n",
+      " in %zu slices alternating with the chains' slices (dram_ns and chain_ns: best slice): now %.1f "
+      "ns/hop\n",
       chase.bytes() / 1073741824.0, o.chase_hops, o.slices, chase.ns_per_hop(o.chase_hops));
   std::fflush(stdout);
 

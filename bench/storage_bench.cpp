@@ -125,32 +125,32 @@ void bench_engine(const Config& cfg, const std::string& name, omen::StorageEngin
     (void)db.write(b, {false});
   }
   r.add("get", name, measure(cfg, [&](auto& rng) {
-    std::string v;
-    (void)db.get(skey(pick(rng, cfg)), &v);
-    return 1;
-  }));
+          std::string v;
+          (void)db.get(skey(pick(rng, cfg)), &v);
+          return 1;
+        }));
   r.add("put", name, measure(cfg, [&](auto& rng) {
-    uint64_t k = pick(rng, cfg);
-    (void)db.put(skey(k), value_for(k), {false});
-    return 1;
-  }));
+          uint64_t k = pick(rng, cfg);
+          (void)db.put(skey(k), value_for(k), {false});
+          return 1;
+        }));
   r.add("scan100", name, measure(cfg, [&](auto& rng) {
-    auto it = db.new_iterator();
-    int n = 0;
-    for (it->seek(skey(pick(rng, cfg))); it->valid() && n < 100; it->next()) ++n;
-    return 1;
-  }));
+          auto it = db.new_iterator();
+          int n = 0;
+          for (it->seek(skey(pick(rng, cfg))); it->valid() && n < 100; it->next()) ++n;
+          return 1;
+        }));
   r.add("txn10 (batch, no SI)", name, measure(cfg, [&](auto& rng) {
-    omen::WriteBatch b;
-    std::string v;
-    for (int i = 0; i < 5; ++i) {
-      uint64_t k = pick(rng, cfg);
-      (void)db.get(skey(k), &v);
-      b.put(skey(k), v);
-    }
-    (void)db.write(b, {false});
-    return 1;
-  }));
+          omen::WriteBatch b;
+          std::string v;
+          for (int i = 0; i < 5; ++i) {
+            uint64_t k = pick(rng, cfg);
+            (void)db.get(skey(k), &v);
+            b.put(skey(k), v);
+          }
+          (void)db.write(b, {false});
+          return 1;
+        }));
 }
 
 void bench_tiered(const Config& cfg, const std::string& name, omen::TieredStore& t, Results& r, bool cold) {
@@ -160,36 +160,39 @@ void bench_tiered(const Config& cfg, const std::string& name, omen::TieredStore&
     (void)txn.commit();
   }
   if (cold) (void)t.migrate(0);
-  if (!cfg.txn_only) r.add("get", name, measure(cfg, [&](auto& rng) {
-    auto txn = t.begin();  // a snapshot per 100 reads
-    std::string v;
-    for (int i = 0; i < 100; ++i) (void)txn.get(pick(rng, cfg), &v);
-    return 100;
-  }));
-  if (!cfg.txn_only) r.add("scan100", name, measure(cfg, [&](auto& rng) {
-    auto txn = t.begin();
-    int n = 0;
-    uint64_t from = pick(rng, cfg);
-    (void)txn.scan(from, UINT64_MAX, [&](uint64_t, std::string_view) { return ++n < 100; });
-    return 1;
-  }));
+  if (!cfg.txn_only)
+    r.add("get", name, measure(cfg, [&](auto& rng) {
+            auto txn = t.begin();  // a snapshot per 100 reads
+            std::string v;
+            for (int i = 0; i < 100; ++i) (void)txn.get(pick(rng, cfg), &v);
+            return 100;
+          }));
+  if (!cfg.txn_only)
+    r.add("scan100", name, measure(cfg, [&](auto& rng) {
+            auto txn = t.begin();
+            int n = 0;
+            uint64_t from = pick(rng, cfg);
+            (void)txn.scan(from, UINT64_MAX, [&](uint64_t, std::string_view) { return ++n < 100; });
+            return 1;
+          }));
   if (cold) return;  // writes would bring the keys back to the hot tier
-  if (!cfg.txn_only) r.add("put", name, measure(cfg, [&](auto& rng) {
-    auto txn = t.begin();
-    uint64_t k = pick(rng, cfg);
-    (void)txn.put(k, value_for(k));
-    return txn.commit().ok() ? 1 : 0;
-  }));
+  if (!cfg.txn_only)
+    r.add("put", name, measure(cfg, [&](auto& rng) {
+            auto txn = t.begin();
+            uint64_t k = pick(rng, cfg);
+            (void)txn.put(k, value_for(k));
+            return txn.commit().ok() ? 1 : 0;
+          }));
   r.add("txn10", name, measure(cfg, [&](auto& rng) {
-    auto txn = t.begin();
-    std::string v;
-    for (int i = 0; i < 5; ++i) {
-      uint64_t k = pick(rng, cfg);
-      (void)txn.get(k, &v);
-      (void)txn.put(k, v);
-    }
-    return txn.commit().ok() ? 1 : 0;
-  }));
+          auto txn = t.begin();
+          std::string v;
+          for (int i = 0; i < 5; ++i) {
+            uint64_t k = pick(rng, cfg);
+            (void)txn.get(k, &v);
+            (void)txn.put(k, v);
+          }
+          return txn.commit().ok() ? 1 : 0;
+        }));
 }
 
 void bench_otdb(const Config& cfg, const std::string& dir, Results& r, bool synced_only) {
@@ -235,21 +238,21 @@ void bench_otdb(const Config& cfg, const std::string& dir, Results& r, bool sync
     return;
   }
   r.add("get", name, measure(cfg, [&](auto& rng) {
-    std::string v;
-    (void)db->Get(rocksdb::ReadOptions(), skey(pick(rng, cfg)), &v);
-    return 1;
-  }));
+          std::string v;
+          (void)db->Get(rocksdb::ReadOptions(), skey(pick(rng, cfg)), &v);
+          return 1;
+        }));
   r.add("put", name, measure(cfg, [&](auto& rng) {
-    uint64_t k = pick(rng, cfg);
-    (void)db->Put(wo, skey(k), value_for(k));
-    return 1;
-  }));
+          uint64_t k = pick(rng, cfg);
+          (void)db->Put(wo, skey(k), value_for(k));
+          return 1;
+        }));
   r.add("scan100", name, measure(cfg, [&](auto& rng) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    int n = 0;
-    for (it->Seek(skey(pick(rng, cfg))); it->Valid() && n < 100; it->Next()) ++n;
-    return 1;
-  }));
+          std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+          int n = 0;
+          for (it->Seek(skey(pick(rng, cfg))); it->Valid() && n < 100; it->Next()) ++n;
+          return 1;
+        }));
   r.add("txn10", name, measure(cfg, txn10));
 }
 
@@ -271,11 +274,16 @@ Config parse_args(int argc, char** argv) {
     }
     const std::string v = argv[++i];
     try {
-      if (a == "--keys") cfg.keys = std::stoull(v);
-      else if (a == "--seconds") cfg.seconds = std::stod(v);
-      else if (a == "--threads") cfg.threads = std::stoi(v);
-      else if (a == "--dir") cfg.dir = v;
-      else if (a == "--txn-only") cfg.txn_only = v == "1";
+      if (a == "--keys")
+        cfg.keys = std::stoull(v);
+      else if (a == "--seconds")
+        cfg.seconds = std::stod(v);
+      else if (a == "--threads")
+        cfg.threads = std::stoi(v);
+      else if (a == "--dir")
+        cfg.dir = v;
+      else if (a == "--txn-only")
+        cfg.txn_only = v == "1";
       else {
         std::fprintf(stderr, "storage_bench: unknown option %s\n", a.c_str());
         usage(2);
@@ -286,7 +294,8 @@ Config parse_args(int argc, char** argv) {
     }
   }
   if (cfg.keys == 0 || cfg.threads < 1 || !(cfg.seconds > 0) || cfg.dir.empty()) {
-    std::fprintf(stderr, "storage_bench: --keys, --threads and --seconds must be positive, --dir not empty\n");
+    std::fprintf(stderr,
+                 "storage_bench: --keys, --threads and --seconds must be positive, --dir not empty\n");
     usage(2);
   }
   return cfg;
@@ -327,15 +336,15 @@ int main(int argc, char** argv) {
       o.sync_commits = true;
       if (!omen::TieredStore::open(db.get(), o, &t).ok()) return 1;
       r.add("txn10 synced", "Tiered(hot)", measure(cfg, [&](auto& rng) {
-        auto txn = t->begin();
-        std::string v;
-        for (int i = 0; i < 5; ++i) {
-          uint64_t k = pick(rng, cfg);
-          (void)txn.get(k, &v);
-          (void)txn.put(k, v);
-        }
-        return txn.commit().ok() ? 1 : 0;
-      }));
+              auto txn = t->begin();
+              std::string v;
+              for (int i = 0; i < 5; ++i) {
+                uint64_t k = pick(rng, cfg);
+                (void)txn.get(k, &v);
+                (void)txn.put(k, v);
+              }
+              return txn.commit().ok() ? 1 : 0;
+            }));
     }
   }
   bench_otdb(cfg, cfg.dir + "/otdb-sync", r, true);
@@ -355,8 +364,10 @@ int main(int argc, char** argv) {
         continue;
       }
       double v = r.ops[w][e];
-      if (base > 0) std::printf(" %15.0f (%5.2fx)", v, v / base);
-      else std::printf(" %15.0f %8s", v, "");
+      if (base > 0)
+        std::printf(" %15.0f (%5.2fx)", v, v / base);
+      else
+        std::printf(" %15.0f %8s", v, "");
       csv << w << ',' << e << ',' << cfg.threads << ',' << static_cast<uint64_t>(v) << ',';
       if (base > 0) csv << v / base;
       csv << ',' << r.cpu[w][e] << '\n';
@@ -371,16 +382,19 @@ int main(int argc, char** argv) {
   for (const auto& w : r.workloads) {
     std::printf("%-22s", w.c_str());
     for (const auto& e : r.engines) {
-      if (r.cpu[w].count(e)) std::printf(" %24.2f", r.cpu[w][e]);
-      else std::printf(" %24s", "-");
+      if (r.cpu[w].count(e))
+        std::printf(" %24.2f", r.cpu[w][e]);
+      else
+        std::printf(" %24s", "-");
     }
     std::printf("\n");
   }
   if (r.cpu["txn10"].count("Tiered(hot)")) {
     double us = r.cpu["txn10"]["Tiered(hot)"];
-    std::printf("\ntxn10 on TieredStore: %.1f CPU us per transaction = %.0f transactions per CPU-second; "
-                "%.0f/s if %d cores were all ours (target 50,000 on 2)\n",
-                us, 1e6 / us, cfg.threads * 1e6 / us, cfg.threads);
+    std::printf(
+        "\ntxn10 on TieredStore: %.1f CPU us per transaction = %.0f transactions per CPU-second; "
+        "%.0f/s if %d cores were all ours (target 50,000 on 2)\n",
+        us, 1e6 / us, cfg.threads * 1e6 / us, cfg.threads);
   }
   fs::remove_all(cfg.dir);
   return 0;

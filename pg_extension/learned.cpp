@@ -25,16 +25,16 @@ Datum learned_handler(PG_FUNCTION_ARGS);
 namespace {
 // Set once in _PG_init (like contrib/bloom): the relopt kind Postgres assigned to `learned`.
 relopt_kind learned_relopt_kind;
-}
+}  // namespace
 
 void learned_init(void) {
   learned_relopt_kind = add_reloption_kind();
   add_int_reloption(learned_relopt_kind, "error_bound",
-                    "Error bound (epsilon) of the learned model, in positions",
-                    kLearnedDefaultErrorBound, 1, 4096, AccessExclusiveLock);
+                    "Error bound (epsilon) of the learned model, in positions", kLearnedDefaultErrorBound, 1,
+                    4096, AccessExclusiveLock);
   add_int_reloption(learned_relopt_kind, "fillfactor",
-                    "Packs learned index leaf pages only to this percentage",
-                    kLearnedDefaultFillfactor, 10, 100, ShareUpdateExclusiveLock);
+                    "Packs learned index leaf pages only to this percentage", kLearnedDefaultFillfactor, 10,
+                    100, ShareUpdateExclusiveLock);
 }
 
 extern "C" bytea* learned_options(Datum reloptions, bool validate) {
@@ -115,9 +115,9 @@ constexpr double kLearnedCostLeafItems = 1024;
 // Probe cost: the model is cached in memory, so a probe costs a few comparisons (no inner pages,
 // unlike btree's descent) plus the leaf pages it reads; genericcostestimate charges those pages
 // from the index's real size. See docs/index-am.md.
-extern "C" void learned_costestimate(PlannerInfo* root, IndexPath* path, double loop_count,
-                                     Cost* startup, Cost* total, Selectivity* selectivity,
-                                     double* correlation, double* pages) {
+extern "C" void learned_costestimate(PlannerInfo* root, IndexPath* path, double loop_count, Cost* startup,
+                                     Cost* total, Selectivity* selectivity, double* correlation,
+                                     double* pages) {
   IndexOptInfo* index = path->indexinfo;
   GenericCosts costs;
   memset(&costs, 0, sizeof costs);
@@ -126,8 +126,9 @@ extern "C" void learned_costestimate(PlannerInfo* root, IndexPath* path, double 
   // Locating the leaf: model lookup (~log2 of the segments) and one leaf page's search.
   double ntuples = std::max(index->tuples, 2.0);
   double segments = std::max(ntuples / (2.0 * kLearnedDefaultErrorBound), 2.0);
-  Cost probe = (std::ceil(std::log2(segments)) + std::ceil(std::log2(kLearnedCostLeafItems))) *
-               cpu_operator_cost + 50.0 * cpu_operator_cost;
+  Cost probe =
+      (std::ceil(std::log2(segments)) + std::ceil(std::log2(kLearnedCostLeafItems))) * cpu_operator_cost +
+      50.0 * cpu_operator_cost;
   costs.indexStartupCost += probe;
   costs.indexTotalCost += probe;
 
@@ -142,12 +143,18 @@ extern "C" void learned_costestimate(PlannerInfo* root, IndexPath* path, double 
 
 extern "C" char* learned_buildphasename(int64 phase) {
   switch (phase) {
-    case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE: return const_cast<char*>("initializing");
-    case kPhaseScan: return const_cast<char*>("scanning table");
-    case kPhaseSort: return const_cast<char*>("sorting keys");
-    case kPhaseLeaves: return const_cast<char*>("writing leaf pages");
-    case kPhaseModel: return const_cast<char*>("training model");
-    default: return nullptr;
+    case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+      return const_cast<char*>("initializing");
+    case kPhaseScan:
+      return const_cast<char*>("scanning table");
+    case kPhaseSort:
+      return const_cast<char*>("sorting keys");
+    case kPhaseLeaves:
+      return const_cast<char*>("writing leaf pages");
+    case kPhaseModel:
+      return const_cast<char*>("training model");
+    default:
+      return nullptr;
   }
 }
 

@@ -3,8 +3,9 @@
 // Build: scan the heap, writing NULLs to the null chain at once and putting (key, TID) pairs into a
 // sort bounded by maintenance_work_mem (learned_pairs.cpp), then write the generation
 // (learned_write.cpp: leaf pages in key order with fillfactor gaps, the model trained over the sorted
-// keys, model pages with segments and leaf fences) and finally the metapage. The pages go through shared buffers unlogged and are WAL-logged at the
-// end as full images in batches (log_newpage_range), as GIN and GiST builds do.
+// keys, model pages with segments and leaf fences) and finally the metapage. The pages go through shared
+// buffers unlogged and are WAL-logged at the end as full images in batches (log_newpage_range), as GIN and
+// GiST builds do.
 #include "learned.h"
 
 extern "C" {
@@ -140,7 +141,7 @@ extern "C" void learned_buildempty(Relation index) {
   omen_extend_page(index, INIT_FORKNUM, image, meta.leaf_start);
   uint64 fence0 = 0;
   learned_write_model_pages(index, INIT_FORKNUM, reinterpret_cast<const char*>(&fence0), sizeof fence0,
-                    meta.model_start, meta.generation, image);
+                            meta.model_start, meta.generation, image);
   omen_log_new_pages(index, INIT_FORKNUM, 0, meta.model_start + meta.model_pages);
   pfree(image);
 }

@@ -8,8 +8,8 @@
 // (learned_edge.cpp). NULLs are appended to the null chain.
 // Lock order: leaf -> overflow tail -> new page; last leaf -> new page -> edge directory ->
 // metapage; metapage -> null tail -> new page. Every change is one WAL record of at most 4 pages:
-// the append to a page with room through learned_log_append (learned_wal.cpp), the rest GenericXLog. Writers hold kLearnedWriterLock (learned.h) so a
-// re-train never copies a leaf while it changes.
+// the append to a page with room through learned_log_append (learned_wal.cpp), the rest GenericXLog. Writers
+// hold kLearnedWriterLock (learned.h) so a re-train never copies a leaf while it changes.
 #include "learned.h"
 
 extern "C" {
@@ -44,8 +44,8 @@ Buffer lock_target_leaf(Relation index, uint64 key, uint64* build_keys) {
 // New pages get `widths`, which must take any item of the chain (so an append to a new page
 // always succeeds).
 template <typename UpdateOwner>
-void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPageKind kind,
-                     uint32 generation, uint64 key, ItemPointer tid, const LearnedItemsHeader* proto,
+void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPageKind kind, uint32 generation,
+                     uint64 key, ItemPointer tid, const LearnedItemsHeader* proto,
                      const omen::leaf::Widths& widths, UpdateOwner owner_update) {
   Buffer tbuf = InvalidBuffer;
   if (tail != InvalidBlockNumber) {
@@ -98,8 +98,8 @@ void insert_null(Relation index, ItemPointer tid) {
 
 }  // namespace
 
-extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, ItemPointer tid,
-                               Relation, IndexUniqueCheck, bool, IndexInfo*) {
+extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, ItemPointer tid, Relation,
+                               IndexUniqueCheck, bool, IndexInfo*) {
   LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
   if (isnull[0]) {
     insert_null(index, tid);
@@ -119,8 +119,9 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
     // Full, or the key/TID is wider than the leaf's widths (below leaf 0's first key, beyond the
     // last leaf's range, a heap block past the build's TID width): the overflow chain.
     LearnedItemsHeader proto = *learned_items_header(page);
-    append_to_chain(index, buf, proto.tail, kPageOverflow, learned_special(page)->generation, key, tid, &proto,
-                    learned_overflow_widths(proto.low_fence, proto.high_fence), [](Page owner, BlockNumber nblk, bool first) {
+    append_to_chain(index, buf, proto.tail, kPageOverflow, learned_special(page)->generation, key, tid,
+                    &proto, learned_overflow_widths(proto.low_fence, proto.high_fence),
+                    [](Page owner, BlockNumber nblk, bool first) {
                       LearnedItemsHeader* h = learned_items_header(owner);
                       if (first) h->next = nblk;
                       h->tail = nblk;

@@ -51,7 +51,7 @@ void learned_items_set_bounds(Page page) {
   const LearnedItemsHeader* h = learned_items_header(page);
   char* base = reinterpret_cast<char*>(page);
   Size n = h->nitems, free_slots = static_cast<Size>(h->capacity) - n;
-  Size key_used = (n * h->key_bits + 7) / 8;                            // bytes, rounded up
+  Size key_used = (n * h->key_bits + 7) / 8;                                           // bytes, rounded up
   Size tid_hole = free_slots * static_cast<Size>(h->block_bits + h->offset_bits) / 8;  // rounded down
   char* lower = reinterpret_cast<char*>(learned_key_array(page)) + key_used;
   char* upper = reinterpret_cast<char*>(learned_tid_array(page)) + tid_hole;
@@ -80,7 +80,8 @@ void learned_items_append(Page page, uint64 key, const ItemPointerData* tid) {
   if (in_order && n > 0) {
     uint64 last = learned_item_key(page, n - 1);
     ItemPointerData last_tid = learned_item_tid(page, n - 1);
-    in_order = last < key || (last == key && ItemPointerCompare(&last_tid, const_cast<ItemPointer>(tid)) <= 0);
+    in_order =
+        last < key || (last == key && ItemPointerCompare(&last_tid, const_cast<ItemPointer>(tid)) <= 0);
   }
   learned_item_put(page, n, key, tid);
   h->nitems++;
@@ -100,11 +101,13 @@ int learned_items_append_ranges(Page page, OmenByteRange out[3]) {
   };
   // pd_lower and pd_upper are adjacent in the page header; nitems, capacity and nsorted lead the
   // items header (capacity never changes: rewriting it keeps the range one piece).
-  static_assert(offsetof(PageHeaderData, pd_upper) == offsetof(PageHeaderData, pd_lower) + sizeof(LocationIndex));
+  static_assert(offsetof(PageHeaderData, pd_upper) ==
+                offsetof(PageHeaderData, pd_lower) + sizeof(LocationIndex));
   static_assert(offsetof(LearnedItemsHeader, nitems) == 0 && offsetof(LearnedItemsHeader, nsorted) == 4);
   int n = 0;
-  out[n++] = range(base + offsetof(PageHeaderData, pd_lower),
-                   reinterpret_cast<const char*>(h) + offsetof(LearnedItemsHeader, nsorted) + sizeof h->nsorted);
+  out[n++] =
+      range(base + offsetof(PageHeaderData, pd_lower),
+            reinterpret_cast<const char*>(h) + offsetof(LearnedItemsHeader, nsorted) + sizeof h->nsorted);
   // The bits of a w-bit value at slot s lie in bytes [s*w / 8, ceil((s+1)*w / 8)).
   Size i = h->nitems - 1;
   const uint8* keys = learned_key_array(page);
@@ -118,12 +121,11 @@ int learned_items_append_ranges(Page page, OmenByteRange out[3]) {
 void learned_check_page(Relation index, Page page, BlockNumber blkno, LearnedPageKind kind) {
   if (PageIsNew(page))
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                    errmsg("index \"%s\" block %u is uninitialized", RelationGetRelationName(index),
-                           blkno),
+                    errmsg("index \"%s\" block %u is uninitialized", RelationGetRelationName(index), blkno),
                     errhint("REINDEX the index.")));
   LearnedSpecial* sp = learned_special(page);
-  if (PageGetSpecialSize(page) != MAXALIGN(sizeof(LearnedSpecial)) ||
-      sp->page_id != kLearnedPageId || sp->kind != kind)
+  if (PageGetSpecialSize(page) != MAXALIGN(sizeof(LearnedSpecial)) || sp->page_id != kLearnedPageId ||
+      sp->kind != kind)
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                     errmsg("index \"%s\" block %u is not a learned index page of kind %d",
                            RelationGetRelationName(index), blkno, static_cast<int>(kind)),
@@ -141,8 +143,7 @@ void learned_read_meta(Relation index, LearnedMeta* meta) {
   UnlockReleaseBuffer(buf);
   if (!ok)
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                    errmsg("index \"%s\" has no valid learned metapage",
-                           RelationGetRelationName(index)),
+                    errmsg("index \"%s\" has no valid learned metapage", RelationGetRelationName(index)),
                     errhint("REINDEX the index.")));
   if (meta->magic != kLearnedMagic)
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
@@ -175,7 +176,8 @@ void learned_retrained_on_primary(Relation index) {
 
 // ---- chains -----------------------------------------------------------------------------------
 
-LearnedChain learned_chain_begin(Relation index, BlockNumber head, LearnedPageKind kind, int lock, bool check) {
+LearnedChain learned_chain_begin(Relation index, BlockNumber head, LearnedPageKind kind, int lock,
+                                 bool check) {
   return LearnedChain{index, kind, lock, check, InvalidBuffer, InvalidBlockNumber, head, nullptr};
 }
 
@@ -187,8 +189,10 @@ bool learned_chain_next(LearnedChain* c) {
   LockBuffer(c->buf, c->lock);
   c->page = BufferGetPage(c->buf);
   if (c->check) {
-    if (c->kind == kPageDir) learned_check_dir_page(c->index, c->page, c->blkno);
-    else learned_check_page(c->index, c->page, c->blkno, c->kind);
+    if (c->kind == kPageDir)
+      learned_check_dir_page(c->index, c->page, c->blkno);
+    else
+      learned_check_page(c->index, c->page, c->blkno, c->kind);
   }
   c->next = c->kind == kPageDir ? learned_dir_header(c->page)->next : learned_items_header(c->page)->next;
   return true;

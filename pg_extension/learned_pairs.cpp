@@ -33,7 +33,8 @@ struct ArrayPair {
 static_assert(sizeof(ArrayPair) == 2 * sizeof(uint64));
 
 uint64 pack_tid(const ItemPointerData* tid) {
-  return (static_cast<uint64>(ItemPointerGetBlockNumberNoCheck(tid)) << 16) | ItemPointerGetOffsetNumberNoCheck(tid);
+  return (static_cast<uint64>(ItemPointerGetBlockNumberNoCheck(tid)) << 16) |
+         ItemPointerGetOffsetNumberNoCheck(tid);
 }
 
 // The uuid datum of a pair: key, block, offset big-endian, then two zero bytes.
@@ -60,7 +61,8 @@ void put_sorted(Tuplesortstate* sort, uint64 key, uint64 packed_tid) {
 void begin_sort(LearnedPairs* p) {
   Oid lt = lookup_type_cache(UUIDOID, TYPECACHE_LT_OPR)->lt_opr;
   if (!OidIsValid(lt)) elog(ERROR, "no ordering operator for type uuid");
-  p->sort = tuplesort_begin_datum(UUIDOID, lt, InvalidOid, false, p->work_mem_kb, nullptr, TUPLESORT_RANDOMACCESS);
+  p->sort =
+      tuplesort_begin_datum(UUIDOID, lt, InvalidOid, false, p->work_mem_kb, nullptr, TUPLESORT_RANDOMACCESS);
 }
 
 // Moves the in-memory pairs (the budget is full) into a tuplesort, or into a temporary file when
@@ -81,13 +83,15 @@ void spill(LearnedPairs* p) {
 bool read_file_pair(BufFile* file, ArrayPair* a) {
   size_t got = BufFileRead(file, a, sizeof *a);
   if (got == 0) return false;
-  if (got != sizeof *a) ereport(ERROR, (errcode_for_file_access(), errmsg("could not read learned index build temporary file")));
+  if (got != sizeof *a)
+    ereport(ERROR, (errcode_for_file_access(), errmsg("could not read learned index build temporary file")));
   return true;
 }
 
 void rewind_file(BufFile* file) {
   if (BufFileSeek(file, 0, 0, SEEK_SET) != 0)
-    ereport(ERROR, (errcode_for_file_access(), errmsg("could not seek in learned index build temporary file")));
+    ereport(ERROR,
+            (errcode_for_file_access(), errmsg("could not seek in learned index build temporary file")));
 }
 
 // A pair arrived out of order after the in-order pairs went to a file: move them into a tuplesort.
@@ -140,8 +144,9 @@ void learned_pairs_put(LearnedPairs* p, uint64 key, const ItemPointerData* tid) 
 void learned_pairs_sort(LearnedPairs* p, const char* what) {
   if (p->file != nullptr) {
     rewind_file(p->file);
-    ereport(DEBUG1, (errmsg_internal("%s: %zu pairs in key order, kept in a temporary file (maintenance_work_mem %d kB)",
-                                     what, p->n, p->work_mem_kb)));
+    ereport(DEBUG1, (errmsg_internal(
+                        "%s: %zu pairs in key order, kept in a temporary file (maintenance_work_mem %d kB)",
+                        what, p->n, p->work_mem_kb)));
     return;
   }
   if (p->sort != nullptr) {
@@ -154,11 +159,13 @@ void learned_pairs_sort(LearnedPairs* p, const char* what) {
   auto* pairs = reinterpret_cast<ArrayPair*>(p->array);
   if (!std::is_sorted(pairs, pairs + p->n)) std::sort(pairs, pairs + p->n);
   // Split into keys (in place, over the pairs) and TIDs.
-  p->tids = static_cast<ItemPointerData*>(palloc_extended(Max(p->n, 1) * sizeof(ItemPointerData), MCXT_ALLOC_HUGE));
+  p->tids =
+      static_cast<ItemPointerData*>(palloc_extended(Max(p->n, 1) * sizeof(ItemPointerData), MCXT_ALLOC_HUGE));
   p->keys = p->array;
   for (Size i = 0; i < p->n; i++) {
     ArrayPair a = pairs[i];  // read before keys[i] overwrites pairs[i / 2]'s bytes
-    ItemPointerSet(&p->tids[i], static_cast<BlockNumber>(a.tid >> 16), static_cast<OffsetNumber>(a.tid & 0xFFFF));
+    ItemPointerSet(&p->tids[i], static_cast<BlockNumber>(a.tid >> 16),
+                   static_cast<OffsetNumber>(a.tid & 0xFFFF));
     p->keys[i] = a.key;
   }
   ereport(DEBUG1, (errmsg_internal("%s: %zu pairs sorted in memory", what, p->n)));

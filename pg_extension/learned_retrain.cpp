@@ -1,12 +1,12 @@
 // Re-training a `learned` index into a new generation, and freeing the retired one.
 //
 // A re-train copies every live (key, TID) — each leaf (build and edge leaves) with its overflow
-// chain, merged in order — into new leaves appended at the end of the relation, trains a new model over them, writes its
-// model pages, and swaps the metapage to the new generation in one WAL record. Scans that started
+// chain, merged in order — into new leaves appended at the end of the relation, trains a new model over them,
+// writes its model pages, and swaps the metapage to the new generation in one WAL record. Scans that started
 // on the old generation keep reading its pages (they are left untouched); the old pages are freed
 // only when no snapshot that could have seen the old generation exists (GlobalVisCheckRemovableFullXid
-// on the re-training transaction's xid, in the spirit of nbtree's page recycling). Writers are excluded for the duration by kLearnedRetrainLock; readers
-// are not. The null chain is shared by all generations.
+// on the re-training transaction's xid, in the spirit of nbtree's page recycling). Writers are excluded for
+// the duration by kLearnedRetrainLock; readers are not. The null chain is shared by all generations.
 #include "learned.h"
 
 extern "C" {
@@ -35,7 +35,8 @@ void collect_leaf(Relation index, BlockNumber blkno, LearnedPairs* pairs) {
   Page page = BufferGetPage(buf);
   learned_check_page(index, page, blkno, kPageLeaf);
   put_page_items(page, pairs);
-  LearnedChain c = learned_chain_begin(index, learned_items_header(page)->next, kPageOverflow, BUFFER_LOCK_SHARE);
+  LearnedChain c =
+      learned_chain_begin(index, learned_items_header(page)->next, kPageOverflow, BUFFER_LOCK_SHARE);
   while (learned_chain_next(&c)) put_page_items(c.page, pairs);
   UnlockReleaseBuffer(buf);
 }
@@ -88,14 +89,15 @@ bool learned_reclaim_retired(Relation index) {
   LearnedMeta meta;
   learned_read_meta(index, &meta);
   if (meta.retired_nleaves == 0) return true;
-  if (!GlobalVisCheckRemovableFullXid(nullptr, FullTransactionIdFromU64(meta.retired_xid)))
-    return false;
+  if (!GlobalVisCheckRemovableFullXid(nullptr, FullTransactionIdFromU64(meta.retired_xid))) return false;
   BlockNumber *edge, *dirs;
   uint32 ndir;
-  learned_edge_list(index, meta.retired_edge_dir_head, meta.retired_edge_nleaves, &edge, nullptr, &dirs, &ndir);
+  learned_edge_list(index, meta.retired_edge_dir_head, meta.retired_edge_nleaves, &edge, nullptr, &dirs,
+                    &ndir);
   uint32 total = meta.retired_nleaves + meta.retired_edge_nleaves;
   for (uint32 i = 0; i < total; i++) {
-    BlockNumber blkno = i < meta.retired_nleaves ? meta.retired_leaf_start + i : edge[i - meta.retired_nleaves];
+    BlockNumber blkno =
+        i < meta.retired_nleaves ? meta.retired_leaf_start + i : edge[i - meta.retired_nleaves];
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
@@ -130,8 +132,10 @@ bool learned_reclaim_retired(Relation index) {
 }
 
 bool learned_retrain(Relation index, bool wait) {
-  if (wait) LockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
-  else if (!ConditionalLockPage(index, kLearnedMetaBlock, kLearnedRetrainLock)) return false;
+  if (wait)
+    LockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
+  else if (!ConditionalLockPage(index, kLearnedMetaBlock, kLearnedRetrainLock))
+    return false;
   if (!learned_reclaim_retired(index)) {
     UnlockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
     return false;

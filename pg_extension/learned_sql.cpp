@@ -29,8 +29,7 @@ Relation open_learned(Oid oid) {
       rel->rd_indam->ambuild != learned_build) {
     const char* name = pstrdup(RelationGetRelationName(rel));
     relation_close(rel, AccessShareLock);
-    ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                    errmsg("\"%s\" is not a learned index", name),
+    ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a learned index", name),
                     errhint("Pass an index created with USING learned.")));
   }
   if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
@@ -41,8 +40,8 @@ Relation open_learned(Oid oid) {
 
 [[noreturn]] void corrupted(Relation index, BlockNumber blkno, const char* what) {
   ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                  errmsg("learned index \"%s\" is corrupted at block %u: %s",
-                         RelationGetRelationName(index), blkno, what),
+                  errmsg("learned index \"%s\" is corrupted at block %u: %s", RelationGetRelationName(index),
+                         blkno, what),
                   errhint("REINDEX the index.")));
   pg_unreachable();
 }
@@ -64,8 +63,8 @@ void verify_layout(Relation index, Page page, BlockNumber blkno) {
 }
 
 // Checks the items of one leaf or overflow page of leaf `leaf_no` (I1, I2, I4, TIDs).
-int64 verify_items(Relation index, const LearnedCache* cache, Page page, BlockNumber blkno,
-                   uint32 leaf_no, bool sorted) {
+int64 verify_items(Relation index, const LearnedCache* cache, Page page, BlockNumber blkno, uint32 leaf_no,
+                   bool sorted) {
   LearnedItemsHeader* h = learned_items_header(page);
   verify_layout(index, page, blkno);
   if (h->leaf_no != leaf_no) corrupted(index, blkno, "page belongs to another leaf");
@@ -74,7 +73,8 @@ int64 verify_items(Relation index, const LearnedCache* cache, Page page, BlockNu
   uint64 high = last ? PG_UINT64_MAX : learned_leaf_fence(cache, leaf_no + 1);
   // An overflow page keeps the fences its leaf had when the page was added; only a leaf's high
   // fence moves (when an edge leaf is added after it).
-  if (h->low_fence != low || (sorted && h->high_fence != high)) corrupted(index, blkno, "fences differ from the model pages");
+  if (h->low_fence != low || (sorted && h->high_fence != high))
+    corrupted(index, blkno, "fences differ from the model pages");
   uint64 prev_key = 0;
   ItemPointerData prev_tid;
   ItemPointerSetInvalid(&prev_tid);
@@ -112,8 +112,9 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
     Page page = BufferGetPage(buf);
     int kind = PageIsNew(page) ? static_cast<int>(kPageFree) : learned_special(page)->kind;
     if (kind < kPageMeta || kind > kPageDir) kind = 0;
-    bool old_generation = (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel || kind == kPageDir) &&
-                          learned_special(page)->generation != meta.generation;
+    bool old_generation =
+        (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel || kind == kPageDir) &&
+        learned_special(page)->generation != meta.generation;
     if (old_generation) {
       retired++;  // a retired generation's page, freed by a later VACUUM
     } else {
@@ -168,12 +169,14 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
     return b >= nblocks;
   };
   int64 checked = 0;
-  if (meta.nleaves == 0 || beyond_end(meta.leaf_start + meta.nleaves - 1)) corrupted(index, 0, "bad leaf range");
+  if (meta.nleaves == 0 || beyond_end(meta.leaf_start + meta.nleaves - 1))
+    corrupted(index, 0, "bad leaf range");
   // Inserts may add edge leaves while we run: check the leaves this cache knows; a leaf that was
   // the last one may have got a successor (its high fence then differs): refresh and re-check.
   uint32 nleaves;
   BlockNumber* leaves = learned_all_leaves(index, meta, &nleaves);
-  if (nleaves != learned_total_leaves(cache)) corrupted(index, 0, "edge directory differs from the cached one");
+  if (nleaves != learned_total_leaves(cache))
+    corrupted(index, 0, "edge directory differs from the cached one");
   for (uint32 i = 1; i < nleaves; i++)
     if (learned_leaf_fence(cache, i) < learned_leaf_fence(cache, i - 1))
       corrupted(index, i < meta.nleaves ? meta.model_start : leaves[i], "fences decrease");
@@ -184,7 +187,8 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
     learned_check_page(index, page, blkno, kPageLeaf);
-    if (learned_special(page)->generation != meta.generation) corrupted(index, blkno, "leaf of another generation");
+    if (learned_special(page)->generation != meta.generation)
+      corrupted(index, blkno, "leaf of another generation");
     bool last = (learned_items_header(page)->flags & kLeafIsLast) != 0;
     if (!last && i + 1 == learned_total_leaves(cache)) cache = learned_get_cache(index);  // a leaf was added
     if (last != (i + 1 == learned_total_leaves(cache))) corrupted(index, blkno, "last-leaf flag wrong");
@@ -192,7 +196,8 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
     BlockNumber tail = learned_items_header(page)->tail, seen_last = InvalidBlockNumber;
     BlockNumber steps = 0;
     uint32 chain_pages = learned_items_header(page)->chain_pages;
-    LearnedChain c = learned_chain_begin(index, learned_items_header(page)->next, kPageOverflow, BUFFER_LOCK_SHARE);
+    LearnedChain c =
+        learned_chain_begin(index, learned_items_header(page)->next, kPageOverflow, BUFFER_LOCK_SHARE);
     for (; c.next != InvalidBlockNumber; steps++) {
       if (beyond_end(c.next) || steps > nblocks) corrupted(index, blkno, "broken overflow chain");
       learned_chain_next(&c);

@@ -1,7 +1,7 @@
 // ambulkdelete / amvacuumcleanup of the `learned` index.
 //
-// Bulk delete walks every leaf (build and edge leaves) and its overflow chain, then the null chain, removing the items
-// whose TID the callback reports dead (page compaction keeps leaves sorted). An overflow or null
+// Bulk delete walks every leaf (build and edge leaves) and its overflow chain, then the null chain, removing
+// the items whose TID the callback reports dead (page compaction keeps leaves sorted). An overflow or null
 // page that becomes empty is unlinked from its chain and handed to the FSM (kind kPageFree).
 // Fences and the model are untouched: deletions never break invariants I1..I5. Cleanup frees a
 // retired generation and re-trains when overflow chains got long (learned_retrain.cpp).
@@ -71,8 +71,10 @@ void vacuum_chain(Relation index, Buffer owner, ChainOwner o, LearnedPageKind ki
       // Unlink: predecessor (or owner's head) skips it; the owner's tail moves back if needed.
       GenericXLogState* xs = GenericXLogStart(index);
       Page op = GenericXLogRegisterBuffer(xs, owner, 0);
-      if (prev == InvalidBuffer) *o.head(op) = c.next;
-      else learned_items_header(GenericXLogRegisterBuffer(xs, prev, 0))->next = c.next;
+      if (prev == InvalidBuffer)
+        *o.head(op) = c.next;
+      else
+        learned_items_header(GenericXLogRegisterBuffer(xs, prev, 0))->next = c.next;
       o.unlinked(op);
       if (*o.tail(op) == c.blkno)
         *o.tail(op) = prev == InvalidBuffer ? InvalidBlockNumber : BufferGetBlockNumber(prev);
@@ -140,12 +142,14 @@ extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, Inde
   walk_leaves(index, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf) {
     stats->tuples_removed += compact_page(index, buf, callback, state);
     stats->num_index_tuples += learned_items_header(BufferGetPage(buf))->nitems;
-    vacuum_chain(index, buf, ChainOwner{leaf_head, leaf_tail, leaf_unlinked}, kPageOverflow, callback, state, stats);
+    vacuum_chain(index, buf, ChainOwner{leaf_head, leaf_tail, leaf_unlinked}, kPageOverflow, callback, state,
+                 stats);
   });
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
   LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
   learned_check_page(index, BufferGetPage(mbuf), kLearnedMetaBlock, kPageMeta);
-  vacuum_chain(index, mbuf, ChainOwner{null_head, null_tail, null_unlinked}, kPageNull, callback, state, stats);
+  vacuum_chain(index, mbuf, ChainOwner{null_head, null_tail, null_unlinked}, kPageNull, callback, state,
+               stats);
   UnlockReleaseBuffer(mbuf);
   UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
   stats->num_pages = RelationGetNumberOfBlocks(index);
@@ -175,7 +179,8 @@ extern "C" IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, I
   LearnedMeta meta;
   learned_read_meta(index, &meta);
   uint64 overflow = learned_overflow_pages(index);
-  if (overflow >= 8 && overflow * 4 >= static_cast<uint64>(meta.nleaves) + meta.edge_nleaves) learned_retrain(index, true);
+  if (overflow >= 8 && overflow * 4 >= static_cast<uint64>(meta.nleaves) + meta.edge_nleaves)
+    learned_retrain(index, true);
   IndexFreeSpaceMapVacuum(index);
   stats->num_pages = RelationGetNumberOfBlocks(index);
   return stats;

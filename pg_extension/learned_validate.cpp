@@ -59,7 +59,8 @@ extern "C" bool learned_validate(Oid opclass) {
   if (!omen_key_type_supported(intype)) {
     ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
                    errmsg("learned operator class \"%s\" is for type %s, which the learned index "
-                          "cannot encode", classname, format_type_be(intype))));
+                          "cannot encode",
+                          classname, format_type_be(intype))));
     ok = false;
   }
 
@@ -70,7 +71,8 @@ extern "C" bool learned_validate(Oid opclass) {
     if (proc->amprocnum != 1) {
       ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
                      errmsg("learned operator family of \"%s\" has invalid support function number %d "
-                            "for %s", classname, proc->amprocnum, format_procedure(proc->amproc))));
+                            "for %s",
+                            classname, proc->amprocnum, format_procedure(proc->amproc))));
       ok = false;
       continue;
     }
@@ -101,8 +103,7 @@ extern "C" bool learned_validate(Oid opclass) {
       ok = false;
       continue;
     }
-    if (op->amoplefttype == intype && op->amoprighttype == intype)
-      own_strategies |= 1u << op->amopstrategy;
+    if (op->amoplefttype == intype && op->amoprighttype == intype) own_strategies |= 1u << op->amopstrategy;
   }
   if (own_strategies != 0x3Eu) {  // strategies 1..5
     ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -112,8 +113,8 @@ extern "C" bool learned_validate(Oid opclass) {
   }
   if (!own_proc) {
     ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-                   errmsg("learned operator class \"%s\" lacks support function 1 for %s",
-                          classname, format_type_be(intype))));
+                   errmsg("learned operator class \"%s\" lacks support function 1 for %s", classname,
+                          format_type_be(intype))));
     ok = false;
   }
   ReleaseCatCacheList(ops);

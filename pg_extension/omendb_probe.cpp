@@ -55,12 +55,13 @@ void equality_key(Relation index, ScanKey key) {
   Oid opno = OpernameGetOprid(list_make1(makeString(const_cast<char*>("="))), lefttype, INT8OID);
   int strategy = OidIsValid(opno) ? get_op_opfamily_strategy(opno, opfamily) : 0;
   if (strategy == 0)
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("index \"%s\" has no operator %s = bigint in its operator family",
-                           RelationGetRelationName(index), format_type_be(lefttype)),
-                    errhint("omendb_probe_cost() probes the first column of an index on an integer column.")));
-  ScanKeyEntryInitialize(key, 0, 1, static_cast<StrategyNumber>(strategy), INT8OID,
-                         index->rd_indcollation[0], get_opcode(opno), Int64GetDatum(0));
+    ereport(ERROR,
+            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+             errmsg("index \"%s\" has no operator %s = bigint in its operator family",
+                    RelationGetRelationName(index), format_type_be(lefttype)),
+             errhint("omendb_probe_cost() probes the first column of an index on an integer column.")));
+  ScanKeyEntryInitialize(key, 0, 1, static_cast<StrategyNumber>(strategy), INT8OID, index->rd_indcollation[0],
+                         get_opcode(opno), Int64GetDatum(0));
 }
 
 // One pass over keys[0..n): a rescan per key, all matching TIDs drained. Returns the TIDs seen.
@@ -133,7 +134,8 @@ extern "C" Datum omendb_probe_cost(PG_FUNCTION_ARGS) {
   equality_key(index, &key);
   int64 tids, start, elapsed;
   if (per_scan) {
-    MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "omendb_probe_cost scans", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "omendb_probe_cost scans", ALLOCSET_DEFAULT_SIZES);
     if (warmup) scan_pass(heap, index, &key, keys, n, cxt);
     start = now_ns();
     tids = scan_pass(heap, index, &key, keys, n, cxt);
@@ -153,8 +155,8 @@ extern "C" Datum omendb_probe_cost(PG_FUNCTION_ARGS) {
   TupleDesc desc;
   if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
     elog(ERROR, "omendb_probe_cost: return type must be a row type");
-  Datum values[3] = {Float8GetDatum(n > 0 ? static_cast<double>(elapsed) / n : 0.0),
-                     Int64GetDatum(n), Int64GetDatum(tids)};
+  Datum values[3] = {Float8GetDatum(n > 0 ? static_cast<double>(elapsed) / n : 0.0), Int64GetDatum(n),
+                     Int64GetDatum(tids)};
   bool nulls[3] = {false, false, false};
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -35,16 +35,19 @@ void as_heap(Relation rel, Call call) {
 // with virtual block numbers that no range would cover, so its answers would silently miss them.
 void refuse_brin(Relation table_rel, Relation index_rel) {
   if (index_rel->rd_rel->relam != BRIN_AM_OID) return;
-  ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                  errmsg("BRIN indexes are not supported on tiered table \"%s\"", RelationGetRelationName(table_rel)),
-                  errdetail("Cold rows of a tiered table are stored in compressed batches, not in the heap block "
-                            "ranges a BRIN index summarizes."),
-                  errhint("Use a btree or a learned index (CREATE INDEX ... USING learned).")));
+  ereport(
+      ERROR,
+      (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+       errmsg("BRIN indexes are not supported on tiered table \"%s\"", RelationGetRelationName(table_rel)),
+       errdetail("Cold rows of a tiered table are stored in compressed batches, not in the heap block "
+                 "ranges a BRIN index summarizes."),
+       errhint("Use a btree or a learned index (CREATE INDEX ... USING learned).")));
 }
 
 double index_build_range_scan(Relation table_rel, Relation index_rel, IndexInfo* index_info, bool allow_sync,
-                              bool anyvisible, bool progress, BlockNumber start_blockno, BlockNumber numblocks,
-                              IndexBuildCallback callback, void* callback_state, TableScanDesc scan) {
+                              bool anyvisible, bool progress, BlockNumber start_blockno,
+                              BlockNumber numblocks, IndexBuildCallback callback, void* callback_state,
+                              TableScanDesc scan) {
   refuse_brin(table_rel, index_rel);
   TableScanDesc heap_scan = tiered_heap_scan(scan);  // heap's part of a parallel tiered scan
   volatile double tuples = 0;
@@ -55,7 +58,8 @@ double index_build_range_scan(Relation table_rel, Relation index_rel, IndexInfo*
   // Heap's build ended heap's scan; the cold rows follow (a whole-table build only: BRIN's
   // block-range builds are refused above).
   if (start_blockno == 0 && numblocks == InvalidBlockNumber)
-    tuples = tuples + tiered_index_build_cold(table_rel, index_rel, index_info, callback, callback_state, scan);
+    tuples =
+        tuples + tiered_index_build_cold(table_rel, index_rel, index_info, callback, callback_state, scan);
   if (scan != nullptr && scan != heap_scan) tiered_scan_release(scan);
   return tuples;
 }
@@ -86,11 +90,13 @@ void move_batches(Oid from, Oid to) {
 // VACUUM FULL and CLUSTER: heap's copy of the hot tier (sorted rather than read through the old
 // index, whose cold TIDs heap cannot fetch), then the cold batches follow the new relfilenode.
 void relation_copy_for_cluster(Relation old_rel, Relation new_rel, Relation old_index, bool use_sort,
-                               TransactionId oldest_xmin, TransactionId* xid_cutoff, MultiXactId* multi_cutoff,
-                               double* num_tuples, double* tups_vacuumed, double* tups_recently_dead) {
+                               TransactionId oldest_xmin, TransactionId* xid_cutoff,
+                               MultiXactId* multi_cutoff, double* num_tuples, double* tups_vacuumed,
+                               double* tups_recently_dead) {
   as_heap(old_rel, [&](const TableAmRoutine* heap) {
-    heap->relation_copy_for_cluster(old_rel, new_rel, old_index, use_sort || old_index != nullptr, oldest_xmin,
-                                    xid_cutoff, multi_cutoff, num_tuples, tups_vacuumed, tups_recently_dead);
+    heap->relation_copy_for_cluster(old_rel, new_rel, old_index, use_sort || old_index != nullptr,
+                                    oldest_xmin, xid_cutoff, multi_cutoff, num_tuples, tups_vacuumed,
+                                    tups_recently_dead);
   });
   move_batches(old_rel->rd_node.relNode, new_rel->rd_node.relNode);
 }
@@ -118,14 +124,16 @@ struct ColdSize {
   double rows, bytes;
 };
 
-void relation_estimate_size(Relation rel, int32* attr_widths, BlockNumber* pages, double* tuples, double* allvisfrac) {
+void relation_estimate_size(Relation rel, int32* attr_widths, BlockNumber* pages, double* tuples,
+                            double* allvisfrac) {
   GetHeapamTableAmRoutine()->relation_estimate_size(rel, attr_widths, pages, tuples, allvisfrac);
   if (rel->rd_amcache == nullptr) {
     Oid types[1] = {OIDOID};
     Datum args[1] = {ObjectIdGetDatum(rel->rd_node.relNode)};
-    tiered_catalog_spi("SELECT coalesce(sum(nrows), 0)::float8, coalesce(sum(pg_column_size(payload)), 0)::float8 "
-                       "FROM omendb.tier_batch WHERE relnode = $1",
-                       1, types, args, true);
+    tiered_catalog_spi(
+        "SELECT coalesce(sum(nrows), 0)::float8, coalesce(sum(pg_column_size(payload)), 0)::float8 "
+        "FROM omendb.tier_batch WHERE relnode = $1",
+        1, types, args, true);
     bool null;
     ColdSize size = {DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null)),
                      DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &null))};

@@ -34,8 +34,12 @@ constexpr uint32 kColdRowsPerBlock = 291;  // MaxHeapTuplesPerPage: TID bitmaps 
 constexpr uint32 kColdBlocksPerBatch = 16;
 constexpr uint32 kColdMaxBatchRows = kColdRowsPerBlock * kColdBlocksPerBatch;  // 4656
 
-static inline bool tiered_is_cold_block(BlockNumber b) { return b >= kColdFirstBlock && b != InvalidBlockNumber; }
-static inline bool tiered_is_cold(ItemPointer tid) { return tiered_is_cold_block(ItemPointerGetBlockNumberNoCheck(tid)); }
+static inline bool tiered_is_cold_block(BlockNumber b) {
+  return b >= kColdFirstBlock && b != InvalidBlockNumber;
+}
+static inline bool tiered_is_cold(ItemPointer tid) {
+  return tiered_is_cold_block(ItemPointerGetBlockNumberNoCheck(tid));
+}
 // The first block of the batch that holds virtual block b.
 static inline BlockNumber tiered_batch_first(BlockNumber b) {
   return b - (b - kColdFirstBlock) % kColdBlocksPerBatch;
@@ -84,7 +88,7 @@ struct TierPolicy {
   AttrNumber tier_attnum;
   Oid tier_type;
   bool has_cold_after;
-  Datum cold_after;  // an Interval*, palloc'd
+  Datum cold_after;         // an Interval*, palloc'd
   AttrNumber order_attnum;  // 0: none
   int32 batch_rows;
 };
@@ -92,7 +96,7 @@ bool tiered_policy_get(Relation rel, TierPolicy* out);
 
 // One batch version visible to a snapshot, as read from omendb.tier_batch.
 struct ColdBatch {
-  BlockNumber first;   // first virtual block
+  BlockNumber first;  // first virtual block
   uint32 nrows;
   ItemPointerData tid;  // of the batch tuple in omendb.tier_batch
   bytea* deleted;       // detoasted, or nullptr: no row deleted

@@ -27,8 +27,10 @@ extern "C" {
 namespace {
 
 omen::ColumnKind kind_of(Form_pg_attribute att) {
-  if (!att->attisdropped && (att->atttypid == FLOAT8OID || att->atttypid == FLOAT4OID)) return omen::ColumnKind::kFloat64;
-  if (att->attisdropped || (att->attbyval && att->attlen > 0 && att->attlen <= 8)) return omen::ColumnKind::kInt64;
+  if (!att->attisdropped && (att->atttypid == FLOAT8OID || att->atttypid == FLOAT4OID))
+    return omen::ColumnKind::kFloat64;
+  if (att->attisdropped || (att->attbyval && att->attlen > 0 && att->attlen <= 8))
+    return omen::ColumnKind::kInt64;
   return omen::ColumnKind::kBytes;
 }
 
@@ -95,7 +97,8 @@ BatchBuilder* batch_builder_create(TupleDesc desc, uint32 capacity) {
     c->is_float4 = att->atttypid == FLOAT4OID;
     c->nulls = static_cast<bool*>(palloc(sizeof(bool) * capacity));
     if (c->kind == omen::ColumnKind::kInt64) c->ints = static_cast<int64*>(palloc(sizeof(int64) * capacity));
-    if (c->kind == omen::ColumnKind::kFloat64) c->floats = static_cast<double*>(palloc(sizeof(double) * capacity));
+    if (c->kind == omen::ColumnKind::kFloat64)
+      c->floats = static_cast<double*>(palloc(sizeof(double) * capacity));
     if (c->kind == omen::ColumnKind::kBytes)
       c->bytes = static_cast<std::string_view*>(palloc0(sizeof(std::string_view) * capacity));
   }
@@ -119,11 +122,11 @@ uint32 batch_builder_add(BatchBuilder* b, TupleTableSlot* slot) {
     c->nulls[i] = null;
     Datum d = slot->tts_values[j];
     if (c->kind == omen::ColumnKind::kInt64) {
-      c->ints[i] = null ? 0
-                 : c->attlen == 8 ? DatumGetInt64(d)
-                 : c->attlen == 4 ? DatumGetInt32(d)
-                 : c->attlen == 2 ? DatumGetInt16(d)
-                                  : static_cast<int64>(DatumGetChar(d));
+      c->ints[i] = null             ? 0
+                   : c->attlen == 8 ? DatumGetInt64(d)
+                   : c->attlen == 4 ? DatumGetInt32(d)
+                   : c->attlen == 2 ? DatumGetInt16(d)
+                                    : static_cast<int64>(DatumGetChar(d));
     } else if (c->kind == omen::ColumnKind::kFloat64) {
       c->floats[i] = null ? 0.0 : c->is_float4 ? static_cast<double>(DatumGetFloat4(d)) : DatumGetFloat8(d);
     } else if (null) {
@@ -153,16 +156,20 @@ bytea* batch_builder_finish(BatchBuilder* b) {
     for (int j = 0; j < cb->desc->natts; j++) {
       const BuilderColumn& c = cb->cols[j];
       std::span<const bool> nulls(c.nulls, cb->rows);
-      if (c.kind == omen::ColumnKind::kInt64) cols.push_back(omen::ColumnInput::int64({c.ints, cb->rows}, nulls));
-      else if (c.kind == omen::ColumnKind::kFloat64) cols.push_back(omen::ColumnInput::float64({c.floats, cb->rows}, nulls));
-      else cols.push_back(omen::ColumnInput::bytes_of({c.bytes, cb->rows}, nulls));
+      if (c.kind == omen::ColumnKind::kInt64)
+        cols.push_back(omen::ColumnInput::int64({c.ints, cb->rows}, nulls));
+      else if (c.kind == omen::ColumnKind::kFloat64)
+        cols.push_back(omen::ColumnInput::float64({c.floats, cb->rows}, nulls));
+      else
+        cols.push_back(omen::ColumnInput::bytes_of({c.bytes, cb->rows}, nulls));
     }
     omen::Status s = e->encoder.encode(cols, cb->rows, &e->out);
     if (!s.ok()) e->error = s.to_string();
     return s.ok();
   });
   if (!ok)
-    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("could not encode a cold batch: %s", e->error.c_str())));
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                    errmsg("could not encode a cold batch: %s", e->error.c_str())));
   bytea* payload = static_cast<bytea*>(palloc(VARHDRSZ + e->out.size()));
   SET_VARSIZE(payload, VARHDRSZ + e->out.size());
   memcpy(VARDATA(payload), e->out.data(), e->out.size());
@@ -197,7 +204,8 @@ void batch_decoder_free(BatchDecoder* d) { MemoryContextDelete(d->row_cxt); }
 
 const char* batch_decoder_try_load(BatchDecoder* d, const bytea* payload) {
   ReaderState* r = d->rd;
-  std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(VARDATA_ANY(payload)), VARSIZE_ANY_EXHDR(payload));
+  std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(VARDATA_ANY(payload)),
+                                 VARSIZE_ANY_EXHDR(payload));
   // The batch's own kinds (it may predate ADD COLUMN; dropped columns keep whatever they had),
   // then the live columns it has must be of this table's kinds.
   int natts = d->desc->natts;
@@ -210,13 +218,15 @@ const char* batch_decoder_try_load(BatchDecoder* d, const bytea* payload) {
   bool ok = omen_pg::call_core("decoding a batch", [r, bytes, natts, &want, &dropped] {
     omen::BatchInfo info;
     omen::Status s = omen::peek_batch(bytes, &info);
-    if (s.ok() && info.columns.size() > static_cast<size_t>(natts)) s = omen::Status::Corruption("more columns than the table");
+    if (s.ok() && info.columns.size() > static_cast<size_t>(natts))
+      s = omen::Status::Corruption("more columns than the table");
     if (s.ok()) {
       r->kinds.clear();
       for (size_t j = 0; j < info.columns.size(); j++) {
         r->kinds.push_back(info.columns[j].kind);
         if (!dropped[j] && info.columns[j].kind != want[j] && s.ok())
-          s = omen::Status::Corruption("column " + std::to_string(j + 1) + " is of another kind than the table's");
+          s = omen::Status::Corruption("column " + std::to_string(j + 1) +
+                                       " is of another kind than the table's");
       }
     }
     if (s.ok()) s = r->reader->open(bytes, r->kinds);
@@ -230,9 +240,10 @@ const char* batch_decoder_try_load(BatchDecoder* d, const bytea* payload) {
 void batch_decoder_load(BatchDecoder* d, Relation rel, const bytea* payload) {
   const char* why = batch_decoder_try_load(d, payload);
   if (why != nullptr)
-    ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                    errmsg("cold batch of tiered table \"%s\" is corrupt: %s", RelationGetRelationName(rel), why),
-                    errhint("omendb_tier_verify('%s') checks every batch.", RelationGetRelationName(rel))));
+    ereport(ERROR,
+            (errcode(ERRCODE_DATA_CORRUPTED),
+             errmsg("cold batch of tiered table \"%s\" is corrupt: %s", RelationGetRelationName(rel), why),
+             errhint("omendb_tier_verify('%s') checks every batch.", RelationGetRelationName(rel))));
 }
 
 uint32 batch_decoder_rows(const BatchDecoder* d) { return d->rd->batch.rows; }
@@ -260,10 +271,10 @@ HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row) {
       d->values[j] = (Datum)0;
     } else if (c.kind == omen::ColumnKind::kInt64) {
       int64 v = c.int64(row);
-      d->values[j] = att->attlen == 8 ? Int64GetDatum(v)
-                   : att->attlen == 4 ? Int32GetDatum(static_cast<int32>(v))
-                   : att->attlen == 2 ? Int16GetDatum(static_cast<int16>(v))
-                                      : CharGetDatum(static_cast<char>(v));
+      d->values[j] = att->attlen == 8   ? Int64GetDatum(v)
+                     : att->attlen == 4 ? Int32GetDatum(static_cast<int32>(v))
+                     : att->attlen == 2 ? Int16GetDatum(static_cast<int16>(v))
+                                        : CharGetDatum(static_cast<char>(v));
     } else if (c.kind == omen::ColumnKind::kFloat64) {
       d->values[j] = att->atttypid == FLOAT4OID ? Float4GetDatum(static_cast<float4>(c.float64(row)))
                                                 : Float8GetDatum(c.float64(row));
@@ -279,8 +290,9 @@ HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row) {
         // checked against the attribute's length (a corrupt batch must not read past them).
         size_t need = att->attlen > 0 ? static_cast<size_t>(att->attlen) : v.size();
         if (v.size() != need || (att->attlen == -2 && (v.empty() || v.back() != '\0')))
-          ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("cold batch value of column \"%s\" has a wrong length",
-                                                                  NameStr(att->attname))));
+          ereport(ERROR,
+                  (errcode(ERRCODE_DATA_CORRUPTED),
+                   errmsg("cold batch value of column \"%s\" has a wrong length", NameStr(att->attname))));
         char* p = static_cast<char*>(palloc(need));
         memcpy(p, v.data(), need);
         d->values[j] = PointerGetDatum(p);

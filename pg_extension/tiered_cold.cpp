@@ -25,10 +25,10 @@ struct ColdReader {
   Relation batches, key;  // omendb.tier_batch and its (relnode, first_block) index
   TupleTableSlot* batch_slot;
   BatchDecoder* dec;
-  bool loaded;  // dec holds the payload of batch loaded_first (a batch's payload never changes:
+  bool loaded;               // dec holds the payload of batch loaded_first (a batch's payload never changes:
   BlockNumber loaded_first;  // its versions differ only in the delete bitmap; slots are never reused)
-  MemoryContext batch_cxt;  // the detoasted fields of the batch found last
-  IndexScanDesc iter;       // cold_batches_*
+  MemoryContext batch_cxt;   // the detoasted fields of the batch found last
+  IndexScanDesc iter;        // cold_batches_*
   // cold_fetch's last lookup: under one MVCC snapshot (same command) a batch's visible version
   // cannot change, so consecutive fetches from one batch look it up once.
   bool last_valid, last_found;
@@ -42,9 +42,10 @@ Oid tiered_catalog(const char* name) {
   Oid nsp = get_namespace_oid("omendb", true);
   Oid rel = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
   if (!OidIsValid(rel))
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("relation \"omendb.%s\" does not exist", name),
-                    errhint("Tiered tables need the omendb extension: CREATE EXTENSION omendb, or ALTER EXTENSION "
-                            "omendb UPDATE.")));
+    ereport(ERROR,
+            (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("relation \"omendb.%s\" does not exist", name),
+             errhint("Tiered tables need the omendb extension: CREATE EXTENSION omendb, or ALTER EXTENSION "
+                     "omendb UPDATE.")));
   return rel;
 }
 
@@ -78,7 +79,8 @@ void read_batch(ColdReader* r, ColdBatch* out) {
   int64 first = DatumGetInt64(slot_getattr(s, kBatchFirst, &null));
   int32 nrows = DatumGetInt32(slot_getattr(s, kBatchRows, &null));
   if (first < kColdFirstBlock || first >= static_cast<int64>(InvalidBlockNumber) - kColdBlocksPerBatch ||
-      (first - kColdFirstBlock) % kColdBlocksPerBatch != 0 || nrows < 0 || static_cast<uint32>(nrows) > kColdMaxBatchRows)
+      (first - kColdFirstBlock) % kColdBlocksPerBatch != 0 || nrows < 0 ||
+      static_cast<uint32>(nrows) > kColdMaxBatchRows)
     ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                     errmsg("cold batch of tiered table \"%s\" has an invalid block range or row count",
                            RelationGetRelationName(r->rel))));
@@ -86,11 +88,14 @@ void read_batch(ColdReader* r, ColdBatch* out) {
   bool decoded = r->loaded && r->loaded_first == static_cast<BlockNumber>(first);
   MemoryContext old = MemoryContextSwitchTo(r->batch_cxt);
   Datum del = slot_getattr(s, kBatchDeleted, &null);
-  out->deleted = null ? nullptr : reinterpret_cast<bytea*>(pg_detoast_datum_copy(reinterpret_cast<struct varlena*>(DatumGetPointer(del))));
+  out->deleted = null ? nullptr
+                      : reinterpret_cast<bytea*>(
+                            pg_detoast_datum_copy(reinterpret_cast<struct varlena*>(DatumGetPointer(del))));
   // The payload is needed only to decode a batch not decoded yet.
   Datum payload = slot_getattr(s, kBatchPayload, &null);
   out->payload = decoded ? nullptr
-                           : reinterpret_cast<bytea*>(pg_detoast_datum_copy(reinterpret_cast<struct varlena*>(DatumGetPointer(payload))));
+                         : reinterpret_cast<bytea*>(pg_detoast_datum_copy(
+                               reinterpret_cast<struct varlena*>(DatumGetPointer(payload))));
   MemoryContextSwitchTo(old);
   out->first = static_cast<BlockNumber>(first);
   out->nrows = static_cast<uint32>(nrows);
@@ -188,7 +193,8 @@ const char* cold_check(ColdReader* r, const ColdBatch* b) {
   r->loaded = false;
   const char* why = batch_decoder_try_load(r->dec, b->payload);
   if (why != nullptr) return why;
-  if (batch_decoder_rows(r->dec) != b->nrows) return "its payload holds another row count than its catalog row";
+  if (batch_decoder_rows(r->dec) != b->nrows)
+    return "its payload holds another row count than its catalog row";
   r->loaded = true;
   r->loaded_first = b->first;
   return nullptr;

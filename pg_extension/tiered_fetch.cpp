@@ -46,7 +46,8 @@ void index_fetch_end(IndexFetchTableData* scan) {
 bool index_fetch_tuple(IndexFetchTableData* scan, ItemPointer tid, Snapshot snapshot, TupleTableSlot* slot,
                        bool* call_again, bool* all_dead) {
   auto* f = reinterpret_cast<TieredFetch*>(scan);
-  if (!tiered_is_cold(tid)) return heap_am()->index_fetch_tuple(f->heap, tid, snapshot, slot, call_again, all_dead);
+  if (!tiered_is_cold(tid))
+    return heap_am()->index_fetch_tuple(f->heap, tid, snapshot, slot, call_again, all_dead);
   *call_again = false;
   if (all_dead != nullptr) *all_dead = false;
   if (f->cold == nullptr) {
@@ -97,11 +98,13 @@ TransactionId index_delete_tuples(Relation rel, TM_IndexDeleteOp* delstate) {
 
 void refuse_cold_dml(Relation rel, ItemPointer tid, const char* what) {
   if (!tiered_is_cold(tid)) return;
-  ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                  errmsg("cannot %s a cold row of tiered table \"%s\" yet", what, RelationGetRelationName(rel)),
-                  errdetail("Row %u/%u was moved into a compressed batch by omendb_tier_move.",
-                            ItemPointerGetBlockNumberNoCheck(tid), ItemPointerGetOffsetNumberNoCheck(tid)),
-                  errhint("Cold rows are read-only in this version of omendb; move only rows that no longer change.")));
+  ereport(
+      ERROR,
+      (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+       errmsg("cannot %s a cold row of tiered table \"%s\" yet", what, RelationGetRelationName(rel)),
+       errdetail("Row %u/%u was moved into a compressed batch by omendb_tier_move.",
+                 ItemPointerGetBlockNumberNoCheck(tid), ItemPointerGetOffsetNumberNoCheck(tid)),
+       errhint("Cold rows are read-only in this version of omendb; move only rows that no longer change.")));
 }
 
 TM_Result tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snapshot, Snapshot crosscheck,
@@ -114,7 +117,8 @@ TM_Result tuple_update(Relation rel, ItemPointer otid, TupleTableSlot* slot, Com
                        Snapshot crosscheck, bool wait, TM_FailureData* tmfd, LockTupleMode* lockmode,
                        bool* update_indexes) {
   refuse_cold_dml(rel, otid, "update");
-  return heap_am()->tuple_update(rel, otid, slot, cid, snapshot, crosscheck, wait, tmfd, lockmode, update_indexes);
+  return heap_am()->tuple_update(rel, otid, slot, cid, snapshot, crosscheck, wait, tmfd, lockmode,
+                                 update_indexes);
 }
 
 TM_Result tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot* slot, CommandId cid,

@@ -50,13 +50,18 @@ Datum cutoff_for(Oid type, Interval* older_than) {
   Datum now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
   Datum cut = DirectFunctionCall2(timestamptz_mi_interval, now, PointerGetDatum(older_than));
   switch (type) {
-    case TIMESTAMPTZOID: return cut;
-    case TIMESTAMPOID: return DirectFunctionCall1(timestamptz_timestamp, cut);
-    case DATEOID: return DirectFunctionCall1(timestamptz_date, cut);
+    case TIMESTAMPTZOID:
+      return cut;
+    case TIMESTAMPOID:
+      return DirectFunctionCall1(timestamptz_timestamp, cut);
+    case DATEOID:
+      return DirectFunctionCall1(timestamptz_date, cut);
     default: {
-      int64 secs = DatumGetTimestampTz(cut) / USECS_PER_SEC + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+      int64 secs =
+          DatumGetTimestampTz(cut) / USECS_PER_SEC + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
       if (type == INT8OID) return Int64GetDatum(secs);
-      if (type == INT4OID) return Int32GetDatum(static_cast<int32>(Max(Min(secs, PG_INT32_MAX), PG_INT32_MIN)));
+      if (type == INT4OID)
+        return Int32GetDatum(static_cast<int32>(Max(Min(secs, PG_INT32_MAX), PG_INT32_MIN)));
       return Int16GetDatum(static_cast<int16>(Max(Min(secs, PG_INT16_MAX), PG_INT16_MIN)));
     }
   }
@@ -161,22 +166,26 @@ void flush(Mover* m) {
 
 // omendb_tier_move(rel regclass, older_than interval DEFAULT NULL) -> bigint: rows moved.
 extern "C" Datum omendb_tier_move(PG_FUNCTION_ARGS) {
-  if (PG_ARGISNULL(0)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("rel must not be NULL")));
+  if (PG_ARGISNULL(0))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("rel must not be NULL")));
   PreventCommandIfReadOnly("omendb_tier_move()");
   PreventCommandDuringRecovery("omendb_tier_move()");
   Oid relid = PG_GETARG_OID(0);
   Relation rel = table_open(relid, ShareUpdateExclusiveLock);
   tiered_check_tiered(rel, "omendb_tier_move()");
-  if (!pg_class_ownercheck(relid, GetUserId())) aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
+  if (!pg_class_ownercheck(relid, GetUserId()))
+    aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
   refuse_published(rel);
   TierPolicy policy;
   if (!tiered_policy_get(rel, &policy))
-    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                    errmsg("tiered table \"%s\" has no tier policy", RelationGetRelationName(rel)),
-                    errhint("Name the column that ages its rows: SELECT omendb_tier_set_policy('%s', 'created_at');",
-                            RelationGetRelationName(rel))));
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("tiered table \"%s\" has no tier policy", RelationGetRelationName(rel)),
+             errhint("Name the column that ages its rows: SELECT omendb_tier_set_policy('%s', 'created_at');",
+                     RelationGetRelationName(rel))));
   if (PG_ARGISNULL(1) && !policy.has_cold_after)
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("no age given and the policy has no cold_after"),
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("no age given and the policy has no cold_after"),
                     errhint("Pass older_than, or set cold_after with omendb_tier_set_policy.")));
   Interval* older_than = PG_ARGISNULL(1) ? DatumGetIntervalP(policy.cold_after) : PG_GETARG_INTERVAL_P(1);
   Datum cutoff = cutoff_for(policy.tier_type, older_than);
@@ -197,7 +206,8 @@ extern "C" Datum omendb_tier_move(PG_FUNCTION_ARGS) {
   TransactionId oldest = GetOldestNonRemovableTransactionId(rel);
   Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
   CommandId cid = GetCurrentCommandId(true);
-  TableScanDesc scan = heap_beginscan(rel, snapshot, 0, nullptr, nullptr, SO_TYPE_SEQSCAN | SO_ALLOW_STRAT | SO_ALLOW_PAGEMODE);
+  TableScanDesc scan = heap_beginscan(rel, snapshot, 0, nullptr, nullptr,
+                                      SO_TYPE_SEQSCAN | SO_ALLOW_STRAT | SO_ALLOW_PAGEMODE);
   TupleTableSlot* hot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
   while (heap_getnextslot(scan, ForwardScanDirection, hot)) {
     CHECK_FOR_INTERRUPTS();
@@ -232,7 +242,8 @@ extern "C" Datum omendb_tier_move(PG_FUNCTION_ARGS) {
 
   Oid types[1] = {OIDOID};
   Datum args[1] = {ObjectIdGetDatum(relid)};
-  tiered_catalog_spi("UPDATE omendb.tier_policy SET last_move = now() WHERE relid = $1::regclass", 1, types, args, false);
+  tiered_catalog_spi("UPDATE omendb.tier_policy SET last_move = now() WHERE relid = $1::regclass", 1, types,
+                     args, false);
   // Plans see the new cold row count (tiered.cpp caches it in rd_amcache).
   if (m.moved > 0) CacheInvalidateRelcache(rel);
   table_close(rel, NoLock);

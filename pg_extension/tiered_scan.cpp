@@ -34,8 +34,8 @@ struct TieredScan {
   int phase;
   ColdBatch batch;
   bool have_batch;
-  int64 row;         // current row of `batch` (-1: before the first)
-  uint64 ordinal;    // ordinal of `batch` among the table's batches
+  int64 row;       // current row of `batch` (-1: before the first)
+  uint64 ordinal;  // ordinal of `batch` among the table's batches
   TieredParallel* par;
   // bitmap scans: the rows of one cold virtual block
   bool bm_cold;
@@ -92,7 +92,8 @@ bool next_batch(TieredScan* s, ScanDirection dir) {
   }
   uint64 want = s->par != nullptr ? pg_atomic_fetch_add_u64(&s->par->next_batch, 1) : 0;
   for (;;) {
-    bool got = ScanDirectionIsForward(dir) ? cold_batches_next(r, &s->batch) : cold_batches_prev(r, &s->batch);
+    bool got =
+        ScanDirectionIsForward(dir) ? cold_batches_next(r, &s->batch) : cold_batches_prev(r, &s->batch);
     if (!got) return s->have_batch = false;
     s->ordinal++;
     if (s->par == nullptr || s->ordinal - 1 == want) break;
@@ -123,8 +124,8 @@ bool next_cold(TieredScan* s, ScanDirection dir, TupleTableSlot* slot) {
   }
 }
 
-TableScanDesc scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKeyData* key, ParallelTableScanDesc pscan,
-                         uint32 flags) {
+TableScanDesc scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKeyData* key,
+                         ParallelTableScanDesc pscan, uint32 flags) {
   auto* s = static_cast<TieredScan*>(palloc0(sizeof(TieredScan)));
   s->heap = heap_am()->scan_begin(rel, snapshot, nkeys, key, pscan, flags);
   sync_up(s);
@@ -328,16 +329,20 @@ bool no_cold_prefetch(PlanState* ps, void* context) {
   if (ps == nullptr) return false;
   if (IsA(ps, BitmapHeapScanState)) {
     auto* b = reinterpret_cast<BitmapHeapScanState*>(ps);
-    if (b->ss.ss_currentRelation != nullptr && tiered_is_tiered(b->ss.ss_currentRelation)) b->prefetch_maximum = 0;
+    if (b->ss.ss_currentRelation != nullptr && tiered_is_tiered(b->ss.ss_currentRelation))
+      b->prefetch_maximum = 0;
   }
   // planstate_tree_walker takes an unprototyped walker (PG15's C signature); through void (*)() as
   // C's own callers convert it.
-  return planstate_tree_walker(ps, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(no_cold_prefetch)), context);
+  return planstate_tree_walker(
+      ps, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(no_cold_prefetch)), context);
 }
 
 void executor_start(QueryDesc* qd, int eflags) {
-  if (prev_executor_start != nullptr) prev_executor_start(qd, eflags);
-  else standard_ExecutorStart(qd, eflags);
+  if (prev_executor_start != nullptr)
+    prev_executor_start(qd, eflags);
+  else
+    standard_ExecutorStart(qd, eflags);
   no_cold_prefetch(qd->planstate, nullptr);
 }
 

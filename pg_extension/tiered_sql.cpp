@@ -67,21 +67,25 @@ Relation open_tiered(Oid relid, const char* what, bool must_own, LOCKMODE lock) 
 
 // A tier column must age: timestamps and dates, or integers holding Unix epoch seconds.
 bool tier_type_ok(Oid t) {
-  return t == TIMESTAMPTZOID || t == TIMESTAMPOID || t == DATEOID || t == INT8OID || t == INT4OID || t == INT2OID;
+  return t == TIMESTAMPTZOID || t == TIMESTAMPOID || t == DATEOID || t == INT8OID || t == INT4OID ||
+         t == INT2OID;
 }
 
 AttrNumber column_of(Relation rel, Name col, const char* role, bool need_tier_type) {
   AttrNumber att = get_attnum(RelationGetRelid(rel), NameStr(*col));
   if (att <= 0)
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                    errmsg("column \"%s\" of relation \"%s\" does not exist", NameStr(*col), RelationGetRelationName(rel)),
+                    errmsg("column \"%s\" of relation \"%s\" does not exist", NameStr(*col),
+                           RelationGetRelationName(rel)),
                     errdetail("The %s must be a column of the tiered table.", role)));
   Oid type = TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid;
   if (need_tier_type && !tier_type_ok(type))
-    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                    errmsg("column \"%s\" of type %s cannot age rows", NameStr(*col), format_type_be(type)),
-                    errhint("The tier column must be timestamptz, timestamp or date, or an integer holding Unix epoch "
-                            "seconds.")));
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_DATATYPE_MISMATCH),
+         errmsg("column \"%s\" of type %s cannot age rows", NameStr(*col), format_type_be(type)),
+         errhint("The tier column must be timestamptz, timestamp or date, or an integer holding Unix epoch "
+                 "seconds.")));
   return att;
 }
 
@@ -90,9 +94,10 @@ AttrNumber column_of(Relation rel, Name col, const char* role, bool need_tier_ty
 bool tiered_policy_get(Relation rel, TierPolicy* out) {
   Oid types[1] = {OIDOID};
   Datum values[1] = {ObjectIdGetDatum(RelationGetRelid(rel))};
-  uint64 n = tiered_catalog_spi("SELECT tier_column, cold_after, order_by, batch_rows FROM omendb.tier_policy "
-                                "WHERE relid = $1::regclass",
-                                1, types, values, true);
+  uint64 n = tiered_catalog_spi(
+      "SELECT tier_column, cold_after, order_by, batch_rows FROM omendb.tier_policy "
+      "WHERE relid = $1::regclass",
+      1, types, values, true);
   bool found = n == 1;
   NameData tier, order;
   bool null_after = true, null_order = true;
@@ -126,7 +131,8 @@ extern "C" Datum omendb_tier_set_policy(PG_FUNCTION_ARGS) {
   if (!PG_ARGISNULL(3)) column_of(rel, PG_GETARG_NAME(3), "order_by column", false);
   int32 batch_rows = PG_ARGISNULL(4) ? 1000 : PG_GETARG_INT32(4);
   if (batch_rows < 1 || static_cast<uint32>(batch_rows) > kColdMaxBatchRows)
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("batch_rows must be between 1 and %u", kColdMaxBatchRows)));
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("batch_rows must be between 1 and %u", kColdMaxBatchRows)));
   if (!PG_ARGISNULL(2)) {
     Interval* after = PG_GETARG_INTERVAL_P(2);
     if (after->month < 0 || after->day < 0 || after->time < 0)
@@ -141,10 +147,11 @@ extern "C" Datum omendb_tier_set_policy(PG_FUNCTION_ARGS) {
   SetUserIdAndSecContext(rel_owner(tiered_catalog("tier_policy")), save_sec | SECURITY_LOCAL_USERID_CHANGE);
   SPI_connect();
   char nulls[5] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', PG_ARGISNULL(3) ? 'n' : ' ', ' '};
-  SPI_execute_with_args("INSERT INTO omendb.tier_policy AS p (relid, tier_column, cold_after, order_by, batch_rows) "
-                        "VALUES ($1::regclass, $2, $3, $4, $5) ON CONFLICT (relid) DO UPDATE SET "
-                        "tier_column = $2, cold_after = $3, order_by = $4, batch_rows = $5",
-                        5, types, values, nulls, false, 0);
+  SPI_execute_with_args(
+      "INSERT INTO omendb.tier_policy AS p (relid, tier_column, cold_after, order_by, batch_rows) "
+      "VALUES ($1::regclass, $2, $3, $4, $5) ON CONFLICT (relid) DO UPDATE SET "
+      "tier_column = $2, cold_after = $3, order_by = $4, batch_rows = $5",
+      5, types, values, nulls, false, 0);
   SPI_finish();
   SetUserIdAndSecContext(save_user, save_sec);
   table_close(rel, NoLock);
@@ -158,21 +165,25 @@ extern "C" Datum omendb_tier_set_policy(PG_FUNCTION_ARGS) {
 extern "C" Datum omendb_tier_stats(PG_FUNCTION_ARGS) {
   Relation rel = open_tiered(PG_GETARG_OID(0), "omendb_tier_stats()", false, AccessShareLock);
   TupleDesc desc;
-  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "return type must be a row type");
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    elog(ERROR, "return type must be a row type");
   int64 hot_rows = 0;
-  TableScanDesc scan = heap_beginscan(rel, GetActiveSnapshot(), 0, nullptr, nullptr, SO_TYPE_SEQSCAN | SO_ALLOW_PAGEMODE);
+  TableScanDesc scan =
+      heap_beginscan(rel, GetActiveSnapshot(), 0, nullptr, nullptr, SO_TYPE_SEQSCAN | SO_ALLOW_PAGEMODE);
   TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
-  while (heap_getnextslot(scan, ForwardScanDirection, slot)) hot_rows++;  // (heap_getnext wants heap's routine)
+  while (heap_getnextslot(scan, ForwardScanDirection, slot))
+    hot_rows++;  // (heap_getnext wants heap's routine)
   ExecDropSingleTupleTableSlot(slot);
   heap_endscan(scan);
   Oid types[2] = {OIDOID, OIDOID};
   Datum args[2] = {ObjectIdGetDatum(rel->rd_node.relNode), ObjectIdGetDatum(RelationGetRelid(rel))};
-  tiered_catalog_spi("SELECT coalesce(sum(nrows), 0)::int8, "
-                     "  coalesce(sum(pg_column_size(payload) + coalesce(pg_column_size(deleted), 0)), 0)::int8, "
-                     "  count(*), coalesce(sum(hot_bytes), 0)::int8, "
-                     "  (SELECT last_move FROM omendb.tier_policy WHERE relid = $2::regclass) "
-                     "FROM omendb.tier_batch WHERE relnode = $1",
-                     2, types, args, true);
+  tiered_catalog_spi(
+      "SELECT coalesce(sum(nrows), 0)::int8, "
+      "  coalesce(sum(pg_column_size(payload) + coalesce(pg_column_size(deleted), 0)), 0)::int8, "
+      "  count(*), coalesce(sum(hot_bytes), 0)::int8, "
+      "  (SELECT last_move FROM omendb.tier_policy WHERE relid = $2::regclass) "
+      "FROM omendb.tier_batch WHERE relnode = $1",
+      2, types, args, true);
   bool null;
   HeapTuple t = SPI_tuptable->vals[0];
   TupleDesc d = SPI_tuptable->tupdesc;

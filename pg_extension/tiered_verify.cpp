@@ -22,7 +22,8 @@ bool tid_less(const ItemPointerData& a, const ItemPointerData& b) {
 }
 
 [[noreturn]] void corrupted(Relation rel, const char* what) {
-  ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("tiered table \"%s\": %s", RelationGetRelationName(rel), what)));
+  ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                  errmsg("tiered table \"%s\": %s", RelationGetRelationName(rel), what)));
 }
 
 // The cold TIDs of `index`, sorted (read with a keyless scan).
@@ -34,7 +35,8 @@ ItemPointerData* index_cold_tids(Relation rel, Relation index, Snapshot snapshot
   index_rescan(scan, nullptr, 0, nullptr, 0);
   for (ItemPointer tid; (tid = index_getnext_tid(scan, ForwardScanDirection)) != nullptr;) {
     if (!tiered_is_cold(tid)) continue;
-    if (*n == cap) tids = static_cast<ItemPointerData*>(repalloc_huge(tids, sizeof(ItemPointerData) * (cap *= 2)));
+    if (*n == cap)
+      tids = static_cast<ItemPointerData*>(repalloc_huge(tids, sizeof(ItemPointerData) * (cap *= 2)));
     tids[(*n)++] = *tid;
   }
   index_endscan(scan);
@@ -57,7 +59,8 @@ int64 tiered_verify_cold(Relation rel) {
     if (why != nullptr) corrupted(rel, psprintf("cold batch at block %u is corrupt: %s", b.first, why));
     for (uint32 row = 0; row < b.nrows; row++) {
       if (cold_row_deleted(&b, row)) continue;
-      if (live == cap) rows = static_cast<ItemPointerData*>(repalloc_huge(rows, sizeof(ItemPointerData) * (cap *= 2)));
+      if (live == cap)
+        rows = static_cast<ItemPointerData*>(repalloc_huge(rows, sizeof(ItemPointerData) * (cap *= 2)));
       tiered_row_tid(b.first, row, &rows[live++]);
     }
   }
@@ -85,8 +88,9 @@ int64 tiered_verify_cold(Relation rel) {
       auto range = std::equal_range(in_index, in_index + n, rows[i], tid_less);
       if (range.second - range.first != 1)
         corrupted(rel, psprintf("cold row (%u,%u) is in index \"%s\" %d times, not once",
-                                ItemPointerGetBlockNumberNoCheck(&rows[i]), ItemPointerGetOffsetNumberNoCheck(&rows[i]),
-                                RelationGetRelationName(index), static_cast<int>(range.second - range.first)));
+                                ItemPointerGetBlockNumberNoCheck(&rows[i]),
+                                ItemPointerGetOffsetNumberNoCheck(&rows[i]), RelationGetRelationName(index),
+                                static_cast<int>(range.second - range.first)));
     }
     pfree(in_index);
     index_close(index, AccessShareLock);

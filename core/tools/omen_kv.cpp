@@ -55,7 +55,8 @@ int load(omen::TieredStore& t, const std::string& path) {
     uint64_t key;
     if (comma == std::string::npos || !parse_key(line.substr(0, comma), &key)) {
       if (line_no == 1) continue;  // a header row
-      return fail(omen::Status::InvalidArgument(path + ":" + std::to_string(line_no) + ": expected KEY,VALUE"));
+      return fail(
+          omen::Status::InvalidArgument(path + ":" + std::to_string(line_no) + ": expected KEY,VALUE"));
     }
     omen::Status s = txn.put(key, line.substr(comma + 1));
     if (!s.ok()) return fail(s);
@@ -108,9 +109,10 @@ int run(omen::TieredStore& t, int argc, char** argv) {
   }
   if (cmd == "stats" && argc == 3) {
     auto st = t.stats();
-    std::cout << "hot keys: " << st.hot_keys << "\nhot versions: " << st.hot_versions << "\ncold runs: " << st.cold_runs
-              << "\ncold keys: " << st.cold_keys << "\nindex: " << st.index_kind << "\nindex model bytes: "
-              << st.model_bytes << "\nlast commit timestamp: " << st.last_commit_ts << "\nhot log bytes: " << st.log_bytes
+    std::cout << "hot keys: " << st.hot_keys << "\nhot versions: " << st.hot_versions
+              << "\ncold runs: " << st.cold_runs << "\ncold keys: " << st.cold_keys
+              << "\nindex: " << st.index_kind << "\nindex model bytes: " << st.model_bytes
+              << "\nlast commit timestamp: " << st.last_commit_ts << "\nhot log bytes: " << st.log_bytes
               << "\nhot log checkpoint bytes: " << st.checkpoint_bytes << "\n"
               << t.storage().stats();
     return 0;

@@ -39,9 +39,9 @@ std::unique_ptr<TieredStore> open_store(omen::StorageEngine* db) {
   omen::TierOptions o;
   o.sync_commits = false;
   o.gc_every_commits = 64;
-  o.hot_max_keys = 16;    // migrate often
+  o.hot_max_keys = 16;  // migrate often
   o.min_age_commits = 8;
-  o.max_cold_runs = 3;    // and merge runs often
+  o.max_cold_runs = 3;  // and merge runs often
   return omen::test::open_store(db, o);
 }
 
@@ -78,10 +78,12 @@ void bank_transfers(omen::StorageEngine& db, bool reopen) {
       if (id == 3) {  // auditor: a scan and point reads of one snapshot must both sum to the total
         auto txn = t->begin();
         int64_t sum = 0, sum2 = 0, n = 0;
-        ASSERT_TRUE(txn.scan(0, UINT64_MAX, [&](uint64_t, std::string_view v) {
-                         sum += as_int(std::string(v)), ++n;
-                         return true;
-                       }).ok());
+        ASSERT_TRUE(txn.scan(0, UINT64_MAX,
+                             [&](uint64_t, std::string_view v) {
+                               sum += as_int(std::string(v)), ++n;
+                               return true;
+                             })
+                        .ok());
         for (uint64_t a = 0; a < kAccounts; ++a) {
           std::string v;
           ASSERT_TRUE(txn.get(a, &v).ok());
@@ -102,15 +104,20 @@ void bank_transfers(omen::StorageEngine& db, bool reopen) {
       ASSERT_TRUE(txn.put(from, std::to_string(as_int(a) - amount)).ok());
       ASSERT_TRUE(txn.put(to, std::to_string(as_int(b) + amount)).ok());
       Status s = txn.commit();
-      if (s.ok()) ++committed;
-      else if (s.is_conflict()) ++conflicts;
-      else FAIL() << s.to_string();
+      if (s.ok())
+        ++committed;
+      else if (s.is_conflict())
+        ++conflicts;
+      else
+        FAIL() << s.to_string();
     }
   });
   {
     auto txn = t->begin();  // a transaction must not outlive its store (reopened below)
     int64_t sum = 0;
-    ASSERT_TRUE(txn.scan(0, UINT64_MAX, [&](uint64_t, std::string_view v) { return sum += as_int(std::string(v)), true; }).ok());
+    ASSERT_TRUE(txn.scan(0, UINT64_MAX,
+                         [&](uint64_t, std::string_view v) { return sum += as_int(std::string(v)), true; })
+                    .ok());
     EXPECT_EQ(sum, kAccounts * kInitial);
   }
   EXPECT_GT(committed.load(), 1000 / kScale);
@@ -122,7 +129,8 @@ void bank_transfers(omen::StorageEngine& db, bool reopen) {
   std::map<uint64_t, std::string> before, after;
   auto collect = [](TieredStore& s, std::map<uint64_t, std::string>* out) {
     auto x = s.begin();
-    ASSERT_TRUE(x.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view v) { return out->emplace(k, v), true; }).ok());
+    ASSERT_TRUE(
+        x.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view v) { return out->emplace(k, v), true; }).ok());
   };
   collect(*t, &before);
   t.reset();
@@ -149,7 +157,12 @@ TEST(RocksDBConcurrencyTest, BankTransfersKeepTheTotal) {
 TEST(ConcurrencyTest, LostUpdatesAreImpossible) {
   omen::MemoryStorage db;
   auto t = open_store(&db);
-  ASSERT_TRUE([&] { auto x = t->begin(); (void)x.put(1, "0"); return x.commit(); }().ok());
+  ASSERT_TRUE([&] {
+    auto x = t->begin();
+    (void)x.put(1, "0");
+    return x.commit();
+  }()
+                  .ok());
   std::atomic<int> increments{0};
   run_threads(*t, 3, [&](int) {
     for (int i = 0; i < 400 / kScale; ++i) {
@@ -233,11 +246,13 @@ TEST(ConcurrencyTest, ScansSeeEveryKeyExactlyOnceWhileMigrating) {
       }
       auto txn = t->begin();
       uint64_t n = 0, prev = 0;
-      ASSERT_TRUE(txn.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view) {
-                       EXPECT_TRUE(n == 0 || k > prev) << "key " << k << " repeated or out of order";
-                       prev = k, ++n;
-                       return true;
-                     }).ok());
+      ASSERT_TRUE(txn.scan(0, UINT64_MAX,
+                           [&](uint64_t k, std::string_view) {
+                             EXPECT_TRUE(n == 0 || k > prev) << "key " << k << " repeated or out of order";
+                             prev = k, ++n;
+                             return true;
+                           })
+                      .ok());
       ASSERT_EQ(n, kKeys) << "a scan missed or repeated keys";
     }
   });

@@ -76,8 +76,9 @@ uint64_t last_committed(omen::TieredStore& t, int w) {
   auto writer = [&](int w) {
     for (uint64_t i = last_committed(*t, w) + 1;; ++i) {
       auto txn = t->begin();
-      plan_apply(w, i, [&](uint64_t k, const std::string& v) { (void)txn.put(k, v); },
-                 [&](uint64_t k) { (void)txn.del(k); });
+      plan_apply(
+          w, i, [&](uint64_t k, const std::string& v) { (void)txn.put(k, v); },
+          [&](uint64_t k) { (void)txn.del(k); });
       if (plan_aborts(i)) {
         // Aborted: skip the number so the plan of i stays "never visible".
         txn.abort();
@@ -106,7 +107,8 @@ const bool kIsWriter = [] {
 void expected_state(int w, uint64_t last, std::map<uint64_t, std::string>* m) {
   for (uint64_t i = 1; i <= last; ++i)
     if (!plan_aborts(i))
-      plan_apply(w, i, [&](uint64_t k, const std::string& v) { (*m)[k] = v; }, [&](uint64_t k) { m->erase(k); });
+      plan_apply(
+          w, i, [&](uint64_t k, const std::string& v) { (*m)[k] = v; }, [&](uint64_t k) { m->erase(k); });
 }
 
 TEST(CrashTest, KilledWriterLosesNoCommitAndShowsNoUncommittedWork) {
@@ -126,7 +128,8 @@ TEST(CrashTest, KilledWriterLosesNoCommitAndShowsNoUncommittedWork) {
   for (; kills < kKills && std::chrono::steady_clock::now() < deadline; ++kills) {
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
-    std::string env_dir = "OMEN_CRASH_CHILD_DIR=" + d.path(), env_fd = "OMEN_CRASH_CHILD_FD=" + std::to_string(fds[1]);
+    std::string env_dir = "OMEN_CRASH_CHILD_DIR=" + d.path(),
+                env_fd = "OMEN_CRASH_CHILD_FD=" + std::to_string(fds[1]);
     char* argv[] = {exe.data(), nullptr};
     char* envp[] = {env_dir.data(), env_fd.data(), nullptr};
     pid_t pid = fork();
@@ -179,15 +182,17 @@ TEST(CrashTest, KilledWriterLosesNoCommitAndShowsNoUncommittedWork) {
       expected_state(w, last[w], &want);
     }
     auto txn = t->begin();
-    ASSERT_TRUE(txn.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view v) { return got.emplace(k, v), true; }).ok());
+    ASSERT_TRUE(
+        txn.scan(0, UINT64_MAX, [&](uint64_t k, std::string_view v) { return got.emplace(k, v), true; })
+            .ok());
     ASSERT_EQ(got, want) << "state after kill " << kills << " is not each writer's committed prefix";
     saw_cold |= t->stats().cold_keys > 0;
   }
   EXPECT_GE(kills, 50);
   EXPECT_GT(acked_total, 100u) << "the writer hardly committed anything";
   EXPECT_TRUE(saw_cold) << "no kill ever found a cold run: migration was not exercised";
-  std::cout << kills << " kills, " << acked_total << " acknowledged commits, last transactions " << last[0] << ", "
-            << last[1] << "\n";
+  std::cout << kills << " kills, " << acked_total << " acknowledged commits, last transactions " << last[0]
+            << ", " << last[1] << "\n";
 }
 
 }  // namespace

@@ -25,21 +25,36 @@ int pg_float_cmp(double a, double b) {
 int u64_cmp(uint64_t a, uint64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
 
 template <typename T>
-int int_cmp(T a, T b) { return a < b ? -1 : (a > b ? 1 : 0); }
+int int_cmp(T a, T b) {
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
 
 std::vector<double> float_edges() {
   const double inf = std::numeric_limits<double>::infinity();
-  return {-inf, std::numeric_limits<double>::lowest(), -1e300, -1.0, -std::numeric_limits<double>::min(),
-          -std::numeric_limits<double>::denorm_min(), -0.0, 0.0, std::numeric_limits<double>::denorm_min(),
-          std::numeric_limits<double>::min(), 1.0, 1e300, std::numeric_limits<double>::max(), inf,
-          std::numeric_limits<double>::quiet_NaN(), -std::numeric_limits<double>::quiet_NaN(),
+  return {-inf,
+          std::numeric_limits<double>::lowest(),
+          -1e300,
+          -1.0,
+          -std::numeric_limits<double>::min(),
+          -std::numeric_limits<double>::denorm_min(),
+          -0.0,
+          0.0,
+          std::numeric_limits<double>::denorm_min(),
+          std::numeric_limits<double>::min(),
+          1.0,
+          1e300,
+          std::numeric_limits<double>::max(),
+          inf,
+          std::numeric_limits<double>::quiet_NaN(),
+          -std::numeric_limits<double>::quiet_NaN(),
           std::numeric_limits<double>::signaling_NaN()};
 }
 
 TEST(KeyFloat8, EdgeValuesOrderLikePostgres) {
   auto v = float_edges();
   for (double a : v)
-    for (double b : v) EXPECT_EQ(pg_float_cmp(a, b), u64_cmp(from_float8(a), from_float8(b))) << a << " vs " << b;
+    for (double b : v)
+      EXPECT_EQ(pg_float_cmp(a, b), u64_cmp(from_float8(a), from_float8(b))) << a << " vs " << b;
 }
 
 TEST(KeyFloat8, MinusZeroEqualsZeroAndNaNsAreEqual) {
@@ -51,8 +66,10 @@ TEST(KeyFloat8, MinusZeroEqualsZeroAndNaNsAreEqual) {
 TEST(KeyFloat8, RoundTrips) {
   for (double a : float_edges()) {
     double b = omen::key::to_float8(from_float8(a));
-    if (std::isnan(a)) EXPECT_TRUE(std::isnan(b));
-    else EXPECT_EQ(a, b);
+    if (std::isnan(a))
+      EXPECT_TRUE(std::isnan(b));
+    else
+      EXPECT_EQ(a, b);
   }
 }
 
@@ -80,9 +97,15 @@ TEST(KeyFloat4, RandomPairsOrderLikePostgres) {
 }
 
 TEST(KeyInt, EdgeValuesAndRandomPairs) {
-  std::vector<int64_t> e = {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min() + 1,
-                            std::numeric_limits<int32_t>::min(), -1, 0, 1, std::numeric_limits<int32_t>::max(),
-                            std::numeric_limits<int64_t>::max() - 1, std::numeric_limits<int64_t>::max()};
+  std::vector<int64_t> e = {std::numeric_limits<int64_t>::min(),
+                            std::numeric_limits<int64_t>::min() + 1,
+                            std::numeric_limits<int32_t>::min(),
+                            -1,
+                            0,
+                            1,
+                            std::numeric_limits<int32_t>::max(),
+                            std::numeric_limits<int64_t>::max() - 1,
+                            std::numeric_limits<int64_t>::max()};
   for (int64_t a : e)
     for (int64_t b : e) EXPECT_EQ(int_cmp(a, b), u64_cmp(from_int64(a), from_int64(b)));
   std::mt19937_64 rng(1);
@@ -94,7 +117,8 @@ TEST(KeyInt, EdgeValuesAndRandomPairs) {
     int16_t f = static_cast<int16_t>(a), g = static_cast<int16_t>(b);
     ASSERT_EQ(int_cmp(f, g), u64_cmp(from_int16(f), from_int16(g)));
   }
-  EXPECT_EQ(omen::key::from_date(std::numeric_limits<int32_t>::max()), from_int64(std::numeric_limits<int32_t>::max()));
+  EXPECT_EQ(omen::key::from_date(std::numeric_limits<int32_t>::max()),
+            from_int64(std::numeric_limits<int32_t>::max()));
 }
 
 }  // namespace

@@ -33,17 +33,26 @@ TEST(LeafCodec, RoundTripEveryWidth) {
     for (std::size_t i = 0; i < n; i++) {
       uint64_t m = leaf::max_value(w);
       switch (i % 4) {
-        case 0: want[i] = 0; break;
-        case 1: want[i] = m; break;
-        case 2: want[i] = m >> 1; break;
-        default: want[i] = rng() & m; break;
+        case 0:
+          want[i] = 0;
+          break;
+        case 1:
+          want[i] = m;
+          break;
+        case 2:
+          want[i] = m >> 1;
+          break;
+        default:
+          want[i] = rng() & m;
+          break;
       }
     }
     std::vector<std::size_t> order(n);
     for (std::size_t i = 0; i < n; i++) order[i] = i;
     std::shuffle(order.begin(), order.end(), rng);
     for (std::size_t i : order) leaf::put(a.data(), i, w, want[i]);
-    for (std::size_t i = 0; i < n; i++) ASSERT_EQ(leaf::get(a.data(), i, w), want[i]) << "w=" << w << " i=" << i;
+    for (std::size_t i = 0; i < n; i++)
+      ASSERT_EQ(leaf::get(a.data(), i, w), want[i]) << "w=" << w << " i=" << i;
     // Overwrite every value with its complement: neighbours must stay intact.
     for (std::size_t i = 0; i < n; i += 2) leaf::put(a.data(), i, w, ~want[i] & leaf::max_value(w));
     for (std::size_t i = 0; i < n; i++) {
@@ -71,7 +80,8 @@ TEST(LeafCodec, LowerBoundMatchesStd) {
   std::mt19937_64 rng(7);
   for (unsigned w = 0; w <= 64; w++) {
     for (uint64_t base : {uint64_t{0}, uint64_t{1} << 40, ~uint64_t{0} - leaf::max_value(w)}) {
-      for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{33}, std::size_t{700}}) {
+      for (std::size_t n :
+           {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{33}, std::size_t{700}}) {
         std::vector<uint64_t> offs(n);
         for (auto& v : offs) v = rng() & leaf::max_value(w);
         for (std::size_t i = 0; i + 1 < n; i += 5) offs[i + 1] = offs[i];  // duplicates
@@ -92,8 +102,10 @@ TEST(LeafCodec, LowerBoundMatchesStd) {
           probes.push_back(k + 1);
         }
         for (uint64_t p : probes) {
-          std::size_t expect = static_cast<std::size_t>(std::lower_bound(keys.begin(), keys.end(), p) - keys.begin());
-          ASSERT_EQ(leaf::lower_bound(a.data(), n, w, base, p), expect) << "w=" << w << " n=" << n << " probe=" << p;
+          std::size_t expect =
+              static_cast<std::size_t>(std::lower_bound(keys.begin(), keys.end(), p) - keys.begin());
+          ASSERT_EQ(leaf::lower_bound(a.data(), n, w, base, p), expect)
+              << "w=" << w << " n=" << n << " probe=" << p;
         }
       }
     }

@@ -160,8 +160,9 @@ TEST(PgmModel, FromSegmentsPredictsLikeTheOriginal) {
       const PgmModel m = PgmModel::build(keys, {.epsilon = 16, .force_wide = wide});
       ASSERT_EQ(m.is_wide(), wide);
       const PgmModel r =
-          wide ? PgmModel::from_segments(std::vector<WidePgmSegment>(m.wide_segments().begin(), m.wide_segments().end()),
-                                         m.key_count(), m.epsilon(), {.epsilon_internal = 2})
+          wide ? PgmModel::from_segments(
+                     std::vector<WidePgmSegment>(m.wide_segments().begin(), m.wide_segments().end()),
+                     m.key_count(), m.epsilon(), {.epsilon_internal = 2})
                : PgmModel::from_segments(std::vector<PgmSegment>(m.segments().begin(), m.segments().end()),
                                          m.key_count(), m.epsilon(), {.epsilon_internal = 2});
       for (uint64_t q : queries_for(keys)) {
@@ -214,7 +215,9 @@ TEST(PgmModel, DirectoryFindsTheLastSegmentAtOrBelowEveryKey) {
       }
       const PgmModel m = PgmModel::from_segments(leaf, segs, 0);
       EXPECT_GE(m.height(), 2u);
-      auto want = [&](uint64_t k) { return std::upper_bound(firsts.begin(), firsts.end(), k) - firsts.begin() - 1; };
+      auto want = [&](uint64_t k) {
+        return std::upper_bound(firsts.begin(), firsts.end(), k) - firsts.begin() - 1;
+      };
       for (size_t i = 0; i < segs; ++i)
         for (uint64_t k : {firsts[i], firsts[i] + 1, firsts[i] + 9, firsts[i] - 1}) {
           if (k < firsts[0]) continue;
@@ -253,7 +256,8 @@ TEST(PgmModel, BucketTableFindsTheSameSegmentAsTheDirectory) {
   {
     std::vector<uint64_t> f;
     for (uint64_t i = 0; i < 300; ++i) f.push_back(uint64_t{1} << 40 | (i << 28));
-    for (uint64_t i = 0; i < 3000; ++i) f.push_back((uint64_t{3} << 50) + i);  // 3000 segments, 3000 keys wide
+    for (uint64_t i = 0; i < 3000; ++i)
+      f.push_back((uint64_t{3} << 50) + i);  // 3000 segments, 3000 keys wide
     for (uint64_t i = 0; i < 300; ++i) f.push_back((uint64_t{1} << 62) + (i << 40));
     layouts.push_back({"cluster", f});
   }
@@ -273,10 +277,13 @@ TEST(PgmModel, BucketTableFindsTheSameSegmentAsTheDirectory) {
     firsts.erase(std::unique(firsts.begin(), firsts.end()), firsts.end());
     std::vector<uint64_t> probes;
     for (size_t i = 0; i < firsts.size(); ++i)
-      for (uint64_t d : {uint64_t{0}, uint64_t{1}, uint64_t{2}, UINT64_MAX}) probes.push_back(firsts[i] + d);  // + UINT64_MAX: - 1
-    for (size_t i = 0; i + 1 < firsts.size(); ++i) probes.push_back(firsts[i] + (firsts[i + 1] - firsts[i]) / 2);
+      for (uint64_t d : {uint64_t{0}, uint64_t{1}, uint64_t{2}, UINT64_MAX})
+        probes.push_back(firsts[i] + d);  // + UINT64_MAX: - 1
+    for (size_t i = 0; i + 1 < firsts.size(); ++i)
+      probes.push_back(firsts[i] + (firsts[i + 1] - firsts[i]) / 2);
     for (unsigned o = 0; o < 64; ++o)
-      for (uint64_t k : {(uint64_t{1} << o) - 1, uint64_t{1} << o, (uint64_t{1} << o) + 1}) probes.push_back(k);
+      for (uint64_t k : {(uint64_t{1} << o) - 1, uint64_t{1} << o, (uint64_t{1} << o) + 1})
+        probes.push_back(k);
     for (int i = 0; i < 20000; ++i) probes.push_back(rng() >> (rng() % 64));
     probes.push_back(UINT64_MAX);
     auto want = [&](uint64_t k) {
@@ -311,10 +318,12 @@ TEST(PgmModel, BucketTableFindsTheSameSegmentAsTheDirectory) {
   }
   // Below kMinBucketSegments segments there is no table; the directory alone answers.
   std::vector<PgmSegment> few;
-  for (uint64_t i = 0; i < PgmModel::kMinBucketSegments - 1; ++i) few.push_back({100 * i + 5, 0.0f, static_cast<int32_t>(i)});
+  for (uint64_t i = 0; i < PgmModel::kMinBucketSegments - 1; ++i)
+    few.push_back({100 * i + 5, 0.0f, static_cast<int32_t>(i)});
   const PgmModel small = PgmModel::from_segments(few, few.size(), 0);
   EXPECT_EQ(small.bucket_count(), 0u);
-  for (uint64_t k = 5; k < 100 * few.size() + 50; k += 7) ASSERT_EQ(small.find_segment(k), std::min<size_t>((k - 5) / 100, few.size() - 1));
+  for (uint64_t k = 5; k < 100 * few.size() + 50; k += 7)
+    ASSERT_EQ(small.find_segment(k), std::min<size_t>((k - 5) / 100, few.size() - 1));
 }
 
 TEST(PgmModel, SizeIsSmallOnUniformKeys) {

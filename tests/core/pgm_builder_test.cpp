@@ -39,7 +39,8 @@ TEST(PgmBuilder, EveryChunkSizeBracketsLowerBound) {
     const std::vector<uint64_t> keys = make_keys<Int64Key>(d, 5000);
     for (uint32_t eps : {1u, 16u, 64u}) {
       for (size_t chunk : {size_t{2}, size_t{3}, size_t{17}, size_t{1000}}) {
-        SCOPED_TRACE(std::string(dist_name(d)) + " eps " + std::to_string(eps) + " chunk " + std::to_string(chunk));
+        SCOPED_TRACE(std::string(dist_name(d)) + " eps " + std::to_string(eps) + " chunk " +
+                     std::to_string(chunk));
         expect_brackets(keys, stream_build(keys, {.epsilon = eps}, chunk, 333), eps);
       }
     }
@@ -80,7 +81,8 @@ TEST(PgmBuilder, ChunksAddFewSegmentsAndBatchesNone) {
   const PgmModel b = stream_build(keys, {.epsilon = 64}, chunk, 4096);
   EXPECT_LE(a.segment_count(), whole.segment_count() + keys.size() / chunk + 1);
   ASSERT_EQ(a.segment_count(), b.segment_count());
-  for (size_t i = 0; i < a.segment_count(); ++i) ASSERT_EQ(a.segments()[i].first_key, b.segments()[i].first_key);
+  for (size_t i = 0; i < a.segment_count(); ++i)
+    ASSERT_EQ(a.segments()[i].first_key, b.segments()[i].first_key);
   expect_brackets(keys, a, 64);
 }
 

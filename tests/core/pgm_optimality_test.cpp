@@ -54,7 +54,8 @@ TEST(PgmOptimality, EverySegmentIsMaximal) {
       for (size_t i = 0; i + 1 < segs.size(); ++i) {
         std::vector<Pt> pts;  // distinct keys: the points are (key, index)
         const auto rank = [&](size_t j) {
-          return static_cast<size_t>(std::lower_bound(keys.begin(), keys.end(), segs[j].first_key) - keys.begin());
+          return static_cast<size_t>(std::lower_bound(keys.begin(), keys.end(), segs[j].first_key) -
+                                     keys.begin());
         };
         for (size_t r = rank(i); r <= rank(i + 1); ++r)
           pts.push_back({static_cast<int64_t>(keys[r]), static_cast<int64_t>(r)});

@@ -92,7 +92,7 @@ TEST(PgmRounding, EvaluatorNearTheCompactLimit) {
   EXPECT_EQ(detail::eval_pgm_segment(s, kTop, s.first_key + 2), size_t(kTop - 999));
   EXPECT_EQ(detail::eval_pgm_segment(s, kTop, s.first_key + 3), size_t(kTop - 998));
   EXPECT_EQ(detail::eval_pgm_segment(s, kTop, s.first_key + 1998), size_t(kTop - 1));
-  EXPECT_EQ(detail::eval_pgm_segment(s, kTop, s.first_key + 5000), size_t(kTop));            // clamped
+  EXPECT_EQ(detail::eval_pgm_segment(s, kTop, s.first_key + 5000), size_t(kTop));  // clamped
   EXPECT_EQ(detail::eval_pgm_segment(s, kTop, std::numeric_limits<uint64_t>::max()), size_t(kTop));
   EXPECT_EQ(detail::eval_pgm_segment(s, kTop, 0), size_t(kTop - 1000));  // below first_key
   size_t prev = 0;

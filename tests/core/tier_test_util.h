@@ -29,7 +29,8 @@ inline Status put1(TieredStore& t, uint64_t k, std::string_view v) {
 }
 
 // Keys [first, last] visible to a new snapshot; checks the scan's order (strictly increasing).
-inline std::map<uint64_t, std::string> scan_all(TieredStore& t, uint64_t first = 0, uint64_t last = UINT64_MAX) {
+inline std::map<uint64_t, std::string> scan_all(TieredStore& t, uint64_t first = 0,
+                                                uint64_t last = UINT64_MAX) {
   std::map<uint64_t, std::string> out;
   auto txn = t.begin();
   uint64_t prev = 0;

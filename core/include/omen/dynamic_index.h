@@ -89,7 +89,7 @@ class DynamicLearnedIndex {
     std::vector<uint64_t> buf_keys, buf_payloads;  // insert buffer
   };
 
-  size_t leaf_index(uint64_t key) const noexcept;  // leaf responsible for key
+  size_t leaf_index(uint64_t key) const noexcept;           // leaf responsible for key
   const uint64_t* payload_of(uint64_t key) const noexcept;  // find()'s entry, or null
   static size_t main_lower_bound(const Leaf& l, uint64_t key) noexcept;
   static size_t buf_lower_bound(const Leaf& l, uint64_t key) noexcept;

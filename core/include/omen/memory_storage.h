@@ -31,8 +31,7 @@ class MemoryStorage final : public StorageEngine {
   MemoryStorage(const MemoryStorage&) = delete;
   MemoryStorage& operator=(const MemoryStorage&) = delete;
 
-  Status get(std::string_view key, std::string* value,
-             const StorageSnapshot* snap = nullptr) const override;
+  Status get(std::string_view key, std::string* value, const StorageSnapshot* snap = nullptr) const override;
   Status write(const WriteBatch& batch, WriteOptions o = {}) override;
   std::unique_ptr<StorageIterator> new_iterator(const StorageSnapshot* snap = nullptr) const override;
   std::shared_ptr<const StorageSnapshot> snapshot() const override;

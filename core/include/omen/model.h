@@ -28,11 +28,12 @@ namespace omen {
 
 // Build options. Aggregate: members may be added at the end only.
 struct ModelOptions {
-  uint32_t epsilon = 64;          // requested error bound of the leaf level (PGM); RMI leaf-count hint
-  uint32_t epsilon_internal = 4;  // unused since PgmModel's upper levels are a key directory (kept for source compatibility)
-  bool parallel = false;          // segment chunks of the input in parallel with oneTBB (PGM)
-  uint32_t rmi_leaves = 0;        // RMI second-level size; 0 = automatic (about n / 2048)
-  bool force_wide = false;        // PGM: use WidePgmSegment even when PgmSegment fits (tests)
+  uint32_t epsilon = 64;  // requested error bound of the leaf level (PGM); RMI leaf-count hint
+  uint32_t epsilon_internal =
+      4;  // unused since PgmModel's upper levels are a key directory (kept for source compatibility)
+  bool parallel = false;    // segment chunks of the input in parallel with oneTBB (PGM)
+  uint32_t rmi_leaves = 0;  // RMI second-level size; 0 = automatic (about n / 2048)
+  bool force_wide = false;  // PGM: use WidePgmSegment even when PgmSegment fits (tests)
 };
 
 // One linear piece: for keys k >= first_key up to the next segment's first_key,
@@ -178,8 +179,8 @@ struct LineAllocator {
   LineAllocator() = default;
   template <class U>
   LineAllocator(const LineAllocator<U>&) noexcept {}
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
-  void deallocate(T* p, size_t) noexcept { ::operator delete(p, std::align_val_t{64}); }
+  T* allocate(size_t n) { return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, size_t) noexcept { ::operator delete (p, std::align_val_t{64}); }
   friend bool operator==(const LineAllocator&, const LineAllocator&) noexcept { return true; }
 };
 
@@ -233,10 +234,10 @@ class PgmModel {
   size_t key_count() const noexcept { return n_; }
   size_t height() const noexcept { return dir_.size() + (n_ != 0); }  // levels, leaf and directory
 
-  static constexpr size_t kDirFanout = 8;  // first keys per directory node: one 64-byte line
-  static constexpr size_t kDirTop = 16;    // the directory's top level has at most this many keys
-  static constexpr size_t kBucketSpan = 8;           // segments one bucket may span (else: directory)
-  static constexpr size_t kMinBucketSegments = 64;   // smaller models have no bucket table
+  static constexpr size_t kDirFanout = 8;           // first keys per directory node: one 64-byte line
+  static constexpr size_t kDirTop = 16;             // the directory's top level has at most this many keys
+  static constexpr size_t kBucketSpan = 8;          // segments one bucket may span (else: directory)
+  static constexpr size_t kMinBucketSegments = 64;  // smaller models have no bucket table
   // Buckets of the bucket table (0 if the model has none), and how many of them span more than
   // kBucketSpan segments (their keys go through the directory).
   size_t bucket_count() const noexcept { return buckets_.size(); }
@@ -262,7 +263,9 @@ class PgmModel {
   void build_buckets(const std::vector<Seg>& leaf);
 
   template <class Seg>
-  static size_t leaf_size(const Levels<Seg>& l) noexcept { return l.empty() ? 0 : l[0].size(); }
+  static size_t leaf_size(const Levels<Seg>& l) noexcept {
+    return l.empty() ? 0 : l[0].size();
+  }
   template <class Seg>
   static std::span<const Seg> leaf_span(const Levels<Seg>& l) noexcept {
     return l.empty() ? std::span<const Seg>() : std::span<const Seg>(l[0]);
@@ -321,9 +324,9 @@ class PgmModel {
     return last_of_eight(leaf, t * kDirFanout, key);
   }
 
-  Levels<PgmSegment> levels_;            // the compact layout, or empty
-  Levels<WidePgmSegment> wide_levels_;   // the wide layout, or empty
-  std::vector<DirLevel> dir_;            // [0] over the leaf level ... back() = top; empty iff n_ == 0
+  Levels<PgmSegment> levels_;           // the compact layout, or empty
+  Levels<WidePgmSegment> wide_levels_;  // the wide layout, or empty
+  std::vector<DirLevel> dir_;           // [0] over the leaf level ... back() = top; empty iff n_ == 0
   // The bucket table. Octave o holds the keys of bit length o + 1 ([2^o, 2^(o+1)); octave 0 also
   // holds key 0); with the top bit cleared, a key's bits above `shift` are its bucket in the
   // octave. A bucket's entry is the leaf segment holding its lowest key (or the first segment),
@@ -334,10 +337,10 @@ class PgmModel {
   };
   static constexpr uint16_t kWideBucket = UINT16_MAX;
   static constexpr size_t kMaxBucketSegments = size_t{1} << 24;  // so that bucket offsets fit 26 bits
-  std::vector<Octave> octaves_;          // octaves low_octave_ .. 63, or empty (no bucket table)
+  std::vector<Octave> octaves_;  // octaves low_octave_ .. 63, or empty (no bucket table)
   std::vector<uint16_t> buckets_;
-  unsigned low_octave_ = 0;              // the first leaf key's octave
-  std::vector<uint32_t> eps_;            // [0]: measured error bound of the leaf level
+  unsigned low_octave_ = 0;    // the first leaf key's octave
+  std::vector<uint32_t> eps_;  // [0]: measured error bound of the leaf level
   size_t n_ = 0;
   bool wide_ = false;
 };

@@ -46,11 +46,11 @@ class RocksDBStorage final : public StorageEngine {
   // directory that is not ours (non-empty without a RocksDB database, or a RocksDB database
   // without our marker), kCorruption for a damaged database, kBusy if another process has it
   // open, kIOError for file system failures. On error *out is untouched and nothing is written.
-  static Status open(const std::string& dir, const RocksDBOptions& opts, std::unique_ptr<RocksDBStorage>* out);
+  static Status open(const std::string& dir, const RocksDBOptions& opts,
+                     std::unique_ptr<RocksDBStorage>* out);
   ~RocksDBStorage() override;
 
-  Status get(std::string_view key, std::string* value,
-             const StorageSnapshot* snap = nullptr) const override;
+  Status get(std::string_view key, std::string* value, const StorageSnapshot* snap = nullptr) const override;
   Status write(const WriteBatch& batch, WriteOptions o = {}) override;
   std::unique_ptr<StorageIterator> new_iterator(const StorageSnapshot* snap = nullptr) const override;
   std::shared_ptr<const StorageSnapshot> snapshot() const override;

@@ -61,9 +61,9 @@ class [[nodiscard]] Status {
 };
 
 // Returns early from the enclosing function with `expr`'s status when it is not ok.
-#define OMEN_RETURN_IF_ERROR(expr)   \
-  do {                               \
-    ::omen::Status _omen_s = (expr); \
+#define OMEN_RETURN_IF_ERROR(expr)     \
+  do {                                 \
+    ::omen::Status _omen_s = (expr);   \
     if (!_omen_s.ok()) return _omen_s; \
   } while (0)
 

@@ -73,7 +73,7 @@ struct Write {  // one buffered write of a transaction
 inline constexpr size_t kMaxValueBytes = 16 * 1024 * 1024;
 
 struct TierOptions {
-  bool sync_commits = true;          // see "Durability" above
+  bool sync_commits = true;  // see "Durability" above
   // Migration policy: a key moves to the cold tier when its newest version is frozen (visible to
   // every live snapshot) and at least min_age_commits commits old; it runs automatically once the
   // hot tier holds more than hot_max_keys keys.
@@ -178,7 +178,7 @@ class TieredStore {
     size_t hot_keys, hot_versions, cold_runs, cold_keys;
     size_t model_bytes;  // learned index models only (hot index + every run), not keys or values
     uint64_t commits, conflicts, migrations, last_commit_ts;
-    size_t compaction_peak_entries;  // most entries the last run compaction held at once
+    size_t compaction_peak_entries;        // most entries the last run compaction held at once
     uint64_t log_bytes, checkpoint_bytes;  // hot log: segments since the last checkpoint; that checkpoint
     std::string index_kind;
   };
@@ -212,13 +212,13 @@ class TieredStore {
   TimestampOracle oracle_;
   std::unique_ptr<detail::HotTier> hot_;
   std::unique_ptr<detail::HotLog> log_;  // set by recover()
-  std::mutex commit_mu_;         // guards validation, timestamps and publication (see invariants)
+  std::mutex commit_mu_;                 // guards validation, timestamps and publication (see invariants)
   std::condition_variable published_cv_;
-  std::atomic<Timestamp> published_hint_{0};  // the last timestamp published by a commit (spin target)
+  std::atomic<Timestamp> published_hint_{0};   // the last timestamp published by a commit (spin target)
   std::unordered_set<uint64_t> pending_keys_;  // GUARDED_BY(commit_mu_)
   std::set<Timestamp> in_flight_;              // GUARDED_BY(commit_mu_): allocated, not finished
   std::set<Timestamp> finished_;               // GUARDED_BY(commit_mu_): finished, not published
-  std::mutex maintenance_mu_;    // serializes gc and migration
+  std::mutex maintenance_mu_;                  // serializes gc and migration
   std::mutex gc_mu_;
   std::vector<uint64_t> gc_queue_;  // GUARDED_BY(gc_mu_): keys with superseded versions
   uint64_t next_run_ = 1;           // GUARDED_BY(maintenance_mu_)

@@ -43,9 +43,9 @@ class TimestampOracle {
 
  private:
   mutable std::mutex mu_;
-  Timestamp allocated_;                  // GUARDED_BY(mu_)
-  Timestamp published_;                  // GUARDED_BY(mu_)
-  std::map<Timestamp, size_t> active_;   // GUARDED_BY(mu_): read_ts -> number of snapshots
+  Timestamp allocated_;                 // GUARDED_BY(mu_)
+  Timestamp published_;                 // GUARDED_BY(mu_)
+  std::map<Timestamp, size_t> active_;  // GUARDED_BY(mu_): read_ts -> number of snapshots
 };
 
 }  // namespace omen

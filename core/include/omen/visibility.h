@@ -34,7 +34,9 @@ class Visibility {
 class TimestampSnapshot final : public Visibility {
  public:
   explicit TimestampSnapshot(Timestamp read_ts) noexcept : read_ts_(read_ts) {}
-  bool visible(const VersionStamp& v) const noexcept override { return v.xmin <= read_ts_ && read_ts_ < v.xmax; }
+  bool visible(const VersionStamp& v) const noexcept override {
+    return v.xmin <= read_ts_ && read_ts_ < v.xmax;
+  }
   Timestamp read_ts() const noexcept { return read_ts_; }
 
  private:

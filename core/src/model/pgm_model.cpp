@@ -66,8 +66,9 @@ PgmModel PgmModel::build_as(std::span<const uint64_t> sorted, ModelOptions opts,
       if (segs[c].empty() || segs[c - 1].empty() || segs[c][0].intercept >= segs[c - 1].back().intercept)
         continue;
       segs[c].clear();
-      errs[c] = detail::segment_range(sorted.data(), b[c], b[c + 1], n, c + 1 == parts, opts.epsilon, &segs[c],
-                                      nullptr, nullptr, static_cast<int64_t>(segs[c - 1].back().intercept));
+      errs[c] =
+          detail::segment_range(sorted.data(), b[c], b[c + 1], n, c + 1 == parts, opts.epsilon, &segs[c],
+                                nullptr, nullptr, static_cast<int64_t>(segs[c - 1].back().intercept));
     }
     size_t total = 0;
     for (const auto& s : segs) total += s.size();
@@ -79,24 +80,29 @@ PgmModel PgmModel::build_as(std::span<const uint64_t> sorted, ModelOptions opts,
   }
   m.eps_.push_back(to_u32(err));
   Levels<Seg>* levels = nullptr;
-  if constexpr (std::is_same_v<Seg, PgmSegment>) levels = &m.levels_;
-  else levels = &m.wide_levels_;
+  if constexpr (std::is_same_v<Seg, PgmSegment>)
+    levels = &m.levels_;
+  else
+    levels = &m.wide_levels_;
   levels->push_back(std::move(leaf));
   m.build_directory(levels->front());
   return m;
 }
 
 PgmModel PgmModel::build(std::span<const uint64_t> sorted, ModelOptions opts) {
-  if (opts.force_wide || sorted.size() >= kMaxCompactKeys) return build_as<WidePgmSegment>(sorted, opts, true);
+  if (opts.force_wide || sorted.size() >= kMaxCompactKeys)
+    return build_as<WidePgmSegment>(sorted, opts, true);
   return build_as<PgmSegment>(sorted, opts, false);
 }
 
 template <class Seg>
-PgmModel PgmModel::from_leaf(std::vector<Seg> leaf, size_t key_count, uint32_t epsilon, ModelOptions /*opts*/) {
+PgmModel PgmModel::from_leaf(std::vector<Seg> leaf, size_t key_count, uint32_t epsilon,
+                             ModelOptions /*opts*/) {
   for (size_t i = 0; i < leaf.size(); ++i) {
     const bool ordered =
         i == 0 || (leaf[i - 1].first_key < leaf[i].first_key && leaf[i - 1].intercept <= leaf[i].intercept);
-    if (!ordered || leaf[i].intercept > static_cast<int64_t>(key_count) || !(leaf[i].slope >= 0) || !std::isfinite(leaf[i].slope))
+    if (!ordered || leaf[i].intercept > static_cast<int64_t>(key_count) || !(leaf[i].slope >= 0) ||
+        !std::isfinite(leaf[i].slope))
       throw std::invalid_argument("omen::PgmModel::from_segments: malformed leaf level");
   }
   if (leaf.empty() != (key_count == 0))
@@ -107,8 +113,10 @@ PgmModel PgmModel::from_leaf(std::vector<Seg> leaf, size_t key_count, uint32_t e
   if (key_count == 0) return m;
   m.eps_.push_back(epsilon);
   Levels<Seg>* levels = nullptr;
-  if constexpr (std::is_same_v<Seg, PgmSegment>) levels = &m.levels_;
-  else levels = &m.wide_levels_;
+  if constexpr (std::is_same_v<Seg, PgmSegment>)
+    levels = &m.levels_;
+  else
+    levels = &m.wide_levels_;
   levels->push_back(std::move(leaf));
   m.build_directory(levels->front());
   return m;
@@ -156,9 +164,9 @@ void PgmModel::build_buckets(const std::vector<Seg>& leaf) {
   const uint64_t k0 = leaf[0].first_key;
   low_octave_ = static_cast<unsigned>(std::bit_width(k0 | 1)) - 1;
   auto segment_of = [&](uint64_t k) {  // last segment whose first key is <= k (k >= k0)
-    return static_cast<size_t>(
-        std::upper_bound(leaf.begin(), leaf.end(), k, [](uint64_t v, const Seg& s) { return v < s.first_key; }) -
-        leaf.begin() - 1);
+    return static_cast<size_t>(std::upper_bound(leaf.begin(), leaf.end(), k,
+                                                [](uint64_t v, const Seg& s) { return v < s.first_key; }) -
+                               leaf.begin() - 1);
   };
   octaves_.resize(64 - low_octave_);
   for (unsigned o = low_octave_; o < 64; ++o) {
@@ -203,9 +211,9 @@ struct PgmModel::Builder::Impl {
   std::vector<WidePgmSegment> wide_leaf;
   uint64_t err = 0;
   int64_t a_min = std::numeric_limits<int64_t>::min();  // last intercept: never decrease
-  size_t seen = 0;     // keys added so far (the next key's rank)
-  uint64_t prev = 0;   // the last key added
-  size_t run = 0;      // copies of prev seen so far
+  size_t seen = 0;                                      // keys added so far (the next key's rank)
+  uint64_t prev = 0;                                    // the last key added
+  size_t run = 0;                                       // copies of prev seen so far
 
   void push(detail::Point p) {
     points.push_back(p);
@@ -218,8 +226,10 @@ struct PgmModel::Builder::Impl {
   }
   void flush() {
     if (points.empty()) return;
-    if (wide) segment(&wide_leaf);
-    else segment(&leaf);
+    if (wide)
+      segment(&wide_leaf);
+    else
+      segment(&leaf);
     points.clear();
   }
 };
@@ -238,7 +248,8 @@ PgmModel::Builder::~Builder() = default;
 
 void PgmModel::Builder::add(std::span<const uint64_t> keys) {
   Impl& b = *impl_;
-  if (keys.size() > b.n - b.seen) throw std::invalid_argument("omen::PgmModel::Builder: more keys than key_count");
+  if (keys.size() > b.n - b.seen)
+    throw std::invalid_argument("omen::PgmModel::Builder: more keys than key_count");
   for (const uint64_t k : keys) {
     if (b.seen == 0) {
       b.push({k, 0});

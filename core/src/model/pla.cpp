@@ -116,8 +116,8 @@ Slope pick_slope(long double b, long double lo, long double hi) {
 // Rounds the piece `pla` holds (its points replayed from `start`) to a Seg with error <= eps,
 // measured at every point with eval_pgm_segment(.., n, ..). False when no candidate fits.
 template <class Seg, class Cursor>
-bool fit_piece(const OptimalPla& pla, const Cursor& start, uint64_t eps, uint64_t n, int64_t a_min,
-               Seg* out, uint64_t* err) {
+bool fit_piece(const OptimalPla& pla, const Cursor& start, uint64_t eps, uint64_t n, int64_t a_min, Seg* out,
+               uint64_t* err) {
   using LD = long double;
   using Slope = decltype(Seg::slope);
   using Icpt = decltype(Seg::intercept);
@@ -157,8 +157,8 @@ bool fit_piece(const OptimalPla& pla, const Cursor& start, uint64_t eps, uint64_
   const int64_t reach = static_cast<int64_t>(std::min<uint64_t>(eps, 16));
   for (int64_t k = 0; k <= 2 * reach; ++k) {
     const int64_t step = (k + 1) / 2;
-    const LD a_rel = std::clamp<LD>(cands[0] + ((k % 2) == (cands[1] > cands[0]) ? -step : step),
-                                    -LD(eps), LD(eps));
+    const LD a_rel =
+        std::clamp<LD>(cands[0] + ((k % 2) == (cands[1] > cands[0]) ? -step : step), -LD(eps), LD(eps));
     if (k > 0 && std::fabs(a_rel - cands[0]) < step) continue;  // clamped onto a tried value
     const LD a = std::clamp<LD>(LD(y0) + a_rel, lowest, LD(n));
     LD blo = 0, bhi = std::numeric_limits<LD>::infinity();
@@ -189,8 +189,8 @@ bool fit_piece(const OptimalPla& pla, const Cursor& start, uint64_t eps, uint64_
 
 // segment_range over the points `cur` replays.
 template <class Seg, class Cursor>
-uint64_t segment_cursor(Cursor cur, size_t n, uint64_t eps, std::vector<Seg>* out, std::vector<uint64_t>* errs,
-                        std::vector<uint64_t>* ranks, int64_t a_min) {
+uint64_t segment_cursor(Cursor cur, size_t n, uint64_t eps, std::vector<Seg>* out,
+                        std::vector<uint64_t>* errs, std::vector<uint64_t>* ranks, int64_t a_min) {
   OptimalPla pla(eps);
   uint64_t max_err = 0;
   Point first;

@@ -75,7 +75,8 @@ Status from_io(const rocksdb::IOStatus& s, std::string_view what) { return detai
 // Files in `dir` through a rocksdb::FileSystem; every change of a name syncs the directory.
 class FsFileStore final : public FileStore {
  public:
-  FsFileStore(std::shared_ptr<rocksdb::FileSystem> fs, std::string dir) : fs_(std::move(fs)), dir_(std::move(dir)) {}
+  FsFileStore(std::shared_ptr<rocksdb::FileSystem> fs, std::string dir)
+      : fs_(std::move(fs)), dir_(std::move(dir)) {}
 
   Status list(std::vector<std::string>* names) const override {
     names->clear();
@@ -85,7 +86,8 @@ class FsFileStore final : public FileStore {
     std::unique_ptr<rocksdb::FSWritableFile> f;
     rocksdb::FileOptions fo;
     fo.allow_fallocate = false;  // the file's length is exactly what was appended
-    OMEN_RETURN_IF_ERROR(from_io(fs_->NewWritableFile(path(name), fo, &f, nullptr), "cannot create " + path(name)));
+    OMEN_RETURN_IF_ERROR(
+        from_io(fs_->NewWritableFile(path(name), fo, &f, nullptr), "cannot create " + path(name)));
     OMEN_RETURN_IF_ERROR(sync_dir());
     *out = std::make_unique<File>(std::move(f), path(name));
     return Status::OK();
@@ -107,13 +109,16 @@ class FsFileStore final : public FileStore {
  private:
   class File final : public AppendFile {
    public:
-    File(std::unique_ptr<rocksdb::FSWritableFile> f, std::string path) : f_(std::move(f)), path_(std::move(path)) {}
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, std::string path)
+        : f_(std::move(f)), path_(std::move(path)) {}
     ~File() override { f_->Close(rocksdb::IOOptions(), nullptr).PermitUncheckedError(); }
     Status append(std::string_view d) override {
       return from_io(f_->Append(rocksdb::Slice(d.data(), d.size()), rocksdb::IOOptions(), nullptr),
                      "cannot write " + path_);
     }
-    Status sync() override { return from_io(f_->Sync(rocksdb::IOOptions(), nullptr), "cannot sync " + path_); }
+    Status sync() override {
+      return from_io(f_->Sync(rocksdb::IOOptions(), nullptr), "cannot sync " + path_);
+    }
 
    private:
     std::unique_ptr<rocksdb::FSWritableFile> f_;
@@ -123,7 +128,8 @@ class FsFileStore final : public FileStore {
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
   Status sync_dir() {
     std::unique_ptr<rocksdb::FSDirectory> d;
-    OMEN_RETURN_IF_ERROR(from_io(fs_->NewDirectory(dir_, rocksdb::IOOptions(), &d, nullptr), "cannot open " + dir_));
+    OMEN_RETURN_IF_ERROR(
+        from_io(fs_->NewDirectory(dir_, rocksdb::IOOptions(), &d, nullptr), "cannot open " + dir_));
     return from_io(d->Fsync(rocksdb::IOOptions(), nullptr), "cannot sync " + dir_);
   }
 
@@ -135,9 +141,11 @@ class FsFileStore final : public FileStore {
 
 std::unique_ptr<FileStore> new_memory_file_store() { return std::make_unique<MemoryFileStore>(); }
 
-Status new_fs_file_store(std::shared_ptr<rocksdb::FileSystem> fs, const std::string& dir, std::unique_ptr<FileStore>* out) {
+Status new_fs_file_store(std::shared_ptr<rocksdb::FileSystem> fs, const std::string& dir,
+                         std::unique_ptr<FileStore>* out) {
   if (!fs) fs = rocksdb::FileSystem::Default();
-  OMEN_RETURN_IF_ERROR(from_io(fs->CreateDirIfMissing(dir, rocksdb::IOOptions(), nullptr), "cannot create " + dir));
+  OMEN_RETURN_IF_ERROR(
+      from_io(fs->CreateDirIfMissing(dir, rocksdb::IOOptions(), nullptr), "cannot create " + dir));
   *out = std::make_unique<FsFileStore>(std::move(fs), dir);
   return Status::OK();
 }

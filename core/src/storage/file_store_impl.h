@@ -13,6 +13,7 @@ class FileSystem;
 namespace omen {
 
 // Files in directory `dir` (created if missing) through `fs` (null: the default file system).
-Status new_fs_file_store(std::shared_ptr<rocksdb::FileSystem> fs, const std::string& dir, std::unique_ptr<FileStore>* out);
+Status new_fs_file_store(std::shared_ptr<rocksdb::FileSystem> fs, const std::string& dir,
+                         std::unique_ptr<FileStore>* out);
 
 }  // namespace omen

@@ -64,9 +64,11 @@ Status check_directory(const std::string& dir, bool create_if_missing) {
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     std::string n = e.path().filename().string();
     auto starts = [&](const char* p) { return n.rfind(p, 0) == 0; };
-    auto ends = [&](const char* p) { return n.size() >= strlen(p) && n.compare(n.size() - strlen(p), strlen(p), p) == 0; };
-    if (!(n == "LOCK" || n == RocksDBStorage::kFilesDir || n == "IDENTITY" || starts("LOG") || starts("MANIFEST-") || starts("OPTIONS-") ||
-          ends(".log") || ends(".dbtmp") || ends(".sst")))
+    auto ends = [&](const char* p) {
+      return n.size() >= strlen(p) && n.compare(n.size() - strlen(p), strlen(p), p) == 0;
+    };
+    if (!(n == "LOCK" || n == RocksDBStorage::kFilesDir || n == "IDENTITY" || starts("LOG") ||
+          starts("MANIFEST-") || starts("OPTIONS-") || ends(".log") || ends(".dbtmp") || ends(".sst")))
       return Status::NotSupported(dir + " is not empty and holds no RocksDB database (found '" + n +
                                   "'): refusing to use it");
   }
@@ -103,7 +105,8 @@ Status check_compression(const RocksDBOptions& o) {
   if (o.compression == RocksDBOptions::Compression::kNone) return Status::OK();
   auto sup = rocksdb::GetSupportedCompressions();
   auto has = [&](rocksdb::CompressionType c) { return std::find(sup.begin(), sup.end(), c) != sup.end(); };
-  if (!has(rocksdb::kZSTD) || (o.compression == RocksDBOptions::Compression::kLZ4 && !has(rocksdb::kLZ4Compression)))
+  if (!has(rocksdb::kZSTD) ||
+      (o.compression == RocksDBOptions::Compression::kLZ4 && !has(rocksdb::kLZ4Compression)))
     return Status::NotSupported("this RocksDB build lacks LZ4/ZSTD compression");
   return Status::OK();
 }
@@ -134,10 +137,12 @@ Status RocksDBStorage::open(const std::string& dir, const RocksDBOptions& opts,
     if (families != std::vector<std::string>{"default", kMetaFamily}) {
       // A damaged MANIFEST may list only "default": tell corruption from foreign by a read-only open.
       rocksdb::DB* probe = nullptr;
-      rocksdb::Status ps = rocksdb::DB::OpenForReadOnly(rocksdb::Options(dbo, rocksdb::ColumnFamilyOptions()), dir, &probe);
+      rocksdb::Status ps =
+          rocksdb::DB::OpenForReadOnly(rocksdb::Options(dbo, rocksdb::ColumnFamilyOptions()), dir, &probe);
       delete probe;
       if (!ps.ok()) return detail::from_rocksdb(ps, "cannot read the storage directory " + dir);
-      return Status::NotSupported(dir + " holds a RocksDB database that is not an OmenDB store (column families "
+      return Status::NotSupported(dir +
+                                  " holds a RocksDB database that is not an OmenDB store (column families "
                                   "differ); refusing to open it");
     }
   }
@@ -168,7 +173,8 @@ Status RocksDBStorage::open(const std::string& dir, const RocksDBOptions& opts,
   } else if (!s.ok()) {
     return detail::from_rocksdb(s, "cannot read the format marker in " + dir);
   } else if (format != kFormat) {
-    return Status::NotSupported(dir + " has store format '" + format + "', this build reads '" + kFormat + "'");
+    return Status::NotSupported(dir + " has store format '" + format + "', this build reads '" + kFormat +
+                                "'");
   }
   OMEN_RETURN_IF_ERROR(new_fs_file_store(opts.file_system, dir + "/" + kFilesDir, &st->files_));
   *out = std::move(st);
@@ -195,7 +201,8 @@ Status RocksDBStorage::write(const WriteBatch& batch, WriteOptions o) {
   rocksdb::WriteBatch wb;
   for (const auto& op : batch.ops()) {
     OMEN_RETURN_IF_ERROR(check_put_limits(op.key, op.value));
-    rocksdb::Status s = op.is_delete ? wb.Delete(data_, slice(op.key)) : wb.Put(data_, slice(op.key), slice(op.value));
+    rocksdb::Status s =
+        op.is_delete ? wb.Delete(data_, slice(op.key)) : wb.Put(data_, slice(op.key), slice(op.value));
     if (!s.ok()) return detail::from_rocksdb(s, "rocksdb batch");
   }
   rocksdb::WriteOptions wo;
@@ -211,20 +218,23 @@ std::unique_ptr<StorageIterator> RocksDBStorage::new_iterator(const StorageSnaps
 
 std::shared_ptr<const StorageSnapshot> RocksDBStorage::snapshot() const {
   rocksdb::DB* db = db_;
-  return std::shared_ptr<const RocksSnapshot>(new RocksSnapshot(db->GetSnapshot()), [db](const RocksSnapshot* s) {
-    db->ReleaseSnapshot(s->snap);
-    delete s;
-  });
+  return std::shared_ptr<const RocksSnapshot>(new RocksSnapshot(db->GetSnapshot()),
+                                              [db](const RocksSnapshot* s) {
+                                                db->ReleaseSnapshot(s->snap);
+                                                delete s;
+                                              });
 }
 
 Status RocksDBStorage::sync() { return detail::from_rocksdb(db_->FlushWAL(true), "rocksdb sync"); }
 
-Status RocksDBStorage::flush() { return detail::from_rocksdb(db_->Flush(rocksdb::FlushOptions(), data_), "rocksdb flush"); }
+Status RocksDBStorage::flush() {
+  return detail::from_rocksdb(db_->Flush(rocksdb::FlushOptions(), data_), "rocksdb flush");
+}
 
 std::string RocksDBStorage::stats() const {
   std::string out = "engine: rocksdb\ndirectory: " + dir_ + "\n";
-  for (const char* p : {"rocksdb.estimate-num-keys", "rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables",
-                        "rocksdb.num-live-versions"}) {
+  for (const char* p : {"rocksdb.estimate-num-keys", "rocksdb.total-sst-files-size",
+                        "rocksdb.cur-size-all-mem-tables", "rocksdb.num-live-versions"}) {
     std::string v;
     if (db_->GetProperty(data_, p, &v)) out += std::string(p + 8) + ": " + v + "\n";
   }

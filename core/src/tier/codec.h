@@ -17,8 +17,7 @@
 
 namespace omen::detail {
 
-inline constexpr char kRunTag = 'R', kRunKeysTag = 'K', kColdTag = 'C', kMetaTag = 'M',
-                      kDeadRunTag = 'X';
+inline constexpr char kRunTag = 'R', kRunKeysTag = 'K', kColdTag = 'C', kMetaTag = 'M', kDeadRunTag = 'X';
 inline constexpr char kValueKind = 'V', kDeleteKind = 'D';
 // Format omen-tier-1 only: 'H' key:8 -> xmin:8 kind:1 value, the newest hot version of key.
 // Converted into the hot log at the first open (TieredStore::recover).

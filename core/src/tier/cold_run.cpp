@@ -18,13 +18,14 @@ void ColdRun::write(uint64_t id, const std::vector<Entry>& entries, WriteBatch* 
   write_header(id, entries.size(), batch);
 }
 
-void ColdRun::write_entries(uint64_t id, size_t first_pos, std::span<const Entry> entries, WriteBatch* batch) {
+void ColdRun::write_entries(uint64_t id, size_t first_pos, std::span<const Entry> entries,
+                            WriteBatch* batch) {
   for (size_t i = 0; i < entries.size(); ++i)
     batch->put(tagged(kColdTag, id, first_pos + i), versioned_value(entries[i].deleted, entries[i].value));
 }
 
-void ColdRun::write_key_chunks(uint64_t id, std::span<const uint64_t> keys, size_t first_chunk, size_t end_chunk,
-                               WriteBatch* batch) {
+void ColdRun::write_key_chunks(uint64_t id, std::span<const uint64_t> keys, size_t first_chunk,
+                               size_t end_chunk, WriteBatch* batch) {
   std::string chunk;
   for (size_t c = first_chunk; c < end_chunk; ++c) {
     chunk.clear();
@@ -45,7 +46,8 @@ void ColdRun::delete_rows(uint64_t id, uint64_t count, WriteBatch* batch) {
   for (uint64_t c = 0; c * kKeysPerChunk < count; ++c) batch->del(tagged(kRunKeysTag, id, c));
 }
 
-Status ColdRun::load(const StorageEngine& db, uint64_t id, uint64_t count, std::shared_ptr<const ColdRun>* out) {
+Status ColdRun::load(const StorageEngine& db, uint64_t id, uint64_t count,
+                     std::shared_ptr<const ColdRun>* out) {
   std::vector<uint64_t> keys;
   keys.reserve(count);
   std::string chunk;
@@ -61,7 +63,8 @@ Status ColdRun::load(const StorageEngine& db, uint64_t id, uint64_t count, std::
       keys.push_back(k);
     }
   }
-  if (keys.size() != count) return Status::Corruption("cold run " + std::to_string(id) + ": key count mismatch");
+  if (keys.size() != count)
+    return Status::Corruption("cold run " + std::to_string(id) + ": key count mismatch");
   *out = std::make_shared<const ColdRun>(id, std::move(keys));
   return Status::OK();
 }
@@ -77,7 +80,8 @@ std::string ColdRun::entry_key(size_t pos) const { return tagged(kColdTag, id_, 
 namespace {
 Status decode(std::string_view stored, uint64_t run, size_t pos, bool* deleted, std::string* value) {
   if (stored.empty() || (stored[0] != kValueKind && stored[0] != kDeleteKind))
-    return Status::Corruption("cold run " + std::to_string(run) + " entry " + std::to_string(pos) + " is damaged");
+    return Status::Corruption("cold run " + std::to_string(run) + " entry " + std::to_string(pos) +
+                              " is damaged");
   *deleted = stored[0] == kDeleteKind;
   value->assign(stored.substr(1));
   return Status::OK();
@@ -109,7 +113,8 @@ Status RunCursor::read(size_t pos, bool* deleted, std::string* value) {
   }
   OMEN_RETURN_IF_ERROR(it_->status());
   if (!it_->valid() || it_->key() != want)
-    return Status::Corruption("cold run " + std::to_string(run_.id()) + " lacks entry " + std::to_string(pos));
+    return Status::Corruption("cold run " + std::to_string(run_.id()) + " lacks entry " +
+                              std::to_string(pos));
   return decode(it_->value(), run_.id(), pos, deleted, value);
 }
 

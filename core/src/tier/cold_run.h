@@ -34,14 +34,15 @@ class ColdRun {
   // positions first_pos.., the key chunks [first_chunk, end_chunk) of the run's keys `keys` (all
   // of them so far; the last chunk may be partial), and the header, which must come last.
   static void write_entries(uint64_t id, size_t first_pos, std::span<const Entry> entries, WriteBatch* batch);
-  static void write_key_chunks(uint64_t id, std::span<const uint64_t> keys, size_t first_chunk, size_t end_chunk,
-                               WriteBatch* batch);
+  static void write_key_chunks(uint64_t id, std::span<const uint64_t> keys, size_t first_chunk,
+                               size_t end_chunk, WriteBatch* batch);
   static void write_header(uint64_t id, uint64_t count, WriteBatch* batch);
   // Appends the deletion of every row of run `id` (of `count` entries) except its header.
   static void delete_rows(uint64_t id, uint64_t count, WriteBatch* batch);
   // Reads back run `id` of `count` keys (its header said so). kCorruption if keys are missing or
   // out of order.
-  static Status load(const StorageEngine& db, uint64_t id, uint64_t count, std::shared_ptr<const ColdRun>* out);
+  static Status load(const StorageEngine& db, uint64_t id, uint64_t count,
+                     std::shared_ptr<const ColdRun>* out);
 
   uint64_t id() const noexcept { return id_; }
   size_t size() const noexcept { return index_.size(); }

@@ -121,10 +121,13 @@ Status replay(const std::string& name, std::string_view data, bool tail_ok,
 void encode_log_record(Timestamp last_ts, std::span<const LogRow> rows, std::string* out) {
   size_t bytes = 0;
   for (const auto& r : rows) bytes += r.value.size();
-  encode(last_ts, rows.size(), bytes, [&](size_t i) {
-    const LogRow& r = rows[i];
-    return RowView{r.key, r.xmin, r.deleted, r.value};
-  }, out);
+  encode(
+      last_ts, rows.size(), bytes,
+      [&](size_t i) {
+        const LogRow& r = rows[i];
+        return RowView{r.key, r.xmin, r.deleted, r.value};
+      },
+      out);
 }
 
 Status HotLog::open(FileStore* files, Recovered* rec, std::unique_ptr<HotLog>* out) {
@@ -133,9 +136,12 @@ Status HotLog::open(FileStore* files, Recovered* rec, std::unique_ptr<HotLog>* o
   std::vector<uint64_t> segments, checkpoints;
   for (const auto& n : names) {
     uint64_t v;
-    if (parse_name(n, kSegmentPrefix, &v)) segments.push_back(v);
-    else if (parse_name(n, kCheckpointPrefix, &v)) checkpoints.push_back(v);
-    else if (n.size() > 4 && n.compare(n.size() - 4, 4, kTmpSuffix) == 0) OMEN_RETURN_IF_ERROR(files->remove(n));
+    if (parse_name(n, kSegmentPrefix, &v))
+      segments.push_back(v);
+    else if (parse_name(n, kCheckpointPrefix, &v))
+      checkpoints.push_back(v);
+    else if (n.size() > 4 && n.compare(n.size() - 4, 4, kTmpSuffix) == 0)
+      OMEN_RETURN_IF_ERROR(files->remove(n));
   }
   std::sort(segments.begin(), segments.end());
   std::unique_ptr<HotLog> log(new HotLog(files));
@@ -166,7 +172,8 @@ Status HotLog::open(FileStore* files, Recovered* rec, std::unique_ptr<HotLog>* o
     if (n < s) OMEN_RETURN_IF_ERROR(files->remove(file_name(kCheckpointPrefix, n)));
   rec->rows.reserve(newest.size());
   for (auto& [k, r] : newest) rec->rows.push_back(std::move(r));
-  std::sort(rec->rows.begin(), rec->rows.end(), [](const LogRow& a, const LogRow& b) { return a.key < b.key; });
+  std::sort(rec->rows.begin(), rec->rows.end(),
+            [](const LogRow& a, const LogRow& b) { return a.key < b.key; });
   log->last_ts_ = rec->last_ts;
   {
     std::lock_guard g(log->mu_);
@@ -193,7 +200,8 @@ Status HotLog::start_segment_locked(uint64_t n) {
 
 // REQUIRES: mu_ held.
 Status HotLog::fail_locked(Status s) {
-  if (error_.ok()) error_ = Status(s.code(), "hot log failed, the store refuses writes until reopened: " + s.message());
+  if (error_.ok())
+    error_ = Status(s.code(), "hot log failed, the store refuses writes until reopened: " + s.message());
   return error_;
 }
 
@@ -201,10 +209,13 @@ Status HotLog::append_commit(Timestamp ts, std::span<const Write> writes, bool s
   std::string rec;
   size_t bytes = 0;
   for (const auto& w : writes) bytes += w.value.size();
-  encode(ts, writes.size(), bytes, [&](size_t i) {
-    const Write& w = writes[i];
-    return RowView{w.key, ts, w.deleted, w.value};
-  }, &rec);
+  encode(
+      ts, writes.size(), bytes,
+      [&](size_t i) {
+        const Write& w = writes[i];
+        return RowView{w.key, ts, w.deleted, w.value};
+      },
+      &rec);
   uint64_t segment, end;
   {
     auto g = lock_spinning(mu_);
@@ -254,7 +265,8 @@ Status HotLog::sync_to(uint64_t segment, uint64_t end) {
   }
   lk.lock();
   syncing_ = false;
-  if (s.ok() && (seg > synced_segment_ || (seg == synced_segment_ && upto > synced_))) synced_segment_ = seg, synced_ = upto;
+  if (s.ok() && (seg > synced_segment_ || (seg == synced_segment_ && upto > synced_)))
+    synced_segment_ = seg, synced_ = upto;
   sync_cv_.notify_all();
   if (!s.ok()) return s;
   lk.unlock();

@@ -69,10 +69,10 @@ class HotLog {
   // into place, then deletes the segments below S and the older checkpoints.
   Status write_checkpoint(Timestamp last_ts, const std::function<bool(std::vector<LogRow>*)>& next);
 
-  uint64_t bytes_since_checkpoint() const;  // bytes of the segments the last checkpoint did not replace
-  uint64_t checkpoint_bytes() const;        // size of the last checkpoint
-  size_t segments_since_checkpoint() const; // segment files the next checkpoint will replace (>= 1)
-  Status error() const;                     // the sticky error (ok if none)
+  uint64_t bytes_since_checkpoint() const;   // bytes of the segments the last checkpoint did not replace
+  uint64_t checkpoint_bytes() const;         // size of the last checkpoint
+  size_t segments_since_checkpoint() const;  // segment files the next checkpoint will replace (>= 1)
+  Status error() const;                      // the sticky error (ok if none)
 
  private:
   HotLog(FileStore* files) : files_(files) {}
@@ -81,20 +81,20 @@ class HotLog {
   Status sync_to(uint64_t segment, uint64_t end);
 
   FileStore* files_;
-  mutable std::mutex mu_;                // guards everything below but the sync state
-  std::shared_ptr<AppendFile> file_;     // the current segment
-  uint64_t segment_ = 0;                 // its number
-  uint64_t written_ = 0;                 // bytes appended to it
-  uint64_t older_bytes_ = 0;             // bytes of earlier segments not replaced by a checkpoint
-  size_t older_segments_ = 0;            // how many such segments
-  uint64_t checkpoint_ = 0;              // number S of the last checkpoint (0: none)
+  mutable std::mutex mu_;             // guards everything below but the sync state
+  std::shared_ptr<AppendFile> file_;  // the current segment
+  uint64_t segment_ = 0;              // its number
+  uint64_t written_ = 0;              // bytes appended to it
+  uint64_t older_bytes_ = 0;          // bytes of earlier segments not replaced by a checkpoint
+  size_t older_segments_ = 0;         // how many such segments
+  uint64_t checkpoint_ = 0;           // number S of the last checkpoint (0: none)
   uint64_t checkpoint_bytes_ = 0;
-  Timestamp last_ts_ = 0;                // largest timestamp appended
-  Status error_;                         // sticky failure
+  Timestamp last_ts_ = 0;  // largest timestamp appended
+  Status error_;           // sticky failure
 
-  std::mutex sync_mu_;                   // group commit
+  std::mutex sync_mu_;  // group commit
   std::condition_variable sync_cv_;
-  bool syncing_ = false;                 // GUARDED_BY(sync_mu_): a committer is in fsync
+  bool syncing_ = false;                      // GUARDED_BY(sync_mu_): a committer is in fsync
   uint64_t synced_segment_ = 0, synced_ = 0;  // GUARDED_BY(sync_mu_): durable up to here
 };
 

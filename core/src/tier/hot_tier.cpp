@@ -6,7 +6,6 @@
 #include <new>
 #include <mutex>
 
-
 namespace omen::detail {
 
 namespace {
@@ -29,8 +28,10 @@ HotTier::~HotTier() {
   });
 }
 
-HotTier::Version* HotTier::Version::make(VersionStamp stamp, bool deleted, std::string_view value, Version* older) {
-  auto* v = new (::operator new(sizeof(Version) + value.size())) Version{stamp, deleted, 0, older, value.size()};
+HotTier::Version* HotTier::Version::make(VersionStamp stamp, bool deleted, std::string_view value,
+                                         Version* older) {
+  auto* v =
+      new (::operator new(sizeof(Version) + value.size())) Version{stamp, deleted, 0, older, value.size()};
   std::memcpy(v + 1, value.data(), value.size());
   return v;
 }
@@ -41,7 +42,8 @@ HotTier::Version* HotTier::newest_locked(uint64_t key) const {
 }
 
 bool HotTier::in_any_run(const RunSet& runs, uint64_t key) {
-  return std::any_of(runs.runs.begin(), runs.runs.end(), [&](const auto& r) { return r->position(key).has_value(); });
+  return std::any_of(runs.runs.begin(), runs.runs.end(),
+                     [&](const auto& r) { return r->position(key).has_value(); });
 }
 
 void HotTier::delete_chain_locked(uint64_t key, Version* newest) {
@@ -72,7 +74,8 @@ uint64_t HotTier::collect(uint64_t from, uint64_t last, const Visibility& vis, u
     if (key > last) return false;
     for (const Version* v = as_version(p); v; v = v->older) {
       if (!vis.visible(v->stamp)) continue;
-      if (v->migrated_run == 0 || v->migrated_run > max_run) out->push_back({key, v->deleted, std::string(v->value())});
+      if (v->migrated_run == 0 || v->migrated_run > max_run)
+        out->push_back({key, v->deleted, std::string(v->value())});
       break;
     }
     if (out->size() >= max || ++seen >= budget) {
@@ -125,7 +128,8 @@ void HotTier::load(std::vector<Write>&& rows, std::vector<Timestamp>&& xmins) {
   if (!keys.empty()) index_ = HotIndex(std::move(keys), std::move(payloads));
 }
 
-size_t HotTier::collect_garbage(std::span<const uint64_t> keys, Timestamp oldest, std::vector<uint64_t>* retry) {
+size_t HotTier::collect_garbage(std::span<const uint64_t> keys, Timestamp oldest,
+                                std::vector<uint64_t>* retry) {
   std::unique_lock lk(mu_);
   size_t dropped = 0;
   for (uint64_t key : keys) {
@@ -262,4 +266,3 @@ size_t HotTier::model_bytes() const {
 }
 
 }  // namespace omen::detail
-

@@ -61,7 +61,8 @@ class HotTier {
 
   // The version of `key` visible to `vis`. On kFallThrough the caller reads the runs in *runs
   // (set only then), newest first.
-  Found get(uint64_t key, const Visibility& vis, std::string* value, std::shared_ptr<const RunSet>* runs) const;
+  Found get(uint64_t key, const Visibility& vis, std::string* value,
+            std::shared_ptr<const RunSet>* runs) const;
   // Visible entries (tombstones included) of keys in [from, last] whose version is in this tier
   // for a reader pinned to runs with ids <= max_run; stops after `max` entries. Returns the last
   // key examined: every key in [from, returned] was considered.
@@ -129,10 +130,10 @@ class HotTier {
   void delete_chain_locked(uint64_t key, Version* newest);  // removes the key and all its versions
 
   mutable SpinSharedMutex mu_;
-  HotIndex index_;                          // key -> newest Version* (owning), GUARDED_BY(mu_)
-  size_t versions_ = 0;                     // GUARDED_BY(mu_)
-  std::shared_ptr<const RunSet> runs_;      // GUARDED_BY(mu_)
-  std::vector<std::weak_ptr<const RunSet>> retired_;      // GUARDED_BY(mu_): older RunSets
+  HotIndex index_;                                       // key -> newest Version* (owning), GUARDED_BY(mu_)
+  size_t versions_ = 0;                                  // GUARDED_BY(mu_)
+  std::shared_ptr<const RunSet> runs_;                   // GUARDED_BY(mu_)
+  std::vector<std::weak_ptr<const RunSet>> retired_;     // GUARDED_BY(mu_): older RunSets
   std::vector<std::pair<uint64_t, uint64_t>> migrated_;  // GUARDED_BY(mu_): (run, key) to reclaim
 };
 

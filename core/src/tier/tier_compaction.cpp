@@ -61,7 +61,7 @@ Status TieredStore::merge_runs(const detail::RunSet& runs, uint64_t id) {
   std::vector<Source> sources;  // newest first, as in the RunSet
   for (const auto& r : runs.runs) sources.push_back({r.get(), 0, detail::RunCursor(*db_, *r)});
   const size_t batch_entries = std::max<size_t>(1, opts_.compaction_batch_entries);
-  std::vector<uint64_t> keys;                  // the merged run's keys so far
+  std::vector<uint64_t> keys;                   // the merged run's keys so far
   std::vector<detail::ColdRun::Entry> pending;  // entries not yet written, at most batch_entries
   size_t chunks_written = 0, peak = 0;
   auto flush = [&](bool last) {
@@ -78,7 +78,8 @@ Status TieredStore::merge_runs(const detail::RunSet& runs, uint64_t id) {
     uint64_t key = UINT64_MAX;
     bool any = false;
     for (const auto& s : sources)
-      if (s.pos < s.run->size()) key = any ? std::min(key, s.run->key_at(s.pos)) : s.run->key_at(s.pos), any = true;
+      if (s.pos < s.run->size())
+        key = any ? std::min(key, s.run->key_at(s.pos)) : s.run->key_at(s.pos), any = true;
     if (!any) break;
     bool taken = false;
     for (auto& s : sources) {

@@ -35,7 +35,8 @@ Status TieredStore::maintenance_pass() {
 // The log has grown past max(checkpoint_log_bytes, 2 x the last checkpoint), or is spread over
 // many segments (each open starts one: short-lived processes such as omen_kv make many).
 bool TieredStore::checkpoint_due() const {
-  return log_->bytes_since_checkpoint() > std::max(opts_.checkpoint_log_bytes, 2 * log_->checkpoint_bytes()) ||
+  return log_->bytes_since_checkpoint() >
+             std::max(opts_.checkpoint_log_bytes, 2 * log_->checkpoint_bytes()) ||
          log_->segments_since_checkpoint() > kMaxLogSegments;
 }
 
@@ -87,7 +88,8 @@ Status TieredStore::maintain(bool force_migration) {
     std::lock_guard lk(maintenance_mu_);
     OMEN_RETURN_IF_ERROR(collect_garbage());
   }
-  if (force_migration || hot_->key_count() > opts_.hot_max_keys) OMEN_RETURN_IF_ERROR(migrate(opts_.min_age_commits));
+  if (force_migration || hot_->key_count() > opts_.hot_max_keys)
+    OMEN_RETURN_IF_ERROR(migrate(opts_.min_age_commits));
   std::lock_guard lk(maintenance_mu_);
   hot_->reclaim();
   if (checkpoint_due()) OMEN_RETURN_IF_ERROR(checkpoint_locked());

@@ -31,7 +31,8 @@ Status TieredStore::scan(uint64_t first, uint64_t last, const Visibility& vis,
     detail::RunCursor cursor;
   };
   std::vector<Source> sources;
-  for (const auto& r : runs->runs) sources.push_back({r.get(), r->lower_bound(first), detail::RunCursor(*db_, *r)});
+  for (const auto& r : runs->runs)
+    sources.push_back({r.get(), r->lower_bound(first), detail::RunCursor(*db_, *r)});
 
   std::vector<detail::HotTier::Entry> hot;
   std::vector<Item> items;

@@ -57,8 +57,10 @@ Status TieredStore::recover() {
 
   auto it = db_->new_iterator();
   std::vector<std::shared_ptr<const detail::ColdRun>> runs;
-  for (it->seek(std::string(1, detail::kRunTag)); it->valid() && it->key()[0] == detail::kRunTag; it->next()) {
-    if (it->key().size() != 9 || it->value().size() != 8) return Status::Corruption("damaged cold run header");
+  for (it->seek(std::string(1, detail::kRunTag)); it->valid() && it->key()[0] == detail::kRunTag;
+       it->next()) {
+    if (it->key().size() != 9 || it->value().size() != 8)
+      return Status::Corruption("damaged cold run header");
     uint64_t id = get_u64(it->key(), 1);
     std::shared_ptr<const detail::ColdRun> run;
     OMEN_RETURN_IF_ERROR(detail::ColdRun::load(*db_, id, get_u64(it->value(), 0), &run));
@@ -68,8 +70,10 @@ Status TieredStore::recover() {
   OMEN_RETURN_IF_ERROR(it->status());
   hot_->set_runs(std::move(runs));
   // Runs merged away before a crash: delete their rows now (compact_runs).
-  for (it->seek(std::string(1, detail::kDeadRunTag)); it->valid() && it->key()[0] == detail::kDeadRunTag; it->next()) {
-    if (it->key().size() != 9 || it->value().size() != 8) return Status::Corruption("damaged dead run marker");
+  for (it->seek(std::string(1, detail::kDeadRunTag)); it->valid() && it->key()[0] == detail::kDeadRunTag;
+       it->next()) {
+    if (it->key().size() != 9 || it->value().size() != 8)
+      return Status::Corruption("damaged dead run marker");
     uint64_t id = get_u64(it->key(), 1);
     dead_runs_.push_back({{}, id, get_u64(it->value(), 0)});
     next_run_ = std::max(next_run_, id + 1);
@@ -108,7 +112,8 @@ Status TieredStore::merge_legacy_rows(std::vector<detail::Write>* rows, std::vec
   std::vector<Timestamp> out_xmins;
   size_t i = 0;
   auto take_log_until = [&](uint64_t key) {  // log rows with keys < key
-    for (; i < rows->size() && (*rows)[i].key < key; ++i) out.push_back(std::move((*rows)[i])), out_xmins.push_back((*xmins)[i]);
+    for (; i < rows->size() && (*rows)[i].key < key; ++i)
+      out.push_back(std::move((*rows)[i])), out_xmins.push_back((*xmins)[i]);
   };
   auto it = db_->new_iterator();
   const std::string tag(1, detail::kLegacyHotTag);
@@ -127,7 +132,8 @@ Status TieredStore::merge_legacy_rows(std::vector<detail::Write>* rows, std::vec
   }
   OMEN_RETURN_IF_ERROR(it->status());
   take_log_until(UINT64_MAX);
-  if (i < rows->size()) out.push_back(std::move((*rows)[i])), out_xmins.push_back((*xmins)[i]);  // key UINT64_MAX
+  if (i < rows->size())
+    out.push_back(std::move((*rows)[i])), out_xmins.push_back((*xmins)[i]);  // key UINT64_MAX
   *rows = std::move(out);
   *xmins = std::move(out_xmins);
   return Status::OK();
@@ -142,7 +148,8 @@ Status TieredStore::convert_legacy() {
   }
   WriteBatch batch;
   auto it = db_->new_iterator();
-  for (it->seek(std::string(1, detail::kLegacyHotTag)); it->valid() && it->key()[0] == detail::kLegacyHotTag; it->next())
+  for (it->seek(std::string(1, detail::kLegacyHotTag)); it->valid() && it->key()[0] == detail::kLegacyHotTag;
+       it->next())
     batch.del(it->key());
   OMEN_RETURN_IF_ERROR(it->status());
   batch.put(detail::meta_key("format"), kFormat);
@@ -154,9 +161,12 @@ Transaction TieredStore::begin() { return Transaction(this, oracle_.begin()); }
 Status TieredStore::read(uint64_t key, const Visibility& vis, std::string* value) const {
   std::shared_ptr<const detail::RunSet> runs;
   switch (hot_->get(key, vis, value, &runs)) {
-    case detail::HotTier::Found::kValue: return Status::OK();
-    case detail::HotTier::Found::kDeleted: return Status::NotFound();
-    case detail::HotTier::Found::kFallThrough: break;
+    case detail::HotTier::Found::kValue:
+      return Status::OK();
+    case detail::HotTier::Found::kDeleted:
+      return Status::NotFound();
+    case detail::HotTier::Found::kFallThrough:
+      break;
   }
   for (const auto& run : runs->runs) {  // newest first: the first run holding the key decides
     if (auto pos = run->position(key)) {
@@ -200,7 +210,8 @@ Status TieredStore::commit(Transaction& txn) {
     finished_.insert(ts);
     // Invariant 2: publish the finished timestamps below the oldest one still in flight.
     Timestamp limit = in_flight_.empty() ? kLiveXmax : *in_flight_.begin(), publish = 0;
-    while (!finished_.empty() && *finished_.begin() < limit) publish = *finished_.begin(), finished_.erase(finished_.begin());
+    while (!finished_.empty() && *finished_.begin() < limit)
+      publish = *finished_.begin(), finished_.erase(finished_.begin());
     if (publish != 0) {
       oracle_.publish(publish);
       published_hint_.store(publish, std::memory_order_release);
@@ -221,7 +232,8 @@ Status TieredStore::commit(Transaction& txn) {
     std::lock_guard g(gc_mu_);
     gc_queue_.insert(gc_queue_.end(), overwritten.begin(), overwritten.end());
   }
-  if (opts_.auto_maintenance && opts_.gc_every_commits && n % opts_.gc_every_commits == 0) request_maintenance();
+  if (opts_.auto_maintenance && opts_.gc_every_commits && n % opts_.gc_every_commits == 0)
+    request_maintenance();
   return Status::OK();
 }
 
