@@ -256,117 +256,12 @@ inline LearnedDirEntry* learned_dir_entries(Page page) {
   return reinterpret_cast<LearnedDirEntry*>(PageGetContents(page) + MAXALIGN(sizeof(LearnedDirHeader)));
 }
 
-// ---- items of leaf/overflow/null pages: the only code that knows the packed layout ----------
-
-// The widths of an items page.
-inline omen::leaf::Widths learned_widths(const LearnedItemsHeader* h) {
-  omen::leaf::Widths w;
-  w.key_base = h->key_base;
-  w.key_bits = h->key_bits;
-  w.block_bits = h->block_bits;
-  w.offset_bits = h->offset_bits;
-  return w;
-}
-// Entries that fit in an items page at widths `w`.
-inline uint16 learned_items_capacity(const omen::leaf::Widths& w) {
-  return static_cast<uint16>(omen::leaf::capacity(kLearnedItemsSpace, w, kLearnedMaxItems));
-}
-inline uint8* learned_key_array(Page page) {
-  return reinterpret_cast<uint8*>(PageGetContents(page)) + MAXALIGN(sizeof(LearnedItemsHeader));
-}
-inline uint8* learned_tid_array(Page page) {
-  const LearnedItemsHeader* h = learned_items_header(page);
-  return learned_key_array(page) + omen::leaf::packed_bytes(h->capacity, h->key_bits);
-}
-inline uint64 learned_item_key(Page page, int i) {
-  const LearnedItemsHeader* h = learned_items_header(page);
-  return h->key_base + omen::leaf::get(learned_key_array(page), static_cast<Size>(i), h->key_bits);
-}
-// Slot of item i's TID in the TID array: items fill it from the end (item 0 in the last slot), so
-// the used TID bits sit at the end of the item area and the unused space is one hole between the
-// used keys and the used TIDs (pd_lower .. pd_upper, learned_items_set_bounds).
-inline Size learned_tid_slot(const LearnedItemsHeader* h, int i) {
-  return static_cast<Size>(h->capacity - 1 - i);
-}
-inline ItemPointerData learned_item_tid(Page page, int i) {
-  const LearnedItemsHeader* h = learned_items_header(page);
-  uint64 v = omen::leaf::get(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits);
-  ItemPointerData tid;
-  ItemPointerSet(&tid, static_cast<BlockNumber>(v >> h->offset_bits),
-                 static_cast<OffsetNumber>(v & omen::leaf::max_value(h->offset_bits)));
-  return tid;
-}
-// True when (key, tid) can be stored in `page` at its widths (there may be no room left).
-inline bool learned_item_fits(Page page, uint64 key, const ItemPointerData* tid) {
-  return omen::leaf::fits(learned_widths(learned_items_header(page)), key,
-                          ItemPointerGetBlockNumberNoCheck(tid), ItemPointerGetOffsetNumberNoCheck(tid));
-}
-// Stores (key, tid) as item i. REQUIRES: i < capacity and learned_item_fits(page, key, tid).
-inline void learned_item_put(Page page, int i, uint64 key, const ItemPointerData* tid) {
-  const LearnedItemsHeader* h = learned_items_header(page);
-  Assert(learned_item_fits(page, key, tid) && i < h->capacity);
-  omen::leaf::put(learned_key_array(page), static_cast<Size>(i), h->key_bits, key - h->key_base);
-  uint64 packed = (static_cast<uint64>(ItemPointerGetBlockNumberNoCheck(tid)) << h->offset_bits) |
-                  ItemPointerGetOffsetNumberNoCheck(tid);
-  omen::leaf::put(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits, packed);
-}
-// True when (key, tid) can be appended to `page`: room left, and it fits the page's widths.
-inline bool learned_items_can_append(Page page, uint64 key, const ItemPointerData* tid) {
-  return learned_items_header(page)->nitems < learned_items_header(page)->capacity &&
-         learned_item_fits(page, key, tid);
-}
-// Calls f(key, tid) for items [from, to), decoding with the widths read once (scan batches).
-template <typename F>
-inline void learned_items_for_each(Page page, int from, int to, F f) {
-  const LearnedItemsHeader* h = learned_items_header(page);
-  const uint8* keys = learned_key_array(page);
-  const uint8* tids = learned_tid_array(page);
-  unsigned kb = h->key_bits, tb = h->block_bits + h->offset_bits, ob = h->offset_bits;
-  uint64 base = h->key_base, omask = omen::leaf::max_value(ob);
-  for (int i = from; i < to; i++) {
-    uint64 v = omen::leaf::get(tids, learned_tid_slot(h, i), tb);
-    ItemPointerData tid;
-    ItemPointerSet(&tid, static_cast<BlockNumber>(v >> ob), static_cast<OffsetNumber>(v & omask));
-    f(base + omen::leaf::get(keys, static_cast<Size>(i), kb), tid);
-  }
-}
-// First sorted item (among [0, nsorted)) whose key is >= key; nsorted if none.
-inline int learned_sorted_lower_bound(Page page, uint64 key) {
-  const LearnedItemsHeader* h = learned_items_header(page);
-  return static_cast<int>(
-      omen::leaf::lower_bound(learned_key_array(page), h->nsorted, h->key_bits, h->key_base, key));
-}
-
 // Initializes `page` as an empty page of `kind`.
 void learned_init_page(Page page, LearnedPageKind kind, uint32 generation);
 // Initializes an empty leaf/overflow/null page whose items are stored at widths `w`.
 void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation, const omen::leaf::Widths& w);
 // Formats `image` as a metapage holding `meta`.
 void learned_init_meta_page(Page image, const LearnedMeta& meta);
-// Widths that take any key >= base (key_bits 0 for null pages: no keys) and any TID.
-omen::leaf::Widths learned_wide_widths(uint64 base, bool with_keys);
-// Widths of a new overflow page of a leaf with fences [low, high]: every key the leaf may
-// receive fits (keys relative to low), TIDs at full width (inserts bring TIDs of any block).
-omen::leaf::Widths learned_overflow_widths(uint64 low_fence, uint64 high_fence);
-// Sets pd_lower just past the last used key byte and pd_upper at the first byte holding a used TID
-// bit, so GenericXLog diffs, full-page images and wal_consistency_checking skip the hole. Every
-// unused slot's bits are zero (init zeroes, learned_items_truncate clears), so the partial bytes at
-// the hole's edges are deterministic.
-void learned_items_set_bounds(Page page);
-// Drops items [n, nitems) (clearing their slots) and sets nsorted; then learned_items_set_bounds.
-// REQUIRES: n <= nitems, nsorted <= n.
-void learned_items_truncate(Page page, int n, int nsorted);
-// Appends (key, tid) to an items page. REQUIRES: learned_items_can_append. The sorted prefix grows
-// with it while every item is in it and (key, tid) is not below the last one, so keys appended in
-// order stay binary searchable. Used by inserts and by WAL redo (learned_wal.cpp).
-void learned_items_append(Page page, uint64 key, const ItemPointerData* tid);
-// The byte ranges that learned_items_append changed when it appended the page's last item (call
-// right after it): pd_lower and pd_upper through the item counts of the items header, the bytes
-// holding the new key's bits and the bytes holding its TID's bits. With the zero hole between
-// pd_lower and pd_upper they are every byte the append changed or took out of the hole, so a
-// generic WAL delta of these ranges rebuilds the page (omen_wal_log_generic_delta). Returns how
-// many ranges it wrote to out[0..3) (an empty key range is left out: key_bits 0).
-int learned_items_append_ranges(Page page, OmenByteRange out[3]);
 
 // Checks a page read from disk is ours and of `kind`; ereport(ERROR, ERRCODE_INDEX_CORRUPTED)
 // otherwise. learned_check_dir_page also checks a directory page's entry count.

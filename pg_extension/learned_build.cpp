@@ -6,7 +6,7 @@
 // keys, model pages with segments and leaf fences) and finally the metapage. The pages go through shared
 // buffers unlogged and are WAL-logged at the end as full images in batches (log_newpage_range), as GIN and
 // GiST builds do.
-#include "learned.h"
+#include "learned_items.h"
 
 extern "C" {
 #include "access/tableam.h"

@@ -17,7 +17,7 @@
 // (its high fence), the new leaf, the directory tail and the metapage (edge_nleaves). A directory
 // page is added by its own record first. Readers that loaded the cache before an addition see the
 // old last leaf's new high fence and move right through the refreshed cache.
-#include "learned.h"
+#include "learned_items.h"
 
 namespace {
 

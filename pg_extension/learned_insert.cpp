@@ -10,7 +10,7 @@
 // metapage; metapage -> null tail -> new page. Every change is one WAL record of at most 4 pages:
 // the append to a page with room through learned_log_append (learned_wal.cpp), the rest GenericXLog. Writers
 // hold kLearnedWriterLock (learned.h) so a re-train never copies a leaf while it changes.
-#include "learned.h"
+#include "learned_items.h"
 
 extern "C" {
 #include "storage/lmgr.h"

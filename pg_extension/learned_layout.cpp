@@ -3,6 +3,7 @@
 // its own widths, is filled to at most fillfactor percent. Chosen together with the model's
 // training: in memory by random access to the keys, spilled in the one pass that also trains.
 #include "learned_layout.h"
+#include "learned_items.h"
 
 extern "C" {
 #include "commands/progress.h"

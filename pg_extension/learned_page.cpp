@@ -1,6 +1,6 @@
 // Page format of the `learned` index (learned.h, docs/format.md): initializing and checking pages,
 // the items layout's writes, the metapage, and the walk over a chain of pages.
-#include "learned.h"
+#include "learned_items.h"
 
 void learned_init_page(Page page, LearnedPageKind kind, uint32 generation) {
   PageInit(page, BLCKSZ, sizeof(LearnedSpecial));

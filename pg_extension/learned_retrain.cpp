@@ -7,7 +7,7 @@
 // only when no snapshot that could have seen the old generation exists (GlobalVisCheckRemovableFullXid
 // on the re-training transaction's xid, in the spirit of nbtree's page recycling). Writers are excluded for
 // the duration by kLearnedRetrainLock; readers are not. The null chain is shared by all generations.
-#include "learned.h"
+#include "learned_items.h"
 
 extern "C" {
 #include "access/transam.h"

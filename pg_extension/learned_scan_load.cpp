@@ -2,6 +2,7 @@
 // loading one into a batch (its leaf's and overflow chain's items within the range, in (key, TID)
 // order; or the null chain).
 #include "learned_scan.h"
+#include "learned_items.h"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // SQL functions over a `learned` index: omendb_index_stats(regclass), omendb_index_verify(regclass).
-#include "learned.h"
+#include "learned_items.h"
 
 extern "C" {
 #include "access/htup_details.h"

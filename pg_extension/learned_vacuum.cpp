@@ -5,7 +5,7 @@
 // page that becomes empty is unlinked from its chain and handed to the FSM (kind kPageFree).
 // Fences and the model are untouched: deletions never break invariants I1..I5. Cleanup frees a
 // retired generation and re-trains when overflow chains got long (learned_retrain.cpp).
-#include "learned.h"
+#include "learned_items.h"
 
 extern "C" {
 #include "access/parallel.h"

@@ -10,7 +10,7 @@
 // (learned_items_append_ranges, omen_wal_log_generic_delta), so an index works on a server (and
 // standby) that never loaded omendb at start, at about the custom record's cost; replay rebuilds
 // the primary's page byte for byte (wal_consistency_checking = generic compares them; TAP 007, 008).
-#include "learned.h"
+#include "learned_items.h"
 
 extern "C" {
 #include "access/xlogutils.h"

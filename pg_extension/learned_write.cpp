@@ -6,6 +6,7 @@
 // batches of full images (omen_log_new_pages) before anything points at them: a build logs its
 // whole relation at the end; a re-train logs its new pages before the metapage swap.
 #include "learned_layout.h"
+#include "learned_items.h"
 
 #include <type_traits>
 
