@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: installs dependencies (root), builds and installs omendb, starts a throwaway cluster,
 # loads a table, builds a btree and a learned index on the same column, shows EXPLAIN choosing the
-# learned index, and prints a side-by-side comparison; then runs the core benchmark at 10M keys.
+# learned index, and prints a side-by-side comparison; moves old rows of a tiered table cold and
+# shows the sizes and a query answered from cold rows; then runs the core benchmark at 10M keys.
 # DEMO_ROWS (default 1000000) sets the table size. PGBIN (default /usr/lib/postgresql/15/bin) selects
 # the PostgreSQL installation; OMEN_SKIP_INSTALL=1 uses what is installed there without `make install`.
 set -euo pipefail
@@ -21,6 +22,9 @@ if [ "$(cluster_psql -Atc "SELECT count(*) FROM pg_am WHERE amname = 'learned'")
   bash bench/demo_index.sh "$rows"
 else
   echo "(the learned index access method is not in this build yet: see README, Status)"
+fi
+if [ "$(cluster_psql -Atc "SELECT count(*) FROM pg_am WHERE amname = 'tiered'")" = 1 ]; then
+  bash bench/demo_tiered.sh "$rows"
 fi
 echo "== core learned index vs binary search vs absl::btree_map (10M keys)"
 if [ -f bench/core_bench.sh ]; then MAKEFLAGS= bash bench/core_bench.sh --sizes 10000000; fi
