@@ -5,7 +5,8 @@
 #      omen_kv, built but not run (one test); the suite again under ASan+UBSan, and its
 #      concurrency tests (suites named Concurrency*) and the hot log's (HotLog*) under ThreadSanitizer;
 #   3. the extension build (-Wall -Wextra -Werror) and install;
-#   4. pg_regress (sql/, expected/) in a throwaway instance run as the `postgres` user;
+#   4. pg_regress (sql/, expected/) in a throwaway instance run as the `postgres` user, then the
+#      isolation specs (tests/isolation/specs, expected/; pg_isolation_regress) the same way;
 #   5. the TAP tests (tests/tap/*.pl, PostgreSQL::Test::Cluster) as the `postgres` user.
 # Installs its own dependencies (root). A skipped test is a failure. Ends with one line
 # "omendb: N passed, N failed" and exits non-zero if anything failed.
@@ -101,6 +102,21 @@ else
   nf=$(sed -n 's/.*\([0-9][0-9]*\) of [0-9]* tests failed.*/\1/p' "$logs/regress.log" | tail -1)
   passed=$((passed + n - ${nf:-$n})); fail "pg_regress" "${nf:-$n}"
   [ -f "$work/regression.diffs" ] && head -n 200 "$work/regression.diffs"
+fi
+
+echo "== isolation"
+iso_tests=$(cd tests/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort)
+(cd "$work/tests/isolation" && runuser -u postgres -- "$pgxs/src/test/isolation/pg_isolation_regress" \
+   --temp-instance="$work/isolation-instance" --bindir="$pgbin" --inputdir=. --outputdir=. \
+   $iso_tests) >"$logs/isolation.log" 2>&1
+rc=$?
+cat "$logs/isolation.log"
+n=$(echo $iso_tests | wc -w)
+if [ $rc -eq 0 ] && grep -qE "All $n tests passed" "$logs/isolation.log"; then passed=$((passed + n))
+else
+  nf=$(sed -n 's/.*\([0-9][0-9]*\) of [0-9]* tests failed.*/\1/p' "$logs/isolation.log" | tail -1)
+  passed=$((passed + n - ${nf:-$n})); fail "isolation" "${nf:-$n}"
+  [ -f "$work/tests/isolation/regression.diffs" ] && head -n 200 "$work/tests/isolation/regression.diffs"
 fi
 
 echo "== TAP"
