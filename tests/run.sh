@@ -89,35 +89,28 @@ fi
 work="$logs/work"
 mkdir -p "$work" && cp -r sql expected tests "$work"/ && chown -R postgres: "$work"
 
-echo "== pg_regress"
-regress_tests=$(cd sql && ls *.sql | sed 's/\.sql$//' | sort)
-(cd "$work" && runuser -u postgres -- "$pgxs/src/test/regress/pg_regress" \
-   --temp-instance="$work/regress-instance" --bindir="$pgbin" --inputdir="$work" --outputdir="$work" \
-   $regress_tests) >"$logs/regress.log" 2>&1
-rc=$?
-cat "$logs/regress.log"
-n=$(echo $regress_tests | wc -w)
-if [ $rc -eq 0 ] && grep -qE "All $n tests passed" "$logs/regress.log"; then passed=$((passed + n))
-else
-  nf=$(sed -n 's/.*\([0-9][0-9]*\) of [0-9]* tests failed.*/\1/p' "$logs/regress.log" | tail -1)
-  passed=$((passed + n - ${nf:-$n})); fail "pg_regress" "${nf:-$n}"
-  [ -f "$work/regression.diffs" ] && head -n 200 "$work/regression.diffs"
-fi
+# run_regress LABEL DRIVER DIR TESTS...: a pg_regress-style driver (pg_regress, pg_isolation_regress)
+# as postgres in DIR (inputs and expected/ there, a throwaway instance); counts each test.
+run_regress() {
+  local label=$1 driver=$2 dir=$3 log="$logs/$1.log"
+  shift 3
+  (cd "$dir" && runuser -u postgres -- "$driver" --temp-instance="$dir/instance" --bindir="$pgbin" \
+     --inputdir=. --outputdir=. "$@") >"$log" 2>&1
+  local rc=$? n=$# nf
+  cat "$log"
+  if [ $rc -eq 0 ] && grep -qE "All $n tests passed" "$log"; then passed=$((passed + n))
+  else
+    nf=$(sed -n 's/.*\([0-9][0-9]*\) of [0-9]* tests failed.*/\1/p' "$log" | tail -1)
+    passed=$((passed + n - ${nf:-$n})); fail "$label" "${nf:-$n}"
+    [ -f "$dir/regression.diffs" ] && head -n 200 "$dir/regression.diffs"
+  fi
+}
 
+echo "== pg_regress"
+run_regress pg_regress "$pgxs/src/test/regress/pg_regress" "$work" $(cd sql && ls *.sql | sed 's/\.sql$//' | sort)
 echo "== isolation"
-iso_tests=$(cd tests/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort)
-(cd "$work/tests/isolation" && runuser -u postgres -- "$pgxs/src/test/isolation/pg_isolation_regress" \
-   --temp-instance="$work/isolation-instance" --bindir="$pgbin" --inputdir=. --outputdir=. \
-   $iso_tests) >"$logs/isolation.log" 2>&1
-rc=$?
-cat "$logs/isolation.log"
-n=$(echo $iso_tests | wc -w)
-if [ $rc -eq 0 ] && grep -qE "All $n tests passed" "$logs/isolation.log"; then passed=$((passed + n))
-else
-  nf=$(sed -n 's/.*\([0-9][0-9]*\) of [0-9]* tests failed.*/\1/p' "$logs/isolation.log" | tail -1)
-  passed=$((passed + n - ${nf:-$n})); fail "isolation" "${nf:-$n}"
-  [ -f "$work/tests/isolation/regression.diffs" ] && head -n 200 "$work/tests/isolation/regression.diffs"
-fi
+run_regress isolation "$pgxs/src/test/isolation/pg_isolation_regress" "$work/tests/isolation" \
+  $(cd tests/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort)
 
 echo "== TAP"
 (cd "$work" && runuser -u postgres -- env PATH="$PATH" PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
