@@ -30,6 +30,19 @@ CREATE TABLE omendb.tier_batch (
 ALTER TABLE omendb.tier_batch ALTER COLUMN payload SET STORAGE EXTERNAL;
 CREATE UNIQUE INDEX tier_batch_key ON omendb.tier_batch (relnode, first_block);
 CREATE INDEX tier_batch_relid ON omendb.tier_batch (relid);
+-- Cold rows deleted or updated since their batch was written: one row per change, stamped with the
+-- changing transaction's xid like a heap tuple's xmax (docs/tiered.md). new_tid: the row's new hot
+-- version after an UPDATE (EvalPlanQual follows it), the moved-partition mark after a move to
+-- another partition, NULL after a DELETE.
+CREATE TABLE omendb.tier_delete (
+  relid oid NOT NULL,
+  relnode oid NOT NULL,
+  first_block int8 NOT NULL,
+  rowno int4 NOT NULL,
+  new_tid tid
+);
+CREATE INDEX tier_delete_key ON omendb.tier_delete (relnode, first_block, rowno);
+CREATE INDEX tier_delete_relid ON omendb.tier_delete (relid);
 -- Batch slots: a batch takes 16 virtual blocks from slot n (first_block = 2^31 + 16 n); never reused.
 CREATE SEQUENCE omendb.tier_slot MINVALUE 0 START 0 MAXVALUE 134217726 NO CYCLE;
 
@@ -50,6 +63,8 @@ BEGIN
   IF to_regclass('omendb.tier_batch') IS NULL THEN RETURN; END IF;
   DELETE FROM omendb.tier_batch b USING pg_event_trigger_dropped_objects() d
    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND b.relid = d.objid;
+  DELETE FROM omendb.tier_delete c USING pg_event_trigger_dropped_objects() d
+   WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND c.relid = d.objid;
   DELETE FROM omendb.tier_policy p USING pg_event_trigger_dropped_objects() d
    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND p.relid::oid = d.objid;
 END $$;

@@ -85,6 +85,9 @@ void batch_table_exec(const char* sql, Oid a, Oid b) {
 void move_batches(Oid from, Oid to) {
   if (from == to) return;
   batch_table_exec("UPDATE omendb.tier_batch SET relnode = $2 WHERE relnode = $1", from, to);
+  // Changes of cold rows follow too; a new version's TID pointed into the old files: dropped (only
+  // a recheck racing the UPDATE follows it, and no statement runs during the rewrite).
+  batch_table_exec("UPDATE omendb.tier_delete SET relnode = $2, new_tid = NULL WHERE relnode = $1", from, to);
 }
 
 // VACUUM FULL and CLUSTER: heap's copy of the hot tier (sorted rather than read through the old
@@ -112,6 +115,8 @@ void relation_copy_data(Relation rel, const RelFileNode* newrnode) {
 void relation_nontransactional_truncate(Relation rel) {
   GetHeapamTableAmRoutine()->relation_nontransactional_truncate(rel);
   batch_table_exec("DELETE FROM omendb.tier_batch WHERE relnode = $1 AND relid = $2", rel->rd_node.relNode,
+                   RelationGetRelid(rel));
+  batch_table_exec("DELETE FROM omendb.tier_delete WHERE relnode = $1 AND relid = $2", rel->rd_node.relNode,
                    RelationGetRelid(rel));
 }
 
@@ -162,6 +167,7 @@ TableAmRoutine make_routine() {
   r.relation_nontransactional_truncate = relation_nontransactional_truncate;
   tiered_scan_callbacks(&r);
   tiered_fetch_callbacks(&r);
+  tiered_dml_callbacks(&r);
   return r;
 }
 

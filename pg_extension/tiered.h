@@ -65,6 +65,9 @@ void tiered_check_tiered(Relation rel, const char* what);
 
 // ---- the extension's tables (tiered_cold.cpp) --------------------------------------------------
 // Columns of omendb.tier_batch.
+// Columns of omendb.tier_delete.
+enum TierDeleteAttr { kDeleteRelid = 1, kDeleteRelnode, kDeleteFirst, kDeleteRow, kDeleteNewTid };
+constexpr int kDeleteNatts = 5;
 enum TierBatchAttr {
   kBatchRelid = 1,
   kBatchRelnode,
@@ -101,11 +104,10 @@ struct ColdBatch {
   ItemPointerData tid;  // of the batch tuple in omendb.tier_batch
   bytea* deleted;       // detoasted, or nullptr: no row deleted
   bytea* payload;       // detoasted
+  int32* gone;          // rows deleted or updated since (omendb.tier_delete) for the snapshot, sorted
+  int ngone;
 };
-static inline bool cold_row_deleted(const ColdBatch* b, uint32 row) {
-  return b->deleted != nullptr && row / 8 < VARSIZE_ANY_EXHDR(b->deleted) &&
-         ((reinterpret_cast<const uint8*>(VARDATA_ANY(b->deleted))[row / 8] >> (row % 8)) & 1);
-}
+bool cold_row_deleted(const ColdBatch* b, uint32 row);
 
 // Reader of one tiered table's cold tier: the extension's batch table and its key index, opened
 // for the reader's life, and the last batch decoded (reused while the same version is asked for).
@@ -157,6 +159,7 @@ int64 tiered_verify_cold(Relation rel);
 // ---- scans (tiered_scan.cpp), fetches (tiered_fetch.cpp) -----------------------------------------
 void tiered_scan_callbacks(TableAmRoutine* r);
 void tiered_fetch_callbacks(TableAmRoutine* r);
+void tiered_dml_callbacks(TableAmRoutine* r);
 // Feeds every cold row (of the batches not yet claimed by another participant when `scan` is a
 // parallel tiered scan) to an index build callback; returns the row count.
 double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo* index_info,

@@ -3,15 +3,20 @@
 // of a batch (its delete bitmap) a scan sees; the last batch decoded is kept for the next row.
 #include "tiered.h"
 
+#include <algorithm>
+
 extern "C" {
 #include "access/detoast.h"
 #include "access/genam.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -22,7 +27,10 @@ extern "C" {
 struct ColdReader {
   Relation rel;  // the tiered table
   Oid relnode;
-  Relation batches, key;  // omendb.tier_batch and its (relnode, first_block) index
+  Relation batches, key;          // omendb.tier_batch and its (relnode, first_block) index
+  Relation changes, changes_key;  // omendb.tier_delete and its (relnode, first_block, rowno) index
+  TupleTableSlot* change_slot;
+  Snapshot iter_snapshot;
   TupleTableSlot* batch_slot;
   BatchDecoder* dec;
   bool loaded;               // dec holds the payload of batch loaded_first (a batch's payload never changes:
@@ -56,6 +64,9 @@ ColdReader* cold_open(Relation rel) {
   r->batches = table_open(tiered_catalog("tier_batch"), AccessShareLock);
   r->key = index_open(tiered_catalog("tier_batch_key"), AccessShareLock);
   r->batch_slot = table_slot_create(r->batches, nullptr);
+  r->changes = table_open(tiered_catalog("tier_delete"), AccessShareLock);
+  r->changes_key = index_open(tiered_catalog("tier_delete_key"), AccessShareLock);
+  r->change_slot = table_slot_create(r->changes, nullptr);
   r->dec = batch_decoder_create(RelationGetDescr(rel));
   r->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered cold batch", ALLOCSET_DEFAULT_SIZES);
   return r;
@@ -64,6 +75,9 @@ ColdReader* cold_open(Relation rel) {
 void cold_close(ColdReader* r) {
   if (r->iter != nullptr) cold_batches_end(r);
   ExecDropSingleTupleTableSlot(r->batch_slot);
+  ExecDropSingleTupleTableSlot(r->change_slot);
+  index_close(r->changes_key, AccessShareLock);
+  table_close(r->changes, AccessShareLock);
   index_close(r->key, AccessShareLock);
   table_close(r->batches, AccessShareLock);
   batch_decoder_free(r->dec);
@@ -100,9 +114,60 @@ void read_batch(ColdReader* r, ColdBatch* out) {
   out->first = static_cast<BlockNumber>(first);
   out->nrows = static_cast<uint32>(nrows);
   out->tid = s->tts_tid;
+  out->gone = nullptr;
+  out->ngone = 0;
+}
+
+// The rows of batch `first` that changes in omendb.tier_delete took away for `snapshot` (sorted,
+// in batch_cxt). MVCC snapshots see the changes they see. SnapshotAny sees every row. Others (dirty,
+// self: uniqueness checks, row locking) count a change gone if it is ours or committed; a change
+// in progress leaves the row there, and a dirty snapshot learns the changer's xid (xmax) so a
+// uniqueness check waits for it, as for a heap tuple being deleted.
+void load_gone(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* out) {
+  out->gone = nullptr;
+  out->ngone = 0;
+  if (snapshot->snapshot_type == SNAPSHOT_ANY) return;
+  bool mvcc = IsMVCCSnapshot(snapshot);
+  ScanKeyData keys[2];
+  ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(r->relnode));
+  ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(static_cast<int64>(first)));
+  IndexScanDesc scan = index_beginscan(r->changes, r->changes_key, mvcc ? snapshot : SnapshotAny, 2, 0);
+  index_rescan(scan, keys, 2, nullptr, 0);
+  int cap = 0;
+  while (index_getnext_slot(scan, ForwardScanDirection, r->change_slot)) {
+    if (!mvcc) {
+      HeapTuple t = ExecFetchSlotHeapTuple(r->change_slot, false, nullptr);
+      TransactionId xmin = HeapTupleHeaderGetXmin(t->t_data);
+      if (!TransactionIdIsCurrentTransactionId(xmin)) {
+        if (TransactionIdIsInProgress(xmin)) {
+          if (snapshot->snapshot_type == SNAPSHOT_DIRTY) snapshot->xmax = xmin;
+          continue;
+        }
+        if (!TransactionIdDidCommit(xmin)) continue;
+      }
+    }
+    bool null;
+    int32 row = DatumGetInt32(slot_getattr(r->change_slot, kDeleteRow, &null));
+    if (out->ngone == cap) {
+      cap = cap == 0 ? 16 : cap * 2;
+      out->gone =
+          static_cast<int32*>(out->gone == nullptr ? MemoryContextAlloc(r->batch_cxt, cap * sizeof(int32))
+                                                   : repalloc(out->gone, cap * sizeof(int32)));
+    }
+    out->gone[out->ngone++] = row;
+  }
+  index_endscan(scan);
+  std::sort(out->gone, out->gone + out->ngone);
 }
 
 }  // namespace
+
+bool cold_row_deleted(const ColdBatch* b, uint32 row) {
+  if (b->deleted != nullptr && row / 8 < VARSIZE_ANY_EXHDR(b->deleted) &&
+      ((reinterpret_cast<const uint8*>(VARDATA_ANY(b->deleted))[row / 8] >> (row % 8)) & 1))
+    return true;
+  return b->ngone > 0 && std::binary_search(b->gone, b->gone + b->ngone, static_cast<int32>(row));
+}
 
 bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* out) {
   r->last_valid = false;  // read_batch replaces the fields the cached lookup points to
@@ -114,6 +179,7 @@ bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
   bool found = index_getnext_slot(scan, ForwardScanDirection, r->batch_slot);
   if (found) read_batch(r, out);
   index_endscan(scan);
+  if (found) load_gone(r, first, snapshot, out);
   return found;
 }
 
@@ -166,6 +232,7 @@ void cold_batches_begin(ColdReader* r, Snapshot snapshot) {
   ScanKeyData key;
   ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(r->relnode));
   r->iter = index_beginscan(r->batches, r->key, snapshot, 1, 0);
+  r->iter_snapshot = snapshot;
   index_rescan(r->iter, &key, 1, nullptr, 0);
 }
 
@@ -173,6 +240,7 @@ bool cold_batches_next(ColdReader* r, ColdBatch* out) {
   r->last_valid = false;
   if (!index_getnext_slot(r->iter, ForwardScanDirection, r->batch_slot)) return false;
   read_batch(r, out);
+  load_gone(r, out->first, r->iter_snapshot, out);
   return true;
 }
 
@@ -180,6 +248,7 @@ bool cold_batches_prev(ColdReader* r, ColdBatch* out) {
   r->last_valid = false;
   if (!index_getnext_slot(r->iter, BackwardScanDirection, r->batch_slot)) return false;
   read_batch(r, out);
+  load_gone(r, out->first, r->iter_snapshot, out);
   return true;
 }
 

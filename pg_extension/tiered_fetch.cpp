@@ -1,7 +1,5 @@
 // Fetches by TID on a tiered table: index scans, row versions, visibility checks and index entry
-// deletion route by the TID's block number (heap below kColdFirstBlock, a cold batch above). DML
-// on a cold row is refused with a clear error until cold DML lands (docs/tiered.md); no row is
-// ever changed half-way.
+// deletion route by the TID's block number (heap below kColdFirstBlock, a cold batch above).
 #include "tiered.h"
 
 extern "C" {
@@ -96,37 +94,6 @@ TransactionId index_delete_tuples(Relation rel, TM_IndexDeleteOp* delstate) {
   return heap_am()->index_delete_tuples(rel, delstate);
 }
 
-void refuse_cold_dml(Relation rel, ItemPointer tid, const char* what) {
-  if (!tiered_is_cold(tid)) return;
-  ereport(
-      ERROR,
-      (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-       errmsg("cannot %s a cold row of tiered table \"%s\" yet", what, RelationGetRelationName(rel)),
-       errdetail("Row %u/%u was moved into a compressed batch by omendb_tier_move.",
-                 ItemPointerGetBlockNumberNoCheck(tid), ItemPointerGetOffsetNumberNoCheck(tid)),
-       errhint("Cold rows are read-only in this version of omendb; move only rows that no longer change.")));
-}
-
-TM_Result tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snapshot, Snapshot crosscheck,
-                       bool wait, TM_FailureData* tmfd, bool changing_part) {
-  refuse_cold_dml(rel, tid, "delete");
-  return heap_am()->tuple_delete(rel, tid, cid, snapshot, crosscheck, wait, tmfd, changing_part);
-}
-
-TM_Result tuple_update(Relation rel, ItemPointer otid, TupleTableSlot* slot, CommandId cid, Snapshot snapshot,
-                       Snapshot crosscheck, bool wait, TM_FailureData* tmfd, LockTupleMode* lockmode,
-                       bool* update_indexes) {
-  refuse_cold_dml(rel, otid, "update");
-  return heap_am()->tuple_update(rel, otid, slot, cid, snapshot, crosscheck, wait, tmfd, lockmode,
-                                 update_indexes);
-}
-
-TM_Result tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot* slot, CommandId cid,
-                     LockTupleMode mode, LockWaitPolicy wait_policy, uint8 flags, TM_FailureData* tmfd) {
-  refuse_cold_dml(rel, tid, "lock");
-  return heap_am()->tuple_lock(rel, tid, snapshot, slot, cid, mode, wait_policy, flags, tmfd);
-}
-
 }  // namespace
 
 void tiered_fetch_callbacks(TableAmRoutine* r) {
@@ -137,7 +104,4 @@ void tiered_fetch_callbacks(TableAmRoutine* r) {
   r->tuple_fetch_row_version = tuple_fetch_row_version;
   r->tuple_satisfies_snapshot = tuple_satisfies_snapshot;
   r->index_delete_tuples = index_delete_tuples;
-  r->tuple_delete = tuple_delete;
-  r->tuple_update = tuple_update;
-  r->tuple_lock = tuple_lock;
 }
