@@ -1,5 +1,6 @@
 # Table AM `tiered` with cold rows across the machinery around a database: a streaming standby
-# (made from pg_basebackup) answers every query like the primary after moves; kill -9 in the middle
+# (made from pg_basebackup) answers every query like the primary after moves and after cold rows
+# were deleted and updated; kill -9 in the middle
 # of a move leaves the table equal to its heap twin (the move's rows are hot again, none lost, none
 # twice); pg_dump / pg_restore brings every row back once, and the policy with it.
 use strict;
@@ -60,8 +61,16 @@ my $standby = PostgreSQL::Test::Cluster->new('tiered_standby');
 $standby->init_from_backup($primary, 'b', has_streaming => 1);
 $standby->start;
 move_until($primary, '2020-01-25');
+# cold rows deleted and updated on the primary (the heap twin takes the same statements)
+$primary->safe_psql('postgres', q{
+	DELETE FROM ev WHERE id % 101 = 7;
+	DELETE FROM twin WHERE id % 101 = 7;
+	UPDATE ev SET v = -v, note = 'u' WHERE id % 103 = 5;
+	UPDATE twin SET v = -v, note = 'u' WHERE id % 103 = 5;
+});
+same_as_twin($primary, 'primary after cold deletes and updates');
 $primary->wait_for_catchup($standby);
-same_as_twin($standby, 'standby after moves');
+same_as_twin($standby, 'standby after moves, cold deletes and updates');
 is($standby->safe_psql('postgres', q{SELECT omendb_tier_verify('ev')}),
 	$primary->safe_psql('postgres', q{SELECT omendb_tier_verify('ev')}), 'standby: verify counts the same cold rows');
 my ($rc, $out, $err) = $standby->psql('postgres', q{SELECT omendb_tier_move('ev', interval '1 day')});
