@@ -55,6 +55,9 @@ static inline uint32 tiered_tid_row(ItemPointer tid) {
 
 // Module load (_PG_init): the executor hook that keeps bitmap scans from prefetching cold blocks.
 void tiered_init(void);
+// The policy worker (tiered_worker.cpp): omendb.tier_naptime, and with shared_preload_libraries
+// the launcher background worker. Called by tiered_init.
+void tiered_worker_init(void);
 
 // ---- the routine (tiered.cpp) ----------------------------------------------------------------
 // The routine of `tiered` (built on first use from heap's; constant afterwards).

@@ -40,8 +40,8 @@ struct Change {
   bool ours;
   bool in_progress;
   TransactionId xid;
-  CommandId cmin;    // ours only
-  bool updated;      // an UPDATE: new_tid is the row's next version
+  CommandId cmin;  // ours only
+  bool updated;    // an UPDATE: new_tid is the row's next version
   ItemPointerData new_tid;
 };
 
@@ -55,7 +55,8 @@ Change find_change(Relation rel, ItemPointer tid) {
   ScanKeyData keys[3];
   ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(rel->rd_node.relNode));
   ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(static_cast<int64>(first)));
-  ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(static_cast<int32>(tiered_tid_row(tid))));
+  ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ,
+              Int32GetDatum(static_cast<int32>(tiered_tid_row(tid))));
   IndexScanDesc scan = index_beginscan(changes, key, SnapshotAny, 3, 0);
   index_rescan(scan, keys, 3, nullptr, 0);
   TupleTableSlot* slot = table_slot_create(changes, nullptr);
@@ -100,14 +101,16 @@ TM_Result changed(const Change& c, ItemPointer tid, TM_FailureData* tmfd) {
 
 // Takes the row's tuple lock (`mode`) and waits out changes in progress; TM_Ok when no change of
 // the row is committed or ours (the lock is then held), else why not (the lock is released).
-TM_Result lock_unchanged(Relation rel, ItemPointer tid, LOCKMODE mode, LockWaitPolicy policy, TM_FailureData* tmfd) {
+TM_Result lock_unchanged(Relation rel, ItemPointer tid, LOCKMODE mode, LockWaitPolicy policy,
+                         TM_FailureData* tmfd) {
   for (;;) {
     if (policy == LockWaitBlock) {
       LockTuple(rel, tid, mode);
     } else if (!ConditionalLockTuple(rel, tid, mode)) {
       if (policy == LockWaitSkip) return TM_WouldBlock;
-      ereport(ERROR, (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-                      errmsg("could not obtain lock on row in relation \"%s\"", RelationGetRelationName(rel))));
+      ereport(ERROR,
+              (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+               errmsg("could not obtain lock on row in relation \"%s\"", RelationGetRelationName(rel))));
     }
     Change c = find_change(rel, tid);
     if (!c.found) return TM_Ok;
@@ -118,8 +121,9 @@ TM_Result lock_unchanged(Relation rel, ItemPointer tid, LOCKMODE mode, LockWaitP
     UnlockTuple(rel, tid, mode);
     if (policy == LockWaitSkip) return TM_WouldBlock;
     if (policy == LockWaitError && !ConditionalXactLockTableWait(c.xid))
-      ereport(ERROR, (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-                      errmsg("could not obtain lock on row in relation \"%s\"", RelationGetRelationName(rel))));
+      ereport(ERROR,
+              (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+               errmsg("could not obtain lock on row in relation \"%s\"", RelationGetRelationName(rel))));
     XactLockTableWait(c.xid, rel, tid, XLTW_Delete);
   }
 }
@@ -173,7 +177,8 @@ TM_Result tuple_update(Relation rel, ItemPointer otid, TupleTableSlot* slot, Com
                        Snapshot crosscheck, bool wait, TM_FailureData* tmfd, LockTupleMode* lockmode,
                        bool* update_indexes) {
   if (!tiered_is_cold(otid))
-    return heap_am()->tuple_update(rel, otid, slot, cid, snapshot, crosscheck, wait, tmfd, lockmode, update_indexes);
+    return heap_am()->tuple_update(rel, otid, slot, cid, snapshot, crosscheck, wait, tmfd, lockmode,
+                                   update_indexes);
   *lockmode = LockTupleExclusive;
   TM_Result r = lock_unchanged(rel, otid, ExclusiveLock, wait ? LockWaitBlock : LockWaitSkip, tmfd);
   if (r != TM_Ok) return r;
@@ -200,8 +205,8 @@ TM_Result tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTabl
   // FOR UPDATE / NO KEY UPDATE exclude each other and changes; FOR SHARE / KEY SHARE only changes.
   LOCKMODE lock = mode >= LockTupleNoKeyExclusive ? ExclusiveLock : ShareLock;
   TM_Result r = lock_unchanged(rel, tid, lock, wait_policy, tmfd);
-  if (r == TM_Updated && (flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION) && !ItemPointerIndicatesMovedPartitions(&tmfd->ctid) &&
-      TransactionIdIsValid(tmfd->xmax)) {
+  if (r == TM_Updated && (flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION) &&
+      !ItemPointerIndicatesMovedPartitions(&tmfd->ctid) && TransactionIdIsValid(tmfd->xmax)) {
     // Updated by a committed transaction: lock its new (hot) version instead, as heap follows its
     // update chain, and tell the executor it moved.
     *tid = tmfd->ctid;

@@ -349,6 +349,7 @@ void executor_start(QueryDesc* qd, int eflags) {
 }  // namespace
 
 void tiered_init(void) {
+  tiered_worker_init();
   prev_executor_start = ExecutorStart_hook;
   ExecutorStart_hook = executor_start;
 }
