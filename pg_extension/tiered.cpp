@@ -4,6 +4,7 @@
 
 extern "C" {
 #include "access/heapam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -110,6 +111,20 @@ void relation_copy_data(Relation rel, const RelFileNode* newrnode) {
   move_batches(rel->rd_node.relNode, newrnode->relNode);
 }
 
+// A new relfilenode for an existing table (TRUNCATE): the old one's batches and changes are
+// deleted with it (MVCC deletes: a rollback, which returns to the old relfilenode, keeps them).
+// For a table being created the relfilenode does not change and there is nothing to delete.
+void relation_set_new_filenode(Relation rel, const RelFileNode* newrnode, char persistence,
+                               TransactionId* freeze_xid, MultiXactId* minmulti) {
+  GetHeapamTableAmRoutine()->relation_set_new_filenode(rel, newrnode, persistence, freeze_xid, minmulti);
+  Oid old = rel->rd_node.relNode;
+  if (old == newrnode->relNode || !OidIsValid(get_namespace_oid("omendb", true))) return;
+  batch_table_exec("DELETE FROM omendb.tier_batch WHERE relnode = $1 AND relid = $2", old,
+                   RelationGetRelid(rel));
+  batch_table_exec("DELETE FROM omendb.tier_delete WHERE relnode = $1 AND relid = $2", old,
+                   RelationGetRelid(rel));
+}
+
 // TRUNCATE of a table created in this transaction empties its files in place: its batches go too.
 // (Any other TRUNCATE gives the table a new relfilenode, which has no batches.)
 void relation_nontransactional_truncate(Relation rel) {
@@ -164,6 +179,7 @@ TableAmRoutine make_routine() {
   r.relation_estimate_size = relation_estimate_size;
   r.relation_copy_for_cluster = relation_copy_for_cluster;
   r.relation_copy_data = relation_copy_data;
+  r.relation_set_new_filenode = relation_set_new_filenode;
   r.relation_nontransactional_truncate = relation_nontransactional_truncate;
   tiered_scan_callbacks(&r);
   tiered_fetch_callbacks(&r);

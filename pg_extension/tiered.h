@@ -65,6 +65,8 @@ const TableAmRoutine* tiered_routine(void);
 static inline bool tiered_is_tiered(Relation rel) { return rel->rd_tableam == tiered_routine(); }
 // ERROR (42809) unless rel is a tiered table; `what` names the operation.
 void tiered_check_tiered(Relation rel, const char* what);
+// ERROR (0A000) unless rel is permanent: cold rows live in a logged table (`what`: "move rows of").
+void tiered_check_permanent(Relation rel, const char* what);
 
 // ---- the extension's tables (tiered_cold.cpp) --------------------------------------------------
 // Columns of omendb.tier_batch.
@@ -109,6 +111,8 @@ struct ColdBatch {
   bytea* payload;       // detoasted
   int32* gone;          // rows deleted or updated since (omendb.tier_delete) for the snapshot, sorted
   int ngone;
+  bool ours;  // written for this table (relid): a relfilenode number reused by another table after
+              // its own was dropped never brings that table's batches back
 };
 bool cold_row_deleted(const ColdBatch* b, uint32 row);
 

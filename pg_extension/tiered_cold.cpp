@@ -91,6 +91,7 @@ void read_batch(ColdReader* r, ColdBatch* out) {
   TupleTableSlot* s = r->batch_slot;
   bool null;
   int64 first = DatumGetInt64(slot_getattr(s, kBatchFirst, &null));
+  out->ours = DatumGetObjectId(slot_getattr(s, kBatchRelid, &null)) == RelationGetRelid(r->rel);
   int32 nrows = DatumGetInt32(slot_getattr(s, kBatchRows, &null));
   if (first < kColdFirstBlock || first >= static_cast<int64>(InvalidBlockNumber) - kColdBlocksPerBatch ||
       (first - kColdFirstBlock) % kColdBlocksPerBatch != 0 || nrows < 0 ||
@@ -178,6 +179,7 @@ bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
   index_rescan(scan, keys, 2, nullptr, 0);
   bool found = index_getnext_slot(scan, ForwardScanDirection, r->batch_slot);
   if (found) read_batch(r, out);
+  found = found && out->ours;
   index_endscan(scan);
   if (found) load_gone(r, first, snapshot, out);
   return found;
@@ -238,16 +240,20 @@ void cold_batches_begin(ColdReader* r, Snapshot snapshot) {
 
 bool cold_batches_next(ColdReader* r, ColdBatch* out) {
   r->last_valid = false;
-  if (!index_getnext_slot(r->iter, ForwardScanDirection, r->batch_slot)) return false;
-  read_batch(r, out);
+  do {
+    if (!index_getnext_slot(r->iter, ForwardScanDirection, r->batch_slot)) return false;
+    read_batch(r, out);
+  } while (!out->ours);
   load_gone(r, out->first, r->iter_snapshot, out);
   return true;
 }
 
 bool cold_batches_prev(ColdReader* r, ColdBatch* out) {
   r->last_valid = false;
-  if (!index_getnext_slot(r->iter, BackwardScanDirection, r->batch_slot)) return false;
-  read_batch(r, out);
+  do {
+    if (!index_getnext_slot(r->iter, BackwardScanDirection, r->batch_slot)) return false;
+    read_batch(r, out);
+  } while (!out->ours);
   load_gone(r, out->first, r->iter_snapshot, out);
   return true;
 }

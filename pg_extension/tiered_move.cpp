@@ -176,6 +176,7 @@ extern "C" Datum omendb_tier_move(PG_FUNCTION_ARGS) {
   if (!pg_class_ownercheck(relid, GetUserId()))
     aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
   refuse_published(rel);
+  tiered_check_permanent(rel, "move rows of");
   TierPolicy policy;
   if (!tiered_policy_get(rel, &policy))
     ereport(ERROR,

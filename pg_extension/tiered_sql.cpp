@@ -24,6 +24,20 @@ PG_FUNCTION_INFO_V1(omendb_tier_stats);
 PG_FUNCTION_INFO_V1(omendb_tier_verify);
 }
 
+void tiered_check_permanent(Relation rel, const char* what) {
+  char p = rel->rd_rel->relpersistence;
+  if (p == RELPERSISTENCE_PERMANENT) return;
+  ereport(ERROR,
+          (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+           errmsg("cannot %s %s tiered table \"%s\"", what,
+                  p == RELPERSISTENCE_TEMP ? "temporary" : "unlogged", RelationGetRelationName(rel)),
+           errdetail("Cold rows are kept in a logged table: a crash would bring back rows an unlogged table "
+                     "loses, and a temporary table's would outlive it."),
+           p == RELPERSISTENCE_TEMP ? errhint("Move rows of permanent tables only.")
+                                    : errhint("ALTER TABLE %s SET LOGGED makes it permanent.",
+                                              quote_identifier(RelationGetRelationName(rel)))));
+}
+
 namespace {
 
 Oid rel_owner(Oid relid) {
@@ -127,6 +141,7 @@ extern "C" Datum omendb_tier_set_policy(PG_FUNCTION_ARGS) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("rel and tier_column must not be NULL")));
   Relation rel = open_tiered(PG_GETARG_OID(0), "omendb_tier_set_policy()", true, ShareUpdateExclusiveLock);
+  tiered_check_permanent(rel, "set a tier policy on");
   column_of(rel, PG_GETARG_NAME(1), "tier column", true);
   if (!PG_ARGISNULL(3)) column_of(rel, PG_GETARG_NAME(3), "order_by column", false);
   int32 batch_rows = PG_ARGISNULL(4) ? 1000 : PG_GETARG_INT32(4);

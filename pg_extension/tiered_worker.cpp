@@ -123,7 +123,8 @@ extern "C" void omendb_tier_launcher_main(Datum) {
       start_database_worker(lfirst_oid(lc));
     }
     list_free(dbs);
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, tier_naptime * 1000L, PG_WAIT_EXTENSION);
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, tier_naptime * 1000L,
+                    PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
   }
 }
@@ -140,7 +141,8 @@ extern "C" void omendb_tier_database_main(Datum arg) {
   bool installed = OidIsValid(get_extension_oid("omendb", true));
   if (installed) {
     SPI_connect();
-    SPI_execute("SELECT relid::oid FROM omendb.tier_policy WHERE cold_after IS NOT NULL ORDER BY relid", true, 0);
+    SPI_execute("SELECT relid::oid FROM omendb.tier_policy WHERE cold_after IS NOT NULL ORDER BY relid", true,
+                0);
     MemoryContext outer = TopMemoryContext;
     for (uint64 i = 0; i < SPI_processed; i++) {
       bool null;
@@ -161,8 +163,8 @@ extern "C" void omendb_tier_database_main(Datum arg) {
 
 void tiered_worker_init(void) {
   DefineCustomIntVariable("omendb.tier_naptime", "Seconds between the tier worker's rounds of policy moves.",
-                          "Only with shared_preload_libraries = 'omendb'.", &tier_naptime, 60, 1, 86400, PGC_SIGHUP,
-                          GUC_UNIT_S, nullptr, nullptr, nullptr);
+                          "Only with shared_preload_libraries = 'omendb'.", &tier_naptime, 60, 1, 86400,
+                          PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
   if (!process_shared_preload_libraries_in_progress) return;
   BackgroundWorker w = {};
   w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;

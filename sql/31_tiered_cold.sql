@@ -204,5 +204,19 @@ SELECT 'ev_back'::regclass::oid AS back_oid \gset
 DROP TABLE ev_back;
 SELECT count(*) AS left_batches FROM omendb.tier_batch WHERE relid = :back_oid;
 SELECT count(*) AS left_policies FROM omendb.tier_policy WHERE relid::oid = :back_oid;
-DROP TABLE ev, ev_heap;
+-- a committed TRUNCATE deletes the old relfilenode's batches; TEMP and UNLOGGED tiered tables
+-- work all hot, and moving their rows is refused (cold rows are logged: an unlogged table's would
+-- come back after a crash)
+CREATE TABLE ev_tr USING tiered AS SELECT * FROM ev_heap WHERE id < 3000;
+SELECT omendb_tier_set_policy('ev_tr', 'ts');
+SELECT omendb_tier_move('ev_tr', now() - '2020-01-02'::timestamptz) > 0 AS moved;
+TRUNCATE ev_tr;
+SELECT count(*) AS batches_left FROM omendb.tier_batch WHERE relid = 'ev_tr'::regclass;
+CREATE TEMP TABLE ev_temp (ts timestamptz) USING tiered;
+SELECT omendb_tier_set_policy('ev_temp', 'ts');   -- refused
+SELECT omendb_tier_move('ev_temp', interval '1 day');
+CREATE UNLOGGED TABLE ev_unlogged (ts timestamptz) USING tiered;
+SELECT omendb_tier_set_policy('ev_unlogged', 'ts');   -- refused
+SELECT omendb_tier_move('ev_unlogged', interval '1 day');
+DROP TABLE ev, ev_heap, ev_tr, ev_temp, ev_unlogged;
 DROP FUNCTION ev_same(text), ev_check(), ev_move(timestamptz);
