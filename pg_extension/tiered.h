@@ -151,10 +151,9 @@ void batch_builder_free(BatchBuilder* b);
 struct BatchDecoder;
 BatchDecoder* batch_decoder_create(TupleDesc desc);
 void batch_decoder_free(BatchDecoder* d);
-// Decodes `payload` (ERROR XX001 naming `rel` if it is corrupt or not of desc's columns).
-void batch_decoder_load(BatchDecoder* d, Relation rel, const bytea* payload);
-// The same; returns why the payload was refused (valid until the next load), or nullptr.
-const char* batch_decoder_try_load(BatchDecoder* d, const bytea* payload);
+// Decodes `payload`; returns why it was refused (corrupt, or not of desc's columns; valid until
+// the next load), or nullptr.
+const char* batch_decoder_load(BatchDecoder* d, const bytea* payload);
 uint32 batch_decoder_rows(const BatchDecoder* d);
 // Row `row` of the loaded batch as a heap tuple in the current memory context.
 HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row);

@@ -202,7 +202,7 @@ BatchDecoder* batch_decoder_create(TupleDesc desc) {
 
 void batch_decoder_free(BatchDecoder* d) { MemoryContextDelete(d->row_cxt); }
 
-const char* batch_decoder_try_load(BatchDecoder* d, const bytea* payload) {
+const char* batch_decoder_load(BatchDecoder* d, const bytea* payload) {
   ReaderState* r = d->rd;
   std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(VARDATA_ANY(payload)),
                                  VARSIZE_ANY_EXHDR(payload));
@@ -235,15 +235,6 @@ const char* batch_decoder_try_load(BatchDecoder* d, const bytea* payload) {
     return s.ok();
   });
   return ok ? nullptr : r->error.c_str();
-}
-
-void batch_decoder_load(BatchDecoder* d, Relation rel, const bytea* payload) {
-  const char* why = batch_decoder_try_load(d, payload);
-  if (why != nullptr)
-    ereport(ERROR,
-            (errcode(ERRCODE_DATA_CORRUPTED),
-             errmsg("cold batch of tiered table \"%s\" is corrupt: %s", RelationGetRelationName(rel), why),
-             errhint("omendb_tier_verify('%s') checks every batch.", RelationGetRelationName(rel))));
 }
 
 uint32 batch_decoder_rows(const BatchDecoder* d) { return d->rd->batch.rows; }

@@ -187,15 +187,13 @@ bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
 
 void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlot* slot) {
   if (!r->loaded || r->loaded_first != b->first) {
-    Assert(b->payload != nullptr);
-    r->loaded = false;  // until the load succeeds
-    batch_decoder_load(r->dec, r->rel, b->payload);
-    if (batch_decoder_rows(r->dec) != b->nrows)
-      ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                      errmsg("cold batch of tiered table \"%s\" holds %u rows, its catalog row says %u",
-                             RelationGetRelationName(r->rel), batch_decoder_rows(r->dec), b->nrows)));
-    r->loaded = true;
-    r->loaded_first = b->first;
+    const char* why = cold_check(r, b);
+    if (why != nullptr)
+      ereport(
+          ERROR,
+          (errcode(ERRCODE_DATA_CORRUPTED),
+           errmsg("cold batch of tiered table \"%s\" is corrupt: %s", RelationGetRelationName(r->rel), why),
+           errhint("omendb_tier_verify('%s') checks every batch.", RelationGetRelationName(r->rel))));
   }
   HeapTuple tuple = batch_decoder_row(r->dec, row);
   // A cold row reads as a frozen tuple: its batch's visibility was checked by the caller.
@@ -264,9 +262,12 @@ void cold_batches_end(ColdReader* r) {
 }
 
 const char* cold_check(ColdReader* r, const ColdBatch* b) {
-  if (b->payload == nullptr) return nullptr;  // decoded already by this reader
+  if (b->payload == nullptr) {  // decoded already by this reader (read_batch kept no copy)
+    Assert(r->loaded && r->loaded_first == b->first);
+    return nullptr;
+  }
   r->loaded = false;
-  const char* why = batch_decoder_try_load(r->dec, b->payload);
+  const char* why = batch_decoder_load(r->dec, b->payload);
   if (why != nullptr) return why;
   if (batch_decoder_rows(r->dec) != b->nrows)
     return "its payload holds another row count than its catalog row";
