@@ -236,24 +236,22 @@ void cold_batches_begin(ColdReader* r, Snapshot snapshot) {
   index_rescan(r->iter, &key, 1, nullptr, 0);
 }
 
-bool cold_batches_next(ColdReader* r, ColdBatch* out) {
+// The next batch of this table in `dir`, with its changes for the iteration's snapshot.
+static bool cold_batches_step(ColdReader* r, ScanDirection dir, ColdBatch* out) {
   r->last_valid = false;
   do {
-    if (!index_getnext_slot(r->iter, ForwardScanDirection, r->batch_slot)) return false;
+    if (!index_getnext_slot(r->iter, dir, r->batch_slot)) return false;
     read_batch(r, out);
   } while (!out->ours);
   load_gone(r, out->first, r->iter_snapshot, out);
   return true;
 }
 
+bool cold_batches_next(ColdReader* r, ColdBatch* out) {
+  return cold_batches_step(r, ForwardScanDirection, out);
+}
 bool cold_batches_prev(ColdReader* r, ColdBatch* out) {
-  r->last_valid = false;
-  do {
-    if (!index_getnext_slot(r->iter, BackwardScanDirection, r->batch_slot)) return false;
-    read_batch(r, out);
-  } while (!out->ours);
-  load_gone(r, out->first, r->iter_snapshot, out);
-  return true;
+  return cold_batches_step(r, BackwardScanDirection, out);
 }
 
 void cold_batches_end(ColdReader* r) {

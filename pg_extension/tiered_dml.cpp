@@ -144,28 +144,30 @@ void record_change(Relation rel, ItemPointer tid, ItemPointer new_tid) {
   table_close(changes, NoLock);
 }
 
-// Crosscheck (foreign-key actions under REPEATABLE READ): the row must be visible to it too.
-bool visible_to(Relation rel, ItemPointer tid, Snapshot snapshot) {
-  if (snapshot == InvalidSnapshot) return true;
+// The exclusive tuple lock a DELETE or UPDATE of the cold row at `tid` holds while it records the
+// change, once no change of another transaction stands in the way. With a crosscheck snapshot
+// (foreign-key actions under REPEATABLE READ) the row must be visible to it too, else TM_Updated.
+TM_Result lock_for_change(Relation rel, ItemPointer tid, Snapshot crosscheck, bool wait,
+                          TM_FailureData* tmfd) {
+  TM_Result r = lock_unchanged(rel, tid, ExclusiveLock, wait ? LockWaitBlock : LockWaitSkip, tmfd);
+  if (r != TM_Ok || crosscheck == InvalidSnapshot) return r;
   TupleTableSlot* probe = table_slot_create(rel, nullptr);
-  bool visible = rel->rd_tableam->tuple_fetch_row_version(rel, tid, snapshot, probe);
+  bool visible = rel->rd_tableam->tuple_fetch_row_version(rel, tid, crosscheck, probe);
   ExecDropSingleTupleTableSlot(probe);
-  return visible;
+  if (visible) return TM_Ok;
+  UnlockTuple(rel, tid, ExclusiveLock);
+  tmfd->ctid = *tid;
+  tmfd->xmax = InvalidTransactionId;
+  tmfd->cmax = InvalidCommandId;
+  return TM_Updated;
 }
 
 TM_Result tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snapshot, Snapshot crosscheck,
                        bool wait, TM_FailureData* tmfd, bool changing_part) {
   if (!tiered_is_cold(tid))
     return heap_am()->tuple_delete(rel, tid, cid, snapshot, crosscheck, wait, tmfd, changing_part);
-  TM_Result r = lock_unchanged(rel, tid, ExclusiveLock, wait ? LockWaitBlock : LockWaitSkip, tmfd);
+  TM_Result r = lock_for_change(rel, tid, crosscheck, wait, tmfd);
   if (r != TM_Ok) return r;
-  if (!visible_to(rel, tid, crosscheck)) {
-    UnlockTuple(rel, tid, ExclusiveLock);
-    tmfd->ctid = *tid;
-    tmfd->xmax = InvalidTransactionId;
-    tmfd->cmax = InvalidCommandId;
-    return TM_Updated;
-  }
   ItemPointerData moved;
   ItemPointerSetMovedPartitions(&moved);
   record_change(rel, tid, changing_part ? &moved : nullptr);
@@ -180,15 +182,8 @@ TM_Result tuple_update(Relation rel, ItemPointer otid, TupleTableSlot* slot, Com
     return heap_am()->tuple_update(rel, otid, slot, cid, snapshot, crosscheck, wait, tmfd, lockmode,
                                    update_indexes);
   *lockmode = LockTupleExclusive;
-  TM_Result r = lock_unchanged(rel, otid, ExclusiveLock, wait ? LockWaitBlock : LockWaitSkip, tmfd);
+  TM_Result r = lock_for_change(rel, otid, crosscheck, wait, tmfd);
   if (r != TM_Ok) return r;
-  if (!visible_to(rel, otid, crosscheck)) {
-    UnlockTuple(rel, otid, ExclusiveLock);
-    tmfd->ctid = *otid;
-    tmfd->xmax = InvalidTransactionId;
-    tmfd->cmax = InvalidCommandId;
-    return TM_Updated;
-  }
   // The new version is a hot row (every index gets its entries from the executor).
   heap_am()->tuple_insert(rel, slot, cid, 0, nullptr);
   record_change(rel, otid, &slot->tts_tid);
