@@ -122,6 +122,8 @@ bool cold_row_deleted(const ColdBatch* b, uint32 row);
 struct ColdReader;
 ColdReader* cold_open(Relation rel);
 void cold_close(ColdReader* r);
+// Reloads b->gone: the rows changes took away for `snapshot` (ColdReader r read b last).
+void cold_load_gone(ColdReader* r, ColdBatch* b, Snapshot snapshot);
 // The version of batch `first` visible to `snapshot`; false if none.
 bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* out);
 // Stores row `row` of `b` (decoded, or reused) in `slot` as a heap tuple with t_self = its TID.

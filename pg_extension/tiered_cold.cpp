@@ -163,6 +163,8 @@ void load_gone(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
 
 }  // namespace
 
+void cold_load_gone(ColdReader* r, ColdBatch* b, Snapshot snapshot) { load_gone(r, b->first, snapshot, b); }
+
 bool cold_row_deleted(const ColdBatch* b, uint32 row) {
   if (b->deleted != nullptr && row / 8 < VARSIZE_ANY_EXHDR(b->deleted) &&
       ((reinterpret_cast<const uint8*>(VARDATA_ANY(b->deleted))[row / 8] >> (row % 8)) & 1))

@@ -14,6 +14,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
+#include "utils/snapmgr.h"
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
@@ -268,8 +269,10 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
                                IndexBuildCallback callback, void* callback_state, TableScanDesc scan) {
   // Every version of every batch (SnapshotAny, as heap's build reads dead tuples too), each batch
   // once: versions of one batch differ only in their delete bitmaps, and an index entry for a
-  // deleted or never committed cold row finds nothing when fetched. A parallel build's
-  // participants take batches in turn, as a parallel scan's do.
+  // deleted or never committed cold row finds nothing when fetched. A row deleted or updated as
+  // of the latest snapshot is passed as not alive, as heap passes a recently dead tuple, so a
+  // unique index does not count it against its new version. A parallel build's participants
+  // take batches in turn, as a parallel scan's do.
   TieredParallel* par = scan != nullptr ? ts(scan)->par : nullptr;
   EState* estate = CreateExecutorState();
   ExprContext* econtext = GetPerTupleExprContext(estate);
@@ -278,6 +281,7 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
   ExprState* predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
   ColdReader* r = cold_open(table_rel);
   cold_batches_begin(r, SnapshotAny);
+  Snapshot latest = RegisterSnapshot(GetLatestSnapshot());
   Datum values[INDEX_MAX_KEYS];
   bool isnull[INDEX_MAX_KEYS];
   double rows = 0;
@@ -291,6 +295,7 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
       if (ordinal++ != want) continue;
       want = pg_atomic_fetch_add_u64(&par->next_batch, 1);
     }
+    cold_load_gone(r, &b, latest);
     for (uint32 row = 0; row < b.nrows; row++) {
       CHECK_FOR_INTERRUPTS();
       MemoryContextReset(econtext->ecxt_per_tuple_memory);
@@ -299,10 +304,11 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
       FormIndexDatum(index_info, slot, estate, values, isnull);
       ItemPointerData tid;
       tiered_row_tid(b.first, row, &tid);
-      callback(index_rel, &tid, values, isnull, true, callback_state);
+      callback(index_rel, &tid, values, isnull, !cold_row_deleted(&b, row), callback_state);
       rows++;
     }
   }
+  UnregisterSnapshot(latest);
   cold_batches_end(r);
   cold_close(r);
   ExecDropSingleTupleTableSlot(slot);

@@ -145,6 +145,12 @@ COMMIT;
 UPDATE ev_heap SET v1 = 2 WHERE id = 11;
 DELETE FROM ev_heap WHERE id = 12;
 SELECT ev_check();
+-- a unique index built over both tiers: an updated cold row (its new version hot, same id) is
+-- not a duplicate of itself
+CREATE UNIQUE INDEX ev_id_unique ON ev (id);
+INSERT INTO ev (id, ts) VALUES (11, '2020-01-01');   -- duplicate of a hot (updated) row
+INSERT INTO ev (id, ts) VALUES (13, '2020-01-01');   -- duplicate of a cold row
+DROP INDEX ev_id_unique;
 SELECT cold_rows, hot_rows FROM omendb_tier_stats('ev');
 SELECT omendb_tier_verify('ev');
 -- indexes built after the move index the cold rows too
