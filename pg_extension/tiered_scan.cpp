@@ -270,7 +270,7 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
   // Every version of every batch (SnapshotAny, as heap's build reads dead tuples too), each batch
   // once: versions of one batch differ only in their delete bitmaps, and an index entry for a
   // deleted or never committed cold row finds nothing when fetched. A row deleted or updated as
-  // of the latest snapshot is passed as not alive, as heap passes a recently dead tuple, so a
+  // of the statement's snapshot is passed as not alive, as heap passes a recently dead tuple, so a
   // unique index does not count it against its new version. A parallel build's participants
   // take batches in turn, as a parallel scan's do.
   TieredParallel* par = scan != nullptr ? ts(scan)->par : nullptr;
@@ -281,7 +281,10 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
   ExprState* predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
   ColdReader* r = cold_open(table_rel);
   cold_batches_begin(r, SnapshotAny);
-  Snapshot latest = RegisterSnapshot(GetLatestSnapshot());
+  // The statement's snapshot: the build's lock (ShareLock, or ShareUpdateExclusiveLock with
+  // validation after) keeps changes of cold rows from committing meanwhile. Not a new snapshot:
+  // participants of a parallel build may not take one.
+  Snapshot latest = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
   Datum values[INDEX_MAX_KEYS];
   bool isnull[INDEX_MAX_KEYS];
   double rows = 0;
@@ -308,7 +311,6 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
       rows++;
     }
   }
-  UnregisterSnapshot(latest);
   cold_batches_end(r);
   cold_close(r);
   ExecDropSingleTupleTableSlot(slot);

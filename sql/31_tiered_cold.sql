@@ -161,6 +161,17 @@ CREATE INDEX CONCURRENTLY ev_v2 ON ev (v2);
 CREATE INDEX ev_heap_v2 ON ev_heap (v2);
 SELECT ev_same('SELECT id FROM $T WHERE v1 BETWEEN 100 AND 120'), ev_same('SELECT id FROM $T WHERE v2 = 3.5');
 SELECT omendb_tier_verify('ev');
+-- a parallel btree build: its participants take the cold batches in turn, each once
+SET max_parallel_maintenance_workers = 2;
+SET min_parallel_table_scan_size = 0;
+SET parallel_setup_cost = 0;
+CREATE INDEX ev_device_par ON ev (device, id);
+RESET max_parallel_maintenance_workers;
+RESET min_parallel_table_scan_size;
+RESET parallel_setup_cost;
+SELECT ev_same('SELECT id FROM $T WHERE device = 3 AND id < 15000');
+SELECT omendb_tier_verify('ev');
+DROP INDEX ev_device_par;
 REINDEX TABLE ev;
 SELECT omendb_tier_verify('ev');
 -- a second move appends batches; VACUUM leaves the cold rows alone
