@@ -88,8 +88,10 @@ constexpr int kBatchNatts = 8;
 Oid tiered_catalog(const char* name);
 // Runs `sql` through SPI as the owner of the extension's tables (they are internal storage: the
 // caller needs no privilege on them), in a security-restricted context. Returns SPI_processed;
-// with `keep`, the caller reads SPI_tuptable and calls SPI_finish itself.
-uint64 tiered_catalog_spi(const char* sql, int nargs, Oid* types, Datum* values, bool keep);
+// with `keep`, the caller reads SPI_tuptable and calls SPI_finish itself. `nulls`: as SPI's ('n'
+// marks a NULL argument), or nullptr for none. A failing statement raises an error.
+uint64 tiered_catalog_spi(const char* sql, int nargs, Oid* types, Datum* values, bool keep,
+                          const char* nulls = nullptr);
 
 // The policy of a tiered table (omendb.tier_policy), read by tiered_policy_get.
 struct TierPolicy {

@@ -50,14 +50,15 @@ Oid rel_owner(Oid relid) {
 
 }  // namespace
 
-uint64 tiered_catalog_spi(const char* sql, int nargs, Oid* types, Datum* values, bool keep) {
+uint64 tiered_catalog_spi(const char* sql, int nargs, Oid* types, Datum* values, bool keep,
+                          const char* nulls) {
   Oid owner = rel_owner(tiered_catalog("tier_batch"));
   Oid save_user;
   int save_sec;
   GetUserIdAndSecContext(&save_user, &save_sec);
   SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
   SPI_connect();
-  int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+  int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
   if (rc < 0) elog(ERROR, "omendb: internal statement failed (%d): %s", rc, sql);
   uint64 n = SPI_processed;
   if (!keep) SPI_finish();
@@ -156,19 +157,12 @@ extern "C" Datum omendb_tier_set_policy(PG_FUNCTION_ARGS) {
   Oid types[5] = {OIDOID, NAMEOID, INTERVALOID, NAMEOID, INT4OID};
   Datum values[5] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2),
                      PG_ARGISNULL(3) ? (Datum)0 : PG_GETARG_DATUM(3), Int32GetDatum(batch_rows)};
-  Oid save_user;
-  int save_sec;
-  GetUserIdAndSecContext(&save_user, &save_sec);
-  SetUserIdAndSecContext(rel_owner(tiered_catalog("tier_policy")), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-  SPI_connect();
   char nulls[5] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', PG_ARGISNULL(3) ? 'n' : ' ', ' '};
-  SPI_execute_with_args(
+  tiered_catalog_spi(
       "INSERT INTO omendb.tier_policy AS p (relid, tier_column, cold_after, order_by, batch_rows) "
       "VALUES ($1::regclass, $2, $3, $4, $5) ON CONFLICT (relid) DO UPDATE SET "
       "tier_column = $2, cold_after = $3, order_by = $4, batch_rows = $5",
-      5, types, values, nulls, false, 0);
-  SPI_finish();
-  SetUserIdAndSecContext(save_user, save_sec);
+      5, types, values, false, nulls);
   table_close(rel, NoLock);
   PG_RETURN_VOID();
 }
