@@ -3,13 +3,17 @@
 #include "tiered.h"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/heapam.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/lsyscache.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(tiered_handler);
 }
@@ -138,35 +142,30 @@ void relation_nontransactional_truncate(Relation rel) {
 // A tiered table's TOAST table is plain heap (heap's callback would answer "tiered").
 Oid relation_toast_am(Relation) { return HEAP_TABLE_AM_OID; }
 
-// The planner's size estimate: heap's for the hot tier plus the cold rows, and the cold bytes as
-// pages (a seq scan reads them), from a per-relation cache in rd_amcache that a move invalidates.
+// The planner's size estimate: heap's for the hot tier (with reltuples presented as its share) plus
+// the live cold rows, and the cold bytes as pages (a seq scan reads them), from a per-relation
+// cache in rd_amcache that a move or a fold invalidates.
 struct ColdSize {
   double rows, bytes;
 };
 
 void relation_estimate_size(Relation rel, int32* attr_widths, BlockNumber* pages, double* tuples,
                             double* allvisfrac) {
-  GetHeapamTableAmRoutine()->relation_estimate_size(rel, attr_widths, pages, tuples, allvisfrac);
   if (rel->rd_amcache == nullptr) {
-    Oid types[1] = {OIDOID};
-    Datum args[1] = {ObjectIdGetDatum(rel->rd_node.relNode)};
-    tiered_catalog_spi(
-        "SELECT coalesce(sum(nrows), 0)::float8, coalesce(sum(pg_column_size(payload)), 0)::float8 "
-        "FROM omendb.tier_batch WHERE relnode = $1",
-        1, types, args, true);
-    bool null;
-    ColdSize size = {DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null)),
-                     DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &null))};
-    SPI_finish();
+    ColdSize size;
+    size.rows = tiered_cold_live_rows(rel, &size.bytes);
     auto* cached = static_cast<ColdSize*>(MemoryContextAlloc(CacheMemoryContext, sizeof(ColdSize)));
     *cached = size;
     rel->rd_amcache = cached;
   }
-  const auto* cold = static_cast<const ColdSize*>(rel->rd_amcache);
-  if (cold->rows <= 0) return;
+  const ColdSize cold = *static_cast<const ColdSize*>(rel->rd_amcache);
+  tiered_as_hot_reltuples(rel, Max(cold.rows, 0.0), [&] {
+    GetHeapamTableAmRoutine()->relation_estimate_size(rel, attr_widths, pages, tuples, allvisfrac);
+  });
+  if (cold.bytes <= 0) return;
   double hot_pages = *pages;
-  *pages += static_cast<BlockNumber>(cold->bytes / BLCKSZ) + 1;
-  *tuples += cold->rows;
+  *pages += static_cast<BlockNumber>(cold.bytes / BLCKSZ) + 1;
+  *tuples += Max(cold.rows, 0.0);
   // Cold rows are never all-visible to an index-only scan (it fetches them).
   *allvisfrac = *allvisfrac * hot_pages / *pages;
 }
@@ -184,6 +183,7 @@ TableAmRoutine make_routine() {
   tiered_scan_callbacks(&r);
   tiered_fetch_callbacks(&r);
   tiered_dml_callbacks(&r);
+  tiered_vacuum_callbacks(&r);
   return r;
 }
 
@@ -192,6 +192,37 @@ TableAmRoutine make_routine() {
 const TableAmRoutine* tiered_routine(void) {
   static const TableAmRoutine routine = make_routine();  // built once per backend, never changed
   return &routine;
+}
+
+bool tiered_has_cold(Relation rel) {
+  Relation batches = table_open(tiered_catalog("tier_batch"), AccessShareLock);
+  Relation key = index_open(tiered_catalog("tier_batch_key"), AccessShareLock);
+  ScanKeyData k;
+  ScanKeyInit(&k, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(rel->rd_node.relNode));
+  IndexScanDesc scan = index_beginscan(batches, key, SnapshotAny, 1, 0);
+  index_rescan(scan, &k, 1, nullptr, 0);
+  bool any = index_getnext_tid(scan, ForwardScanDirection) != nullptr;
+  index_endscan(scan);
+  index_close(key, AccessShareLock);
+  table_close(batches, AccessShareLock);
+  return any;
+}
+
+double tiered_cold_live_rows(Relation rel, double* bytes) {
+  Oid types[2] = {OIDOID, OIDOID};
+  Datum args[2] = {ObjectIdGetDatum(rel->rd_node.relNode), ObjectIdGetDatum(RelationGetRelid(rel))};
+  tiered_catalog_spi(
+      "SELECT coalesce(sum(nrows - coalesce(bit_count(deleted), 0)), 0)::float8 - "
+      "  (SELECT count(*) FROM omendb.tier_delete WHERE relnode = $1 AND relid = $2)::float8, "
+      "  coalesce(sum(pg_column_size(payload)), 0)::float8 "
+      "FROM omendb.tier_batch WHERE relnode = $1 AND relid = $2",
+      2, types, args, true);
+  bool null;
+  double rows = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null));
+  if (bytes != nullptr)
+    *bytes = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &null));
+  SPI_finish();
+  return rows;
 }
 
 void tiered_check_tiered(Relation rel, const char* what) {

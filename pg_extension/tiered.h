@@ -15,8 +15,9 @@
 //  * BRIN is refused: it summarises block ranges, which cold rows do not have.
 // Files: tiered.cpp (handler, routine), tiered_scan.cpp (sequential, bitmap and parallel scans),
 // tiered_fetch.cpp (index fetches, row versions, DML routing), tiered_cold.cpp (reading batches),
-// tiered_codec.cpp (rows <-> core batch codec), tiered_move.cpp (moves), tiered_sql.cpp (policy,
-// stats, verify).
+// tiered_codec.cpp (rows <-> core batch codec), tiered_move.cpp (moves), tiered_dml.cpp (cold
+// DELETE/UPDATE/locks), tiered_vacuum.cpp + tiered_fold.cpp (VACUUM), tiered_analyze.cpp (ANALYZE),
+// tiered_sql.cpp (policy, stats, verify), tiered_worker.cpp (policy worker).
 #pragma once
 
 #include "omen_pg.h"
@@ -116,7 +117,9 @@ struct ColdBatch {
   bool ours;  // written for this table (relid): a relfilenode number reused by another table after
               // its own was dropped never brings that table's batches back
 };
+// Row gone for the batch's reader: set in the deleted bitmap (folded), or taken by a change.
 bool cold_row_deleted(const ColdBatch* b, uint32 row);
+bool cold_row_folded(const ColdBatch* b, uint32 row);
 
 // Reader of one tiered table's cold tier: the extension's batch table and its key index, opened
 // for the reader's life, and the last batch decoded (reused while the same version is asked for).
@@ -132,6 +135,9 @@ bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
 void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlot* slot);
 // Cold point fetch: the row at `tid` if its batch version visible to `snapshot` has it undeleted.
 bool cold_fetch(ColdReader* r, ItemPointer tid, Snapshot snapshot, TupleTableSlot* slot);
+// The union of the deleted bitmaps of every version of batch `first` (any transaction's: a folded
+// row is deleted for every snapshot), palloc'd; nullptr when none has one.
+uint8* cold_folded_any(ColdReader* r, BlockNumber first, uint32 nrows);
 // Batches of the table in block order, visible to `snapshot`: begin, next (false at the end), end.
 void cold_batches_begin(ColdReader* r, Snapshot snapshot);
 bool cold_batches_next(ColdReader* r, ColdBatch* out);
@@ -161,6 +167,46 @@ const char* batch_decoder_load(BatchDecoder* d, const bytea* payload);
 uint32 batch_decoder_rows(const BatchDecoder* d);
 // Row `row` of the loaded batch as a heap tuple in the current memory context.
 HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row);
+
+// ---- the cold tier's size, VACUUM (tiered.cpp, tiered_vacuum.cpp, tiered_fold.cpp) ----------------
+// Whether any batch row (any version) of rel's relfilenode exists.
+bool tiered_has_cold(Relation rel);
+// Live cold rows of rel now (batch rows not in a deleted bitmap, less the changes visible now);
+// `bytes` (if not nullptr): the batches' payload bytes.
+double tiered_cold_live_rows(Relation rel, double* bytes);
+// pg_class.reltuples of a tiered table counts both tiers; relpages the hot tier's pages. Runs `call`
+// (heap code that relates reltuples to the heap's pages: its size estimate, VACUUM's
+// extrapolation) with reltuples presented as the hot tier's share, `cold` rows less; restored in
+// PG_FINALLY. No C++ objects may live in `call` (PG_TRY is longjmp).
+template <class Call>
+void tiered_as_hot_reltuples(Relation rel, double cold, Call call) {
+  float4 all = rel->rd_rel->reltuples;
+  float4 hot = all < 0 ? all : static_cast<float4>(Max(0.0, all - cold));
+  rel->rd_rel->reltuples = hot;
+  PG_TRY();
+  { call(); }
+  PG_FINALLY();
+  {
+    if (rel->rd_rel->reltuples == hot) rel->rd_rel->reltuples = all;  // unless the entry was rebuilt
+  }
+  PG_END_TRY();
+}
+void tiered_vacuum_callbacks(TableAmRoutine* r);
+// VACUUM's fold of swept changes older than `cutoff` (tiered_fold.cpp): in a background worker it
+// starts and waits for; skipped (the changes stay) against wraparound or without a worker slot.
+void tiered_fold_start(Relation rel, TransactionId cutoff, bool wraparound);
+
+// ---- ANALYZE (tiered_analyze.cpp) ---------------------------------------------------------------
+// The cold rows ANALYZE samples: the table's batches dealt out over the hot tier's blocks (batch k
+// to block k mod the hot block count), so a sampled block brings its batches' rows, and every row
+// of either tier has the same chance to be sampled.
+struct ColdSample;
+ColdSample* cold_sample_begin(Relation rel);
+void cold_sample_end(ColdSample* s);
+// Starts the cold rows of hot block `block` (the block ANALYZE sampled).
+void cold_sample_block(ColdSample* s, BlockNumber block);
+// The next cold row of the block into `slot` (false at the end); counts live and dead rows.
+bool cold_sample_next(ColdSample* s, TupleTableSlot* slot, double* liverows, double* deadrows);
 
 // ---- checks (tiered_verify.cpp) -----------------------------------------------------------------
 // omendb_tier_verify's work: returns the live cold rows checked.

@@ -165,10 +165,13 @@ void load_gone(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
 
 void cold_load_gone(ColdReader* r, ColdBatch* b, Snapshot snapshot) { load_gone(r, b->first, snapshot, b); }
 
+bool cold_row_folded(const ColdBatch* b, uint32 row) {
+  return b->deleted != nullptr && row / 8 < VARSIZE_ANY_EXHDR(b->deleted) &&
+         ((reinterpret_cast<const uint8*>(VARDATA_ANY(b->deleted))[row / 8] >> (row % 8)) & 1);
+}
+
 bool cold_row_deleted(const ColdBatch* b, uint32 row) {
-  if (b->deleted != nullptr && row / 8 < VARSIZE_ANY_EXHDR(b->deleted) &&
-      ((reinterpret_cast<const uint8*>(VARDATA_ANY(b->deleted))[row / 8] >> (row % 8)) & 1))
-    return true;
+  if (cold_row_folded(b, row)) return true;
   return b->ngone > 0 && std::binary_search(b->gone, b->gone + b->ngone, static_cast<int32>(row));
 }
 
@@ -228,6 +231,29 @@ bool cold_fetch(ColdReader* r, ItemPointer tid, Snapshot snapshot, TupleTableSlo
   if (row >= r->last.nrows || cold_row_deleted(&r->last, row)) return false;
   cold_store_row(r, &r->last, row, slot);
   return true;
+}
+
+uint8* cold_folded_any(ColdReader* r, BlockNumber first, uint32 nrows) {
+  uint8* bits = nullptr;
+  ScanKeyData keys[2];
+  ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(r->relnode));
+  ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(static_cast<int64>(first)));
+  IndexScanDesc scan = index_beginscan(r->batches, r->key, SnapshotAny, 2, 0);
+  index_rescan(scan, keys, 2, nullptr, 0);
+  uint32 len = (nrows + 7) / 8;
+  TupleTableSlot* slot = table_slot_create(r->batches, nullptr);
+  while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+    bool null;
+    Datum d = slot_getattr(slot, kBatchDeleted, &null);
+    if (null) continue;
+    bytea* have = DatumGetByteaPP(d);
+    if (bits == nullptr) bits = static_cast<uint8*>(palloc0(len + 1));
+    const auto* src = reinterpret_cast<const uint8*>(VARDATA_ANY(have));
+    for (uint32 i = 0; i < Min(len, VARSIZE_ANY_EXHDR(have)); i++) bits[i] |= src[i];
+  }
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  return bits;
 }
 
 void cold_batches_begin(ColdReader* r, Snapshot snapshot) {

@@ -24,6 +24,7 @@ extern "C" {
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
+#include "pgstat.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
 #include "utils/fmgroids.h"
@@ -172,6 +173,7 @@ TM_Result tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot sn
   ItemPointerSetMovedPartitions(&moved);
   record_change(rel, tid, changing_part ? &moved : nullptr);
   UnlockTuple(rel, tid, ExclusiveLock);
+  pgstat_count_heap_delete(rel);  // n_tup_del, and n_dead_tup for autovacuum
   return TM_Ok;
 }
 
@@ -188,6 +190,7 @@ TM_Result tuple_update(Relation rel, ItemPointer otid, TupleTableSlot* slot, Com
   heap_am()->tuple_insert(rel, slot, cid, 0, nullptr);
   record_change(rel, otid, &slot->tts_tid);
   UnlockTuple(rel, otid, ExclusiveLock);
+  pgstat_count_heap_update(rel, false);
   *update_indexes = true;
   return TM_Ok;
 }

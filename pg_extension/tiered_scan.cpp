@@ -2,8 +2,9 @@
 // own descriptor (its base fields kept in step with ours: the executor may swap the snapshot, as a
 // parallel bitmap scan does). Sequential scans read the hot tier, then the cold batches in block
 // order (parallel ones hand batches out one at a time through a counter after heap's shared
-// state); bitmap scans read virtual blocks from their batch. Sample, analyze and TID-range scans
-// see the hot tier only (docs/tiered.md).
+// state); bitmap scans read virtual blocks from their batch; ANALYZE's block sample brings the
+// cold rows dealt to each block (tiered_analyze.cpp). TABLESAMPLE and TID-range scans see the hot
+// tier only (docs/tiered.md).
 #include "tiered.h"
 
 extern "C" {
@@ -42,6 +43,9 @@ struct TieredScan {
   bool bm_cold;
   uint32 bm_rows[kColdRowsPerBlock];
   int bm_n, bm_next;
+  // ANALYZE: the cold rows dealt to the sampled block follow its hot rows
+  ColdSample* sample;
+  bool sample_hot_done;
 };
 
 const TableAmRoutine* heap_am() { return GetHeapamTableAmRoutine(); }
@@ -139,6 +143,7 @@ void scan_end(TableScanDesc scan) {
   TieredScan* s = ts(scan);
   sync_down(s);
   heap_am()->scan_end(s->heap);
+  if (s->sample != nullptr) cold_sample_end(s->sample);
   reset_cold(s);
   MemoryContextDelete(s->cxt);
   pfree(s);
@@ -222,11 +227,24 @@ bool sample_next_tuple(TableScanDesc scan, SampleScanState* st, TupleTableSlot* 
   return heap_am()->scan_sample_next_tuple(ts(scan)->heap, st, slot);
 }
 bool analyze_next_block(TableScanDesc scan, BlockNumber blockno, BufferAccessStrategy bstrategy) {
-  return heap_am()->scan_analyze_next_block(ts(scan)->heap, blockno, bstrategy);
+  TieredScan* s = ts(scan);
+  if (s->sample == nullptr) {
+    MemoryContext old = MemoryContextSwitchTo(s->cxt);
+    s->sample = cold_sample_begin(s->base.rs_rd);
+    MemoryContextSwitchTo(old);
+  }
+  cold_sample_block(s->sample, blockno);
+  s->sample_hot_done = false;
+  return heap_am()->scan_analyze_next_block(s->heap, blockno, bstrategy);
 }
 bool analyze_next_tuple(TableScanDesc scan, TransactionId oldest_xmin, double* liverows, double* deadrows,
                         TupleTableSlot* slot) {
-  return heap_am()->scan_analyze_next_tuple(ts(scan)->heap, oldest_xmin, liverows, deadrows, slot);
+  TieredScan* s = ts(scan);
+  if (!s->sample_hot_done) {
+    if (heap_am()->scan_analyze_next_tuple(s->heap, oldest_xmin, liverows, deadrows, slot)) return true;
+    s->sample_hot_done = true;
+  }
+  return cold_sample_next(s->sample, slot, liverows, deadrows);
 }
 void set_tidrange(TableScanDesc scan, ItemPointer mintid, ItemPointer maxtid) {
   TieredScan* s = ts(scan);
@@ -299,8 +317,11 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
       want = pg_atomic_fetch_add_u64(&par->next_batch, 1);
     }
     cold_load_gone(r, &b, latest);
+    // Folded rows get no entry: VACUUM removed their entries for good (tiered_vacuum.cpp).
+    uint8* folded = cold_folded_any(r, b.first, b.nrows);
     for (uint32 row = 0; row < b.nrows; row++) {
       CHECK_FOR_INTERRUPTS();
+      if (folded != nullptr && ((folded[row / 8] >> (row % 8)) & 1)) continue;
       MemoryContextReset(econtext->ecxt_per_tuple_memory);
       cold_store_row(r, &b, row, slot);
       if (predicate != nullptr && !ExecQual(predicate, econtext)) continue;
@@ -310,6 +331,7 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
       callback(index_rel, &tid, values, isnull, !cold_row_deleted(&b, row), callback_state);
       rows++;
     }
+    if (folded != nullptr) pfree(folded);
   }
   cold_batches_end(r);
   cold_close(r);

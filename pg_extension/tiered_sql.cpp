@@ -187,7 +187,8 @@ extern "C" Datum omendb_tier_stats(PG_FUNCTION_ARGS) {
   Oid types[2] = {OIDOID, OIDOID};
   Datum args[2] = {ObjectIdGetDatum(rel->rd_node.relNode), ObjectIdGetDatum(RelationGetRelid(rel))};
   tiered_catalog_spi(
-      "SELECT coalesce(sum(nrows), 0)::int8 - (SELECT count(*) FROM omendb.tier_delete WHERE relnode = $1), "
+      "SELECT coalesce(sum(nrows - coalesce(bit_count(deleted), 0)), 0)::int8 "
+      "  - (SELECT count(*) FROM omendb.tier_delete WHERE relnode = $1), "
       "  coalesce(sum(pg_column_size(payload) + coalesce(pg_column_size(deleted), 0)), 0)::int8, "
       "  count(*), coalesce(sum(hot_bytes), 0)::int8, "
       "  (SELECT last_move FROM omendb.tier_policy WHERE relid = $2::regclass) "

@@ -35,3 +35,27 @@ BEGIN
   END IF;
   RETURN a IS NOT DISTINCT FROM b;
 END $$;
+-- tiered_same(q, t, twin): q ($T names the table) over tiered table t through indexes, then by a
+-- sequential scan, and over its heap twin; true when all three answer the same multiset (NOTICEs
+-- with the answers otherwise). Planner settings are restored.
+CREATE FUNCTION tiered_same(q text, t regclass, twin regclass) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE a text; b text; c text;
+BEGIN
+  PERFORM set_config('enable_seqscan', 'off', true);
+  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', replace(q, '$T', t::text)) INTO a;
+  PERFORM set_config('enable_seqscan', 'on', true);
+  PERFORM set_config('enable_indexscan', 'off', true);
+  PERFORM set_config('enable_indexonlyscan', 'off', true);
+  PERFORM set_config('enable_bitmapscan', 'off', true);
+  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', replace(q, '$T', t::text)) INTO b;
+  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', replace(q, '$T', twin::text)) INTO c;
+  PERFORM set_config('enable_indexscan', 'on', true);
+  PERFORM set_config('enable_indexonlyscan', 'on', true);
+  PERFORM set_config('enable_bitmapscan', 'on', true);
+  IF a IS DISTINCT FROM c OR b IS DISTINCT FROM c THEN
+    RAISE NOTICE 'index: %', left(a, 150);
+    RAISE NOTICE 'seq:   %', left(b, 150);
+    RAISE NOTICE 'heap:  %', left(c, 150);
+  END IF;
+  RETURN a IS NOT DISTINCT FROM c AND b IS NOT DISTINCT FROM c;
+END $$;
