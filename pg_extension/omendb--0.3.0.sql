@@ -242,6 +242,32 @@ BEGIN
 END $$;
 CREATE EVENT TRIGGER omendb_tier_drop ON sql_drop EXECUTE FUNCTION omendb.tier_drop_cleanup();
 
+-- Logical replication (docs/tiered.md). A FOR ALL TABLES publication also publishes these internal
+-- tables. On the publisher, a DELETE or UPDATE of them (DROP or TRUNCATE of a tiered table, VACUUM's
+-- fold) needs a replica identity. On a subscriber, rows of the publisher's batches, changes and
+-- policies name the publisher's tables and files: logical replication workers skip them (these
+-- triggers fire only with session_replication_role = replica, as those workers run), so only the
+-- subscriber's own moves write its cold tier.
+ALTER TABLE omendb.tier_batch REPLICA IDENTITY USING INDEX tier_batch_key;
+ALTER TABLE omendb.tier_delete REPLICA IDENTITY FULL;
+CREATE FUNCTION omendb.tier_skip_replicated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (SELECT backend_type FROM pg_catalog.pg_stat_activity WHERE pid = pg_catalog.pg_backend_pid())
+     LIKE 'logical replication%' THEN
+    RETURN NULL;  -- a row of the publisher's cold tier: not this server's
+  END IF;
+  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;  -- another session in replica mode
+END $$;
+CREATE TRIGGER tier_batch_skip_replicated BEFORE INSERT OR UPDATE OR DELETE ON omendb.tier_batch
+  FOR EACH ROW EXECUTE FUNCTION omendb.tier_skip_replicated();
+CREATE TRIGGER tier_delete_skip_replicated BEFORE INSERT OR UPDATE OR DELETE ON omendb.tier_delete
+  FOR EACH ROW EXECUTE FUNCTION omendb.tier_skip_replicated();
+CREATE TRIGGER tier_policy_skip_replicated BEFORE INSERT OR UPDATE OR DELETE ON omendb.tier_policy
+  FOR EACH ROW EXECUTE FUNCTION omendb.tier_skip_replicated();
+ALTER TABLE omendb.tier_batch ENABLE REPLICA TRIGGER tier_batch_skip_replicated;
+ALTER TABLE omendb.tier_delete ENABLE REPLICA TRIGGER tier_delete_skip_replicated;
+ALTER TABLE omendb.tier_policy ENABLE REPLICA TRIGGER tier_policy_skip_replicated;
+
 CREATE FUNCTION omendb_tier_set_policy(rel regclass, tier_column name, cold_after interval DEFAULT NULL,
                                        order_by name DEFAULT NULL, batch_rows int DEFAULT 1000)
 RETURNS void AS 'MODULE_PATHNAME', 'omendb_tier_set_policy' LANGUAGE C;

@@ -8,6 +8,7 @@ extern "C" {
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_publication.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/lsyscache.h"
@@ -192,6 +193,20 @@ TableAmRoutine make_routine() {
 const TableAmRoutine* tiered_routine(void) {
   static const TableAmRoutine routine = make_routine();  // built once per backend, never changed
   return &routine;
+}
+
+void tiered_check_unpublished(Relation rel, int kinds, const char* what, const char* why) {
+  PublicationDesc pub;
+  RelationBuildPublicationDesc(rel, &pub);  // cached in the relcache entry
+  bool refused = ((kinds & kPublishedDeletes) && pub.pubactions.pubdelete) ||
+                 ((kinds & kPublishedInsertsOrUpdates) && (pub.pubactions.pubinsert || pub.pubactions.pubupdate));
+  if (!refused) return;
+  ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                  errmsg("cannot %s tiered table \"%s\": it is published for logical replication", what,
+                         RelationGetRelationName(rel)),
+                  errdetail("%s", why),
+                  errhint("Remove the table from its publications, or ALTER TABLE ... SET ACCESS METHOD heap to "
+                          "bring its cold rows back to the hot tier.")));
 }
 
 bool tiered_has_cold(Relation rel) {

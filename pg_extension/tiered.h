@@ -69,6 +69,13 @@ void tiered_check_tiered(Relation rel, const char* what);
 // ERROR (0A000) unless rel is permanent: cold rows live in a logged table (`what`: "move rows of").
 void tiered_check_permanent(Relation rel, const char* what);
 
+// ERROR (0A000) when rel's publications (its own, its schema's, FOR ALL TABLES, its ancestors') send
+// changes of a kind in `kinds` to subscribers: `what` ("move rows of") cannot be replicated, as
+// `why` says. Logical decoding sees heap's WAL only: a move's deletes of hot rows, a cold UPDATE's
+// new version (an INSERT); never a cold row's change.
+enum : int { kPublishedDeletes = 1, kPublishedInsertsOrUpdates = 2 };
+void tiered_check_unpublished(Relation rel, int kinds, const char* what, const char* why);
+
 // ---- the extension's tables (tiered_cold.cpp) --------------------------------------------------
 // Columns of omendb.tier_batch.
 // Columns of omendb.tier_delete.

@@ -167,6 +167,8 @@ TM_Result tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot sn
                        bool wait, TM_FailureData* tmfd, bool changing_part) {
   if (!tiered_is_cold(tid))
     return heap_am()->tuple_delete(rel, tid, cid, snapshot, crosscheck, wait, tmfd, changing_part);
+  tiered_check_unpublished(rel, kPublishedDeletes, "delete cold rows of",
+                           "A cold row's delete is not in the WAL logical decoding reads.");
   TM_Result r = lock_for_change(rel, tid, crosscheck, wait, tmfd);
   if (r != TM_Ok) return r;
   ItemPointerData moved;
@@ -184,6 +186,8 @@ TM_Result tuple_update(Relation rel, ItemPointer otid, TupleTableSlot* slot, Com
     return heap_am()->tuple_update(rel, otid, slot, cid, snapshot, crosscheck, wait, tmfd, lockmode,
                                    update_indexes);
   *lockmode = LockTupleExclusive;
+  tiered_check_unpublished(rel, kPublishedInsertsOrUpdates, "update cold rows of",
+                           "Logical decoding would send a cold row's update as the insert of its new version.");
   TM_Result r = lock_for_change(rel, otid, crosscheck, wait, tmfd);
   if (r != TM_Ok) return r;
   // The new version is a hot row (every index gets its entries from the executor).

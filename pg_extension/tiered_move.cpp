@@ -22,7 +22,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
-#include "catalog/pg_publication.h"
+#include "storage/bufmgr.h"
 #include "catalog/pg_type_d.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
@@ -65,19 +65,6 @@ Datum cutoff_for(Oid type, Interval* older_than) {
       return Int16GetDatum(static_cast<int16>(Max(Min(secs, PG_INT16_MAX), PG_INT16_MIN)));
     }
   }
-}
-
-// Rows moved out of heap are deleted there: a subscriber of a publication would delete them too.
-void refuse_published(Relation rel) {
-  List* pubs = GetRelationPublications(RelationGetRelid(rel));
-  if (pubs == NIL) pubs = GetSchemaPublications(RelationGetNamespace(rel));
-  if (pubs == NIL) pubs = GetAllTablesPublications();
-  if (pubs == NIL) return;
-  ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                  errmsg("cannot move rows of tiered table \"%s\": it is published for logical replication",
-                         RelationGetRelationName(rel)),
-                  errdetail("A move deletes the rows from the hot tier; subscribers would delete them too."),
-                  errhint("Remove the table from its publications before moving rows.")));
 }
 
 struct Mover {
@@ -175,7 +162,8 @@ extern "C" Datum omendb_tier_move(PG_FUNCTION_ARGS) {
   tiered_check_tiered(rel, "omendb_tier_move()");
   if (!pg_class_ownercheck(relid, GetUserId()))
     aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
-  refuse_published(rel);
+  tiered_check_unpublished(rel, kPublishedDeletes, "move rows of",
+                           "A move deletes the rows from the hot tier; subscribers would delete them too.");
   tiered_check_permanent(rel, "move rows of");
   TierPolicy policy;
   if (!tiered_policy_get(rel, &policy))
@@ -218,7 +206,14 @@ extern "C" Datum omendb_tier_move(PG_FUNCTION_ARGS) {
     HeapTuple t = reinterpret_cast<BufferHeapTupleTableSlot*>(hot)->base.tuple;
     HeapTupleHeader h = t->t_data;
     if (!HeapTupleHeaderXminFrozen(h) && !TransactionIdPrecedes(HeapTupleHeaderGetXmin(h), oldest)) continue;
-    if (!(h->t_infomask & HEAP_XMAX_INVALID) && TransactionIdIsValid(HeapTupleHeaderGetRawXmax(h))) continue;
+    // Live for everyone: no xmax but a finished locker's (a row lock, as a logical replication
+    // apply worker takes before it changes a row, leaves one behind with no hint bit set). A
+    // running locker makes heap_delete below fail instead.
+    Buffer buf = reinterpret_cast<BufferHeapTupleTableSlot*>(hot)->buffer;
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    HTSV_Result state = HeapTupleSatisfiesVacuum(t, oldest, buf);
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    if (state != HEAPTUPLE_LIVE) continue;
     TM_FailureData tmfd;
     ItemPointerData tid = t->t_self;
     if (heap_delete(rel, &tid, cid, InvalidSnapshot, false, &tmfd, true) != TM_Ok) continue;

@@ -13,6 +13,16 @@ RETURNS TABLE (obj text, detail text) LANGUAGE sql AS $$
 $$;
 CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.omendb_members();
 SELECT count(*) AS members FROM fresh;
+-- the extension's tables: replica identity and triggers (with their firing mode)
+CREATE FUNCTION pg_temp.omendb_tables()
+RETURNS TABLE (rel name, replident text, triggers text) LANGUAGE sql AS $$
+  SELECT c.relname, c.relreplident::text,
+         (SELECT string_agg(t.tgname || ':' || t.tgenabled::text, ',' ORDER BY t.tgname)
+          FROM pg_trigger t WHERE t.tgrelid = c.oid)
+  FROM pg_class c WHERE c.relnamespace = 'omendb'::regnamespace AND c.relkind = 'r'
+$$;
+CREATE TEMP TABLE fresh_tables AS SELECT * FROM pg_temp.omendb_tables();
+SELECT * FROM fresh_tables ORDER BY 1;
 
 SET client_min_messages = warning;   -- the cascade list depends on the tests before this one
 DROP EXTENSION omendb CASCADE;
@@ -33,6 +43,8 @@ SELECT extversion, omendb_version() = extversion AS library_matches_sql
 -- same objects, signatures and comments as a fresh install
 SELECT * FROM fresh EXCEPT SELECT * FROM pg_temp.omendb_members();
 SELECT * FROM pg_temp.omendb_members() EXCEPT SELECT * FROM fresh;
+SELECT * FROM fresh_tables EXCEPT SELECT * FROM pg_temp.omendb_tables();
+SELECT * FROM pg_temp.omendb_tables() EXCEPT SELECT * FROM fresh_tables;
 
 -- the indexes were rebuilt (new relfilenode), keep their options, and answer through the index
 SELECT relfilenode <> :before_k AS rebuilt FROM pg_class WHERE relname = 'upg_k';
