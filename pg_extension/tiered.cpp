@@ -2,6 +2,8 @@
 // (tiered.h says which and why), and the storage events that carry the cold batches along.
 #include "tiered.h"
 
+#include <csignal>
+
 extern "C" {
 #include "access/genam.h"
 #include "access/heapam.h"
@@ -11,8 +13,10 @@ extern "C" {
 #include "catalog/pg_publication.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/lsyscache.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -198,15 +202,35 @@ const TableAmRoutine* tiered_routine(void) {
 void tiered_check_unpublished(Relation rel, int kinds, const char* what, const char* why) {
   PublicationDesc pub;
   RelationBuildPublicationDesc(rel, &pub);  // cached in the relcache entry
-  bool refused = ((kinds & kPublishedDeletes) && pub.pubactions.pubdelete) ||
-                 ((kinds & kPublishedInsertsOrUpdates) && (pub.pubactions.pubinsert || pub.pubactions.pubupdate));
+  bool refused =
+      ((kinds & kPublishedDeletes) && pub.pubactions.pubdelete) ||
+      ((kinds & kPublishedInsertsOrUpdates) && (pub.pubactions.pubinsert || pub.pubactions.pubupdate));
   if (!refused) return;
-  ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                  errmsg("cannot %s tiered table \"%s\": it is published for logical replication", what,
-                         RelationGetRelationName(rel)),
-                  errdetail("%s", why),
-                  errhint("Remove the table from its publications, or ALTER TABLE ... SET ACCESS METHOD heap to "
-                          "bring its cold rows back to the hot tier.")));
+  ereport(ERROR,
+          (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+           errmsg("cannot %s tiered table \"%s\": it is published for logical replication", what,
+                  RelationGetRelationName(rel)),
+           errdetail("%s", why),
+           errhint("Remove the table from its publications, or ALTER TABLE ... SET ACCESS METHOD heap to "
+                   "bring its cold rows back to the hot tier.")));
+}
+
+namespace {
+char* crash_point = nullptr;  // omendb.debug_crash_point (written by the GUC machinery only)
+}  // namespace
+
+void tiered_crash_points_init(void) {
+  DefineCustomStringVariable(
+      "omendb.debug_crash_point", "Test only: a step of a move or VACUUM that kills its process.",
+      "The process kills itself with SIGKILL on reaching the named step.", &crash_point, "", PGC_SUSET,
+      GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr, nullptr, nullptr);
+}
+
+void tiered_crash_point(const char* name) {
+  if (crash_point == nullptr || strcmp(crash_point, name) != 0) return;
+  ereport(LOG, (errmsg("omendb: crash point \"%s\" reached: killing this process", name)));
+  kill(MyProcPid, SIGKILL);
+  pg_usleep(10000000L);  // SIGKILL is not deliverable late; never returns in practice
 }
 
 bool tiered_has_cold(Relation rel) {

@@ -60,6 +60,12 @@ void tiered_init(void);
 // the launcher background worker. Called by tiered_init.
 void tiered_worker_init(void);
 
+// Crash points for tests (tiered.cpp): omendb.debug_crash_point, a superuser setting hidden from
+// SHOW ALL and the sample file, names one point; a process that reaches it kills itself with
+// SIGKILL, as `kill -9` would, so TAP tests crash a move or a VACUUM at each of its steps.
+void tiered_crash_points_init(void);
+void tiered_crash_point(const char* name);
+
 // ---- the routine (tiered.cpp) ----------------------------------------------------------------
 // The routine of `tiered` (built on first use from heap's; constant afterwards).
 const TableAmRoutine* tiered_routine(void);

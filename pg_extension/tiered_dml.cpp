@@ -186,8 +186,9 @@ TM_Result tuple_update(Relation rel, ItemPointer otid, TupleTableSlot* slot, Com
     return heap_am()->tuple_update(rel, otid, slot, cid, snapshot, crosscheck, wait, tmfd, lockmode,
                                    update_indexes);
   *lockmode = LockTupleExclusive;
-  tiered_check_unpublished(rel, kPublishedInsertsOrUpdates, "update cold rows of",
-                           "Logical decoding would send a cold row's update as the insert of its new version.");
+  tiered_check_unpublished(
+      rel, kPublishedInsertsOrUpdates, "update cold rows of",
+      "Logical decoding would send a cold row's update as the insert of its new version.");
   TM_Result r = lock_for_change(rel, otid, crosscheck, wait, tmfd);
   if (r != TM_Ok) return r;
   // The new version is a hot row (every index gets its entries from the executor).

@@ -132,7 +132,10 @@ void fold(const FoldArgs& a) {
     fold_batch(batches, key, a, all + i, all + j);
     i = j;
   }
-  for (int64 i = 0; i < n; i++) CatalogTupleDelete(changes, &all[i].tid);
+  for (int64 i = 0; i < n; i++) {
+    CatalogTupleDelete(changes, &all[i].tid);
+    if (i == n / 2) tiered_crash_point("fold-mid");  // in the worker: a crash of the fold's transaction
+  }
   if (n > 0) CacheInvalidateRelcacheByRelid(a.relid);  // the planner's cold size
   index_close(key, AccessShareLock);
   table_close(batches, RowExclusiveLock);

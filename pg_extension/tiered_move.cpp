@@ -124,7 +124,9 @@ void flush(Mover* m) {
   values[kBatchPayload - 1] = PointerGetDatum(batch_builder_finish(m->builder));
   values[kBatchHotBytes - 1] = Int64GetDatum(m->hot_bytes);
   HeapTuple tup = heap_form_tuple(RelationGetDescr(m->batches), values, nulls);
+  tiered_crash_point("move-before-batch");  // the batch's hot rows deleted (not committed)
   CatalogTupleInsertWithInfo(m->batches, tup, m->batch_indexes);
+  tiered_crash_point("move-after-batch");
 
   ExprContext* econtext = GetPerTupleExprContext(m->estate);
   econtext->ecxt_scantuple = m->slot;
@@ -143,10 +145,12 @@ void flush(Mover* m) {
       index_insert(m->indexes[i], ivalues, inulls, &tid, m->rel, UNIQUE_CHECK_NO, false, m->infos[i]);
     }
     ExecClearTuple(m->slot);
+    if (row == n / 2) tiered_crash_point("move-mid-index");
   }
   m->moved += n;
   m->hot_bytes = 0;
   MemoryContextReset(m->batch_cxt);
+  tiered_crash_point("move-after-flush");
 }
 
 }  // namespace
@@ -242,6 +246,7 @@ extern "C" Datum omendb_tier_move(PG_FUNCTION_ARGS) {
                      args, false);
   // Plans see the new cold row count (tiered.cpp caches it in rd_amcache).
   if (m.moved > 0) CacheInvalidateRelcache(rel);
+  tiered_crash_point("move-end");  // all written, not committed
   table_close(rel, NoLock);
   PG_RETURN_INT64(m.moved);
 }

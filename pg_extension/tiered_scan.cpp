@@ -380,6 +380,7 @@ void executor_start(QueryDesc* qd, int eflags) {
 
 void tiered_init(void) {
   tiered_worker_init();
+  tiered_crash_points_init();
   prev_executor_start = ExecutorStart_hook;
   ExecutorStart_hook = executor_start;
 }

@@ -229,6 +229,7 @@ void sweep_indexes(Relation rel, Sweep* s, VacuumParams* params, BufferAccessStr
     ereport(elevel, (errmsg("removed %.0f index entries of deleted cold rows from index \"%s\"", removed,
                             RelationGetRelationName(indexes[i]))));
     if (stats != nullptr) pfree(stats);
+    tiered_crash_point("vacuum-mid-sweep");  // some indexes swept, not all
   }
   vac_close_indexes(nindexes, indexes, NoLock);
 }
@@ -253,11 +254,13 @@ void relation_vacuum(Relation rel, VacuumParams* params, BufferAccessStrategy st
   if (cold && params->index_cleanup != VACOPTVALUE_DISABLED) {
     collect(rel, &s);
     if (s.nrows > 0 || s.orphans) sweep_indexes(rel, &s, params, strategy);
+    tiered_crash_point("vacuum-after-sweep");
   }
   double cold_rows = cold ? Max(tiered_cold_live_rows(rel, nullptr), 0.0) : 0;
   tiered_as_hot_reltuples(rel, cold_rows,
                           [&] { GetHeapamTableAmRoutine()->relation_vacuum(rel, params, strategy); });
   if (s.nrows > 0) tiered_fold_start(rel, s.cutoff, params->is_wraparound);
+  tiered_crash_point("vacuum-after-fold");
   if (cold) add_cold_to_reltuples(rel);
 }
 
