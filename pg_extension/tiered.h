@@ -16,8 +16,8 @@
 // Files: tiered.cpp (handler, routine), tiered_scan.cpp (sequential, bitmap and parallel scans),
 // tiered_fetch.cpp (index fetches, row versions, DML routing), tiered_cold.cpp (reading batches),
 // tiered_codec.cpp (rows <-> core batch codec), tiered_move.cpp (moves), tiered_dml.cpp (cold
-// DELETE/UPDATE/locks), tiered_vacuum.cpp + tiered_fold.cpp (VACUUM), tiered_analyze.cpp (ANALYZE),
-// tiered_sql.cpp (policy, stats, verify), tiered_worker.cpp (policy worker).
+// DELETE/UPDATE/locks), tiered_vacuum.cpp + tiered_fold.cpp (VACUUM), tiered_sample.cpp (ANALYZE,
+// TABLESAMPLE), tiered_sql.cpp (policy, stats, verify), tiered_worker.cpp (policy worker).
 #pragma once
 
 #include "omen_pg.h"
@@ -209,7 +209,7 @@ void tiered_vacuum_callbacks(TableAmRoutine* r);
 // starts and waits for; skipped (the changes stay) against wraparound or without a worker slot.
 void tiered_fold_start(Relation rel, TransactionId cutoff, bool wraparound);
 
-// ---- ANALYZE (tiered_analyze.cpp) ---------------------------------------------------------------
+// ---- samples: ANALYZE, TABLESAMPLE (tiered_sample.cpp) -----------------------------------------
 // The cold rows ANALYZE samples: the table's batches dealt out over the hot tier's blocks (batch k
 // to block k mod the hot block count), so a sampled block brings its batches' rows, and every row
 // of either tier has the same chance to be sampled.
@@ -220,6 +220,13 @@ void cold_sample_end(ColdSample* s);
 void cold_sample_block(ColdSample* s, BlockNumber block);
 // The next cold row of the block into `slot` (false at the end); counts live and dead rows.
 bool cold_sample_next(ColdSample* s, TupleTableSlot* slot, double* liverows, double* deadrows);
+// TABLESAMPLE over the cold tier, after heap's sample of the hot one: the sampling method picks
+// among the cold tier's virtual blocks and their rows.
+struct ColdTableSample;
+ColdTableSample* cold_tablesample_begin(Relation rel, Snapshot snapshot);
+void cold_tablesample_end(ColdTableSample* s);
+bool cold_tablesample_next_block(ColdTableSample* s, SampleScanState* st);
+bool cold_tablesample_next_tuple(ColdTableSample* s, SampleScanState* st, TupleTableSlot* slot);
 
 // ---- checks (tiered_verify.cpp) -----------------------------------------------------------------
 // omendb_tier_verify's work: returns the live cold rows checked.

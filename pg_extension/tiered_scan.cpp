@@ -3,8 +3,8 @@
 // parallel bitmap scan does). Sequential scans read the hot tier, then the cold batches in block
 // order (parallel ones hand batches out one at a time through a counter after heap's shared
 // state); bitmap scans read virtual blocks from their batch; ANALYZE's block sample brings the
-// cold rows dealt to each block (tiered_analyze.cpp). TABLESAMPLE and TID-range scans see the hot
-// tier only (docs/tiered.md).
+// cold rows dealt to each block, and TABLESAMPLE samples the cold tier after the hot one
+// (tiered_sample.cpp). TID-range scans see the hot tier only (docs/tiered.md).
 #include "tiered.h"
 
 extern "C" {
@@ -46,6 +46,9 @@ struct TieredScan {
   // ANALYZE: the cold rows dealt to the sampled block follow its hot rows
   ColdSample* sample;
   bool sample_hot_done;
+  // TABLESAMPLE: the cold tier's sample follows heap's of the hot tier
+  ColdTableSample* tablesample;
+  bool tablesample_cold;
 };
 
 const TableAmRoutine* heap_am() { return GetHeapamTableAmRoutine(); }
@@ -144,6 +147,7 @@ void scan_end(TableScanDesc scan) {
   sync_down(s);
   heap_am()->scan_end(s->heap);
   if (s->sample != nullptr) cold_sample_end(s->sample);
+  if (s->tablesample != nullptr) cold_tablesample_end(s->tablesample);
   reset_cold(s);
   MemoryContextDelete(s->cxt);
   pfree(s);
@@ -155,6 +159,11 @@ void scan_rescan(TableScanDesc scan, ScanKeyData* key, bool set_params, bool all
   sync_down(s);
   heap_am()->scan_rescan(s->heap, key, set_params, allow_strat, allow_sync, allow_pagemode);
   sync_up(s);
+  if (s->tablesample != nullptr) {
+    cold_tablesample_end(s->tablesample);
+    s->tablesample = nullptr;
+  }
+  s->tablesample_cold = false;
   reset_cold(s);
 }
 
@@ -218,13 +227,25 @@ bool bitmap_next_tuple(TableScanDesc scan, TBMIterateResult* tbmres, TupleTableS
   return false;
 }
 
-// Hot-tier only scans: heap's callbacks on heap's descriptor.
+// TABLESAMPLE: heap's sample of the hot tier, then the cold tier's (tiered_sample.cpp).
 bool sample_next_block(TableScanDesc scan, SampleScanState* st) {
-  sync_down(ts(scan));
-  return heap_am()->scan_sample_next_block(ts(scan)->heap, st);
+  TieredScan* s = ts(scan);
+  if (!s->tablesample_cold) {
+    sync_down(s);
+    if (heap_am()->scan_sample_next_block(s->heap, st)) return true;
+    s->tablesample_cold = true;
+  }
+  if (s->tablesample == nullptr) {
+    MemoryContext old = MemoryContextSwitchTo(s->cxt);
+    s->tablesample = cold_tablesample_begin(s->base.rs_rd, s->base.rs_snapshot);
+    MemoryContextSwitchTo(old);
+  }
+  return cold_tablesample_next_block(s->tablesample, st);
 }
 bool sample_next_tuple(TableScanDesc scan, SampleScanState* st, TupleTableSlot* slot) {
-  return heap_am()->scan_sample_next_tuple(ts(scan)->heap, st, slot);
+  TieredScan* s = ts(scan);
+  if (!s->tablesample_cold) return heap_am()->scan_sample_next_tuple(s->heap, st, slot);
+  return cold_tablesample_next_tuple(s->tablesample, st, slot);
 }
 bool analyze_next_block(TableScanDesc scan, BlockNumber blockno, BufferAccessStrategy bstrategy) {
   TieredScan* s = ts(scan);

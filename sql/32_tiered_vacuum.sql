@@ -1,9 +1,9 @@
--- VACUUM and ANALYZE of a tiered table's cold rows. VACUUM removes the index entries of cold rows
--- deleted or updated before every snapshot, folds their changes into the batches' deleted bitmaps
--- (dropping batches left empty), and removes the index entries an aborted move left; pg_class
--- counts both tiers after VACUUM and after ANALYZE alike; ANALYZE samples cold rows too. Every step
--- is checked against a heap twin and omendb_tier_verify (which fails if an index still points at a
--- folded row).
+-- VACUUM, ANALYZE and TABLESAMPLE of a tiered table's cold rows. VACUUM removes the index entries
+-- of cold rows deleted or updated before every snapshot, folds their changes into the batches'
+-- deleted bitmaps (dropping batches left empty), and removes the index entries an aborted move
+-- left; pg_class counts both tiers after VACUUM and after ANALYZE alike; ANALYZE and TABLESAMPLE
+-- sample cold rows too. Every step is checked against a heap twin and omendb_tier_verify (which
+-- fails if an index still points at a folded row).
 CREATE EXTENSION IF NOT EXISTS omendb;
 CREATE TABLE tv (id int8, ts timestamptz, device int, note text) USING tiered
   WITH (autovacuum_enabled = off);  -- this test runs VACUUM itself (its heap must keep its pages)
@@ -50,6 +50,17 @@ SELECT a.attname, a.null_frac = b.null_frac AS null_frac, a.n_distinct = b.n_dis
 FROM pg_stats a JOIN pg_stats b USING (attname)
 WHERE a.tablename = 'tv' AND b.tablename = 'tv_heap' ORDER BY 1;
 SELECT relname, reltuples FROM pg_class WHERE relname IN ('tv', 'tv_heap') ORDER BY 1;
+
+-- TABLESAMPLE reaches the cold rows: 100% is every row, 0% none, REPEATABLE the same rows again
+SELECT (SELECT count(*) FROM tv TABLESAMPLE SYSTEM (100)) AS system_all,
+       (SELECT count(*) FROM tv TABLESAMPLE BERNOULLI (100)) AS bernoulli_all,
+       (SELECT count(*) FROM tv TABLESAMPLE SYSTEM (0)) AS system_none;
+SELECT (SELECT sum(id) FROM tv TABLESAMPLE BERNOULLI (30) REPEATABLE (7)) =
+       (SELECT sum(id) FROM tv TABLESAMPLE BERNOULLI (30) REPEATABLE (7)) AS bernoulli_repeats,
+       (SELECT count(*) FROM tv TABLESAMPLE BERNOULLI (30) REPEATABLE (7)) BETWEEN 3000 AND 4200 AS bernoulli_30pct,
+       (SELECT sum(id) FROM tv TABLESAMPLE SYSTEM (30) REPEATABLE (3)) =
+       (SELECT sum(id) FROM tv TABLESAMPLE SYSTEM (30) REPEATABLE (3)) AS system_repeats,
+       (SELECT count(*) FROM tv TABLESAMPLE SYSTEM (30) REPEATABLE (3)) BETWEEN 1000 AND 7000 AS system_30pct;
 
 -- retention: a DELETE of the oldest three batches, single rows deleted and updated (the new
 -- versions hot) all over the cold tier; the statistics views count the cold deletes
