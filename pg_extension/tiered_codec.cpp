@@ -184,7 +184,9 @@ struct BatchDecoder {
   TupleDesc desc;
   Datum* values;
   bool* nulls;
-  MemoryContext row_cxt;  // by-reference values of the row being formed
+  MemoryContext cxt;
+  char* scratch;  // by-reference values of the row being formed (heap_form_tuple copies them)
+  size_t scratch_cap;
   ReaderState* rd;
 };
 
@@ -193,14 +195,14 @@ BatchDecoder* batch_decoder_create(TupleDesc desc) {
   d->desc = desc;
   d->values = static_cast<Datum*>(palloc(sizeof(Datum) * Max(desc->natts, 1)));
   d->nulls = static_cast<bool*>(palloc(sizeof(bool) * Max(desc->natts, 1)));
-  d->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered batch row", ALLOCSET_SMALL_SIZES);
+  d->cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered batch row", ALLOCSET_SMALL_SIZES);
   d->rd = omen_pg::make_owned<ReaderState>(CurrentMemoryContext, "allocating a batch reader",
                                            [] { return new ReaderState(); });
   d->rd->reader = backend_reader();
   return d;
 }
 
-void batch_decoder_free(BatchDecoder* d) { MemoryContextDelete(d->row_cxt); }
+void batch_decoder_free(BatchDecoder* d) { MemoryContextDelete(d->cxt); }
 
 const char* batch_decoder_load(BatchDecoder* d, const bytea* payload) {
   ReaderState* r = d->rd;
@@ -239,20 +241,44 @@ const char* batch_decoder_load(BatchDecoder* d, const bytea* payload) {
 
 uint32 batch_decoder_rows(const BatchDecoder* d) { return d->rd->batch.rows; }
 
+// The bytes of column j's by-reference value in `row` need in the scratch buffer (int-aligned), and
+// checks a cstring or fixed-length value's length (a corrupt batch must not read past it).
+static size_t scratch_size(Form_pg_attribute att, std::string_view v) {
+  if (att->attlen == -1) return INTALIGN(VARHDRSZ + v.size());
+  size_t need = att->attlen > 0 ? static_cast<size_t>(att->attlen) : v.size();
+  if (v.size() != need || (att->attlen == -2 && (v.empty() || v.back() != '\0')))
+    ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                    errmsg("cold batch value of column \"%s\" has a wrong length", NameStr(att->attname))));
+  return INTALIGN(need);
+}
+
 HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row) {
   const omen::DecodedBatch& batch = d->rd->batch;
   Assert(row < batch.rows);
-  MemoryContextReset(d->row_cxt);
-  MemoryContext target = CurrentMemoryContext;
-  MemoryContextSwitchTo(d->row_cxt);
-  for (int j = 0; j < d->desc->natts; j++) {
+  int natts = d->desc->natts;
+  int ncols = Min(natts, static_cast<int>(batch.columns.size()));
+  // By-reference values go to one scratch buffer, sized first (no allocation per value).
+  size_t need = 0;
+  for (int j = 0; j < ncols; j++) {
+    const omen::DecodedColumn& c = batch.columns[j];
+    Form_pg_attribute att = TupleDescAttr(d->desc, j);
+    if (c.kind == omen::ColumnKind::kBytes && !att->attisdropped && !c.is_null(row))
+      need += scratch_size(att, c.bytes(row));
+  }
+  if (need > d->scratch_cap) {
+    d->scratch_cap = Max(need, 2 * d->scratch_cap);
+    d->scratch = static_cast<char*>(d->scratch == nullptr ? MemoryContextAlloc(d->cxt, d->scratch_cap)
+                                                          : repalloc(d->scratch, d->scratch_cap));
+  }
+  char* next = d->scratch;
+  for (int j = 0; j < natts; j++) {
     Form_pg_attribute att = TupleDescAttr(d->desc, j);
     if (att->attisdropped) {
       d->nulls[j] = true;
       d->values[j] = (Datum)0;
       continue;
     }
-    if (static_cast<size_t>(j) >= batch.columns.size()) {  // added after this batch was written
+    if (j >= ncols) {  // added after this batch was written
       d->values[j] = getmissingattr(d->desc, j + 1, &d->nulls[j]);
       continue;
     }
@@ -272,24 +298,14 @@ HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row) {
     } else {
       std::string_view v = c.bytes(row);
       if (att->attlen == -1) {
-        auto* p = static_cast<struct varlena*>(palloc(VARHDRSZ + v.size()));
-        SET_VARSIZE(p, VARHDRSZ + v.size());
-        memcpy(VARDATA(p), v.data(), v.size());
-        d->values[j] = PointerGetDatum(p);
+        SET_VARSIZE(next, VARHDRSZ + v.size());
+        memcpy(VARDATA(next), v.data(), v.size());
       } else {
-        // cstring (stored with its zero) or a fixed-length by-reference value: the stored bytes,
-        // checked against the attribute's length (a corrupt batch must not read past them).
-        size_t need = att->attlen > 0 ? static_cast<size_t>(att->attlen) : v.size();
-        if (v.size() != need || (att->attlen == -2 && (v.empty() || v.back() != '\0')))
-          ereport(ERROR,
-                  (errcode(ERRCODE_DATA_CORRUPTED),
-                   errmsg("cold batch value of column \"%s\" has a wrong length", NameStr(att->attname))));
-        char* p = static_cast<char*>(palloc(need));
-        memcpy(p, v.data(), need);
-        d->values[j] = PointerGetDatum(p);
+        memcpy(next, v.data(), v.size());  // cstring (with its zero) or fixed length: checked above
       }
+      d->values[j] = PointerGetDatum(next);
+      next += scratch_size(att, v);
     }
   }
-  MemoryContextSwitchTo(target);
   return heap_form_tuple(d->desc, d->values, d->nulls);
 }

@@ -200,7 +200,11 @@ void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlo
            errmsg("cold batch of tiered table \"%s\" is corrupt: %s", RelationGetRelationName(r->rel), why),
            errhint("omendb_tier_verify('%s') checks every batch.", RelationGetRelationName(r->rel))));
   }
+  // Formed in the slot's memory: the slot takes it as its own (no copy, as ExecForceStoreHeapTuple
+  // would make).
+  MemoryContext old = MemoryContextSwitchTo(slot->tts_mcxt);
   HeapTuple tuple = batch_decoder_row(r->dec, row);
+  MemoryContextSwitchTo(old);
   // A cold row reads as a frozen tuple: its batch's visibility was checked by the caller.
   HeapTupleHeaderSetXmin(tuple->t_data, FrozenTransactionId);
   HeapTupleHeaderSetXmax(tuple->t_data, InvalidTransactionId);
@@ -209,8 +213,18 @@ void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlo
   tiered_row_tid(b->first, row, &tuple->t_self);
   tuple->t_data->t_ctid = tuple->t_self;
   tuple->t_tableOid = RelationGetRelid(r->rel);
-  // Heap's slots: a buffer slot takes a copy of a tuple that has no buffer (ExecForceStoreHeapTuple).
-  ExecForceStoreHeapTuple(tuple, slot, true);
+  if (TTS_IS_BUFFERTUPLE(slot)) {
+    // Heap's buffer slot, holding a tuple of no buffer that it frees: what ExecForceStoreHeapTuple
+    // leaves, minus its copy.
+    ExecClearTuple(slot);
+    auto* b = reinterpret_cast<BufferHeapTupleTableSlot*>(slot);
+    b->base.tuple = tuple;
+    b->base.off = 0;
+    slot->tts_nvalid = 0;
+    slot->tts_flags = (slot->tts_flags & ~TTS_FLAG_EMPTY) | TTS_FLAG_SHOULDFREE;
+  } else {
+    ExecForceStoreHeapTuple(tuple, slot, true);
+  }
   slot->tts_tid = tuple->t_self;
   slot->tts_tableOid = RelationGetRelid(r->rel);
 }
