@@ -18,7 +18,7 @@
 #   1000-row ranges through the learned index on ts, cold, pgbench TPS   target >= 1.0x heap
 #   pgbench TPC-B-like (pgbench -i, tables converted to tiered, all hot) target >= 0.95x heap
 #   (pgbench rounds alternate heap, tiered, heap, tiered; the median of each side)
-# Writes bench/out/tiered_bench.csv. Environment: ROWS DURATION CLIENTS REPEATS PGBIN OMEN_SKIP_INSTALL.
+# Writes bench/out/tiered_bench.csv and bench/out/tiered_bench.png. Environment: ROWS DURATION CLIENTS REPEATS PGBIN OMEN_SKIP_INSTALL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
@@ -68,7 +68,7 @@ ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]);
 row() {  # metric heap tiered target
   local r; r=$(ratio "$2" "$3")
   printf '%-44s %14s %14s %8s   %s\n' "$1" "$2" "$3" "$r" "$4"
-  echo "$1,$2,$3,$r,$4" >>"$csv"
+  printf '"%s",%s,%s,%s,"%s"\n' "$1" "$2" "$3" "$r" "$4" >>"$csv"
 }
 
 echo "== moving every row of tt cold (one backend); deleting every row of hd (heap, same indexes)"
@@ -139,4 +139,34 @@ tpcb() { as_pg "$PGBIN/pgbench" -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$
 th=(); tb=()
 for _ in 1 2 3; do th+=("$(tpcb bh)"); tb+=("$(tpcb bt)"); done
 row "pgbench TPC-B-like, all hot, TPS (median of 3)" "$(printf '%s\n' "${th[@]}" | median)" "$(printf '%s\n' "${tb[@]}" | median)" ">= 0.95"
+# Draws bench/out/tiered_bench.png from the CSV: each metric's tiered/heap ratio (bars) and its
+# target ratio where it has one (points; the move's target is in rows/s, the floor rows are marks).
+chart() {
+  local png=bench/out/tiered_bench.png data
+  data=$(mktemp)
+  tail -n +2 "$csv" | python3 -c '
+import csv, re, sys
+for i, (metric, heap, tiered, ratio, target) in enumerate(csv.reader(sys.stdin)):
+    m = re.match(r"\s*[<>]=\s*([0-9.]+)\s*$", target)
+    goal = m.group(1) if m else "NaN"
+    print(i, ratio, goal, chr(34) + metric + chr(34), sep=chr(9))' >"$data"
+  gnuplot <<GP
+set terminal pngcairo size 1400,700 font "sans,10"
+set output "$png"
+set title "tiered / heap, $ROWS rows, same run (bars: ratio; points: target)"
+set datafile separator "\t"
+set style fill solid 0.6
+set boxwidth 0.6
+set yrange [0:*]
+set grid ytics
+set xtics rotate by 30 right
+set bmargin 12
+set lmargin 20
+plot "$data" using 1:2:xtic(4) with boxes title "tiered / heap", \
+     "" using 1:3 with points pt 7 ps 1.5 title "target"
+GP
+  rm -f "$data"
+  echo "chart: $png"
+}
+chart
 echo "csv: $csv"
