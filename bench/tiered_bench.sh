@@ -161,7 +161,7 @@ set yrange [0:*]
 set grid ytics
 set xtics rotate by 30 right
 set bmargin 12
-set lmargin 20
+set lmargin 28
 plot "$data" using 1:2:xtic(4) with boxes title "tiered / heap", \
      "" using 1:3 with points pt 7 ps 1.5 title "target"
 GP
