@@ -239,6 +239,7 @@ bool tiered_has_cold(Relation rel) {
   ScanKeyData k;
   ScanKeyInit(&k, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(rel->rd_node.relNode));
   IndexScanDesc scan = index_beginscan(batches, key, SnapshotAny, 1, 0);
+  scan->ignore_killed_tuples = false;  // an aborted move's batch counts: VACUUM sweeps its entries
   index_rescan(scan, &k, 1, nullptr, 0);
   bool any = index_getnext_tid(scan, ForwardScanDirection) != nullptr;
   index_endscan(scan);

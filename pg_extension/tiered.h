@@ -101,7 +101,8 @@ constexpr int kBatchNatts = 8;
 // OID of omendb.<name> (ERROR if the extension's schema is missing).
 Oid tiered_catalog(const char* name);
 // Runs `sql` through SPI as the owner of the extension's tables (they are internal storage: the
-// caller needs no privilege on them), in a security-restricted context. Returns SPI_processed;
+// caller needs no privilege on them), in a security-restricted context, with search_path
+// pg_catalog and session_replication_role origin. Returns SPI_processed;
 // with `keep`, the caller reads SPI_tuptable and calls SPI_finish itself. `nulls`: as SPI's ('n'
 // marks a NULL argument), or nullptr for none. A failing statement raises an error.
 uint64 tiered_catalog_spi(const char* sql, int nargs, Oid* types, Datum* values, bool keep,
@@ -127,8 +128,9 @@ struct ColdBatch {
   bytea* payload;       // detoasted
   int32* gone;          // rows deleted or updated since (omendb.tier_delete) for the snapshot, sorted
   int ngone;
-  bool ours;  // written for this table (relid): a relfilenode number reused by another table after
-              // its own was dropped never brings that table's batches back
+  bool ours;             // written for this table (relid): a relfilenode number reused by another table after
+                         // its own was dropped never brings that table's batches back
+  bool never_committed;  // the batch row's inserter aborted or crashed (seen under SnapshotAny)
 };
 // Row gone for the batch's reader: set in the deleted bitmap (folded), or taken by a change.
 bool cold_row_deleted(const ColdBatch* b, uint32 row);
@@ -205,9 +207,10 @@ void tiered_as_hot_reltuples(Relation rel, double cold, Call call) {
   PG_END_TRY();
 }
 void tiered_vacuum_callbacks(TableAmRoutine* r);
-// VACUUM's fold of swept changes older than `cutoff` (tiered_fold.cpp): in a background worker it
-// starts and waits for; skipped (the changes stay) against wraparound or without a worker slot.
-void tiered_fold_start(Relation rel, TransactionId cutoff, bool wraparound);
+// VACUUM's fold of swept changes older than `cutoff`, of batches up to `max_first`
+// (InvalidBlockNumber: all) (tiered_fold.cpp): in a background worker it starts and waits for;
+// skipped (the changes stay) against wraparound or without a worker slot.
+void tiered_fold_start(Relation rel, TransactionId cutoff, BlockNumber max_first, bool wraparound);
 
 // ---- samples: ANALYZE, TABLESAMPLE (tiered_sample.cpp) -----------------------------------------
 // The cold rows ANALYZE samples: the table's batches dealt out over the hot tier's blocks (batch k
@@ -223,7 +226,8 @@ bool cold_sample_next(ColdSample* s, TupleTableSlot* slot, double* liverows, dou
 // TABLESAMPLE over the cold tier, after heap's sample of the hot one: the sampling method picks
 // among the cold tier's virtual blocks and their rows.
 struct ColdTableSample;
-ColdTableSample* cold_tablesample_begin(Relation rel, Snapshot snapshot);
+// ERROR (0A000) for sampling methods other than SYSTEM and BERNOULLI when cold rows exist.
+ColdTableSample* cold_tablesample_begin(Relation rel, Snapshot snapshot, SampleScanState* st);
 void cold_tablesample_end(ColdTableSample* s);
 bool cold_tablesample_next_block(ColdTableSample* s, SampleScanState* st);
 bool cold_tablesample_next_tuple(ColdTableSample* s, SampleScanState* st, TupleTableSlot* slot);

@@ -132,8 +132,15 @@ uint32 batch_builder_add(BatchBuilder* b, TupleTableSlot* slot) {
     } else if (null) {
       c->bytes[i] = std::string_view();
     } else if (c->attlen == -1) {
-      struct varlena* v = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(d)));
-      c->bytes[i] = std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+      // Copied: an inline value points into the slot's tuple, whose buffer the caller's scan
+      // unpins (and a bulk-read ring reuses) long before the batch is encoded.
+      auto* in = reinterpret_cast<struct varlena*>(DatumGetPointer(d));
+      struct varlena* v = pg_detoast_datum_packed(in);
+      size_t len = VARSIZE_ANY_EXHDR(v);
+      char* copy = static_cast<char*>(palloc(Max(len, 1)));
+      memcpy(copy, VARDATA_ANY(v), len);
+      if (v != in) pfree(v);
+      c->bytes[i] = std::string_view(copy, len);
     } else if (c->attlen == -2) {
       const char* s = DatumGetCString(d);
       c->bytes[i] = std::string_view(pstrdup(s), strlen(s) + 1);

@@ -115,6 +115,10 @@ void read_batch(ColdReader* r, ColdBatch* out) {
   out->first = static_cast<BlockNumber>(first);
   out->nrows = static_cast<uint32>(nrows);
   out->tid = s->tts_tid;
+  HeapTupleHeader h = ExecFetchSlotHeapTuple(s, false, nullptr)->t_data;
+  TransactionId xmin = HeapTupleHeaderGetXmin(h);
+  out->never_committed = !HeapTupleHeaderXminCommitted(h) && !TransactionIdIsCurrentTransactionId(xmin) &&
+                         !TransactionIdIsInProgress(xmin) && !TransactionIdDidCommit(xmin);
   out->gone = nullptr;
   out->ngone = 0;
 }

@@ -7,10 +7,13 @@
 // The fold needs a transaction id, which a lazy VACUUM must not take, so it runs in a background
 // worker that VACUUM starts and waits for. The worker takes no lock on the tiered table (VACUUM
 // holds one that would block it): it changes only batch rows of the table's relfilenode and
-// changes older than VACUUM's cutoff. Those were committed before VACUUM began, and VACUUM swept
-// their rows' index entries. A concurrent writer of the same batch row (a TRUNCATE, a rewrite, or
-// another fold after a cancelled VACUUM) makes the worker fail with "tuple concurrently updated".
-// Nothing is lost then: the changes stay, and the next VACUUM folds them.
+// changes older than VACUUM's cutoff (of the batches VACUUM got to: its memory may stop it short).
+// Those were committed before VACUUM began, and VACUUM swept their rows' index entries. A VACUUM
+// cancelled while it waits leaves the worker running without its lock: still safe, as the worker
+// folds only what was swept, and a racing writer of the same batch row makes it fail cleanly. A concurrent
+// writer of the same batch row (a TRUNCATE, a rewrite, or another fold after a cancelled VACUUM) makes the
+// worker fail with "tuple concurrently updated". Nothing is lost then: the changes stay, and the next VACUUM
+// folds them.
 #include "tiered.h"
 
 extern "C" {
@@ -41,6 +44,7 @@ namespace {
 struct FoldArgs {
   Oid dboid, relid, relnode;
   TransactionId cutoff;
+  BlockNumber max_first;  // changes of batches after this one were not swept
 };
 static_assert(sizeof(FoldArgs) <= BGW_EXTRALEN, "FoldArgs fits in bgw_extra");
 
@@ -67,9 +71,11 @@ Change* changes_to_fold(Relation changes, const FoldArgs& a, int64* n) {
     if (DatumGetObjectId(slot_getattr(slot, kDeleteRelid, &null)) != a.relid) continue;
     HeapTuple t = ExecFetchSlotHeapTuple(slot, false, nullptr);
     if (!TransactionIdPrecedes(HeapTupleHeaderGetXmin(t->t_data), a.cutoff)) continue;
+    auto first = static_cast<BlockNumber>(DatumGetInt64(slot_getattr(slot, kDeleteFirst, &null)));
+    if (a.max_first != InvalidBlockNumber && first > a.max_first) break;  // index order: the rest too
     if (*n == cap) out = static_cast<Change*>(repalloc_huge(out, sizeof(Change) * (cap *= 2)));
     Change& c = out[(*n)++];
-    c.first = static_cast<BlockNumber>(DatumGetInt64(slot_getattr(slot, kDeleteFirst, &null)));
+    c.first = first;
     c.row = static_cast<uint32>(DatumGetInt32(slot_getattr(slot, kDeleteRow, &null)));
     c.tid = slot->tts_tid;
   }
@@ -146,7 +152,7 @@ void fold(const FoldArgs& a) {
 
 }  // namespace
 
-void tiered_fold_start(Relation rel, TransactionId cutoff, bool wraparound) {
+void tiered_fold_start(Relation rel, TransactionId cutoff, BlockNumber max_first, bool wraparound) {
   // A VACUUM against wraparound must not depend on taking a transaction id.
   TransactionId next = ReadNextTransactionId();
   if (wraparound || !IsUnderPostmaster ||
@@ -155,7 +161,7 @@ void tiered_fold_start(Relation rel, TransactionId cutoff, bool wraparound) {
             (errmsg("omendb: cold row changes of \"%s\" left unfolded", RelationGetRelationName(rel))));
     return;
   }
-  FoldArgs a = {MyDatabaseId, RelationGetRelid(rel), rel->rd_node.relNode, cutoff};
+  FoldArgs a = {MyDatabaseId, RelationGetRelid(rel), rel->rd_node.relNode, cutoff, max_first};
   BackgroundWorker w = {};
   w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
   w.bgw_start_time = BgWorkerStart_RecoveryFinished;

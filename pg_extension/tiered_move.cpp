@@ -23,6 +23,7 @@ extern "C" {
 #include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "storage/bufmgr.h"
+#include "utils/guc.h"
 #include "catalog/pg_type_d.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
@@ -184,6 +185,15 @@ extern "C" Datum omendb_tier_move(PG_FUNCTION_ARGS) {
   Datum cutoff = cutoff_for(policy.tier_type, older_than);
   TypeCacheEntry* tce = lookup_type_cache(policy.tier_type, TYPECACHE_CMP_PROC_FINFO);
 
+  // The move evaluates index expressions and predicates: as the table's owner, in a restricted
+  // context, as VACUUM and REINDEX do (a superuser's move must not run the owner's functions with
+  // the superuser's rights).
+  Oid save_user;
+  int save_sec;
+  GetUserIdAndSecContext(&save_user, &save_sec);
+  SetUserIdAndSecContext(rel->rd_rel->relowner, save_sec | SECURITY_RESTRICTED_OPERATION);
+  int guc_nest = NewGUCNestLevel();
+
   Mover m = {};
   m.rel = rel;
   m.batches = table_open(tiered_catalog("tier_batch"), RowExclusiveLock);
@@ -244,6 +254,8 @@ extern "C" Datum omendb_tier_move(PG_FUNCTION_ARGS) {
   Datum args[1] = {ObjectIdGetDatum(relid)};
   tiered_catalog_spi("UPDATE omendb.tier_policy SET last_move = now() WHERE relid = $1::regclass", 1, types,
                      args, false);
+  AtEOXact_GUC(false, guc_nest);
+  SetUserIdAndSecContext(save_user, save_sec);
   // Plans see the new cold row count (tiered.cpp caches it in rd_amcache).
   if (m.moved > 0) CacheInvalidateRelcache(rel);
   tiered_crash_point("move-end");  // all written, not committed

@@ -27,8 +27,10 @@ extern "C" {
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "nodes/plannodes.h"
 #include "storage/bufmgr.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -91,13 +93,16 @@ struct ColdSample {
 ColdSample* cold_sample_begin(Relation rel) {
   auto* s = static_cast<ColdSample*>(palloc0(sizeof(ColdSample)));
   s->reader = cold_open(rel);
-  s->snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+  s->snapshot = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
   s->nblocks = RelationGetNumberOfBlocks(rel);
   s->nbatches = list_batches(rel, s->snapshot, &s->firsts, &s->nrows);
   return s;
 }
 
-void cold_sample_end(ColdSample* s) { cold_close(s->reader); }
+void cold_sample_end(ColdSample* s) {
+  cold_close(s->reader);
+  UnregisterSnapshot(s->snapshot);
+}
 
 void cold_sample_block(ColdSample* s, BlockNumber block) {
   s->next = block;
@@ -147,11 +152,20 @@ struct ColdTableSample {
   ColdBatch b;
 };
 
-ColdTableSample* cold_tablesample_begin(Relation rel, Snapshot snapshot) {
+ColdTableSample* cold_tablesample_begin(Relation rel, Snapshot snapshot, SampleScanState* st) {
   auto* s = static_cast<ColdTableSample*>(palloc0(sizeof(ColdTableSample)));
   s->reader = cold_open(rel);
   s->snapshot = snapshot;
   s->nbatches = list_batches(rel, snapshot, &s->firsts, &s->nrows);
+  // SYSTEM and BERNOULLI keep no state across heap's block numbers and ours; other methods
+  // (tsm_system_rows, tsm_system_time) count the blocks they were first told of and would stop
+  // before the cold tier: refused rather than silently sampling the hot tier only.
+  Oid handler = reinterpret_cast<SampleScan*>(st->ss.ps.plan)->tablesample->tsmhandler;
+  if (s->nbatches > 0 && handler != F_BERNOULLI && handler != F_SYSTEM)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("TABLESAMPLE method %s is not supported on tiered table \"%s\" with cold rows",
+                           get_func_name(handler), RelationGetRelationName(rel)),
+                    errhint("Use TABLESAMPLE SYSTEM or BERNOULLI.")));
   s->start = static_cast<uint64*>(palloc(sizeof(uint64) * (s->nbatches + 1)));
   s->start[0] = 0;
   for (int64 i = 0; i < s->nbatches; i++)

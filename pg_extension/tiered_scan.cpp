@@ -46,8 +46,10 @@ struct TieredScan {
   // ANALYZE: the cold rows dealt to the sampled block follow its hot rows
   ColdSample* sample;
   bool sample_hot_done;
-  // TABLESAMPLE: the cold tier's sample follows heap's of the hot tier
+  // TABLESAMPLE: the cold tier's sample follows heap's of the hot tier (in its own context: a
+  // rescan drops it whole)
   ColdTableSample* tablesample;
+  MemoryContext tablesample_cxt;
   bool tablesample_cold;
 };
 
@@ -132,6 +134,13 @@ bool next_cold(TieredScan* s, ScanDirection dir, TupleTableSlot* slot) {
   }
 }
 
+void end_tablesample(TieredScan* s) {
+  if (s->tablesample == nullptr) return;
+  cold_tablesample_end(s->tablesample);
+  MemoryContextDelete(s->tablesample_cxt);
+  s->tablesample = nullptr;
+}
+
 TableScanDesc scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKeyData* key,
                          ParallelTableScanDesc pscan, uint32 flags) {
   auto* s = static_cast<TieredScan*>(palloc0(sizeof(TieredScan)));
@@ -147,7 +156,7 @@ void scan_end(TableScanDesc scan) {
   sync_down(s);
   heap_am()->scan_end(s->heap);
   if (s->sample != nullptr) cold_sample_end(s->sample);
-  if (s->tablesample != nullptr) cold_tablesample_end(s->tablesample);
+  end_tablesample(s);
   reset_cold(s);
   MemoryContextDelete(s->cxt);
   pfree(s);
@@ -159,10 +168,7 @@ void scan_rescan(TableScanDesc scan, ScanKeyData* key, bool set_params, bool all
   sync_down(s);
   heap_am()->scan_rescan(s->heap, key, set_params, allow_strat, allow_sync, allow_pagemode);
   sync_up(s);
-  if (s->tablesample != nullptr) {
-    cold_tablesample_end(s->tablesample);
-    s->tablesample = nullptr;
-  }
+  end_tablesample(s);
   s->tablesample_cold = false;
   reset_cold(s);
 }
@@ -236,8 +242,9 @@ bool sample_next_block(TableScanDesc scan, SampleScanState* st) {
     s->tablesample_cold = true;
   }
   if (s->tablesample == nullptr) {
-    MemoryContext old = MemoryContextSwitchTo(s->cxt);
-    s->tablesample = cold_tablesample_begin(s->base.rs_rd, s->base.rs_snapshot);
+    s->tablesample_cxt = AllocSetContextCreate(s->cxt, "tiered tablesample", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(s->tablesample_cxt);
+    s->tablesample = cold_tablesample_begin(s->base.rs_rd, s->base.rs_snapshot, st);
     MemoryContextSwitchTo(old);
   }
   return cold_tablesample_next_block(s->tablesample, st);
@@ -331,7 +338,9 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
   BlockNumber last = InvalidBlockNumber;
   ColdBatch b;
   while (cold_batches_next(r, &b)) {
-    if (b.first == last) continue;
+    // An aborted move's batch holds rows still live in the hot tier: indexing them would count
+    // them twice (a unique build would fail).
+    if (b.first == last || b.never_committed) continue;
     last = b.first;
     if (par != nullptr) {
       if (ordinal++ != want) continue;

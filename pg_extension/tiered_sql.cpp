@@ -8,11 +8,13 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_type_d.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
 #include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -57,11 +59,21 @@ uint64 tiered_catalog_spi(const char* sql, int nargs, Oid* types, Datum* values,
   int save_sec;
   GetUserIdAndSecContext(&save_user, &save_sec);
   SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+  // The statement's functions and operators resolve in pg_catalog only (the caller's search_path
+  // could hold look-alikes the owner would run). It runs as an origin session: in a logical
+  // replication worker the extension's tables' replica triggers would drop its writes.
+  int nest = NewGUCNestLevel();
+  (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                          true, 0, false);
+  if (SessionReplicationRole != SESSION_REPLICATION_ROLE_ORIGIN)
+    (void)set_config_option("session_replication_role", "origin", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                            true, 0, false);
   SPI_connect();
   int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
   if (rc < 0) elog(ERROR, "omendb: internal statement failed (%d): %s", rc, sql);
   uint64 n = SPI_processed;
   if (!keep) SPI_finish();
+  AtEOXact_GUC(true, nest);
   SetUserIdAndSecContext(save_user, save_sec);
   return n;
 }

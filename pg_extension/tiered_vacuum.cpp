@@ -40,6 +40,7 @@ extern "C" {
 #include "commands/vacuum.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "postmaster/autovacuum.h"
 #include "storage/bufmgr.h"
 #include "storage/procarray.h"
 #include "utils/fmgroids.h"
@@ -56,7 +57,8 @@ struct Sweep {
   int64 nalive, alive_cap;  // entry of any other batch is an orphan
   bool orphans;             // a batch no transaction committed was seen (an aborted move's)
   TransactionId latest;     // the newest xid among the swept changes (standby conflict horizon)
-  TransactionId cutoff;     // changes older than this are swept (passed on to the fold)
+  TransactionId cutoff;     // changes older than this are swept (passed on to the fold),
+  BlockNumber max_first;    // of batches up to this one (InvalidBlockNumber: all)
 };
 
 uint64 row_key(BlockNumber first, uint32 row) { return (static_cast<uint64>(first) << 13) | row; }
@@ -72,8 +74,9 @@ void push(T** items, int64* n, int64* cap, T item) {
   (*items)[(*n)++] = item;
 }
 
-// Visits rel's changes (omendb.tier_delete rows, every version: SnapshotAny), each with its
-// HeapTupleSatisfiesVacuum verdict against `cutoff` and its xmin.
+// Visits rel's changes (omendb.tier_delete rows, every version: SnapshotAny) in (batch, row) order,
+// each with its HeapTupleSatisfiesVacuum verdict against `cutoff` and its xmin, while `visit`
+// returns true.
 template <class Visit>
 void scan_changes(Relation rel, TransactionId cutoff, Visit visit) {
   Relation t = table_open(tiered_catalog("tier_delete"), AccessShareLock);
@@ -93,7 +96,7 @@ void scan_changes(Relation rel, TransactionId cutoff, Visit visit) {
     HTSV_Result verdict = HeapTupleSatisfiesVacuum(tuple, cutoff, buf);
     TransactionId xmin = HeapTupleHeaderGetXmin(tuple->t_data);
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-    visit(slot, verdict, xmin);
+    if (!visit(slot, verdict, xmin)) break;
   }
   ExecDropSingleTupleTableSlot(slot);
   index_endscan(scan);
@@ -153,14 +156,28 @@ void collect(Relation rel, Sweep* s) {
   s->cutoff = GetOldestNonRemovableTransactionId(changes);
   table_close(changes, AccessShareLock);
   // Changes committed before every snapshot, not folded yet (a folded one is deleted: not LIVE).
+  // About maintenance_work_mem of row keys (autovacuum_work_mem in autovacuum), in whole batches:
+  // the batch being read when the limit is reached is finished, and the batches after it wait for
+  // the next VACUUM (the fold takes only the batches swept: up to max_first).
+  int mem_kb =
+      IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ? autovacuum_work_mem : maintenance_work_mem;
+  int64 cap = Max(static_cast<int64>(mem_kb) * 1024 / static_cast<int64>(sizeof(uint64)), 1024);
+  s->max_first = InvalidBlockNumber;
+  BlockNumber last = InvalidBlockNumber;
   scan_changes(rel, s->cutoff, [&](TupleTableSlot* slot, HTSV_Result v, TransactionId xmin) {
-    if (v != HEAPTUPLE_LIVE || !TransactionIdPrecedes(xmin, s->cutoff)) return;
     bool null;
     auto first = static_cast<BlockNumber>(DatumGetInt64(slot_getattr(slot, kDeleteFirst, &null)));
+    if (s->nrows >= cap && first != last) {
+      s->max_first = last;
+      return false;
+    }
+    if (v != HEAPTUPLE_LIVE || !TransactionIdPrecedes(xmin, s->cutoff)) return true;
     auto row = static_cast<uint32>(DatumGetInt32(slot_getattr(slot, kDeleteRow, &null)));
-    if (!tiered_is_cold_block(first) || row >= kColdMaxBatchRows) return;
+    if (!tiered_is_cold_block(first) || row >= kColdMaxBatchRows) return true;
     push(&s->rows, &s->nrows, &s->rows_cap, row_key(first, row));
+    last = first;
     if (!TransactionIdIsValid(s->latest) || TransactionIdFollows(xmin, s->latest)) s->latest = xmin;
+    return true;
   });
   std::sort(s->rows, s->rows + s->nrows);
   // The batches that exist, and whether one that never did left entries (an aborted or crashed
@@ -259,7 +276,7 @@ void relation_vacuum(Relation rel, VacuumParams* params, BufferAccessStrategy st
   double cold_rows = cold ? Max(tiered_cold_live_rows(rel, nullptr), 0.0) : 0;
   tiered_as_hot_reltuples(rel, cold_rows,
                           [&] { GetHeapamTableAmRoutine()->relation_vacuum(rel, params, strategy); });
-  if (s.nrows > 0) tiered_fold_start(rel, s.cutoff, params->is_wraparound);
+  if (s.nrows > 0) tiered_fold_start(rel, s.cutoff, s.max_first, params->is_wraparound);
   tiered_crash_point("vacuum-after-fold");
   if (cold) add_cold_to_reltuples(rel);
 }

@@ -2,7 +2,7 @@
 //
 // A launcher background worker wakes every omendb.tier_naptime seconds, lists the databases that
 // accept connections, and starts one short-lived worker per database. That worker, if the omendb
-// extension is installed there, runs omendb_tier_move(relid) for every policy with a cold_after,
+// extension is installed there, calls omendb_tier_move(relid) for every policy with a cold_after,
 // each in its own transaction, and exits; an error moving one table is logged and the others go on.
 // Without preloading nothing runs: moves are on demand only (README).
 #include "tiered.h"
@@ -83,11 +83,15 @@ void move_one(Oid relid) {
   PushActiveSnapshot(GetTransactionSnapshot());
   PG_TRY();
   {
-    SPI_connect();
-    Oid types[1] = {OIDOID};
-    Datum values[1] = {ObjectIdGetDatum(relid)};
-    SPI_execute_with_args("SELECT omendb_tier_move($1::regclass)", 1, types, values, nullptr, false, 0);
-    SPI_finish();
+    // omendb_tier_move(relid, NULL) called directly: no SQL name to resolve (the worker is a
+    // superuser; a look-alike function in its search_path must not run instead).
+    LOCAL_FCINFO(call, 2);
+    InitFunctionCallInfoData(*call, nullptr, 2, InvalidOid, nullptr, nullptr);
+    call->args[0].value = ObjectIdGetDatum(relid);
+    call->args[0].isnull = false;
+    call->args[1].value = (Datum)0;
+    call->args[1].isnull = true;
+    (void)omendb_tier_move(call);
     PopActiveSnapshot();
     CommitTransactionCommand();
   }

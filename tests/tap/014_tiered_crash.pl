@@ -2,7 +2,7 @@
 # (omendb.debug_crash_point) makes the process reaching that step kill itself with SIGKILL; the
 # postmaster then resets every backend and recovers from WAL. After each crash the tiered table
 # equals its heap twin through every access path, omendb_tier_verify passes, and the interrupted
-# work, run again, finishes.
+# work, run again, finishes. Last, VACUUM's sweep within a small maintenance_work_mem.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -99,5 +99,33 @@ $node->safe_psql('postgres', 'VACUUM ev');
 same_as_twin('after VACUUM');
 my ($rc, $out, $err) = $node->psql('postgres', q{SELECT omendb_tier_verify('ev')});
 unlike($err, qr/in no batch/, "VACUUM removed the index entries the killed moves left");
+# VACUUM's sweep stays within maintenance_work_mem (1MB: 131072 row keys): 150000 cold deletes take
+# two VACUUMs, the first folding whole batches only; the table equals its twin after each.
+$node->safe_psql('postgres', q{
+	CREATE TABLE big (id int8, ts timestamptz) USING tiered;
+	INSERT INTO big SELECT g, '2020-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, 160000) g;
+	CREATE TABLE bigtwin AS SELECT * FROM big;
+	CREATE INDEX big_id ON big (id);
+	SELECT omendb_tier_set_policy('big', 'ts', batch_rows => 4656);
+});
+$node->poll_query_until('postgres', q{
+	SELECT omendb_tier_move('big', interval '0') >= 0 AND (SELECT hot_rows FROM omendb_tier_stats('big')) = 0})
+  or die 'the move of big did not finish';
+$node->safe_psql('postgres', 'DELETE FROM big WHERE id <= 150000; DELETE FROM bigtwin WHERE id <= 150000');
+my $big = q{SELECT count(*), sum(id) FROM %s WHERE id > 0};
+for my $round (1, 2) {
+	$node->safe_psql('postgres', q{SET maintenance_work_mem = '1MB'; VACUUM big});
+	my $left = $node->safe_psql('postgres', q{SELECT count(*) FROM omendb.tier_delete WHERE relid = 'big'::regclass});
+	if ($round == 1) {
+		ok($left > 0 && $left < 150000, "a 1MB VACUUM folds part of the changes ($left left)");
+	} else {
+		is($left, '0', 'the second folds the rest');
+	}
+	for my $mode ('SET enable_seqscan = off', 'SET enable_indexscan = off; SET enable_bitmapscan = off') {
+		is($node->safe_psql('postgres', "$mode; " . sprintf($big, 'big')), $node->safe_psql('postgres', sprintf($big, 'bigtwin')),
+			"after VACUUM round $round ($mode)");
+	}
+	is($node->safe_psql('postgres', q{SELECT omendb_tier_verify('big')}), '10000', "verify after VACUUM round $round");
+}
 $node->stop;
 done_testing();
