@@ -2,8 +2,9 @@
 # bench/demo_tiered.sh ROWS: the tiered-table part of `make demo` (bench/demo.sh), in the demo's
 # cluster. Loads a year of readings into a `tiered` table (a heap table until rows move), sets a
 # policy, moves the rows older than 30 days into compressed batches, shows the sizes before and
-# after (omendb_tier_stats), and answers a query from cold rows through a learned index (EXPLAIN
-# ANALYZE) with the same answer a heap copy gives.
+# after (omendb_tier_stats), answers a query from cold rows through a learned index (EXPLAIN
+# ANALYZE) with the same answer a heap copy gives, then deletes the oldest cold rows and shows
+# VACUUM folding the deletes and dropping the emptied batches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:?usage: bench/demo_tiered.sh ROWS}
@@ -39,3 +40,8 @@ q="SELECT count(*), round(avg(temp)::numeric, 3) FROM %s WHERE ts BETWEEN now() 
 psql -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) $(printf "$q" readings)"
 psql -c "$(printf "$q" readings) UNION ALL $(printf "$q" readings_heap)"
 psql -c "SELECT omendb_tier_verify('readings') AS cold_rows_verified"
+echo "== retention: cold rows older than 300 days deleted; VACUUM folds the deletes and drops emptied batches"
+psql -c "DELETE FROM readings WHERE ts < now() - interval '300 days'" -c "DELETE FROM readings_heap WHERE ts < now() - interval '300 days'"
+psql -q -c "VACUUM readings"
+psql -c "SELECT cold_rows, pg_size_pretty(cold_bytes) AS cold, cold_batches FROM omendb_tier_stats('readings')"
+psql -c "SELECT (SELECT count(*) FROM readings) AS tiered_rows, (SELECT count(*) FROM readings_heap) AS heap_rows"
