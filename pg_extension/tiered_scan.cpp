@@ -4,7 +4,7 @@
 // order (parallel ones hand batches out one at a time through a counter after heap's shared
 // state); bitmap scans read virtual blocks from their batch; ANALYZE's block sample brings the
 // cold rows dealt to each block, and TABLESAMPLE samples the cold tier after the hot one
-// (tiered_sample.cpp). TID-range scans see the hot tier only (docs/tiered.md).
+// (tiered_sample.cpp); TID range scans read heap's range, then the cold rows in it.
 #include "tiered.h"
 
 extern "C" {
@@ -34,6 +34,7 @@ struct TieredScan {
   ColdReader* cold;
   // sequential scans: 0 = hot tier, 1 = cold batches, 2 = done (forward)
   int phase;
+  bool fresh;  // nothing read since (re)start: a backward scan then starts at the cold tier's end
   ColdBatch batch;
   bool have_batch;
   int64 row;       // current row of `batch` (-1: before the first)
@@ -46,6 +47,8 @@ struct TieredScan {
   // ANALYZE: the cold rows dealt to the sampled block follow its hot rows
   ColdSample* sample;
   bool sample_hot_done;
+  // TID range scans: the range (cold rows are checked against it)
+  ItemPointerData tr_min, tr_max;
   // TABLESAMPLE: the cold tier's sample follows heap's of the hot tier (in its own context: a
   // rescan drops it whole)
   ColdTableSample* tablesample;
@@ -86,6 +89,7 @@ void reset_cold(TieredScan* s) {
     MemoryContextReset(s->cxt);
   }
   s->phase = 0;
+  s->fresh = true;
   s->have_batch = false;
   s->ordinal = 0;
   s->bm_cold = false;
@@ -148,6 +152,7 @@ TableScanDesc scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKeyData
   sync_up(s);
   s->cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered scan", ALLOCSET_DEFAULT_SIZES);
   s->par = pscan != nullptr ? parallel_state(rel, pscan) : nullptr;
+  s->fresh = true;
   return &s->base;
 }
 
@@ -175,6 +180,10 @@ void scan_rescan(TableScanDesc scan, ScanKeyData* key, bool set_params, bool all
 
 bool scan_getnextslot(TableScanDesc scan, ScanDirection dir, TupleTableSlot* slot) {
   TieredScan* s = ts(scan);
+  if (s->fresh) {  // backward from the start (FETCH LAST): the cold tier from its end, then the hot
+    s->fresh = false;
+    if (ScanDirectionIsBackward(dir)) s->phase = 2;
+  }
   if (s->phase == 0) {
     sync_down(s);
     if (heap_am()->scan_getnextslot(s->heap, dir, slot)) return true;
@@ -274,14 +283,49 @@ bool analyze_next_tuple(TableScanDesc scan, TransactionId oldest_xmin, double* l
   }
   return cold_sample_next(s->sample, slot, liverows, deadrows);
 }
+// TID range scans (WHERE ctid BETWEEN ...): heap's over the hot tier, then, when the range reaches
+// the virtual blocks, the cold rows whose TIDs lie in it (the batches read in block order, as a
+// sequential scan reads them, each row checked against the range).
 void set_tidrange(TableScanDesc scan, ItemPointer mintid, ItemPointer maxtid) {
   TieredScan* s = ts(scan);
   heap_am()->scan_set_tidrange(s->heap, mintid, maxtid);
   sync_up(s);
+  s->tr_min = *mintid;
+  s->tr_max = *maxtid;
+  reset_cold(s);
 }
 bool getnextslot_tidrange(TableScanDesc scan, ScanDirection dir, TupleTableSlot* slot) {
-  sync_down(ts(scan));
-  return heap_am()->scan_getnextslot_tidrange(ts(scan)->heap, dir, slot);
+  TieredScan* s = ts(scan);
+  bool cold_in_range = ItemPointerGetBlockNumberNoCheck(&s->tr_max) >= kColdFirstBlock;
+  if (s->fresh) {  // backward from the start: the cold rows in range from the end, then the hot
+    s->fresh = false;
+    if (ScanDirectionIsBackward(dir) && cold_in_range) s->phase = 2;
+  }
+  for (;;) {
+    if (s->phase == 0) {
+      sync_down(s);
+      if (heap_am()->scan_getnextslot_tidrange(s->heap, dir, slot)) return true;
+      if (ScanDirectionIsBackward(dir) || !cold_in_range) return false;
+      s->phase = 1;
+    } else if (s->phase == 2) {
+      if (ScanDirectionIsForward(dir)) return false;
+      s->phase = 1;  // backward from past the end: the cold tier from its end
+    }
+    while (next_cold(s, dir, slot)) {
+      if (ItemPointerCompare(&slot->tts_tid, &s->tr_min) >= 0 &&
+          ItemPointerCompare(&slot->tts_tid, &s->tr_max) <= 0)
+        return true;
+    }
+    if (ScanDirectionIsForward(dir)) {
+      s->phase = 2;
+      ExecClearTuple(slot);
+      return false;
+    }
+    // backward past the first cold row: the hot tier's range from its end
+    s->phase = 0;
+    if (s->cold != nullptr) cold_batches_end(s->cold);
+    s->ordinal = 0;
+  }
 }
 
 Size parallelscan_estimate(Relation rel) { return heap_pscan_size(rel) + sizeof(TieredParallel); }

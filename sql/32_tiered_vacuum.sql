@@ -61,6 +61,35 @@ SELECT (SELECT sum(id) FROM tv TABLESAMPLE BERNOULLI (30) REPEATABLE (7)) =
        (SELECT sum(id) FROM tv TABLESAMPLE SYSTEM (30) REPEATABLE (3)) =
        (SELECT sum(id) FROM tv TABLESAMPLE SYSTEM (30) REPEATABLE (3)) AS system_repeats,
        (SELECT count(*) FROM tv TABLESAMPLE SYSTEM (30) REPEATABLE (3)) BETWEEN 1000 AND 7000 AS system_30pct;
+-- TID range scans reach cold rows (their ctids are virtual blocks from 2^31), forward and backward
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM tv WHERE ctid > '(0,0)';
+SELECT (SELECT count(*) FROM tv WHERE ctid >= '(2147483648,1)') AS cold_range,
+       (SELECT count(*) FROM tv WHERE ctid > '(0,0)') AS whole_range,
+       (SELECT count(*) FROM tv WHERE ctid BETWEEN '(2147483648,1)' AND '(2147483648,100)') AS first_100,
+       (SELECT count(*) FROM tv WHERE ctid < '(2147483648,1)') AS hot_range;
+BEGIN;
+DECLARE c SCROLL CURSOR FOR SELECT id FROM tv WHERE ctid BETWEEN '(2147483648,1)' AND '(2147483648,3)';
+FETCH ALL FROM c;
+FETCH BACKWARD ALL FROM c;
+COMMIT;
+RESET enable_seqscan;
+-- a scroll cursor over a seq scan: FETCH LAST reaches the last cold row, backward from there, and
+-- back to the first (hot) row
+INSERT INTO tv_heap VALUES (0, '2020-12-31', 0, 'hot');
+INSERT INTO tv VALUES (0, '2020-12-31', 0, 'hot');
+BEGIN;
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = off;
+SET LOCAL enable_tidscan = off;
+DECLARE c SCROLL CURSOR FOR SELECT id FROM tv;
+FETCH LAST FROM c;
+FETCH BACKWARD 2 FROM c;
+FETCH ABSOLUTE 1 FROM c;
+COMMIT;
+DELETE FROM tv WHERE id = 0;
+DELETE FROM tv_heap WHERE id = 0;
+
 -- other sampling methods count the blocks they were first told of (the hot tier's): refused
 CREATE EXTENSION IF NOT EXISTS tsm_system_rows;
 SELECT count(*) FROM tv TABLESAMPLE system_rows (10);
