@@ -178,33 +178,45 @@ void scan_rescan(TableScanDesc scan, ScanKeyData* key, bool set_params, bool all
   reset_cold(s);
 }
 
+// The phases of sequential and TID range scans: the hot tier through heap's callback `hot`, then
+// the cold rows `keep` accepts (when `cold_wanted`); backward from past the end, the other way
+// round, and a scan started backward (FETCH LAST) begins at the cold tier's end.
+template <class Hot, class Keep>
+bool next_in_tiers(TieredScan* s, ScanDirection dir, TupleTableSlot* slot, bool cold_wanted, Hot hot,
+                   Keep keep) {
+  if (s->fresh) {
+    s->fresh = false;
+    if (ScanDirectionIsBackward(dir) && cold_wanted) s->phase = 2;
+  }
+  for (;;) {
+    if (s->phase == 0) {
+      sync_down(s);
+      if (hot()) return true;
+      if (ScanDirectionIsBackward(dir) || !cold_wanted) return false;
+      s->phase = 1;
+    } else if (s->phase == 2) {
+      if (ScanDirectionIsForward(dir)) return false;
+      s->phase = 1;  // backward from past the end: the cold tier from its end
+    }
+    while (next_cold(s, dir, slot))
+      if (keep()) return true;
+    if (ScanDirectionIsForward(dir)) {
+      s->phase = 2;
+      ExecClearTuple(slot);
+      return false;
+    }
+    // backward past the first cold row: the hot tier from its end
+    s->phase = 0;
+    if (s->cold != nullptr) cold_batches_end(s->cold);
+    s->ordinal = 0;
+  }
+}
+
 bool scan_getnextslot(TableScanDesc scan, ScanDirection dir, TupleTableSlot* slot) {
   TieredScan* s = ts(scan);
-  if (s->fresh) {  // backward from the start (FETCH LAST): the cold tier from its end, then the hot
-    s->fresh = false;
-    if (ScanDirectionIsBackward(dir)) s->phase = 2;
-  }
-  if (s->phase == 0) {
-    sync_down(s);
-    if (heap_am()->scan_getnextslot(s->heap, dir, slot)) return true;
-    if (ScanDirectionIsBackward(dir)) return false;
-    s->phase = 1;
-  } else if (s->phase == 2) {
-    if (ScanDirectionIsForward(dir)) return false;
-    s->phase = 1;  // backward from past the end: the cold tier from its end
-  }
-  if (next_cold(s, dir, slot)) return true;
-  if (ScanDirectionIsForward(dir)) {
-    s->phase = 2;
-    ExecClearTuple(slot);
-    return false;
-  }
-  // backward past the first cold row: the hot tier from its end
-  s->phase = 0;
-  if (s->cold != nullptr) cold_batches_end(s->cold);
-  s->ordinal = 0;
-  sync_down(s);
-  return heap_am()->scan_getnextslot(s->heap, dir, slot);
+  return next_in_tiers(
+      s, dir, slot, true, [&] { return heap_am()->scan_getnextslot(s->heap, dir, slot); },
+      [] { return true; });
 }
 
 bool bitmap_next_block(TableScanDesc scan, TBMIterateResult* tbmres) {
@@ -297,35 +309,12 @@ void set_tidrange(TableScanDesc scan, ItemPointer mintid, ItemPointer maxtid) {
 bool getnextslot_tidrange(TableScanDesc scan, ScanDirection dir, TupleTableSlot* slot) {
   TieredScan* s = ts(scan);
   bool cold_in_range = ItemPointerGetBlockNumberNoCheck(&s->tr_max) >= kColdFirstBlock;
-  if (s->fresh) {  // backward from the start: the cold rows in range from the end, then the hot
-    s->fresh = false;
-    if (ScanDirectionIsBackward(dir) && cold_in_range) s->phase = 2;
-  }
-  for (;;) {
-    if (s->phase == 0) {
-      sync_down(s);
-      if (heap_am()->scan_getnextslot_tidrange(s->heap, dir, slot)) return true;
-      if (ScanDirectionIsBackward(dir) || !cold_in_range) return false;
-      s->phase = 1;
-    } else if (s->phase == 2) {
-      if (ScanDirectionIsForward(dir)) return false;
-      s->phase = 1;  // backward from past the end: the cold tier from its end
-    }
-    while (next_cold(s, dir, slot)) {
-      if (ItemPointerCompare(&slot->tts_tid, &s->tr_min) >= 0 &&
-          ItemPointerCompare(&slot->tts_tid, &s->tr_max) <= 0)
-        return true;
-    }
-    if (ScanDirectionIsForward(dir)) {
-      s->phase = 2;
-      ExecClearTuple(slot);
-      return false;
-    }
-    // backward past the first cold row: the hot tier's range from its end
-    s->phase = 0;
-    if (s->cold != nullptr) cold_batches_end(s->cold);
-    s->ordinal = 0;
-  }
+  return next_in_tiers(
+      s, dir, slot, cold_in_range, [&] { return heap_am()->scan_getnextslot_tidrange(s->heap, dir, slot); },
+      [&] {
+        return ItemPointerCompare(&slot->tts_tid, &s->tr_min) >= 0 &&
+               ItemPointerCompare(&slot->tts_tid, &s->tr_max) <= 0;
+      });
 }
 
 Size parallelscan_estimate(Relation rel) { return heap_pscan_size(rel) + sizeof(TieredParallel); }
