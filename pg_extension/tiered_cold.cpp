@@ -115,10 +115,7 @@ void read_batch(ColdReader* r, ColdBatch* out) {
   out->first = static_cast<BlockNumber>(first);
   out->nrows = static_cast<uint32>(nrows);
   out->tid = s->tts_tid;
-  HeapTupleHeader h = ExecFetchSlotHeapTuple(s, false, nullptr)->t_data;
-  TransactionId xmin = HeapTupleHeaderGetXmin(h);
-  out->never_committed = !HeapTupleHeaderXminCommitted(h) && !TransactionIdIsCurrentTransactionId(xmin) &&
-                         !TransactionIdIsInProgress(xmin) && !TransactionIdDidCommit(xmin);
+  out->never_committed = false;  // an MVCC snapshot sees committed (or its own) versions only
   out->gone = nullptr;
   out->ngone = 0;
 }
@@ -289,6 +286,12 @@ static bool cold_batches_step(ColdReader* r, ScanDirection dir, ColdBatch* out) 
     if (!index_getnext_slot(r->iter, dir, r->batch_slot)) return false;
     read_batch(r, out);
   } while (!out->ours);
+  if (r->iter_snapshot->snapshot_type == SNAPSHOT_ANY) {  // every version: was this one committed?
+    HeapTupleHeader h = ExecFetchSlotHeapTuple(r->batch_slot, false, nullptr)->t_data;
+    TransactionId xmin = HeapTupleHeaderGetXmin(h);
+    out->never_committed = !HeapTupleHeaderXminCommitted(h) && !TransactionIdIsCurrentTransactionId(xmin) &&
+                           !TransactionIdIsInProgress(xmin) && !TransactionIdDidCommit(xmin);
+  }
   load_gone(r, out->first, r->iter_snapshot, out);
   return true;
 }

@@ -20,28 +20,8 @@ CREATE INDEX ev_heap_device ON ev_heap (device);
 CREATE INDEX ev_heap_note ON ev_heap USING hash (note);
 VACUUM ANALYZE ev;
 VACUUM ANALYZE ev_heap;
--- ev_same(q): q over ev (through indexes, then a seq scan) and over ev_heap, as multisets
-CREATE FUNCTION ev_same(q text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE a text; b text; c text;
-BEGIN
-  PERFORM set_config('enable_seqscan', 'off', true);
-  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', replace(q, '$T', 'ev')) INTO a;
-  PERFORM set_config('enable_seqscan', 'on', true);
-  PERFORM set_config('enable_indexscan', 'off', true);
-  PERFORM set_config('enable_indexonlyscan', 'off', true);
-  PERFORM set_config('enable_bitmapscan', 'off', true);
-  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', replace(q, '$T', 'ev')) INTO b;
-  EXECUTE format('SELECT string_agg(s::text, '';'' ORDER BY s::text) FROM (%s) s', replace(q, '$T', 'ev_heap')) INTO c;
-  PERFORM set_config('enable_indexscan', 'on', true);
-  PERFORM set_config('enable_indexonlyscan', 'on', true);
-  PERFORM set_config('enable_bitmapscan', 'on', true);
-  IF a IS DISTINCT FROM c OR b IS DISTINCT FROM c THEN
-    RAISE NOTICE 'index: %', left(a, 150);
-    RAISE NOTICE 'seq:   %', left(b, 150);
-    RAISE NOTICE 'heap:  %', left(c, 150);
-  END IF;
-  RETURN a IS NOT DISTINCT FROM c AND b IS NOT DISTINCT FROM c;
-END $$;
+-- ev_same(q): tiered_same (01_test_helpers) over ev and its heap twin ev_heap
+CREATE FUNCTION ev_same(q text) RETURNS boolean LANGUAGE sql AS $$ SELECT tiered_same(q, 'ev', 'ev_heap') $$;
 CREATE FUNCTION ev_check() RETURNS text LANGUAGE sql AS $$
   SELECT concat_ws(' ',
     ev_same('SELECT * FROM $T'),
