@@ -15,12 +15,18 @@
 //  * BRIN is refused: it summarises block ranges, which cold rows do not have.
 // Files: tiered.cpp (handler, routine), tiered_scan.cpp (sequential, bitmap and parallel scans),
 // tiered_fetch.cpp (index fetches, row versions, DML routing), tiered_cold.cpp (reading batches),
-// tiered_codec.cpp (rows <-> core batch codec), tiered_move.cpp (moves), tiered_dml.cpp (cold
-// DELETE/UPDATE/locks), tiered_vacuum.cpp + tiered_fold.cpp (VACUUM), tiered_sample.cpp (ANALYZE,
+// tiered_codec.cpp + tiered_decode.cpp (rows <-> core batch codec), tiered_move.cpp (moves), tiered_dml.cpp
+// (cold DELETE/UPDATE/locks), tiered_vacuum.cpp + tiered_fold.cpp (VACUUM), tiered_sample.cpp (ANALYZE,
 // TABLESAMPLE), tiered_sql.cpp (policy, stats, verify), tiered_worker.cpp (policy worker).
 #pragma once
 
+#include <cstdint>
+
 #include "omen_pg.h"
+
+namespace omen {
+enum class ColumnKind : uint8_t;  // omen/batch_codec.h
+}
 
 extern "C" {
 #include "access/relscan.h"
@@ -157,8 +163,9 @@ uint8* cold_folded_any(ColdReader* r, BlockNumber first, uint32 nrows);
 void cold_batches_begin(ColdReader* r, Snapshot snapshot);
 bool cold_batches_next(ColdReader* r, ColdBatch* out);
 bool cold_batches_prev(ColdReader* r, ColdBatch* out);
-// Decodes batch `b` (just read) to check it; returns why it is corrupt, or nullptr.
-const char* cold_check(ColdReader* r, const ColdBatch* b);
+// Decodes batch `b` (just read) to check it, for rows of `desc`; returns why it is corrupt, or
+// nullptr.
+const char* cold_check(ColdReader* r, const ColdBatch* b, TupleDesc desc);
 void cold_batches_end(ColdReader* r);
 
 // ---- rows <-> batch payloads (tiered_codec.cpp) ------------------------------------------------
@@ -172,15 +179,24 @@ uint32 batch_builder_rows(const BatchBuilder* b);
 bytea* batch_builder_finish(BatchBuilder* b);
 void batch_builder_free(BatchBuilder* b);
 
-// Decodes payloads of one table's batches; forms heap tuples of their rows.
+// The codec column kind an attribute is stored as (by its physical form; see tiered_codec.cpp).
+omen::ColumnKind tiered_column_kind(Form_pg_attribute att);
+
+// Decodes payloads of one table's batches; forms heap tuples of their rows (tiered_decode.cpp).
 struct BatchDecoder;
-BatchDecoder* batch_decoder_create(TupleDesc desc);
+BatchDecoder* batch_decoder_create();
 void batch_decoder_free(BatchDecoder* d);
-// Decodes `payload`; returns why it was refused (corrupt, or not of desc's columns; valid until
-// the next load), or nullptr.
-const char* batch_decoder_load(BatchDecoder* d, const bytea* payload);
+// Decodes `payload` and binds it to `desc` (batch_decoder_bind); returns why it was refused
+// (corrupt, or not of desc's columns; valid until the next load), or nullptr.
+const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc desc);
+// Forms the loaded batch's rows for `desc` from now on: the descriptor of the slot they go to,
+// which is not always the relation's (a table rewrite reads old rows with the old descriptor,
+// while the relation already has the new one). Returns why the batch does not fit it, or nullptr.
+const char* batch_decoder_bind(BatchDecoder* d, TupleDesc desc);
+TupleDesc batch_decoder_desc(const BatchDecoder* d);
 uint32 batch_decoder_rows(const BatchDecoder* d);
-// Row `row` of the loaded batch as a heap tuple in the current memory context.
+// Row `row` of the loaded batch as a heap tuple of the bound descriptor, in the current memory
+// context.
 HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row);
 
 // ---- the cold tier's size, VACUUM (tiered.cpp, tiered_vacuum.cpp, tiered_fold.cpp) ----------------

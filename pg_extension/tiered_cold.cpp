@@ -67,7 +67,7 @@ ColdReader* cold_open(Relation rel) {
   r->changes = table_open(tiered_catalog("tier_delete"), AccessShareLock);
   r->changes_key = index_open(tiered_catalog("tier_delete_key"), AccessShareLock);
   r->change_slot = table_slot_create(r->changes, nullptr);
-  r->dec = batch_decoder_create(RelationGetDescr(rel));
+  r->dec = batch_decoder_create();
   r->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered cold batch", ALLOCSET_DEFAULT_SIZES);
   return r;
 }
@@ -192,8 +192,8 @@ bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
 }
 
 void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlot* slot) {
-  if (!r->loaded || r->loaded_first != b->first) {
-    const char* why = cold_check(r, b);
+  if (!r->loaded || r->loaded_first != b->first || batch_decoder_desc(r->dec) != slot->tts_tupleDescriptor) {
+    const char* why = cold_check(r, b, slot->tts_tupleDescriptor);
     if (why != nullptr)
       ereport(
           ERROR,
@@ -308,13 +308,13 @@ void cold_batches_end(ColdReader* r) {
   r->iter = nullptr;
 }
 
-const char* cold_check(ColdReader* r, const ColdBatch* b) {
+const char* cold_check(ColdReader* r, const ColdBatch* b, TupleDesc desc) {
   if (b->payload == nullptr) {  // decoded already by this reader (read_batch kept no copy)
     Assert(r->loaded && r->loaded_first == b->first);
-    return nullptr;
+    return batch_decoder_desc(r->dec) == desc ? nullptr : batch_decoder_bind(r->dec, desc);
   }
   r->loaded = false;
-  const char* why = batch_decoder_load(r->dec, b->payload);
+  const char* why = batch_decoder_load(r->dec, b->payload, desc);
   if (why != nullptr) return why;
   if (batch_decoder_rows(r->dec) != b->nrows)
     return "its payload holds another row count than its catalog row";

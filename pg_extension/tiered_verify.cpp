@@ -59,7 +59,7 @@ int64 tiered_verify_cold(Relation rel) {
   ColdBatch b;
   while (cold_batches_next(r, &b)) {
     CHECK_FOR_INTERRUPTS();
-    const char* why = cold_check(r, &b);
+    const char* why = cold_check(r, &b, RelationGetDescr(rel));
     if (why != nullptr) corrupted(rel, psprintf("cold batch at block %u is corrupt: %s", b.first, why));
     if (nbatches == bcap)
       batches = static_cast<BlockNumber*>(repalloc(batches, sizeof(BlockNumber) * (bcap *= 2)));
