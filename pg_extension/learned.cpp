@@ -1,5 +1,6 @@
 // Index access method `learned`: handler, reloptions, definition checks, amcanreturn, cost estimate.
 #include "learned.h"
+#include "learned_sparse.h"
 
 #include <cmath>
 
@@ -12,6 +13,7 @@ extern "C" {
 #include "commands/vacuum.h"
 #include "parser/parsetree.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/plancat.h"
 #include "utils/lsyscache.h"
 #include "utils/selfuncs.h"
 #include "utils/syscache.h"
@@ -25,6 +27,14 @@ Datum learned_handler(PG_FUNCTION_ARGS);
 namespace {
 // Set once in _PG_init (like contrib/bloom): the relopt kind Postgres assigned to `learned`.
 relopt_kind learned_relopt_kind;
+// The values of WITH (layout = ...), in reloptions' static table form (read by Postgres).
+relopt_enum_elt_def layout_values[] = {
+    {"dense", kLayoutDense},
+    {"sparse", kLayoutSparse},
+    {nullptr, 0},
+};
+get_relation_info_hook_type prev_get_relation_info = nullptr;  // the hook chain, set once in _PG_init
+void sparse_relation_info(PlannerInfo* root, Oid relid, bool inhparent, RelOptInfo* rel);
 }  // namespace
 
 void learned_init(void) {
@@ -35,12 +45,20 @@ void learned_init(void) {
   add_int_reloption(learned_relopt_kind, "fillfactor",
                     "Packs learned index leaf pages only to this percentage", kLearnedDefaultFillfactor, 10,
                     100, ShareUpdateExclusiveLock);
+  add_enum_reloption(learned_relopt_kind, "layout",
+                     "Layout of a learned index: every row (dense), or a fence per heap block plus the rows "
+                     "out of order (sparse)",
+                     layout_values, kLayoutDense, "Valid values are \"dense\" and \"sparse\".",
+                     AccessExclusiveLock);
+  prev_get_relation_info = get_relation_info_hook;
+  get_relation_info_hook = sparse_relation_info;
 }
 
 extern "C" bytea* learned_options(Datum reloptions, bool validate) {
   static const relopt_parse_elt table[] = {
       {"error_bound", RELOPT_TYPE_INT, offsetof(LearnedOptions, error_bound)},
       {"fillfactor", RELOPT_TYPE_INT, offsetof(LearnedOptions, fillfactor)},
+      {"layout", RELOPT_TYPE_ENUM, offsetof(LearnedOptions, layout)},
   };
   return static_cast<bytea*>(build_reloptions(reloptions, validate, learned_relopt_kind,
                                               sizeof(LearnedOptions), table, lengthof(table)));
@@ -54,6 +72,11 @@ int learned_error_bound(Relation index) {
 int learned_fillfactor(Relation index) {
   auto* opts = reinterpret_cast<LearnedOptions*>(index->rd_options);
   return opts ? opts->fillfactor : kLearnedDefaultFillfactor;
+}
+
+LearnedLayout learned_layout_option(Relation index) {
+  auto* opts = reinterpret_cast<LearnedOptions*>(index->rd_options);
+  return opts ? static_cast<LearnedLayout>(opts->layout) : kLayoutDense;
 }
 
 // ---- definition checks, canreturn -------------------------------------------------------------
@@ -81,8 +104,36 @@ void learned_check_definition(Relation index) {
 }
 
 extern "C" bool learned_canreturn(Relation index, int attno) {
-  return attno == 1 && omen_key_type_decodable(index->rd_opcintype[0]);
+  return attno == 1 && omen_key_type_decodable(index->rd_opcintype[0]) && !learned_is_sparse(index);
 }
+
+// ---- the planner's view of a sparse index ---------------------------------------------------------
+
+namespace {
+
+// A sparse learned index serves bitmap scans only: the planner is told it has no amgettuple (no
+// plain or index-only scan paths) and no sort order (no ordered paths, no min/max probes).
+void sparse_relation_info(PlannerInfo* root, Oid relid, bool inhparent, RelOptInfo* rel) {
+  if (prev_get_relation_info != nullptr) prev_get_relation_info(root, relid, inhparent, rel);
+  ListCell* lc;
+  foreach (lc, rel->indexlist) {
+    auto* info = static_cast<IndexOptInfo*>(lfirst(lc));
+    if (info->amcostestimate != reinterpret_cast<void (*)()>(learned_costestimate) || info->hypothetical)
+      continue;
+    Relation index = index_open(info->indexoid, NoLock);
+    bool sparse = learned_is_sparse(index);
+    index_close(index, NoLock);
+    if (!sparse) continue;
+    info->amhasgettuple = false;
+    info->amcanorderbyop = false;
+    info->sortopfamily = nullptr;
+    info->reverse_sort = nullptr;
+    info->nulls_first = nullptr;
+    info->canreturn[0] = false;
+  }
+}
+
+}  // namespace
 
 // ---- cost estimate ----------------------------------------------------------------------------
 
@@ -104,6 +155,25 @@ double column_correlation(PlannerInfo* root, IndexOptInfo* index) {
   }
   ReleaseSysCache(tup);
   return corr;
+}
+
+}  // namespace
+
+namespace {
+
+// A sparse index's bitmap: the heap blocks of the fence runs (selectivity x heap blocks, plus one
+// per run for its edges) and one block per exception in range (index->tuples counts the
+// exceptions), every row of those blocks rechecked. The planner's bitmap heap scan derives the
+// pages it reads from indexSelectivity x rows as if those rows were spread at random; so the
+// selectivity handed back is that of as many rows as blocks are read (the Mackert-Lohman estimate
+// of k rows over many pages is ~k pages), and the recheck of the blocks' rows is charged here.
+void sparse_costs(IndexOptInfo* index, const GenericCosts& costs, Selectivity* selectivity, Cost* total) {
+  RelOptInfo* rel = index->rel;
+  double heap_pages = std::max<double>(rel->pages, 1.0), rows = std::max(rel->tuples, 1.0);
+  double runs = std::max(costs.num_sa_scans, 1.0);
+  double blocks = std::min(heap_pages, costs.indexSelectivity * (heap_pages + index->tuples) + runs);
+  *selectivity = std::min(1.0, blocks / rows);
+  *total += blocks * (rows / heap_pages) * cpu_operator_cost;
 }
 
 }  // namespace
@@ -137,6 +207,11 @@ extern "C" void learned_costestimate(PlannerInfo* root, IndexPath* path, double 
   *selectivity = costs.indexSelectivity;
   *correlation = column_correlation(root, index);
   *pages = costs.numIndexPages;
+  if (index->hypothetical) return;  // no storage to read (an index adviser's)
+  Relation rel = index_open(index->indexoid, NoLock);
+  bool sparse = learned_is_sparse(rel);
+  index_close(rel, NoLock);
+  if (sparse) sparse_costs(index, costs, selectivity, total);
 }
 
 // ---- handler ----------------------------------------------------------------------------------

@@ -44,11 +44,19 @@ extern "C" {
 
 // ---- options, entry points (learned.cpp) ----------------------------------------------------
 
-// WITH (error_bound = N, fillfactor = N). Stored in rd_options.
+// Layouts (WITH (layout = 'dense' | 'sparse'); the metapage's `layout` is the truth once built).
+enum LearnedLayout : uint32 {
+  kLayoutDense = 0,   // every row's (key, TID): index, index-only and bitmap scans
+  kLayoutSparse = 1,  // a fence per heap block plus exact entries for the rows outside their
+                      // block's fences (learned_sparse.cpp): bitmap scans only
+};
+
+// WITH (error_bound = N, fillfactor = N, layout = ...). Stored in rd_options.
 struct LearnedOptions {
   int32 vl_len_;    // varlena header (do not touch directly)
   int error_bound;  // model error bound epsilon, 1..4096
   int fillfactor;   // percent of a leaf filled at build, 10..100
+  int layout;       // LearnedLayout
 };
 
 inline constexpr int kLearnedDefaultErrorBound = 64;
@@ -59,6 +67,7 @@ void learned_init(void);
 // The options of an index (defaults when none were given).
 int learned_error_bound(Relation index);
 int learned_fillfactor(Relation index);
+LearnedLayout learned_layout_option(Relation index);
 // Rejects indexes the AM cannot serve (multi-column, expressions, DESC/NULLS FIRST, key types the
 // encoding lacks) with ERRCODE_FEATURE_NOT_SUPPORTED.
 void learned_check_definition(Relation index);
@@ -101,7 +110,10 @@ char* learned_buildphasename(int64 phase);
 
 inline constexpr uint32 kLearnedMagic = 0x4F4D4C49;  // "OMLI"
 // 2: bit-packed leaves (omen/leaf_codec.h), edge leaves and directory, 16-byte model segments
+// 3: the same plus the sparse layout's fields and fence pages (sparse indexes only: a dense index
+//    is written as version 2, and both are read)
 inline constexpr uint32 kLearnedVersion = 2;
+inline constexpr uint32 kLearnedSparseVersion = 3;
 inline constexpr BlockNumber kLearnedMetaBlock = 0;
 
 enum LearnedPageKind : uint16 {
@@ -110,8 +122,9 @@ enum LearnedPageKind : uint16 {
   kPageOverflow = 3,
   kPageModel = 4,
   kPageNull = 5,
-  kPageFree = 6,  // emptied overflow/null page awaiting reuse through the FSM
-  kPageDir = 7,   // edge directory: (fence, block) of the edge leaves appended past the build
+  kPageFree = 6,   // emptied overflow/null page awaiting reuse through the FSM
+  kPageDir = 7,    // edge directory: (fence, block) of the edge leaves appended past the build
+  kPageFence = 8,  // sparse layout: the heap blocks' fences, a flat uint64 array over pages
 };
 
 // Special space of every page.
@@ -159,6 +172,14 @@ struct LearnedMeta {
   // The retired generation's edge leaves and directory, freed with it.
   uint32 retired_edge_nleaves;
   BlockNumber retired_edge_dir_head;
+  // Version 3 (a version 2 metapage reads zeros here: dense). The sparse layout's block ranges:
+  // heap blocks 0 .. nfences-1 each have a key range, stored as nfences lows then nfences highs
+  // (uint64 each, non-decreasing) on fence pages fence_start .. fence_start + fence_pages - 1; the
+  // leaves, model and null chain above hold the exceptions.
+  uint32 layout;  // LearnedLayout
+  uint32 nfences;
+  BlockNumber fence_start;
+  uint32 fence_pages;
 };
 
 // Leaf, overflow and null pages share one layout (format version 2): a header, then two
@@ -314,11 +335,18 @@ struct LearnedCache {
   uint64* edge_fences;
   BlockNumber* edge_blocks;
   BlockNumber edge_dir_blk;  // directory page holding entry edge_n (or the last page read)
+  uint64* heap_fences;       // sparse layout: meta.nfences lows, then highs, else nullptr
 };
 
 // The cache for `index`, (re)built when the metapage generation changed, with the edge leaves
 // added since the last look. Reads the metapage.
 LearnedCache* learned_get_cache(Relation index);
+// The cache when only the layout and the heap fences are needed (fixed for a relfilenode: no
+// metapage read when the cache is of this storage, whatever its generation).
+inline const LearnedCache* learned_layout_cache(Relation index) {
+  auto* cache = static_cast<const LearnedCache*>(index->rd_amcache);
+  return cache != nullptr && cache->relfilenode == index->rd_node.relNode ? cache : learned_get_cache(index);
+}
 // First leaf that can hold a key >= key (scan start, invariant I4). Leaves are numbered over the
 // build leaves then the edge leaves.
 uint32 learned_start_leaf(const LearnedCache* cache, uint64 key);
@@ -404,10 +432,11 @@ void learned_write_generation(Relation index, LearnedMeta* meta, LearnedPairs* p
 // contents `m`: its model and leaves, no edge leaves yet. Leaves the identity, the null chain and
 // the retired generation's fields as they are.
 void learned_install_generation(LearnedMeta* m, const LearnedMeta& gen);
-// Writes `nbytes` as model pages of `fork` from block `start` (omen_put_page, no WAL) using the
-// page `image`; returns the page count.
+// Writes `nbytes` as model pages (or another flat byte stream: fence pages) of `fork` from block
+// `start` (omen_put_page, no WAL) using the page `image`; returns the page count.
 uint32 learned_write_model_pages(Relation index, ForkNumber fork, const char* bytes, Size nbytes,
-                                 BlockNumber start, uint32 generation, Page image);
+                                 BlockNumber start, uint32 generation, Page image,
+                                 LearnedPageKind kind = kPageModel);
 
 // ---- generations (learned_retrain.cpp) --------------------------------------------------------
 

@@ -7,10 +7,12 @@
 // buffers unlogged and are WAL-logged at the end as full images in batches (log_newpage_range), as GIN and
 // GiST builds do.
 #include "learned_items.h"
+#include "learned_sparse.h"
 
 extern "C" {
 #include "access/tableam.h"
 #include "catalog/index.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
 #include "commands/progress.h"
@@ -27,6 +29,7 @@ struct BuildState {
   Oid type;
   LearnedPairs* pairs;
   Relation index;
+  SparseBuild* sparse;  // sparse layout: keys go through the fences first (nullptr: dense)
   // The null chain, written while the heap is scanned: the open null page, and where it goes.
   Page nulls;
   BlockNumber null_block;
@@ -60,7 +63,11 @@ void build_callback(Relation, ItemPointer tid, Datum* values, bool* isnull, bool
     st->nnulls++;
     return;
   }
-  learned_pairs_put(st->pairs, omen_key_encode(values[0], st->type), tid);
+  uint64 key = omen_key_encode(values[0], st->type);
+  if (st->sparse != nullptr)
+    sparse_build_put(st->sparse, key, tid);
+  else
+    learned_pairs_put(st->pairs, key, tid);
 }
 
 LearnedMeta empty_meta(Relation index) {
@@ -76,6 +83,10 @@ LearnedMeta empty_meta(Relation index) {
   meta.null_head = meta.null_tail = InvalidBlockNumber;
   meta.edge_dir_head = meta.edge_dir_tail = meta.retired_edge_dir_head = InvalidBlockNumber;
   meta.key_type = index->rd_opcintype[0];
+  if (learned_layout_option(index) == kLayoutSparse) {  // no fences yet: every row an exception
+    meta.layout = kLayoutSparse;
+    meta.version = kLearnedSparseVersion;
+  }
   return meta;
 }
 
@@ -101,11 +112,24 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   st.null_block = kLearnedMetaBlock + 1;
   st.nnulls = 0;
   st.meta = &meta;
+  // Sparse: fences need the heap in block order, so no synchronized scan (which may start
+  // mid-table).
+  bool sparse = learned_layout_option(index) == kLayoutSparse;
+  if (sparse && heap->rd_rel->relam != HEAP_TABLE_AM_OID)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("sparse learned index \"%s\" needs a heap table", RelationGetRelationName(index)),
+                    errhint("Its fences follow heap blocks; use the dense layout on tables of other access "
+                            "methods.")));
+  st.sparse = sparse ? sparse_build_begin(st.pairs, RelationGetNumberOfBlocks(heap)) : nullptr;
   start_null_page(&st);
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseScan);
-  double heap_tuples = table_index_build_scan(heap, index, info, true, true, build_callback, &st, nullptr);
+  double heap_tuples = table_index_build_scan(heap, index, info, !sparse, true, build_callback, &st, nullptr);
   if (st.nnulls > 0) flush_null_page(&st, false);
   meta.build_nulls = st.nnulls;
+  uint64* fences = nullptr;
+  uint32 nfences = 0;
+  uint64 exceptions = 0;
+  if (sparse) fences = sparse_build_finish(st.sparse, &nfences, &exceptions);
 
   // 2. Sort; 3. leaves, model, model pages after the null pages.
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseSort);
@@ -114,6 +138,7 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   meta.leaf_start = st.null_block;
   learned_write_generation(index, &meta, st.pairs, learned_fillfactor(index), true);
   learned_pairs_end(st.pairs);
+  if (sparse) sparse_write_fences(index, &meta, fences, nfences, image);
 
   // 4. The real metapage; then every page is WAL-logged in batches.
   learned_init_meta_page(image, meta);

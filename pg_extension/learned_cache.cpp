@@ -14,6 +14,7 @@
 // that context (omen_pg::make_owned), so deleting the context (stale cache, relcache entry
 // dropped) frees it.
 #include "learned.h"
+#include "learned_sparse.h"
 
 #include <omen/model.h>
 
@@ -225,6 +226,7 @@ LearnedCache* learned_get_cache(Relation index) {
     });
   }
   pfree(bytes);
+  if (meta.layout == kLayoutSparse) cache->heap_fences = sparse_read_fences(index, meta, cache->cxt);
   index->rd_amcache = cache;
   edge_refresh(index, cache);
   return cache;

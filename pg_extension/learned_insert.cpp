@@ -11,6 +11,7 @@
 // the append to a page with room through learned_log_append (learned_wal.cpp), the rest GenericXLog. Writers
 // hold kLearnedWriterLock (learned.h) so a re-train never copies a leaf while it changes.
 #include "learned_items.h"
+#include "learned_sparse.h"
 
 extern "C" {
 #include "storage/lmgr.h"
@@ -100,6 +101,14 @@ void insert_null(Relation index, ItemPointer tid) {
 
 extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, ItemPointer tid, Relation,
                                IndexUniqueCheck, bool, IndexInfo*) {
+  // Sparse layout: a row within its heap block's fences needs no entry (fences never change, so
+  // no lock is needed to read them); any other row is an exception, inserted as below.
+  if (!isnull[0]) {
+    const LearnedCache* cache = learned_layout_cache(index);
+    if (cache->meta.layout == kLayoutSparse &&
+        sparse_fits(cache, omen_key_encode(values[0], index->rd_opcintype[0]), tid))
+      return false;
+  }
   LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
   if (isnull[0]) {
     insert_null(index, tid);

@@ -150,10 +150,17 @@ void learned_read_meta(Relation index, LearnedMeta* meta) {
                     errmsg("index \"%s\" is not a learned index (magic %08x, expected %08x)",
                            RelationGetRelationName(index), meta->magic, kLearnedMagic),
                     errhint("REINDEX the index.")));
-  if (meta->version != kLearnedVersion)
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("index \"%s\" has learned format version %u, this omendb reads %u",
-                           RelationGetRelationName(index), meta->version, kLearnedVersion),
+  if (meta->version != kLearnedVersion && meta->version != kLearnedSparseVersion)
+    ereport(ERROR,
+            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+             errmsg("index \"%s\" has learned format version %u, this omendb reads %u and %u",
+                    RelationGetRelationName(index), meta->version, kLearnedVersion, kLearnedSparseVersion),
+             errhint("REINDEX the index.")));
+  if ((meta->version == kLearnedVersion && meta->layout != kLayoutDense) ||
+      (meta->version == kLearnedSparseVersion && meta->layout != kLayoutSparse))
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                    errmsg("index \"%s\" has learned format version %u with layout %u",
+                           RelationGetRelationName(index), meta->version, meta->layout),
                     errhint("REINDEX the index.")));
 }
 

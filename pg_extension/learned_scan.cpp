@@ -2,6 +2,7 @@
 // directions and index-only, amgetbitmap, mark/restore) and stepping through the units' batches
 // (learned_scan.h has the design).
 #include "learned_scan.h"
+#include "learned_sparse.h"
 
 #include <omen/key.h>
 
@@ -115,8 +116,14 @@ extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
   // The common case, the next item of the loaded batch, without step()'s unit logic.
   if (likely(so->started && ScanDirectionIsForward(dir) && so->pos + 1 < so->cur.nitems)) {
     so->pos++;
-  } else if (!step(scan, so, dir)) {
-    return false;
+  } else {
+    if (!so->started && !so->exceptions_only && learned_is_sparse(scan->indexRelation))
+      ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                      errmsg("sparse learned index \"%s\" serves bitmap scans only",
+                             RelationGetRelationName(scan->indexRelation)),
+                      errhint("Its fences name heap blocks, not rows in key order: use a bitmap scan, or a "
+                              "dense learned index (or btree) for ordered and index-only scans.")));
+    if (!step(scan, so, dir)) return false;
   }
   const ScanItem& it = so->cur.items[so->pos];
   scan->xs_heaptid = it.tid;
@@ -158,6 +165,12 @@ extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
     count += b.nitems - so->pos;
     so->pos = b.nitems - 1;
   }
+  // Sparse layout: the rows above are the exceptions; the rows within their blocks' fences are
+  // in the blocks whose fence ranges meet each key range, added whole (lossy: rechecked).
+  const LearnedCache* cache = learned_layout_cache(scan->indexRelation);
+  if (cache->meta.layout == kLayoutSparse)
+    for (int r = 0; r < so->nranges; r++)
+      count += sparse_add_blocks(cache, so->ranges[r].lo, so->ranges[r].hi, tbm);
   return count;
 }
 
@@ -193,6 +206,16 @@ extern "C" void learned_restrpos(IndexScanDesc scan) {
       so->pos = so->mark_pos;
       break;
   }
+}
+
+void learned_scan_exceptions_only(IndexScanDesc scan) {
+  static_cast<ScanOpaque*>(scan->opaque)->exceptions_only = true;
+}
+
+uint64 learned_scan_current_key(IndexScanDesc scan, bool* null) {
+  auto* so = static_cast<ScanOpaque*>(scan->opaque);
+  *null = so->cur.at.unit.kind == kUnitNulls;
+  return so->cur.items[so->pos].key;
 }
 
 extern "C" void learned_endscan(IndexScanDesc scan) {

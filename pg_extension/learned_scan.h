@@ -81,8 +81,9 @@ struct ScanOpaque {
   bool want_nulls;
   // Iteration state.
   bool started;
-  bool empty;  // no unit at all
-  int pos;     // in cur.items
+  bool empty;            // no unit at all
+  int pos;               // in cur.items
+  bool exceptions_only;  // a sparse index's own entries, for omendb_index_verify (learned.h)
 };
 
 // Fills so->ranges / so->want_nulls from the scan keys (allocated in the current context).

@@ -1,5 +1,6 @@
 // SQL functions over a `learned` index: omendb_index_stats(regclass), omendb_index_verify(regclass).
 #include "learned_items.h"
+#include "learned_sparse.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -104,14 +105,14 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   LearnedCache* cache = learned_get_cache(index);
   LearnedMeta meta = cache->meta;
   BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-  int64 keys = 0, nulls = 0, pages[8] = {0, 0, 0, 0, 0, 0, 0, 0}, retired = 0;
+  int64 keys = 0, nulls = 0, pages[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0}, retired = 0;
   for (BlockNumber b = 0; b < nblocks; b++) {
     CHECK_FOR_INTERRUPTS();
     Buffer buf = ReadBuffer(index, b);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
     int kind = PageIsNew(page) ? static_cast<int>(kPageFree) : learned_special(page)->kind;
-    if (kind < kPageMeta || kind > kPageDir) kind = 0;
+    if (kind < kPageMeta || kind > kPageFence) kind = 0;
     bool old_generation =
         (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel || kind == kPageDir) &&
         learned_special(page)->generation != meta.generation;
@@ -232,6 +233,8 @@ extern "C" Datum omendb_index_verify(PG_FUNCTION_ARGS) {
   learned_chain_release(&c);
   if (seen_last != now.null_tail && now.null_head != InvalidBlockNumber)
     corrupted(index, 0, "null tail pointer wrong");
+  // Sparse: the fences (read and checked with the cache) and every heap row found.
+  if (meta.layout == kLayoutSparse) checked += sparse_verify_heap(index);
   relation_close(index, AccessShareLock);
   PG_RETURN_INT64(checked);
 }

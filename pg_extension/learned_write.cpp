@@ -21,11 +21,11 @@ extern "C" {
 namespace leaf = omen::leaf;
 
 uint32 learned_write_model_pages(Relation index, ForkNumber fork, const char* bytes, Size nbytes,
-                                 BlockNumber start, uint32 generation, Page image) {
+                                 BlockNumber start, uint32 generation, Page image, LearnedPageKind kind) {
   uint32 pages = 0;
   for (Size done = 0; done < nbytes; done += kLearnedModelBytesPerPage, pages++) {
     Size chunk = Min(kLearnedModelBytesPerPage, nbytes - done);
-    learned_init_page(image, kPageModel, generation);
+    learned_init_page(image, kind, generation);
     memcpy(learned_model_bytes(image), bytes + done, chunk);
     ((PageHeader)image)->pd_lower =
         static_cast<LocationIndex>(learned_model_bytes(image) + chunk - reinterpret_cast<char*>(image));

@@ -1,0 +1,212 @@
+// The sparse layout of the `learned` index (docs/index-am.md, "Sparse layout"): a key range per
+// heap block, and exact (key, TID) entries only for the rows outside their block's range.
+//
+// Block ranges. Heap block b < nfences has a range [low_b, high_b] of encoded keys; lows and highs
+// are each non-decreasing in b (so the blocks whose ranges meet a key range are one contiguous
+// run, found by two binary searches), and the last fenced block is open above. A row of block b
+// *fits* when its key lies in b's range; a row that does not is an *exception*, kept as a (key,
+// TID) entry of the dense structure (leaves, overflow chains, model, null chain: the whole dense
+// machinery, over the exceptions only). NULLs are always exceptions (the null chain). So every row
+// is found: a scan for [lo, hi] reads the run of blocks whose ranges meet [lo, hi] (lossy pages,
+// rechecked) plus the exceptions in [lo, hi].
+//
+// Build (heap in block order, no synchronized scan): a block's range is the smallest and largest
+// of its keys within a robust window, median -/+ 2 x interquartile range. Late rows (older than
+// their neighbours) and rows from the future fall outside it and become exceptions; rows a little
+// late stay inside. One bound per block would not do: the next block's low end would have to be
+// both above this block's in-order keys and below its own, and a few late rows put it below. The
+// window also bounds how far an outlier can push a high up (highs only grow). An empty block
+// takes an empty range between its neighbours' (low of the next, high of the previous).
+//
+// Inserts: a row that fits writes nothing; any other row (an old block, a key out of range, a
+// block past the fenced ones) is an exception insert. Ranges never change after the build: VACUUM
+// removes dead exceptions like dense entries, and a range stays a superset (lossy) bound.
+#include "learned_sparse.h"
+
+#include <algorithm>
+
+extern "C" {
+#include "nodes/tidbitmap.h"
+}
+
+namespace {
+
+struct BlockRows {
+  BlockNumber block;
+  int n, cap;
+  uint64* keys;
+  ItemPointerData* tids;
+};
+
+void rows_put(BlockRows* r, uint64 key, ItemPointer tid) {
+  if (r->n == r->cap) {
+    r->cap = r->cap == 0 ? 256 : r->cap * 2;
+    r->keys = static_cast<uint64*>(r->keys ? repalloc(r->keys, sizeof(uint64) * r->cap)
+                                           : palloc(sizeof(uint64) * r->cap));
+    r->tids = static_cast<ItemPointerData*>(r->tids ? repalloc(r->tids, sizeof(ItemPointerData) * r->cap)
+                                                    : palloc(sizeof(ItemPointerData) * r->cap));
+  }
+  r->keys[r->n] = key;
+  r->tids[r->n++] = *tid;
+}
+
+}  // namespace
+
+struct SparseBuild {
+  LearnedPairs* pairs;  // the exceptions
+  uint64* fences;       // lows [0, nblocks), then highs [nblocks, 2 nblocks)
+  BlockNumber nblocks;  // heap blocks at the start
+  BlockNumber nfences;  // last non-empty block + 1
+  BlockRows cur;        // the block being collected
+  BlockRows prev;       // the last finished non-empty block, classified when it is known not last
+  bool have_prev;
+  uint64 prev_low, prev_high;
+  uint64 exceptions;
+};
+
+SparseBuild* sparse_build_begin(LearnedPairs* pairs, BlockNumber nblocks) {
+  auto* s = static_cast<SparseBuild*>(palloc0(sizeof(SparseBuild)));
+  s->pairs = pairs;
+  s->nblocks = nblocks;
+  s->fences = static_cast<uint64*>(palloc_extended(sizeof(uint64) * 2 * Max(nblocks, 1), MCXT_ALLOC_HUGE));
+  s->cur.block = InvalidBlockNumber;
+  return s;
+}
+
+// Puts the rows of `r` outside [lo, hi] into the exceptions.
+static void classify(SparseBuild* s, const BlockRows& r, uint64 lo, uint64 hi) {
+  for (int i = 0; i < r.n; i++)
+    if (r.keys[i] < lo || r.keys[i] > hi) {
+      learned_pairs_put(s->pairs, r.keys[i], &r.tids[i]);
+      s->exceptions++;
+    }
+}
+
+// The collected block is complete: its range, the empty ranges of the empty blocks before it, and
+// the previous block's rows classified (it is not the last one).
+static void finish_block(SparseBuild* s) {
+  BlockRows* c = &s->cur;
+  if (c->n == 0) return;
+  int n = c->n;
+  uint64* keys = static_cast<uint64*>(palloc(sizeof(uint64) * n));
+  memcpy(keys, c->keys, sizeof(uint64) * n);
+  std::sort(keys, keys + n);
+  uint64 median = keys[n / 2], iqr = keys[(3 * n) / 4] - keys[n / 4];
+  uint64 wlo = median > 2 * iqr ? median - 2 * iqr : 0;
+  uint64 whi = PG_UINT64_MAX - median > 2 * iqr ? median + 2 * iqr : PG_UINT64_MAX;
+  uint64 low = *std::lower_bound(keys, keys + n, wlo);  // the median is in the window: both exist
+  uint64 high = *(std::upper_bound(keys, keys + n, whi) - 1);
+  pfree(keys);
+  low = std::max(low, s->prev_low);
+  high = std::max(high, s->prev_high);
+  uint64* lows = s->fences;
+  uint64* highs = s->fences + s->nblocks;
+  BlockNumber from = s->have_prev ? s->prev.block + 1 : 0;
+  for (BlockNumber b = from; b < c->block; b++) {
+    lows[b] = low;
+    highs[b] = s->prev_high;
+  }
+  lows[c->block] = low;
+  highs[c->block] = high;
+  if (s->have_prev) classify(s, s->prev, s->prev_low, s->prev_high);
+  s->prev_low = low;
+  s->prev_high = high;
+  s->have_prev = true;
+  s->nfences = c->block + 1;
+  std::swap(s->prev, s->cur);
+  s->cur.n = 0;
+}
+
+void sparse_build_put(SparseBuild* s, uint64 key, ItemPointer tid) {
+  BlockNumber b = ItemPointerGetBlockNumber(tid);
+  if (b != s->cur.block) {
+    if (s->cur.block != InvalidBlockNumber && b < s->cur.block)
+      elog(ERROR, "sparse learned index build: heap block %u after block %u", b, s->cur.block);
+    if (b >= s->nblocks)
+      elog(ERROR, "sparse learned index build: heap block %u past the %u blocks at the start", b, s->nblocks);
+    finish_block(s);
+    s->cur.block = b;
+  }
+  rows_put(&s->cur, key, tid);
+}
+
+uint64* sparse_build_finish(SparseBuild* s, uint32* nfences, uint64* exceptions) {
+  finish_block(s);
+  // The last fenced block is open above (rows appended to it later fit).
+  if (s->have_prev) {
+    s->fences[s->nblocks + s->prev.block] = PG_UINT64_MAX;
+    classify(s, s->prev, s->prev_low, PG_UINT64_MAX);
+  }
+  // Lows then highs, each nfences long.
+  memmove(s->fences + s->nfences, s->fences + s->nblocks, sizeof(uint64) * s->nfences);
+  *nfences = s->nfences;
+  *exceptions = s->exceptions;
+  return s->fences;
+}
+
+void sparse_write_fences(Relation index, LearnedMeta* meta, const uint64* fences, uint32 nfences,
+                         Page image) {
+  meta->layout = kLayoutSparse;
+  meta->version = kLearnedSparseVersion;
+  meta->nfences = nfences;
+  meta->fence_start = RelationGetNumberOfBlocks(index);
+  meta->fence_pages = learned_write_model_pages(index, MAIN_FORKNUM, reinterpret_cast<const char*>(fences),
+                                                sizeof(uint64) * 2 * nfences, meta->fence_start,
+                                                meta->generation, image, kPageFence);
+}
+
+uint64* sparse_read_fences(Relation index, const LearnedMeta& meta, MemoryContext cxt) {
+  Size total = sizeof(uint64) * 2 * meta.nfences, done = 0;
+  auto* fences = static_cast<uint64*>(MemoryContextAllocExtended(cxt, Max(total, 1), MCXT_ALLOC_HUGE));
+  for (uint32 p = 0; p < meta.fence_pages; p++) {
+    BlockNumber blkno = meta.fence_start + p;
+    Buffer buf = ReadBuffer(index, blkno);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    learned_check_page(index, page, blkno, kPageFence);
+    Size chunk = Min(kLearnedModelBytesPerPage, total - done);
+    memcpy(reinterpret_cast<char*>(fences) + done, learned_model_bytes(page), chunk);
+    done += chunk;
+    UnlockReleaseBuffer(buf);
+  }
+  if (done != total)
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                    errmsg("index \"%s\" fence pages hold %zu bytes, expected %zu",
+                           RelationGetRelationName(index), done, total),
+                    errhint("REINDEX the index.")));
+  const uint64* highs = fences + meta.nfences;
+  for (uint32 b = 1; b < meta.nfences; b++)
+    if (fences[b] < fences[b - 1] || highs[b] < highs[b - 1])
+      ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                      errmsg("index \"%s\": the key ranges of heap blocks %u and %u decrease",
+                             RelationGetRelationName(index), b - 1, b),
+                      errhint("REINDEX the index.")));
+  return fences;
+}
+
+bool sparse_fits(const LearnedCache* cache, uint64 key, const ItemPointerData* tid) {
+  BlockNumber b = ItemPointerGetBlockNumber(tid);
+  uint32 n = cache->meta.nfences;
+  return b < n && key >= cache->heap_fences[b] && key <= cache->heap_fences[n + b];
+}
+
+bool sparse_block_run(const LearnedCache* cache, uint64 lo, uint64 hi, BlockNumber* first,
+                      BlockNumber* last) {
+  uint32 n = cache->meta.nfences;
+  const uint64* lows = cache->heap_fences;
+  const uint64* highs = lows + n;
+  // First block whose high >= lo, last block whose low <= hi (both arrays non-decreasing).
+  uint32 from = static_cast<uint32>(std::lower_bound(highs, highs + n, lo) - highs);
+  uint32 end = static_cast<uint32>(std::upper_bound(lows, lows + n, hi) - lows);
+  if (from >= end) return false;
+  *first = from;
+  *last = end - 1;
+  return true;
+}
+
+int64 sparse_add_blocks(const LearnedCache* cache, uint64 lo, uint64 hi, TIDBitmap* tbm) {
+  BlockNumber first, last;
+  if (!sparse_block_run(cache, lo, hi, &first, &last)) return 0;
+  for (BlockNumber b = first; b <= last; b++) tbm_add_page(tbm, b);
+  return static_cast<int64>(last - first + 1);
+}

@@ -1,0 +1,37 @@
+// The sparse layout of the `learned` index: what its files (learned_sparse.cpp,
+// learned_sparse_verify.cpp) offer the build, insert, scan, cost and SQL files. Private to them.
+#pragma once
+
+#include "learned.h"
+
+struct TIDBitmap;
+// A build's fences: rows are put in heap block order; those outside their block's fences go to
+// `pairs` (the exceptions). Lives in the current memory context.
+struct SparseBuild;
+SparseBuild* sparse_build_begin(LearnedPairs* pairs, BlockNumber nblocks);
+void sparse_build_put(SparseBuild* s, uint64 key, ItemPointer tid);
+// After the last put: the block ranges (*nfences lows, then as many highs) and the exception count.
+uint64* sparse_build_finish(SparseBuild* s, uint32* nfences, uint64* exceptions);
+// Writes the fences as fence pages at the end of the index (no WAL: omen_log_new_pages) and sets
+// meta's sparse fields (layout, version 3).
+void sparse_write_fences(Relation index, LearnedMeta* meta, const uint64* fences, uint32 nfences, Page image);
+// The block ranges of `meta`, read and checked (non-decreasing), in `cxt`.
+uint64* sparse_read_fences(Relation index, const LearnedMeta& meta, MemoryContext cxt);
+// Whether (key, tid) lies within its heap block's range (then it needs no entry).
+bool sparse_fits(const LearnedCache* cache, uint64 key, const ItemPointerData* tid);
+// The heap blocks whose ranges meet [lo, hi]: false when none.
+bool sparse_block_run(const LearnedCache* cache, uint64 lo, uint64 hi, BlockNumber* first, BlockNumber* last);
+// Adds those blocks to `tbm` as lossy pages; returns their count.
+int64 sparse_add_blocks(const LearnedCache* cache, uint64 lo, uint64 hi, TIDBitmap* tbm);
+// Lets an index scan of a sparse index return its entries (the exceptions) through amgettuple,
+// which refuses otherwise (omendb_index_verify).
+void learned_scan_exceptions_only(IndexScanDesc scan);
+// The encoded key of the entry amgettuple returned last (*null: it is a NULL's).
+uint64 learned_scan_current_key(IndexScanDesc scan, bool* null);
+// Checks every heap row visible now is found (learned_sparse_verify.cpp); returns the rows checked.
+// ERRCODE_INDEX_CORRUPTED otherwise.
+int64 sparse_verify_heap(Relation index);
+// Whether the index was built sparse (reads the metapage through the cache).
+inline bool learned_is_sparse(Relation index) {
+  return learned_layout_cache(index)->meta.layout == kLayoutSparse;
+}
