@@ -338,6 +338,11 @@ struct LearnedCache {
   uint64* heap_fences;       // sparse layout: meta.nfences lows, then highs, else nullptr
 };
 
+// Reads `total` bytes of a flat byte stream (model or fence pages of `kind`) from `npages` pages
+// at `start` into `bytes`; ERRCODE_INDEX_CORRUPTED if a page is not of `kind` or the pages hold
+// another size.
+void learned_read_flat_pages(Relation index, BlockNumber start, uint32 npages, LearnedPageKind kind,
+                             char* bytes, Size total);
 // The cache for `index`, (re)built when the metapage generation changed, with the edge leaves
 // added since the last look. Reads the metapage.
 LearnedCache* learned_get_cache(Relation index);

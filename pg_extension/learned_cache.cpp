@@ -53,27 +53,37 @@ omen::PgmModel* load_model(const char* bytes, const LearnedMeta& meta, omen::Mod
       omen::PgmModel::from_segments(std::move(leaf), meta.build_keys, meta.model_epsilon, opt));
 }
 
-// The model pages of `meta` (segments, then fences) in one palloc'd buffer of *total bytes.
-char* read_model_pages(Relation index, const LearnedMeta& meta, Size seg_bytes, Size* total) {
-  *total = seg_bytes + static_cast<Size>(meta.nleaves) * sizeof(uint64);
-  char* bytes = static_cast<char*>(palloc_extended(std::max<Size>(*total, 1), MCXT_ALLOC_HUGE));
+}  // namespace
+
+void learned_read_flat_pages(Relation index, BlockNumber start, uint32 npages, LearnedPageKind kind,
+                             char* bytes, Size total) {
   Size done = 0;
-  for (uint32 p = 0; p < meta.model_pages; p++) {
-    BlockNumber blkno = meta.model_start + p;
+  for (uint32 p = 0; p < npages; p++) {
+    BlockNumber blkno = start + p;
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
-    learned_check_page(index, page, blkno, kPageModel);
-    Size chunk = std::min(kLearnedModelBytesPerPage, *total - done);
+    learned_check_page(index, page, blkno, kind);
+    Size chunk = std::min(kLearnedModelBytesPerPage, total - done);
     memcpy(bytes + done, learned_model_bytes(page), chunk);
     done += chunk;
     UnlockReleaseBuffer(buf);
   }
-  if (done != *total)
-    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                    errmsg("index \"%s\" model pages hold %zu bytes, expected %zu",
-                           RelationGetRelationName(index), done, *total),
-                    errhint("REINDEX the index.")));
+  if (done != total)
+    ereport(ERROR,
+            (errcode(ERRCODE_INDEX_CORRUPTED),
+             errmsg("index \"%s\" %s pages hold %zu bytes, expected %zu", RelationGetRelationName(index),
+                    kind == kPageFence ? "fence" : "model", done, total),
+             errhint("REINDEX the index.")));
+}
+
+namespace {
+
+// The model pages of `meta` (segments, then fences) in one palloc'd buffer of *total bytes.
+char* read_model_pages(Relation index, const LearnedMeta& meta, Size seg_bytes, Size* total) {
+  *total = seg_bytes + static_cast<Size>(meta.nleaves) * sizeof(uint64);
+  char* bytes = static_cast<char*>(palloc_extended(std::max<Size>(*total, 1), MCXT_ALLOC_HUGE));
+  learned_read_flat_pages(index, meta.model_start, meta.model_pages, kPageModel, bytes, *total);
   return bytes;
 }
 

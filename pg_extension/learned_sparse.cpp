@@ -156,24 +156,10 @@ void sparse_write_fences(Relation index, LearnedMeta* meta, const uint64* fences
 }
 
 uint64* sparse_read_fences(Relation index, const LearnedMeta& meta, MemoryContext cxt) {
-  Size total = sizeof(uint64) * 2 * meta.nfences, done = 0;
+  Size total = sizeof(uint64) * 2 * meta.nfences;
   auto* fences = static_cast<uint64*>(MemoryContextAllocExtended(cxt, Max(total, 1), MCXT_ALLOC_HUGE));
-  for (uint32 p = 0; p < meta.fence_pages; p++) {
-    BlockNumber blkno = meta.fence_start + p;
-    Buffer buf = ReadBuffer(index, blkno);
-    LockBuffer(buf, BUFFER_LOCK_SHARE);
-    Page page = BufferGetPage(buf);
-    learned_check_page(index, page, blkno, kPageFence);
-    Size chunk = Min(kLearnedModelBytesPerPage, total - done);
-    memcpy(reinterpret_cast<char*>(fences) + done, learned_model_bytes(page), chunk);
-    done += chunk;
-    UnlockReleaseBuffer(buf);
-  }
-  if (done != total)
-    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                    errmsg("index \"%s\" fence pages hold %zu bytes, expected %zu",
-                           RelationGetRelationName(index), done, total),
-                    errhint("REINDEX the index.")));
+  learned_read_flat_pages(index, meta.fence_start, meta.fence_pages, kPageFence,
+                          reinterpret_cast<char*>(fences), total);
   const uint64* highs = fences + meta.nfences;
   for (uint32 b = 1; b < meta.nfences; b++)
     if (fences[b] < fences[b - 1] || highs[b] < highs[b - 1])
