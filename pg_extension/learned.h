@@ -173,13 +173,15 @@ struct LearnedMeta {
   uint32 retired_edge_nleaves;
   BlockNumber retired_edge_dir_head;
   // Version 3 (a version 2 metapage reads zeros here: dense). The sparse layout's block ranges:
-  // heap blocks 0 .. nfences-1 each have a key range, stored as nfences lows then nfences highs
-  // (uint64 each, non-decreasing) on fence pages fence_start .. fence_start + fence_pages - 1; the
-  // leaves, model and null chain above hold the exceptions.
+  // heap blocks 0 .. nfences-1 each have a key range (lows and highs each non-decreasing),
+  // stored quantized and encoded (learned_sparse_codec.cpp) on fence pages fence_start ..
+  // fence_start + fence_pages - 1; the leaves, model and null chain above hold the exceptions.
   uint32 layout;  // LearnedLayout
   uint32 nfences;
   BlockNumber fence_start;
   uint32 fence_pages;
+  uint32 fence_bytes;  // the encoded ranges' length (learned_sparse_codec.cpp)
+  uint32 fence_shift;  // their quantization: lows rounded down, highs up, to multiples of 2^shift
 };
 
 // Leaf, overflow and null pages share one layout (format version 2): a header, then two

@@ -149,17 +149,29 @@ void sparse_write_fences(Relation index, LearnedMeta* meta, const uint64* fences
   meta->layout = kLayoutSparse;
   meta->version = kLearnedSparseVersion;
   meta->nfences = nfences;
+  meta->fence_shift = sparse_range_shift(fences, fences + nfences, nfences);
+  Size nbytes;
+  char* bytes = sparse_encode_ranges(fences, fences + nfences, nfences, meta->fence_shift, &nbytes);
+  meta->fence_bytes = static_cast<uint32>(nbytes);
   meta->fence_start = RelationGetNumberOfBlocks(index);
-  meta->fence_pages = learned_write_model_pages(index, MAIN_FORKNUM, reinterpret_cast<const char*>(fences),
-                                                sizeof(uint64) * 2 * nfences, meta->fence_start,
+  meta->fence_pages = learned_write_model_pages(index, MAIN_FORKNUM, bytes, nbytes, meta->fence_start,
                                                 meta->generation, image, kPageFence);
+  pfree(bytes);
 }
 
 uint64* sparse_read_fences(Relation index, const LearnedMeta& meta, MemoryContext cxt) {
-  Size total = sizeof(uint64) * 2 * meta.nfences;
-  auto* fences = static_cast<uint64*>(MemoryContextAllocExtended(cxt, Max(total, 1), MCXT_ALLOC_HUGE));
-  learned_read_flat_pages(index, meta.fence_start, meta.fence_pages, kPageFence,
-                          reinterpret_cast<char*>(fences), total);
+  char* bytes = static_cast<char*>(palloc_extended(Max(meta.fence_bytes, 1), MCXT_ALLOC_HUGE));
+  learned_read_flat_pages(index, meta.fence_start, meta.fence_pages, kPageFence, bytes, meta.fence_bytes);
+  auto* fences = static_cast<uint64*>(
+      MemoryContextAllocExtended(cxt, sizeof(uint64) * 2 * Max(meta.nfences, 1), MCXT_ALLOC_HUGE));
+  char why[160];
+  const char* bad = sparse_decode_ranges(bytes, meta.fence_bytes, meta.nfences, meta.fence_shift, fences,
+                                         fences + meta.nfences, why, sizeof why);
+  pfree(bytes);
+  if (bad != nullptr)
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                    errmsg("index \"%s\" has corrupt block ranges: %s", RelationGetRelationName(index), bad),
+                    errhint("REINDEX the index.")));
   const uint64* highs = fences + meta.nfences;
   for (uint32 b = 1; b < meta.nfences; b++)
     if (fences[b] < fences[b - 1] || highs[b] < highs[b - 1])

@@ -15,6 +15,13 @@ uint64* sparse_build_finish(SparseBuild* s, uint32* nfences, uint64* exceptions)
 // Writes the fences as fence pages at the end of the index (no WAL: omen_log_new_pages) and sets
 // meta's sparse fields (layout, version 3).
 void sparse_write_fences(Relation index, LearnedMeta* meta, const uint64* fences, uint32 nfences, Page image);
+// learned_sparse_codec.cpp: the quantization shift for these ranges; the ranges as the stored
+// stream (palloc'd, *nbytes long); the stream back into lows and highs (n each; returns nullptr,
+// or why it is corrupt, written into `why`).
+uint32 sparse_range_shift(const uint64* lows, const uint64* highs, uint32 n);
+char* sparse_encode_ranges(const uint64* lows, const uint64* highs, uint32 n, uint32 shift, Size* nbytes);
+const char* sparse_decode_ranges(const char* bytes, Size nbytes, uint32 n, uint32 shift, uint64* lows,
+                                 uint64* highs, char* why, Size why_size);
 // The block ranges of `meta`, read and checked (non-decreasing), in `cxt`.
 uint64* sparse_read_fences(Relation index, const LearnedMeta& meta, MemoryContext cxt);
 // Whether (key, tid) lies within its heap block's range (then it needs no entry).
