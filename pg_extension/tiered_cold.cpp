@@ -27,12 +27,14 @@ extern "C" {
 struct ColdReader {
   Relation rel;  // the tiered table
   Oid relnode;
+  MemoryContext cxt;              // where the reader lives (what it opens later goes there too)
   Relation batches, key;          // omendb.tier_batch and its (relnode, first_block) index
-  Relation changes, changes_key;  // omendb.tier_delete and its (relnode, first_block, rowno) index
+  Relation changes, changes_key;  // omendb.tier_delete and its (relnode, first_block, rowno) index,
+                                  // opened on first use (open_changes)
   TupleTableSlot* change_slot;
   Snapshot iter_snapshot;
   TupleTableSlot* batch_slot;
-  BatchDecoder* dec;
+  BatchDecoder* dec;         // made on first use (decoder)
   bool loaded;               // dec holds the payload of batch loaded_first (a batch's payload never changes:
   BlockNumber loaded_first;  // its versions differ only in the delete bitmap; slots are never reused)
   MemoryContext batch_cxt;   // the detoasted fields of the batch found last
@@ -57,30 +59,49 @@ Oid tiered_catalog(const char* name) {
   return rel;
 }
 
+// The batch table and its key are opened at once; what only a found batch needs (the changes
+// table, the decoder) on first use: a scan of a table without cold rows opens no more.
 ColdReader* cold_open(Relation rel) {
   auto* r = static_cast<ColdReader*>(palloc0(sizeof(ColdReader)));
   r->rel = rel;
   r->relnode = rel->rd_node.relNode;
+  r->cxt = CurrentMemoryContext;
   r->batches = table_open(tiered_catalog("tier_batch"), AccessShareLock);
   r->key = index_open(tiered_catalog("tier_batch_key"), AccessShareLock);
   r->batch_slot = table_slot_create(r->batches, nullptr);
+  r->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered cold batch", ALLOCSET_DEFAULT_SIZES);
+  return r;
+}
+
+static void open_changes(ColdReader* r) {
+  if (r->changes != nullptr) return;
+  MemoryContext old = MemoryContextSwitchTo(r->cxt);
   r->changes = table_open(tiered_catalog("tier_delete"), AccessShareLock);
   r->changes_key = index_open(tiered_catalog("tier_delete_key"), AccessShareLock);
   r->change_slot = table_slot_create(r->changes, nullptr);
-  r->dec = batch_decoder_create();
-  r->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered cold batch", ALLOCSET_DEFAULT_SIZES);
-  return r;
+  MemoryContextSwitchTo(old);
+}
+
+static BatchDecoder* decoder(ColdReader* r) {
+  if (r->dec == nullptr) {
+    MemoryContext old = MemoryContextSwitchTo(r->cxt);
+    r->dec = batch_decoder_create();
+    MemoryContextSwitchTo(old);
+  }
+  return r->dec;
 }
 
 void cold_close(ColdReader* r) {
   if (r->iter != nullptr) cold_batches_end(r);
   ExecDropSingleTupleTableSlot(r->batch_slot);
-  ExecDropSingleTupleTableSlot(r->change_slot);
-  index_close(r->changes_key, AccessShareLock);
-  table_close(r->changes, AccessShareLock);
+  if (r->changes != nullptr) {
+    ExecDropSingleTupleTableSlot(r->change_slot);
+    index_close(r->changes_key, AccessShareLock);
+    table_close(r->changes, AccessShareLock);
+  }
   index_close(r->key, AccessShareLock);
   table_close(r->batches, AccessShareLock);
-  batch_decoder_free(r->dec);
+  if (r->dec != nullptr) batch_decoder_free(r->dec);
   MemoryContextDelete(r->batch_cxt);
 }
 
@@ -129,6 +150,7 @@ void load_gone(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
   out->gone = nullptr;
   out->ngone = 0;
   if (snapshot->snapshot_type == SNAPSHOT_ANY) return;
+  open_changes(r);
   bool mvcc = IsMVCCSnapshot(snapshot);
   ScanKeyData keys[2];
   ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(r->relnode));
@@ -192,7 +214,8 @@ bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
 }
 
 void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlot* slot) {
-  if (!r->loaded || r->loaded_first != b->first || batch_decoder_desc(r->dec) != slot->tts_tupleDescriptor) {
+  if (!r->loaded || r->loaded_first != b->first ||
+      batch_decoder_desc(decoder(r)) != slot->tts_tupleDescriptor) {
     const char* why = cold_check(r, b, slot->tts_tupleDescriptor);
     if (why != nullptr)
       ereport(
@@ -204,7 +227,7 @@ void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlo
   // Formed in the slot's memory: the slot takes it as its own (no copy, as ExecForceStoreHeapTuple
   // would make).
   MemoryContext old = MemoryContextSwitchTo(slot->tts_mcxt);
-  HeapTuple tuple = batch_decoder_row(r->dec, row);
+  HeapTuple tuple = batch_decoder_row(decoder(r), row);
   MemoryContextSwitchTo(old);
   // A cold row reads as a frozen tuple: its batch's visibility was checked by the caller.
   HeapTupleHeaderSetXmin(tuple->t_data, FrozenTransactionId);
@@ -314,7 +337,7 @@ const char* cold_check(ColdReader* r, const ColdBatch* b, TupleDesc desc) {
     return batch_decoder_desc(r->dec) == desc ? nullptr : batch_decoder_bind(r->dec, desc);
   }
   r->loaded = false;
-  const char* why = batch_decoder_load(r->dec, b->payload, desc);
+  const char* why = batch_decoder_load(decoder(r), b->payload, desc);
   if (why != nullptr) return why;
   if (batch_decoder_rows(r->dec) != b->nrows)
     return "its payload holds another row count than its catalog row";

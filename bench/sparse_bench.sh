@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# bench/sparse_bench.sh: the learned index's sparse layout against btree, BRIN and the dense layout,
+# same data, same run (docs/index-am.md, "Sparse layout").
+#
+#   sudo bash bench/sparse_bench.sh               # ROWS=1000000 DURATION=10 CLIENTS=2
+#   sudo ROWS=10000000 bash bench/sparse_bench.sh
+#
+# A time-series table (id int8, ts timestamptz at 1 s steps in heap order, device int, a float8, a
+# short text) loaded twice: with 0% late rows, and with 1% (every 100th row carries a key from
+# up to a day earlier). On each, one index at a time on ts: learned sparse, btree, BRIN
+# (pages_per_range 16 and 128), learned dense. Reported per index, with its ratio to btree:
+#   index bytes                                    targets: sparse <= 2x BRIN(16) at 0% late,
+#                                                           <= 0.05x btree at 1% late
+#   build time, ms                                          <= 0.3x btree
+#   point lookups (random ts), pgbench TPS                  >= 0.9x btree
+#   1000-row ranges, pgbench TPS                            >= 1.0x btree
+#   single-row inserts at the table's end, pgbench TPS      >= 1.0x btree
+# The lookup's key is computed once per query (a scalar subquery), so a lossy index's recheck
+# compares against a constant, as it would with a literal.
+# Writes bench/out/sparse_bench.csv and bench/out/sparse_bench.png. Environment: ROWS DURATION
+# CLIENTS PGBIN OMEN_SKIP_INSTALL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-1000000}
+DURATION=${DURATION:-10}
+CLIENTS=${CLIENTS:-2}
+export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+if [ "$(id -u)" -ne 0 ]; then echo "sparse_bench.sh: needs root (starts a cluster as postgres)" >&2; exit 1; fi
+if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
+  make -s -j2 PG_CONFIG="$PGBIN/pg_config" >/dev/null
+  make -s install PG_CONFIG="$PGBIN/pg_config" >/dev/null
+fi
+export CLUSTER_OPTS="-c shared_buffers=$(( ROWS * 200 / 1048576 < 256 ? 256 : ROWS * 200 / 1048576 ))MB \
+ -c maintenance_work_mem=512MB -c max_parallel_workers_per_gather=0 -c max_parallel_maintenance_workers=0 \
+ -c jit=off -c autovacuum=off -c max_wal_size=16GB -c checkpoint_timeout=1h"
+source tests/pgcluster.sh
+q() { cluster_psql -At -q "$@"; }
+mkdir -p bench/out
+csv=bench/out/sparse_bench.csv
+echo "late,index,bytes,build_ms,point_tps,range_tps,insert_tps,bytes_vs_btree,build_vs_btree,point_vs_btree,range_vs_btree,insert_vs_btree" >"$csv"
+q -c "CREATE EXTENSION omendb"
+
+tps() {  # script-body -> TPS
+  local f; f=$(as_pg mktemp /tmp/omendb-bench.XXXXXX.sql)
+  printf '%s\n' "$1" | as_pg tee "$f" >/dev/null
+  as_pg "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" -f "$f" postgres 2>/dev/null |
+    sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+ms() { python3 -c "import sys; print(round((float(sys.argv[2]) - float(sys.argv[1])) * 1000, 1))" "$1" "$2"; }
+
+point="\\set k random(1, $ROWS)
+SELECT * FROM ev WHERE ts = (SELECT '2020-01-01'::timestamptz + :k * interval '1 second');"
+range="\\set k random(1, $(( ROWS - 1000 )))
+SELECT count(*), sum(v) FROM ev WHERE ts >= (SELECT '2020-01-01'::timestamptz + :k * interval '1 second')
+  AND ts < (SELECT '2020-01-01'::timestamptz + (:k + 1000) * interval '1 second');"
+insert="INSERT INTO ev_ins SELECT nextval('ev_ins_seq'), '2020-01-01'::timestamptz + currval('ev_ins_seq') * interval '1 second', 7, 1.5, 'dev-7';"
+
+declare -A R
+for late in 0 1; do
+  echo "== $ROWS rows, ${late}% late"
+  q -c "DROP TABLE IF EXISTS ev, ev_ins" -c "DROP SEQUENCE IF EXISTS ev_ins_seq"
+  q <<SQL
+CREATE TABLE ev (id int8, ts timestamptz, device int, v float8, note text);
+INSERT INTO ev SELECT g,
+  '2020-01-01'::timestamptz + g * interval '1 second'
+    - CASE WHEN $late > 0 AND g % (100 / GREATEST($late, 1)) = 0 THEN ((g * 7919) % 86400) * interval '1 second'
+           ELSE interval '0' END,
+  (g * 7919) % 1000, (g % 100000) * 0.01, 'dev-' || ((g * 7919) % 1000)
+FROM generate_series(1, $ROWS::bigint) g;
+VACUUM (FREEZE, ANALYZE) ev;
+CREATE SEQUENCE ev_ins_seq START $(( ROWS + 1 ));
+CREATE TABLE ev_ins (LIKE ev);
+INSERT INTO ev_ins SELECT * FROM ev;
+VACUUM (FREEZE, ANALYZE) ev_ins;
+CHECKPOINT;
+SQL
+  for idx in sparse btree brin16 brin128 dense; do
+    case $idx in
+      sparse) using="USING learned (ts) WITH (layout = 'sparse')" ;;
+      btree) using="(ts)" ;;
+      brin16) using="USING brin (ts) WITH (pages_per_range = 16)" ;;
+      brin128) using="USING brin (ts) WITH (pages_per_range = 128)" ;;
+      dense) using="USING learned (ts)" ;;
+    esac
+    t0=$(date +%s.%N); q -c "CREATE INDEX ev_i ON ev $using"; t1=$(date +%s.%N)
+    build=$(ms "$t0" "$t1")
+    q -c "ANALYZE ev" -c "CREATE INDEX ev_ins_i ON ev_ins $using" -c "ANALYZE ev_ins"
+    bytes=$(q -c "SELECT pg_relation_size('ev_i')")
+    p=$(tps "$point"); r=$(tps "$range"); i=$(tps "$insert")
+    q -c "DROP INDEX ev_i" -c "DROP INDEX ev_ins_i" -c "DELETE FROM ev_ins WHERE id > $ROWS" -c "VACUUM ev_ins"
+    R[$late,$idx]="$bytes $build $p $r $i"
+    printf '  %-8s %12s bytes %10s ms build %10s point TPS %10s range TPS %10s insert TPS\n' "$idx" "$bytes" "$build" "$p" "$r" "$i"
+  done
+done
+
+printf '\n%-6s %-8s %12s %10s %10s %10s %10s   %s\n' late index bytes build_ms point range insert "(ratios to btree: bytes build point range insert)"
+for late in 0 1; do
+  read -r bb bbuild bp br bi <<<"${R[$late,btree]}"
+  for idx in sparse btree brin16 brin128 dense; do
+    read -r b build p r i <<<"${R[$late,$idx]}"
+    ratios=$(python3 -c "import sys; a = list(map(float, sys.argv[1:6])); b = list(map(float, sys.argv[6:11])); print(','.join(f'{x / y:.4f}' if y else 'nan' for x, y in zip(a, b)))" \
+      "$b" "$build" "$p" "$r" "$i" "$bb" "$bbuild" "$bp" "$br" "$bi")
+    printf '%-6s %-8s %12s %10s %10s %10s %10s   %s\n' "$late%" "$idx" "$b" "$build" "$p" "$r" "$i" "$ratios"
+    echo "$late,$idx,$b,$build,$p,$r,$i,$ratios" >>"$csv"
+  done
+done
+read -r sb _ <<<"${R[0,sparse]}"; read -r b16 _ <<<"${R[0,brin16]}"
+echo "sparse bytes / BRIN(16) bytes at 0% late: $(python3 -c "print(round($sb / $b16, 3))")"
+
+if command -v gnuplot >/dev/null; then
+  gnuplot <<GP
+set terminal pngcairo size 1100,500
+set output 'bench/out/sparse_bench.png'
+set datafile separator ','
+set style data histograms
+set style fill solid 0.8
+set yrange [0:*]
+set key top left
+set title "learned sparse vs btree, BRIN, learned dense ($ROWS rows): TPS (0% late rows)"
+plot '< grep "^0," $csv' using 5:xtic(2) title 'point TPS', '' using 6 title 'range TPS', '' using 7 title 'insert TPS'
+GP
+  echo "chart: bench/out/sparse_bench.png"
+fi
+echo "csv: $csv"
