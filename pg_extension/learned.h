@@ -124,7 +124,8 @@ enum LearnedPageKind : uint16 {
   kPageNull = 5,
   kPageFree = 6,   // emptied overflow/null page awaiting reuse through the FSM
   kPageDir = 7,    // edge directory: (fence, block) of the edge leaves appended past the build
-  kPageFence = 8,  // sparse layout: the heap blocks' fences, a flat uint64 array over pages
+  kPageFence = 8,  // sparse layout: the build's block ranges, an encoded stream over pages
+  kPageTail = 9,   // sparse layout: block ranges appended by inserts (learned_sparse_tail.cpp)
 };
 
 // Special space of every page.
@@ -182,6 +183,15 @@ struct LearnedMeta {
   uint32 fence_pages;
   uint32 fence_bytes;  // the encoded ranges' length (learned_sparse_codec.cpp)
   uint32 fence_shift;  // their quantization: lows rounded down, highs up, to multiples of 2^shift
+  // Ranges appended by inserts past the build's blocks (learned_sparse_tail.cpp): tail_n entries
+  // on the chain of tail pages tail_head .. tail_last (InvalidBlockNumber: none); tail_gen counts
+  // changes to them. While tail_n > 0 the build's last range ends at build_last_high (else it is
+  // open above); the tail's last range is the open one.
+  uint64 build_last_high;
+  BlockNumber tail_head;
+  BlockNumber tail_last;
+  uint32 tail_n;
+  uint32 tail_gen;
 };
 
 // Leaf, overflow and null pages share one layout (format version 2): a header, then two
@@ -337,7 +347,13 @@ struct LearnedCache {
   uint64* edge_fences;
   BlockNumber* edge_blocks;
   BlockNumber edge_dir_blk;  // directory page holding entry edge_n (or the last page read)
-  uint64* heap_fences;       // sparse layout: meta.nfences lows, then highs, else nullptr
+  // Sparse layout: the ranges of heap blocks 0 .. nranges-1 (the build's, then the tail's as of
+  // tail_gen); else nullptr.
+  uint64* lows;
+  uint64* highs;
+  uint32 nranges;
+  uint32 ranges_cap;
+  uint32 tail_gen;
 };
 
 // Reads `total` bytes of a flat byte stream (model or fence pages of `kind`) from `npages` pages

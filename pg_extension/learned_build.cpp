@@ -82,6 +82,8 @@ LearnedMeta empty_meta(Relation index) {
   meta.leaf_start = 1;
   meta.null_head = meta.null_tail = InvalidBlockNumber;
   meta.edge_dir_head = meta.edge_dir_tail = meta.retired_edge_dir_head = InvalidBlockNumber;
+  meta.tail_head = meta.tail_last = InvalidBlockNumber;  // sparse: no appended ranges yet
+  meta.build_last_high = PG_UINT64_MAX;
   meta.key_type = index->rd_opcintype[0];
   if (learned_layout_option(index) == kLayoutSparse) {  // no fences yet: every row an exception
     meta.layout = kLayoutSparse;

@@ -219,6 +219,7 @@ LearnedCache* learned_get_cache(Relation index) {
       cache->relfilenode == index->rd_node.relNode) {
     cache->meta = meta;          // counters such as null_tail move within a generation
     edge_refresh(index, cache);  // edge leaves added since the last look
+    if (meta.layout == kLayoutSparse) sparse_sync_tail(index, cache, meta);  // ranges appended since
     return cache;
   }
   const Size seg_size = learned_segment_size(meta.build_keys);
@@ -236,9 +237,10 @@ LearnedCache* learned_get_cache(Relation index) {
     });
   }
   pfree(bytes);
-  if (meta.layout == kLayoutSparse) cache->heap_fences = sparse_read_fences(index, meta, cache->cxt);
+  if (meta.layout == kLayoutSparse) sparse_read_build_ranges(index, meta, cache);
   index->rd_amcache = cache;
   edge_refresh(index, cache);
+  if (meta.layout == kLayoutSparse) sparse_sync_tail(index, cache, meta);
   return cache;
 }
 

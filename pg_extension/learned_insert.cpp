@@ -99,16 +99,13 @@ void insert_null(Relation index, ItemPointer tid) {
 
 }  // namespace
 
-extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, ItemPointer tid, Relation,
+extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, ItemPointer tid, Relation heap,
                                IndexUniqueCheck, bool, IndexInfo*) {
-  // Sparse layout: a row within its heap block's fences needs no entry (fences never change, so
-  // no lock is needed to read them); any other row is an exception, inserted as below.
-  if (!isnull[0]) {
-    const LearnedCache* cache = learned_layout_cache(index);
-    if (cache->meta.layout == kLayoutSparse &&
-        sparse_fits(cache, omen_key_encode(values[0], index->rd_opcintype[0]), tid))
-      return false;
-  }
+  // Sparse layout: a row within its heap block's range needs no entry (learned_sparse_tail.cpp:
+  // a row in a new block extends the ranges); any other row is an exception, inserted as below.
+  if (!isnull[0] && learned_layout_cache(index)->meta.layout == kLayoutSparse &&
+      sparse_insert_fits(index, heap, omen_key_encode(values[0], index->rd_opcintype[0]), tid))
+    return false;
   LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
   if (isnull[0]) {
     insert_null(index, tid);

@@ -167,10 +167,10 @@ extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
   }
   // Sparse layout: the rows above are the exceptions; the rows within their blocks' fences are
   // in the blocks whose fence ranges meet each key range, added whole (lossy: rechecked).
-  const LearnedCache* cache = learned_layout_cache(scan->indexRelation);
+  const LearnedCache* cache = learned_get_cache(scan->indexRelation);  // with ranges appended since
   if (cache->meta.layout == kLayoutSparse)
     for (int r = 0; r < so->nranges; r++)
-      count += sparse_add_blocks(cache, so->ranges[r].lo, so->ranges[r].hi, tbm);
+      count += sparse_add_blocks(scan->indexRelation, cache, so->ranges[r].lo, so->ranges[r].hi, tbm);
   return count;
 }
 

@@ -26,7 +26,11 @@
 #include <algorithm>
 
 extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "nodes/tidbitmap.h"
+#include "storage/bufmgr.h"
 }
 
 namespace {
@@ -159,40 +163,56 @@ void sparse_write_fences(Relation index, LearnedMeta* meta, const uint64* fences
   pfree(bytes);
 }
 
-uint64* sparse_read_fences(Relation index, const LearnedMeta& meta, MemoryContext cxt) {
+void sparse_read_build_ranges(Relation index, const LearnedMeta& meta, LearnedCache* cache) {
   char* bytes = static_cast<char*>(palloc_extended(Max(meta.fence_bytes, 1), MCXT_ALLOC_HUGE));
   learned_read_flat_pages(index, meta.fence_start, meta.fence_pages, kPageFence, bytes, meta.fence_bytes);
-  auto* fences = static_cast<uint64*>(
-      MemoryContextAllocExtended(cxt, sizeof(uint64) * 2 * Max(meta.nfences, 1), MCXT_ALLOC_HUGE));
+  sparse_reserve_ranges(cache, meta.nfences + meta.tail_n + 32);
   char why[160];
-  const char* bad = sparse_decode_ranges(bytes, meta.fence_bytes, meta.nfences, meta.fence_shift, fences,
-                                         fences + meta.nfences, why, sizeof why);
+  const char* bad = sparse_decode_ranges(bytes, meta.fence_bytes, meta.nfences, meta.fence_shift, cache->lows,
+                                         cache->highs, why, sizeof why);
   pfree(bytes);
   if (bad != nullptr)
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                     errmsg("index \"%s\" has corrupt block ranges: %s", RelationGetRelationName(index), bad),
                     errhint("REINDEX the index.")));
-  const uint64* highs = fences + meta.nfences;
-  for (uint32 b = 1; b < meta.nfences; b++)
-    if (fences[b] < fences[b - 1] || highs[b] < highs[b - 1])
+  cache->nranges = meta.nfences;
+  cache->tail_gen = 0;
+  sparse_check_ranges(index, cache, 1);
+}
+
+void sparse_check_ranges(Relation index, const LearnedCache* cache, uint32 from) {
+  for (uint32 b = Max(from, 1); b < cache->nranges; b++)
+    if (cache->lows[b] < cache->lows[b - 1] || cache->highs[b] < cache->highs[b - 1])
       ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                       errmsg("index \"%s\": the key ranges of heap blocks %u and %u decrease",
                              RelationGetRelationName(index), b - 1, b),
                       errhint("REINDEX the index.")));
-  return fences;
+}
+
+void sparse_reserve_ranges(LearnedCache* cache, uint32 n) {
+  if (n <= cache->ranges_cap) return;
+  uint32 cap = Max(n, 2 * cache->ranges_cap);
+  Size bytes = sizeof(uint64) * cap;
+  if (cache->lows == nullptr) {
+    cache->lows = static_cast<uint64*>(MemoryContextAllocExtended(cache->cxt, bytes, MCXT_ALLOC_HUGE));
+    cache->highs = static_cast<uint64*>(MemoryContextAllocExtended(cache->cxt, bytes, MCXT_ALLOC_HUGE));
+  } else {
+    cache->lows = static_cast<uint64*>(repalloc_huge(cache->lows, bytes));
+    cache->highs = static_cast<uint64*>(repalloc_huge(cache->highs, bytes));
+  }
+  cache->ranges_cap = cap;
 }
 
 bool sparse_fits(const LearnedCache* cache, uint64 key, const ItemPointerData* tid) {
   BlockNumber b = ItemPointerGetBlockNumber(tid);
-  uint32 n = cache->meta.nfences;
-  return b < n && key >= cache->heap_fences[b] && key <= cache->heap_fences[n + b];
+  return b < cache->nranges && key >= cache->lows[b] && key <= cache->highs[b];
 }
 
 bool sparse_block_run(const LearnedCache* cache, uint64 lo, uint64 hi, BlockNumber* first,
                       BlockNumber* last) {
-  uint32 n = cache->meta.nfences;
-  const uint64* lows = cache->heap_fences;
-  const uint64* highs = lows + n;
+  uint32 n = cache->nranges;
+  const uint64* lows = cache->lows;
+  const uint64* highs = cache->highs;
   // First block whose high >= lo, last block whose low <= hi (both arrays non-decreasing).
   uint32 from = static_cast<uint32>(std::lower_bound(highs, highs + n, lo) - highs);
   uint32 end = static_cast<uint32>(std::upper_bound(lows, lows + n, hi) - lows);
@@ -202,9 +222,79 @@ bool sparse_block_run(const LearnedCache* cache, uint64 lo, uint64 hi, BlockNumb
   return true;
 }
 
-int64 sparse_add_blocks(const LearnedCache* cache, uint64 lo, uint64 hi, TIDBitmap* tbm) {
+int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber* offs, uint64* keys,
+                     OffsetNumber* roots) {
+  AttrNumber attno = index->rd_index->indkey.values[0];
+  Oid type = index->rd_opcintype[0];
+  TupleDesc desc = RelationGetDescr(heap);
+  Buffer buf = ReadBufferExtended(heap, MAIN_FORKNUM, b, RBM_NORMAL, nullptr);
+  LockBuffer(buf, BUFFER_LOCK_SHARE);
+  Page page = BufferGetPage(buf);
+  if (roots != nullptr) heap_get_root_tuples(page, roots);
+  int n = 0;
+  OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+  for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
+    ItemId lp = PageGetItemId(page, off);
+    if (!ItemIdIsNormal(lp)) continue;
+    HeapTupleData tuple;
+    tuple.t_data = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, lp));
+    tuple.t_len = ItemIdGetLength(lp);
+    tuple.t_tableOid = RelationGetRelid(heap);
+    ItemPointerSet(&tuple.t_self, b, off);
+    bool null;
+    Datum d = heap_getattr(&tuple, attno, desc, &null);
+    if (null) continue;
+    offs[n] = off;
+    keys[n++] = omen_key_encode(d, type);
+  }
+  UnlockReleaseBuffer(buf);
+  return n;
+}
+
+// Probes heap block b for the rows with keys in [lo, hi]: their root TIDs (HOT chains keep the
+// indexed key, so a root stands for its chain) go into tids[] (*n of them). False, and nothing to
+// rely on, when a matching tuple's root is not found: the caller adds the block whole. Rows
+// inserted after the probe belong to transactions that had not committed when it ran, so no
+// snapshot taken before the scan can see them.
+static bool probe_block(Relation index, Relation heap, BlockNumber b, uint64 lo, uint64 hi,
+                        ItemPointerData* tids, int* n) {
+  OffsetNumber offs[MaxHeapTuplesPerPage], roots[MaxHeapTuplesPerPage];
+  uint64 keys[MaxHeapTuplesPerPage];
+  int m = sparse_page_keys(index, heap, b, offs, keys, roots);
+  *n = 0;
+  for (int i = 0; i < m; i++) {
+    if (keys[i] < lo || keys[i] > hi) continue;
+    OffsetNumber root = roots[offs[i] - 1];
+    if (root == InvalidOffsetNumber) return false;
+    ItemPointerSet(&tids[*n], b, root);  // a macro: its argument is evaluated more than once
+    (*n)++;
+  }
+  return true;
+}
+
+int64 sparse_add_blocks(Relation index, const LearnedCache* cache, uint64 lo, uint64 hi, TIDBitmap* tbm) {
   BlockNumber first, last;
   if (!sparse_block_run(cache, lo, hi, &first, &last)) return 0;
+  // A short run (a point lookup, a short range at a block's edge) is probed: its matching rows
+  // go into the bitmap as exact TIDs, so the heap scan checks one tuple's visibility, not the
+  // block's hundred. Longer runs go in as whole (lossy) blocks, rechecked.
+  if (last - first < kSparseProbeBlocks) {
+    Relation heap = table_open(index->rd_index->indrelid, NoLock);  // the scan holds its lock
+    ItemPointerData tids[MaxHeapTuplesPerPage];
+    int64 count = 0;
+    for (BlockNumber b = first; b <= last; b++) {
+      int n;
+      if (probe_block(index, heap, b, lo, hi, tids, &n)) {
+        tbm_add_tuples(tbm, tids, n, false);
+        count += n;
+      } else {
+        tbm_add_page(tbm, b);
+        count++;
+      }
+    }
+    table_close(heap, NoLock);
+    return count;
+  }
   for (BlockNumber b = first; b <= last; b++) tbm_add_page(tbm, b);
   return static_cast<int64>(last - first + 1);
 }

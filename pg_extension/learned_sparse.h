@@ -22,14 +22,35 @@ uint32 sparse_range_shift(const uint64* lows, const uint64* highs, uint32 n);
 char* sparse_encode_ranges(const uint64* lows, const uint64* highs, uint32 n, uint32 shift, Size* nbytes);
 const char* sparse_decode_ranges(const char* bytes, Size nbytes, uint32 n, uint32 shift, uint64* lows,
                                  uint64* highs, char* why, Size why_size);
-// The block ranges of `meta`, read and checked (non-decreasing), in `cxt`.
-uint64* sparse_read_fences(Relation index, const LearnedMeta& meta, MemoryContext cxt);
+// The cache's ranges: the build's read (and checked) into a new cache; room for n ranges; a check
+// that ranges from..nranges-1 do not decrease (ERRCODE_INDEX_CORRUPTED).
+void sparse_read_build_ranges(Relation index, const LearnedMeta& meta, LearnedCache* cache);
+void sparse_reserve_ranges(LearnedCache* cache, uint32 n);
+void sparse_check_ranges(Relation index, const LearnedCache* cache, uint32 from);
+// The keys (encoded; NULLs left out) of the tuples on heap block b, with their offsets, read
+// under a share lock: every tuple with storage, visible or not. With `roots` (MaxHeapTuplesPerPage
+// entries), also each offset's HOT chain root (heap_get_root_tuples). Returns the count.
+int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber* offs, uint64* keys,
+                     OffsetNumber* roots);
+// learned_sparse_tail.cpp. Brings the cache's ranges to `meta` (the tail pages read again when
+// tail_gen moved; the build's last range closed when the tail began). REQUIRES: no lock on a tail
+// page held.
+void sparse_sync_tail(Relation index, LearnedCache* cache, const LearnedMeta& meta);
+// aminsert of a sparse index: whether (key, tid) needs no entry. Rows in closed ranges are
+// checked on the cached ranges; a row in the open last block or past it is decided under the
+// metapage's lock, and a row in a new block first appends ranges up to its block (when the gap is
+// at most kSparseMaxAppend blocks; else the row is an exception).
+inline constexpr BlockNumber kSparseMaxAppend = 16;
+bool sparse_insert_fits(Relation index, Relation heap, uint64 key, ItemPointer tid);
 // Whether (key, tid) lies within its heap block's range (then it needs no entry).
 bool sparse_fits(const LearnedCache* cache, uint64 key, const ItemPointerData* tid);
 // The heap blocks whose ranges meet [lo, hi]: false when none.
 bool sparse_block_run(const LearnedCache* cache, uint64 lo, uint64 hi, BlockNumber* first, BlockNumber* last);
-// Adds those blocks to `tbm` as lossy pages; returns their count.
-int64 sparse_add_blocks(const LearnedCache* cache, uint64 lo, uint64 hi, TIDBitmap* tbm);
+// Adds those blocks' rows to `tbm`: a run of at most kSparseProbeBlocks blocks is read here and
+// its rows in [lo, hi] added as exact TIDs; a longer run as lossy pages (rechecked). Returns the
+// TIDs and pages added.
+inline constexpr BlockNumber kSparseProbeBlocks = 2;
+int64 sparse_add_blocks(Relation index, const LearnedCache* cache, uint64 lo, uint64 hi, TIDBitmap* tbm);
 // Lets an index scan of a sparse index return its entries (the exceptions) through amgettuple,
 // which refuses otherwise (omendb_index_verify).
 void learned_scan_exceptions_only(IndexScanDesc scan);

@@ -56,7 +56,7 @@ void verify_row(Relation, ItemPointer tid, Datum* values, bool* isnull, bool, vo
 int64 sparse_verify_heap(Relation index) {
   Relation heap = table_open(index->rd_index->indrelid, AccessShareLock);
   Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-  VerifyState st{index, learned_layout_cache(index), nullptr, 0, 0};
+  VerifyState st{index, learned_get_cache(index), nullptr, 0, 0};
   // Every entry (NULLs included), in (null, key, TID) order.
   Size cap = 1024;
   st.entries = static_cast<Entry*>(palloc(sizeof(Entry) * cap));

@@ -105,14 +105,14 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   LearnedCache* cache = learned_get_cache(index);
   LearnedMeta meta = cache->meta;
   BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-  int64 keys = 0, nulls = 0, pages[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0}, retired = 0;
+  int64 keys = 0, nulls = 0, pages[10] = {}, retired = 0;
   for (BlockNumber b = 0; b < nblocks; b++) {
     CHECK_FOR_INTERRUPTS();
     Buffer buf = ReadBuffer(index, b);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
     int kind = PageIsNew(page) ? static_cast<int>(kPageFree) : learned_special(page)->kind;
-    if (kind < kPageMeta || kind > kPageFence) kind = 0;
+    if (kind < kPageMeta || kind > kPageTail) kind = 0;
     bool old_generation =
         (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel || kind == kPageDir) &&
         learned_special(page)->generation != meta.generation;

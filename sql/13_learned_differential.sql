@@ -66,4 +66,36 @@ SELECT bool_and(s.keys + s.nulls = live_rows('dt' || i)) AS index_holds_live_row
   FROM generate_series(0, 7) i, omendb_index_stats(('dt' || i || '_k')::regclass) s;
 DROP FUNCTION live_rows;
 DROP TABLE dt0, dt1, dt2, dt3, dt4, dt5, dt6, dt7;
-DROP FUNCTION diff_answers, make_table;
+
+-- The sparse layout: keys in table order with a random share of late rows (0, 1%, 20%), NULLs,
+-- duplicates; the same random queries, then inserts at the end and anywhere, deletes, VACUUM.
+CREATE FUNCTION make_sparse(tbl text, late float8, n int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('CREATE TABLE %s (id serial, k int8) WITH (autovacuum_enabled = off)', tbl);
+  EXECUTE format('INSERT INTO %s (k) SELECT CASE WHEN random() < %s THEN (random() * 2000)::int8
+      WHEN random() < 0.02 THEN NULL ELSE (g * 2000 / %s)::int8 END
+    FROM generate_series(1, %s) g', tbl, late, n, n);
+  EXECUTE format('CREATE INDEX %s_k ON %s USING learned (k) WITH (layout = sparse)', tbl, tbl);
+  EXECUTE format('ANALYZE %s', tbl);
+END $$;
+SELECT make_sparse('ds' || i, (ARRAY[0, 0.01, 0.2])[1 + i % 3], (ARRAY[1, 3000, 20000])[1 + i / 3 % 3])
+  FROM generate_series(0, 5) i;
+SELECT sum(diff_answers('ds' || i, 60)) AS sparse_mismatches_after_build FROM generate_series(0, 5) i;
+DO $$ BEGIN
+  FOR i IN 0..5 LOOP
+    EXECUTE format('INSERT INTO ds%s (k) SELECT CASE WHEN random() < 0.5 THEN 2000 + g / 10
+        ELSE (random() * 2400 - 200)::int8 END FROM generate_series(1, 2000) g', i);
+    EXECUTE format('DELETE FROM ds%s WHERE random() < 0.3', i);
+  END LOOP;
+END $$;
+SELECT sum(diff_answers('ds' || i, 60)) AS sparse_mismatches_after_dml FROM generate_series(0, 5) i;
+VACUUM ds0, ds1, ds2, ds3, ds4, ds5;
+DO $$ BEGIN
+  FOR i IN 0..5 LOOP
+    EXECUTE format('INSERT INTO ds%s (k) SELECT (random() * 2000)::int8 FROM generate_series(1, 500)', i);
+  END LOOP;
+END $$;
+SELECT sum(diff_answers('ds' || i, 60)) AS sparse_mismatches_after_vacuum FROM generate_series(0, 5) i;
+SELECT bool_and(omendb_index_verify(('ds' || i || '_k')::regclass) >= 0) AS sparse_verified FROM generate_series(0, 5) i;
+DROP TABLE ds0, ds1, ds2, ds3, ds4, ds5;
+DROP FUNCTION diff_answers, make_table, make_sparse;
