@@ -5,7 +5,8 @@
 # `events` table of ROWS rows, builds a btree and a learned index on the same timestamptz column,
 # shows the planner choosing the learned index by cost for a point and a range query (nothing is
 # disabled: both indexes exist, and the btree plan is shown for comparison inside a rolled-back
-# DROP INDEX), omendb_index_stats, the sizes side by side, then a short bench/pg_compare.sh run in
+# DROP INDEX), omendb_index_stats, the sizes side by side, the sparse layout beside BRIN (size,
+# a point lookup's plan and heap pages), then a short bench/pg_compare.sh run in
 # its own throwaway cluster with the ratio table. PGBIN: PostgreSQL bin dir (default
 # /usr/lib/postgresql/15/bin). DEMO_COMPARE=0 skips the comparison.
 set -euo pipefail
@@ -55,6 +56,29 @@ psql -c "SELECT pg_size_pretty(pg_relation_size('events')) AS \"table\",
                 pg_size_pretty(pg_relation_size('events_ts_learned')) AS learned,
                 round(pg_relation_size('events_ts_learned')::numeric / pg_relation_size('events_ts_btree'), 3) AS \"learned/btree\""
 psql -At -c "SELECT 'omendb_index_verify: ' || omendb_index_verify('events_ts_learned') || ' items checked'"
+
+echo
+echo "== the sparse layout beside BRIN (the rows are in time order): a key range per heap block"
+psql -q <<SQL
+\timing on
+\echo sparse learned build:
+CREATE INDEX events_ts_sparse ON events USING learned (ts) WITH (layout = 'sparse');
+\echo BRIN (pages_per_range 16) build:
+CREATE INDEX events_ts_brin ON events USING brin (ts) WITH (pages_per_range = 16);
+\timing off
+ANALYZE events;
+SQL
+psql -c "SELECT pg_size_pretty(pg_relation_size('events_ts_btree')) AS btree,
+                pg_size_pretty(pg_relation_size('events_ts_brin')) AS brin16,
+                pg_size_pretty(pg_relation_size('events_ts_sparse')) AS sparse,
+                round(pg_relation_size('events_ts_sparse')::numeric / pg_relation_size('events_ts_btree'), 5) AS \"sparse/btree\""
+for idx in events_ts_sparse events_ts_brin; do
+  echo "-- $point, only $idx left (the others dropped in a transaction that is rolled back):"
+  others=$(echo events_ts_btree events_ts_learned events_ts_sparse events_ts_brin | tr ' ' '\n' | grep -vx "$idx" | paste -sd, -)
+  psql -q -c "BEGIN" -c "DROP INDEX $others" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) $point" -c "ROLLBACK" | sed 's/^/   /'
+done
+psql -At -c "SELECT 'omendb_index_verify(sparse): ' || omendb_index_verify('events_ts_sparse') || ' rows and entries checked'"
+psql -q -c "DROP INDEX events_ts_sparse, events_ts_brin"
 
 if [ "${DEMO_COMPARE:-1}" = 1 ]; then
   qrows=$(( rows < 1000000 ? rows : 1000000 ))

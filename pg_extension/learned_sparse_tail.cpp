@@ -2,8 +2,9 @@
 // the table grows at its end, and a row in a new heap block extends the ranges instead of becoming
 // an exception, so appending rows writes nothing to the index but one small record per heap block.
 //
-// The last range is open above. A row in a block past it (at most kSparseMaxAppend blocks past)
-// appends, under the metapage's exclusive lock:
+// The last range is open above: a row there fits if its key is at or above the range's low (checked
+// under a share lock on the metapage, so no close runs meanwhile). A row in a block past it (at
+// most kSparseMaxAppend blocks past) appends, under the metapage's exclusive lock:
 //  * the close of the open range: its high becomes the largest key on its heap page, read now.
 //    Every row that was found to fit it is on that page already (a heap tuple is stored before its
 //    index insert), so each stays inside; a row stored there later is checked against the closed
@@ -177,8 +178,20 @@ bool sparse_insert_fits(Relation index, Relation heap, uint64 key, ItemPointer t
   auto* cache = const_cast<LearnedCache*>(learned_layout_cache(index));  // before the metapage lock
   BlockNumber b = ItemPointerGetBlockNumber(tid);
   if (b + 1 < cache->nranges) return sparse_fits(cache, key, tid);  // a closed range: never changes
-  LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
+  // The open range (an append in order, the common case): decided under a share lock on the
+  // metapage, if the cache is still current. A close needs the exclusive lock, so it waits, and
+  // then reads the page, where this row already is.
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
+  LockBuffer(mbuf, BUFFER_LOCK_SHARE);
+  const LearnedMeta* now = learned_meta(BufferGetPage(mbuf));
+  if (b + 1 == cache->nranges && now->tail_gen == cache->tail_gen &&
+      now->nfences + now->tail_n == cache->nranges) {
+    bool fits = key >= cache->lows[b];
+    UnlockReleaseBuffer(mbuf);
+    return fits;
+  }
+  LockBuffer(mbuf, BUFFER_LOCK_UNLOCK);
+  LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
   LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
   LearnedMeta m;
   memcpy(&m, learned_meta(BufferGetPage(mbuf)), sizeof m);
