@@ -98,6 +98,32 @@ REINDEX INDEX sp_ord_ts;
 SELECT s.keys < b.keys AS fewer_exceptions FROM omendb_index_stats('sp_ord_ts') s, sp_before b;
 SELECT omendb_index_verify('sp_ord_ts') > 0 AS verified;
 SELECT sp_check('sp_ord');
+-- the planner's choice: beside BRIN, the sparse index for a point lookup; a seq scan for most of
+-- the table
+CREATE INDEX sp_ord_brin ON sp_ord USING brin (ts) WITH (pages_per_range = 16);
+ANALYZE sp_ord;
+EXPLAIN (COSTS OFF) SELECT id FROM sp_ord WHERE ts = '2020-01-05 00:00';
+EXPLAIN (COSTS OFF) SELECT count(*) FROM sp_ord WHERE ts > '2020-01-02';
+DROP INDEX sp_ord_brin;
+-- VACUUM FULL and CLUSTER (through a btree) rebuild it: still every row found
+VACUUM FULL sp_ord;
+SELECT omendb_index_verify('sp_ord_ts') > 0 AS verified;
+SELECT sp_check('sp_ord');
+CREATE INDEX sp_ord_id ON sp_ord (id);
+CLUSTER sp_ord USING sp_ord_id;
+SELECT omendb_index_verify('sp_ord_ts') > 0 AS verified;
+SELECT sp_check('sp_ord');
+-- partitions: each partition's index is built and read on its own
+CREATE TABLE sp_part (id int8, ts timestamptz) PARTITION BY RANGE (ts);
+CREATE TABLE sp_part_1 PARTITION OF sp_part FOR VALUES FROM ('2020-01-01') TO ('2020-01-08');
+CREATE TABLE sp_part_2 PARTITION OF sp_part FOR VALUES FROM ('2020-01-08') TO ('2020-02-01');
+INSERT INTO sp_part SELECT g, '2020-01-01'::timestamptz + g * interval '1 minute' FROM generate_series(1, 20000) g;
+CREATE INDEX sp_part_ts ON sp_part USING learned (ts) WITH (layout = 'sparse');
+INSERT INTO sp_part SELECT g, '2020-01-01'::timestamptz + g * interval '1 minute' FROM generate_series(20001, 21000) g;
+ANALYZE sp_part;
+EXPLAIN (COSTS OFF) SELECT id FROM sp_part WHERE ts = '2020-01-09 00:00';
+SELECT sp_check('sp_part');
+DROP TABLE sp_part;
 -- TRUNCATE, then the empty index takes rows (its ranges grow from block 0)
 TRUNCATE sp_late20;
 INSERT INTO sp_late20 SELECT g, '2020-01-01'::timestamptz + g * interval '1 minute', 'again'
