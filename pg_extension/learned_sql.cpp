@@ -11,6 +11,7 @@ extern "C" {
 #include "storage/bufmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
 PG_FUNCTION_INFO_V1(omendb_index_stats);
@@ -131,8 +132,8 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
     elog(ERROR, "omendb_index_stats must return a record");
   desc = BlessTupleDesc(desc);
-  Datum v[18];
-  bool isnull[18] = {};
+  Datum v[22];
+  bool isnull[22] = {};
   v[0] = Int64GetDatum(keys);
   v[1] = Int64GetDatum(nulls);
   v[2] = Int64GetDatum(static_cast<int64>(meta.build_keys));
@@ -151,6 +152,15 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   v[15] = Int64GetDatum(static_cast<int64>(meta.generation));
   v[16] = Int32GetDatum(static_cast<int32>(meta.edge_nleaves));
   v[17] = Int32GetDatum(static_cast<int32>(pages[kPageDir]));
+  // 0.4.0: the layout, and a sparse index's block ranges (built, appended) and their pages. A
+  // database still at 0.3.0 declares 18 columns: the tuple takes those.
+  bool sparse = meta.layout == kLayoutSparse;
+  v[18] = CStringGetTextDatum(sparse ? "sparse" : "dense");
+  v[19] = Int64GetDatum(sparse ? static_cast<int64>(meta.nfences) : 0);
+  v[20] = Int64GetDatum(sparse ? static_cast<int64>(meta.tail_n) : 0);
+  v[21] = Int32GetDatum(static_cast<int32>(pages[kPageFence] + pages[kPageTail]));
+  if (desc->natts > 22)
+    elog(ERROR, "omendb_index_stats declares %d columns, the library knows 22", desc->natts);
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, isnull)));
 }
 

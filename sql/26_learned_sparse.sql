@@ -83,6 +83,8 @@ CREATE TEMP TABLE sp_keys AS SELECT keys FROM omendb_index_stats('sp_ord_ts');
 INSERT INTO sp_ord SELECT g, '2020-01-01'::timestamptz + g * interval '1 minute', repeat('x', 40)
 FROM generate_series(20001, 21000) g;
 SELECT s.keys = k.keys AS appends_add_no_entry FROM omendb_index_stats('sp_ord_ts') s, sp_keys k;
+SELECT layout, block_ranges > 0 AS built, appended_ranges > 0 AS appended, range_pages > 0 AS pages
+FROM omendb_index_stats('sp_ord_ts');
 SELECT sp_check('sp_ord');
 UPDATE sp_ord SET ts = ts - interval '10 days' WHERE id % 500 = 0;
 UPDATE sp_ord SET pad = 'hot' WHERE id % 700 = 0;
