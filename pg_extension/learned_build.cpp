@@ -21,6 +21,7 @@ extern "C" {
 #include "pgstat.h"
 #include "utils/backend_progress.h"
 #include "utils/lsyscache.h"
+#include "utils/relcache.h"
 }
 
 namespace {
@@ -117,6 +118,12 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   // Sparse: fences need the heap in block order, so no synchronized scan (which may start
   // mid-table).
   bool sparse = learned_layout_option(index) == kLayoutSparse;
+  if (sparse && RelationGetIndexPredicate(index) != NIL)
+    ereport(ERROR,
+            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+             errmsg("sparse learned index \"%s\" cannot be partial", RelationGetRelationName(index)),
+             errhint("Its block ranges stand for every row of a heap block; use the dense layout for a "
+                     "partial index.")));
   if (sparse && heap->rd_rel->relam != HEAP_TABLE_AM_OID)
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                     errmsg("sparse learned index \"%s\" needs a heap table", RelationGetRelationName(index)),

@@ -156,8 +156,10 @@ void learned_read_meta(Relation index, LearnedMeta* meta) {
              errmsg("index \"%s\" has learned format version %u, this omendb reads %u and %u",
                     RelationGetRelationName(index), meta->version, kLearnedVersion, kLearnedSparseVersion),
              errhint("REINDEX the index.")));
-  if ((meta->version == kLearnedVersion && meta->layout != kLayoutDense) ||
-      (meta->version == kLearnedSparseVersion && meta->layout != kLayoutSparse))
+  // A version 2 metapage predates the layout field (its place may hold the old struct's padding):
+  // dense, whatever it says.
+  if (meta->version == kLearnedVersion) meta->layout = kLayoutDense;
+  if (meta->version == kLearnedSparseVersion && meta->layout != kLayoutSparse)
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                     errmsg("index \"%s\" has learned format version %u with layout %u",
                            RelationGetRelationName(index), meta->version, meta->layout),

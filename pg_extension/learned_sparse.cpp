@@ -123,11 +123,14 @@ static void finish_block(SparseBuild* s) {
 
 void sparse_build_put(SparseBuild* s, uint64 key, ItemPointer tid) {
   BlockNumber b = ItemPointerGetBlockNumber(tid);
+  if (b >= s->nblocks) {  // added after the size was read (a concurrent build): an exception
+    learned_pairs_put(s->pairs, key, tid);
+    s->exceptions++;
+    return;
+  }
   if (b != s->cur.block) {
     if (s->cur.block != InvalidBlockNumber && b < s->cur.block)
       elog(ERROR, "sparse learned index build: heap block %u after block %u", b, s->cur.block);
-    if (b >= s->nblocks)
-      elog(ERROR, "sparse learned index build: heap block %u past the %u blocks at the start", b, s->nblocks);
     finish_block(s);
     s->cur.block = b;
   }
@@ -275,11 +278,19 @@ static bool probe_block(Relation index, Relation heap, BlockNumber b, uint64 lo,
 int64 sparse_add_blocks(Relation index, const LearnedCache* cache, uint64 lo, uint64 hi, TIDBitmap* tbm) {
   BlockNumber first, last;
   if (!sparse_block_run(cache, lo, hi, &first, &last)) return 0;
+  // Ranges outlive a VACUUM that truncated the heap: blocks past its end hold nothing this scan's
+  // snapshot can see (a block added since holds rows of later transactions), and reading one fails.
+  Relation heap = table_open(index->rd_index->indrelid, NoLock);  // the scan holds its lock
+  BlockNumber nblocks = RelationGetNumberOfBlocks(heap);
+  if (first >= nblocks) {
+    table_close(heap, NoLock);
+    return 0;
+  }
+  last = Min(last, nblocks - 1);
   // A short run (a point lookup, a short range at a block's edge) is probed: its matching rows
   // go into the bitmap as exact TIDs, so the heap scan checks one tuple's visibility, not the
   // block's hundred. Longer runs go in as whole (lossy) blocks, rechecked.
   if (last - first < kSparseProbeBlocks) {
-    Relation heap = table_open(index->rd_index->indrelid, NoLock);  // the scan holds its lock
     ItemPointerData tids[MaxHeapTuplesPerPage];
     int64 count = 0;
     for (BlockNumber b = first; b <= last; b++) {
@@ -295,6 +306,7 @@ int64 sparse_add_blocks(Relation index, const LearnedCache* cache, uint64 lo, ui
     table_close(heap, NoLock);
     return count;
   }
+  table_close(heap, NoLock);
   for (BlockNumber b = first; b <= last; b++) tbm_add_page(tbm, b);
   return static_cast<int64>(last - first + 1);
 }
