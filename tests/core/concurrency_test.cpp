@@ -307,8 +307,15 @@ TEST(ConcurrencyTest, BackgroundMaintenanceErrorIsReportedByTheNextCall) {
   std::unique_ptr<TieredStore> t;
   ASSERT_TRUE(TieredStore::open(&gate, eager_maintenance(), &t).ok());
   // Passes after commits 8 and 16 only collect garbage (16 hot keys are not over the limit); the
-  // one after commit 24 migrates, and fails.
-  for (uint64_t k = 0; k < 24; ++k) ASSERT_TRUE(put_one(*t, k, "v").ok());
+  // one after commit 24 migrates, and fails. Each pass is waited for before the next commit: a
+  // pass sees the store as it is when it runs, and on a loaded machine the pass after commit 16
+  // ran after commit 17 (17 hot keys: it migrated, failed, and commit 18 reported it).
+  for (uint64_t k = 0; k < 24; ++k) {
+    ASSERT_TRUE(put_one(*t, k, "v").ok()) << k;
+    if (k + 1 < 24) {
+      ASSERT_TRUE(t->wait_for_maintenance().ok()) << k;
+    }
+  }
   Status s = t->wait_for_maintenance();
   EXPECT_EQ(s.code(), Status::Code::kIOError) << s.to_string();
   EXPECT_NE(s.message().find("background maintenance failed"), std::string::npos) << s.to_string();
