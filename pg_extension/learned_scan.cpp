@@ -9,6 +9,8 @@
 extern "C" {
 #include "access/itup.h"
 #include "access/relscan.h"
+#include "access/table.h"
+#include "storage/bufmgr.h"
 #include "access/tupmacs.h"
 #include "nodes/tidbitmap.h"
 #include "pgstat.h"
@@ -165,12 +167,17 @@ extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
     count += b.nitems - so->pos;
     so->pos = b.nitems - 1;
   }
-  // Sparse layout: the rows above are the exceptions; the rows within their blocks' fences are
-  // in the blocks whose fence ranges meet each key range, added whole (lossy: rechecked).
-  const LearnedCache* cache = learned_get_cache(scan->indexRelation);  // with ranges appended since
-  if (cache->meta.layout == kLayoutSparse)
-    for (int r = 0; r < so->nranges; r++)
-      count += sparse_add_blocks(scan->indexRelation, cache, so->ranges[r].lo, so->ranges[r].hi, tbm);
+  // Sparse layout: the rows above are the exceptions; the rows within their blocks' ranges are in
+  // the blocks whose ranges meet each key range (the layout is fixed per storage: a dense index
+  // reads no metapage here).
+  Relation index = scan->indexRelation;
+  if (so->nranges == 0 || learned_layout_cache(index)->meta.layout != kLayoutSparse) return count;
+  const LearnedCache* cache = learned_get_cache(index);           // with the ranges appended since
+  Relation heap = table_open(index->rd_index->indrelid, NoLock);  // the scan holds its lock
+  BlockNumber nblocks = RelationGetNumberOfBlocks(heap);
+  for (int r = 0; r < so->nranges; r++)
+    count += sparse_add_blocks(index, heap, nblocks, cache, so->ranges[r].lo, so->ranges[r].hi, tbm);
+  table_close(heap, NoLock);
   return count;
 }
 

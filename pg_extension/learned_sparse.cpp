@@ -275,17 +275,13 @@ static bool probe_block(Relation index, Relation heap, BlockNumber b, uint64 lo,
   return true;
 }
 
-int64 sparse_add_blocks(Relation index, const LearnedCache* cache, uint64 lo, uint64 hi, TIDBitmap* tbm) {
+int64 sparse_add_blocks(Relation index, Relation heap, BlockNumber nblocks, const LearnedCache* cache,
+                        uint64 lo, uint64 hi, TIDBitmap* tbm) {
   BlockNumber first, last;
   if (!sparse_block_run(cache, lo, hi, &first, &last)) return 0;
   // Ranges outlive a VACUUM that truncated the heap: blocks past its end hold nothing this scan's
   // snapshot can see (a block added since holds rows of later transactions), and reading one fails.
-  Relation heap = table_open(index->rd_index->indrelid, NoLock);  // the scan holds its lock
-  BlockNumber nblocks = RelationGetNumberOfBlocks(heap);
-  if (first >= nblocks) {
-    table_close(heap, NoLock);
-    return 0;
-  }
+  if (first >= nblocks) return 0;
   last = Min(last, nblocks - 1);
   // A short run (a point lookup, a short range at a block's edge) is probed: its matching rows
   // go into the bitmap as exact TIDs, so the heap scan checks one tuple's visibility, not the
@@ -303,10 +299,8 @@ int64 sparse_add_blocks(Relation index, const LearnedCache* cache, uint64 lo, ui
         count++;
       }
     }
-    table_close(heap, NoLock);
     return count;
   }
-  table_close(heap, NoLock);
   for (BlockNumber b = first; b <= last; b++) tbm_add_page(tbm, b);
   return static_cast<int64>(last - first + 1);
 }

@@ -50,7 +50,9 @@ bool sparse_block_run(const LearnedCache* cache, uint64 lo, uint64 hi, BlockNumb
 // its rows in [lo, hi] added as exact TIDs; a longer run as lossy pages (rechecked). Returns the
 // TIDs and pages added.
 inline constexpr BlockNumber kSparseProbeBlocks = 2;
-int64 sparse_add_blocks(Relation index, const LearnedCache* cache, uint64 lo, uint64 hi, TIDBitmap* tbm);
+// heap: the index's table, nblocks its size when the scan began adding blocks (runs are clamped to it).
+int64 sparse_add_blocks(Relation index, Relation heap, BlockNumber nblocks, const LearnedCache* cache,
+                        uint64 lo, uint64 hi, TIDBitmap* tbm);
 // Lets an index scan of a sparse index return its entries (the exceptions) through amgettuple,
 // which refuses otherwise (omendb_index_verify).
 void learned_scan_exceptions_only(IndexScanDesc scan);
