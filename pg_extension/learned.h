@@ -354,6 +354,10 @@ struct LearnedCache {
   uint32 nranges;
   uint32 ranges_cap;
   uint32 tail_gen;
+  // The tail pages read so far, in chain order (tail entry j is on tail_pages[j / entries per page]).
+  BlockNumber* tail_pages;
+  uint32 ntail_pages;
+  uint32 tail_pages_cap;
 };
 
 // Reads `total` bytes of a flat byte stream (model or fence pages of `kind`) from `npages` pages

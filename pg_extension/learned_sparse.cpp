@@ -226,7 +226,7 @@ bool sparse_block_run(const LearnedCache* cache, uint64 lo, uint64 hi, BlockNumb
 }
 
 int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber* offs, uint64* keys,
-                     OffsetNumber* roots) {
+                     OffsetNumber* roots, Size* free) {
   AttrNumber attno = index->rd_index->indkey.values[0];
   Oid type = index->rd_opcintype[0];
   TupleDesc desc = RelationGetDescr(heap);
@@ -234,6 +234,7 @@ int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber*
   LockBuffer(buf, BUFFER_LOCK_SHARE);
   Page page = BufferGetPage(buf);
   if (roots != nullptr) heap_get_root_tuples(page, roots);
+  if (free != nullptr) *free = PageGetHeapFreeSpace(page);
   int n = 0;
   OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
   for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {

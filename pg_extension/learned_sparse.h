@@ -29,18 +29,23 @@ void sparse_reserve_ranges(LearnedCache* cache, uint32 n);
 void sparse_check_ranges(Relation index, const LearnedCache* cache, uint32 from);
 // The keys (encoded; NULLs left out) of the tuples on heap block b, with their offsets, read
 // under a share lock: every tuple with storage, visible or not. With `roots` (MaxHeapTuplesPerPage
-// entries), also each offset's HOT chain root (heap_get_root_tuples). Returns the count.
+// entries), also each offset's HOT chain root (heap_get_root_tuples); with `free`, the page's free
+// space for a new tuple (PageGetHeapFreeSpace). Returns the count.
 int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber* offs, uint64* keys,
-                     OffsetNumber* roots);
+                     OffsetNumber* roots, Size* free = nullptr);
 // learned_sparse_tail.cpp. Brings the cache's ranges to `meta` (the tail pages read again when
 // tail_gen moved; the build's last range closed when the tail began). REQUIRES: no lock on a tail
 // page held.
 void sparse_sync_tail(Relation index, LearnedCache* cache, const LearnedMeta& meta);
 // aminsert of a sparse index: whether (key, tid) needs no entry. Rows in closed ranges are
-// checked on the cached ranges; a row in the open last block or past it is decided under the
+// checked on the cached ranges; a row in an open block or past the last is decided under the
 // metapage's lock, and a row in a new block first appends ranges up to its block (when the gap is
-// at most kSparseMaxAppend blocks; else the row is an exception).
-inline constexpr BlockNumber kSparseMaxAppend = 16;
+// at most kSparseMaxAppend blocks; else the row is an exception). At most kSparseOpenWindow
+// ranges stay open (concurrent inserters fill a block each).
+// The heap extends by up to 512 blocks at once under contention (RelationAddExtraBlocks) and hands
+// them out through the free space map, about in order.
+inline constexpr BlockNumber kSparseMaxAppend = 64;
+inline constexpr uint32 kSparseOpenWindow = 64;
 bool sparse_insert_fits(Relation index, Relation heap, uint64 key, ItemPointer tid);
 // Whether (key, tid) lies within its heap block's range (then it needs no entry).
 bool sparse_fits(const LearnedCache* cache, uint64 key, const ItemPointerData* tid);
