@@ -192,6 +192,14 @@ struct LearnedMeta {
   BlockNumber tail_last;
   uint32 tail_n;
   uint32 tail_gen;
+  // Sparse, re-fit (learned_sparse_refit.cpp; zero in metapages written before: nothing retired,
+  // no entry counted). The entries (exceptions and NULLs) left by the build or the last re-fit;
+  // the retired generation's fence pages and tail chain, freed with its leaves.
+  uint64 fit_entries;
+  BlockNumber retired_fence_start;
+  uint32 retired_fence_pages;
+  BlockNumber retired_tail_head;  // InvalidBlockNumber or 0 (never a tail page): none
+  uint32 refits;                  // re-fits since the build
 };
 
 // Leaf, overflow and null pages share one layout (format version 2): a header, then two
@@ -329,6 +337,8 @@ LearnedChain learned_chain_begin(Relation index, BlockNumber head, LearnedPageKi
 bool learned_chain_next(LearnedChain* c);
 // Unlocks and releases the page held now (nothing if none).
 void learned_chain_release(LearnedChain* c);
+// Counts the items of a chain (read-only, share locks; learned_vacuum.cpp).
+double learned_count_chain(Relation index, BlockNumber head, LearnedPageKind kind);
 // Hands the page held to the caller (still locked), who releases it.
 Buffer learned_chain_keep(LearnedChain* c);
 

@@ -147,7 +147,10 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   meta.leaf_start = st.null_block;
   learned_write_generation(index, &meta, st.pairs, learned_fillfactor(index), true);
   learned_pairs_end(st.pairs);
-  if (sparse) sparse_write_fences(index, &meta, fences, nfences, image);
+  if (sparse) {
+    sparse_write_fences(index, &meta, fences, nfences, image);
+    meta.fit_entries = exceptions + st.nnulls;  // VACUUM re-fits once the entries double
+  }
 
   // 4. The real metapage; then every page is WAL-logged in batches.
   learned_init_meta_page(image, meta);

@@ -8,6 +8,7 @@
 // on the re-training transaction's xid, in the spirit of nbtree's page recycling). Writers are excluded for
 // the duration by kLearnedRetrainLock; readers are not. The null chain is shared by all generations.
 #include "learned_items.h"
+#include "learned_sparse.h"
 
 extern "C" {
 #include "access/transam.h"
@@ -20,24 +21,26 @@ extern "C" {
 
 namespace {
 
-void put_page_items(Page page, LearnedPairs* pairs) {
+template <class Visit>
+void visit_page_items(Page page, Visit visit) {
   LearnedItemsHeader* h = learned_items_header(page);
   for (int i = 0; i < h->nitems; i++) {
     ItemPointerData tid = learned_item_tid(page, i);
-    learned_pairs_put(pairs, learned_item_key(page, i), &tid);
+    visit(learned_item_key(page, i), &tid);
   }
 }
 
-// Puts the items of leaf `blkno` and its overflow chain into `pairs`.
-void collect_leaf(Relation index, BlockNumber blkno, LearnedPairs* pairs) {
+// Calls visit(key, tid) for the items of leaf `blkno` and its overflow chain.
+template <class Visit>
+void visit_leaf(Relation index, BlockNumber blkno, Visit visit) {
   Buffer buf = ReadBuffer(index, blkno);
   LockBuffer(buf, BUFFER_LOCK_SHARE);
   Page page = BufferGetPage(buf);
   learned_check_page(index, page, blkno, kPageLeaf);
-  put_page_items(page, pairs);
+  visit_page_items(page, visit);
   LearnedChain c =
       learned_chain_begin(index, learned_items_header(page)->next, kPageOverflow, BUFFER_LOCK_SHARE);
-  while (learned_chain_next(&c)) put_page_items(c.page, pairs);
+  while (learned_chain_next(&c)) visit_page_items(c.page, visit);
   UnlockReleaseBuffer(buf);
 }
 
@@ -112,6 +115,7 @@ bool learned_reclaim_retired(Relation index) {
   }
   for (uint32 p = 0; p < meta.retired_model_pages; p++) free_page(index, meta.retired_model_start + p);
   for (uint32 p = 0; p < ndir; p++) free_page(index, dirs[p]);
+  if (meta.layout == kLayoutSparse) sparse_free_retired(index, meta, free_page);
   pfree(edge);
   pfree(dirs);
 
@@ -125,6 +129,10 @@ bool learned_reclaim_retired(Relation index) {
   m->retired_leaf_start = m->retired_model_start = InvalidBlockNumber;
   m->retired_edge_nleaves = 0;
   m->retired_edge_dir_head = InvalidBlockNumber;
+  if (meta.layout == kLayoutSparse) {
+    m->retired_fence_pages = 0;
+    m->retired_fence_start = m->retired_tail_head = InvalidBlockNumber;
+  }
   GenericXLogFinish(xs);
   UnlockReleaseBuffer(mbuf);
   IndexFreeSpaceMapVacuum(index);
@@ -140,18 +148,32 @@ bool learned_retrain(Relation index, bool wait) {
     UnlockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
     return false;
   }
-  FullTransactionId retire_xid = retire_mark();
   LearnedMeta old;
   learned_read_meta(index, &old);
 
-  // 1. Every live pair, sorted within maintenance_work_mem (learned_pairs.cpp). Leaves are in key
-  // order, but equal keys spanning leaves are not in TID order (heap TIDs are not assigned in
-  // insertion order), and chains are unsorted: sort by (key, TID) as the new leaves require.
-  LearnedPairs* pairs = learned_pairs_begin(maintenance_work_mem);
+  // 0. Sparse layout: the ranges re-fit first (learned_sparse_refit.cpp), over every exception.
   uint32 nold;
   BlockNumber* old_leaves = learned_all_leaves(index, old, &nold);
+  SparseRefit* refit = nullptr;
+  if (old.layout == kLayoutSparse) {
+    refit = sparse_refit_begin(index);
+    for (uint32 i = 0; i < nold; i++) {
+      visit_leaf(index, old_leaves[i],
+                 [&](uint64 key, ItemPointer tid) { sparse_refit_note(refit, key, tid); });
+      CHECK_FOR_INTERRUPTS();
+    }
+    sparse_refit_finish(refit);
+  }
+
+  // 1. Every live pair (sparse: those the new ranges do not hold), sorted within
+  // maintenance_work_mem (learned_pairs.cpp). Leaves are in key order, but equal keys spanning
+  // leaves are not in TID order (heap TIDs are not assigned in insertion order), and chains are
+  // unsorted: sort by (key, TID) as the new leaves require.
+  LearnedPairs* pairs = learned_pairs_begin(maintenance_work_mem);
   for (uint32 i = 0; i < nold; i++) {
-    collect_leaf(index, old_leaves[i], pairs);
+    visit_leaf(index, old_leaves[i], [&](uint64 key, ItemPointer tid) {
+      if (refit == nullptr || !sparse_refit_fits(refit, key, tid)) learned_pairs_put(pairs, key, tid);
+    });
     CHECK_FOR_INTERRUPTS();
   }
   pfree(old_leaves);
@@ -166,9 +188,14 @@ bool learned_retrain(Relation index, bool wait) {
   meta.edge_nleaves = 0;
   meta.edge_dir_head = meta.edge_dir_tail = InvalidBlockNumber;
   learned_write_generation(index, &meta, pairs, learned_fillfactor(index), false);
-  learned_pairs_end(pairs);
   // The new pages are WAL-logged before the metapage record that makes them reachable.
   omen_log_new_pages(index, MAIN_FORKNUM, meta.leaf_start, meta.model_start + meta.model_pages);
+  if (refit != nullptr) {
+    meta.fit_entries = learned_pairs_count(pairs) +
+                       static_cast<uint64>(learned_count_chain(index, old.null_head, kPageNull));
+    sparse_refit_write(index, refit, &meta);  // fence and tail pages, logged
+  }
+  learned_pairs_end(pairs);
 
   // 3. Swap at the metapage (null chain fields are left as they are: NULL inserts may run).
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
@@ -176,7 +203,9 @@ bool learned_retrain(Relation index, bool wait) {
   GenericXLogState* xs = GenericXLogStart(index);
   LearnedMeta* m = learned_meta(GenericXLogRegisterBuffer(xs, mbuf, 0));
   learned_install_generation(m, meta);
-  m->retired_xid = U64FromFullTransactionId(retire_xid);
+  if (refit != nullptr) sparse_refit_install(m, meta, old);
+  // Read now, under the lock: a snapshot taken before the swap has xmin <= its xmax <= this.
+  m->retired_xid = U64FromFullTransactionId(retire_mark());
   m->retired_leaf_start = old.leaf_start;
   m->retired_nleaves = old.nleaves;
   m->retired_model_start = old.model_start;

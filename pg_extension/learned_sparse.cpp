@@ -19,8 +19,9 @@
 // takes an empty range between its neighbours' (low of the next, high of the previous).
 //
 // Inserts: a row that fits writes nothing; any other row (an old block, a key out of range, a
-// block past the fenced ones) is an exception insert. Ranges never change after the build: VACUUM
-// removes dead exceptions like dense entries, and a range stays a superset (lossy) bound.
+// block past the fenced ones) is an exception insert. VACUUM removes dead exceptions like dense
+// entries; a range stays a superset (lossy) bound, and only widens (a re-fit:
+// learned_sparse_refit.cpp; appended ranges: learned_sparse_tail.cpp).
 #include "learned_sparse.h"
 
 #include <algorithm>

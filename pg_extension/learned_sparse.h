@@ -37,6 +37,34 @@ int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber*
 // tail_gen moved; the build's last range closed when the tail began). REQUIRES: no lock on a tail
 // page held.
 void sparse_sync_tail(Relation index, LearnedCache* cache, const LearnedMeta& meta);
+// A fresh tail page holding n ranges, written at the end of the index unlogged (the caller logs
+// it: omen_log_new_pages); returns its block. The next page of tail page blkno.
+BlockNumber sparse_write_tail_page(Relation index, uint32 generation, const uint64* lows, const uint64* highs,
+                                   uint32 n, Page image);
+BlockNumber sparse_tail_next(Relation index, BlockNumber blkno);
+// learned_sparse_refit.cpp: a re-train's re-fit of the ranges. Begin copies the current ranges;
+// note is called for every exception (entry) of the old generation, finish widens the ranges;
+// fits says whether an entry is no longer needed; write puts the ranges in new fence pages and
+// a tail page (WAL-logged) and sets gen's sparse fields; install copies them into the metapage
+// (retiring the old ones); free_retired frees a retired generation's fence and tail pages.
+struct SparseRefit;
+// Whether VACUUM re-fits: the entries (exceptions and NULLs) at least kSparseRefitEntries and
+// twice those the build or last re-fit left (a re-fit that absorbed nothing is not repeated until
+// they double again), or the tail of appended ranges as long as the build's ranges and at least
+// kSparseRefitTail (the re-fit encodes them compactly).
+inline constexpr double kSparseRefitEntries = 1000;
+inline constexpr uint32 kSparseRefitTail = 1024;
+inline bool sparse_wants_refit(const LearnedMeta& meta, double entries) {
+  return (entries >= kSparseRefitEntries && entries > 2.0 * static_cast<double>(meta.fit_entries)) ||
+         (meta.tail_n >= kSparseRefitTail && meta.tail_n >= meta.nfences);
+}
+SparseRefit* sparse_refit_begin(Relation index);
+void sparse_refit_note(SparseRefit* r, uint64 key, const ItemPointerData* tid);
+void sparse_refit_finish(SparseRefit* r);
+bool sparse_refit_fits(const SparseRefit* r, uint64 key, const ItemPointerData* tid);
+void sparse_refit_write(Relation index, const SparseRefit* r, LearnedMeta* gen);
+void sparse_refit_install(LearnedMeta* m, const LearnedMeta& gen, const LearnedMeta& old);
+void sparse_free_retired(Relation index, const LearnedMeta& meta, void (*free_page)(Relation, BlockNumber));
 // aminsert of a sparse index: whether (key, tid) needs no entry. Rows in closed ranges are
 // checked on the cached ranges; a row in an open block or past the last is decided under the
 // metapage's lock, and a row in a new block first appends ranges up to its block (when the gap is

@@ -226,6 +226,27 @@ void append_ranges(Relation index, Relation heap, Buffer mbuf, LearnedCache* cac
 
 }  // namespace
 
+BlockNumber sparse_write_tail_page(Relation index, uint32 generation, const uint64* lows, const uint64* highs,
+                                   uint32 n, Page image) {
+  Assert(n <= kTailPerPage);
+  learned_init_page(image, kPageTail, generation);
+  *tail_header(image) = TailHeader{n, InvalidBlockNumber};
+  for (uint32 i = 0; i < n; i++) tail_entries(image)[i] = TailEntry{lows[i], highs[i]};
+  set_lower(image);
+  BlockNumber blkno = RelationGetNumberOfBlocks(index);
+  omen_extend_page(index, MAIN_FORKNUM, image, blkno);
+  return blkno;
+}
+
+BlockNumber sparse_tail_next(Relation index, BlockNumber blkno) {
+  Buffer buf = ReadBuffer(index, blkno);
+  LockBuffer(buf, BUFFER_LOCK_SHARE);
+  learned_check_page(index, BufferGetPage(buf), blkno, kPageTail);
+  BlockNumber next = tail_header(BufferGetPage(buf))->next;
+  UnlockReleaseBuffer(buf);
+  return next;
+}
+
 void sparse_sync_tail(Relation index, LearnedCache* cache, const LearnedMeta& meta) {
   if (meta.nfences > 0)  // the build's last range: open until the tail began or it was closed
     cache->highs[meta.nfences - 1] = meta.tail_n > 0 ? meta.build_last_high : PG_UINT64_MAX;

@@ -114,9 +114,9 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
     Page page = BufferGetPage(buf);
     int kind = PageIsNew(page) ? static_cast<int>(kPageFree) : learned_special(page)->kind;
     if (kind < kPageMeta || kind > kPageTail) kind = 0;
-    bool old_generation =
-        (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel || kind == kPageDir) &&
-        learned_special(page)->generation != meta.generation;
+    bool old_generation = (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel ||
+                           kind == kPageDir || kind == kPageFence || kind == kPageTail) &&
+                          learned_special(page)->generation != meta.generation;
     if (old_generation) {
       retired++;  // a retired generation's page, freed by a later VACUUM
     } else {
@@ -132,8 +132,8 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
     elog(ERROR, "omendb_index_stats must return a record");
   desc = BlessTupleDesc(desc);
-  Datum v[22];
-  bool isnull[22] = {};
+  Datum v[24];
+  bool isnull[24] = {};
   v[0] = Int64GetDatum(keys);
   v[1] = Int64GetDatum(nulls);
   v[2] = Int64GetDatum(static_cast<int64>(meta.build_keys));
@@ -159,8 +159,12 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
   v[19] = Int64GetDatum(sparse ? static_cast<int64>(meta.nfences) : 0);
   v[20] = Int64GetDatum(sparse ? static_cast<int64>(meta.tail_n) : 0);
   v[21] = Int32GetDatum(static_cast<int32>(pages[kPageFence] + pages[kPageTail]));
-  if (desc->natts > 22)
-    elog(ERROR, "omendb_index_stats declares %d columns, the library knows 22", desc->natts);
+  // 0.5.0: a sparse index's re-fits, and the entries (exceptions, NULLs) the build or the last
+  // re-fit left (VACUUM re-fits once they doubled: learned_sparse.h).
+  v[22] = Int64GetDatum(sparse ? static_cast<int64>(meta.refits) : 0);
+  v[23] = Int64GetDatum(sparse ? static_cast<int64>(meta.fit_entries) : 0);
+  if (desc->natts > 24)
+    elog(ERROR, "omendb_index_stats declares %d columns, the library knows 24", desc->natts);
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, isnull)));
 }
 

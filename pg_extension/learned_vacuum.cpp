@@ -6,6 +6,7 @@
 // Fences and the model are untouched: deletions never break invariants I1..I5. Cleanup frees a
 // retired generation and re-trains when overflow chains got long (learned_retrain.cpp).
 #include "learned_items.h"
+#include "learned_sparse.h"
 
 extern "C" {
 #include "access/parallel.h"
@@ -94,14 +95,6 @@ void vacuum_chain(Relation index, Buffer owner, ChainOwner o, LearnedPageKind ki
   if (prev != InvalidBuffer) UnlockReleaseBuffer(prev);
 }
 
-// Counts the items of a chain (read-only, share locks).
-double count_chain(Relation index, BlockNumber head, LearnedPageKind kind) {
-  double n = 0;
-  LearnedChain c = learned_chain_begin(index, head, kind, BUFFER_LOCK_SHARE);
-  while (learned_chain_next(&c)) n += learned_items_header(c.page)->nitems;
-  return n;
-}
-
 // Calls visit(index, leaf buffer, arg) for every leaf of the current generation (build leaves,
 // then edge leaves), each read, locked in `lock_mode` (BUFFER_LOCK_SHARE / _EXCLUSIVE) and
 // checked first, unlocked after. Edge leaves added after the metapage is read are not visited
@@ -131,6 +124,13 @@ void log_phase(Relation index, const char* phase) {
 }
 
 }  // namespace
+
+double learned_count_chain(Relation index, BlockNumber head, LearnedPageKind kind) {
+  double n = 0;
+  LearnedChain c = learned_chain_begin(index, head, kind, BUFFER_LOCK_SHARE);
+  while (learned_chain_next(&c)) n += learned_items_header(c.page)->nitems;
+  return n;
+}
 
 extern "C" IndexBulkDeleteResult* learned_bulkdelete(IndexVacuumInfo* info, IndexBulkDeleteResult* stats,
                                                      IndexBulkDeleteCallback callback, void* state) {
@@ -165,11 +165,11 @@ extern "C" IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, I
     stats = static_cast<IndexBulkDeleteResult*>(palloc0(sizeof(IndexBulkDeleteResult)));
     walk_leaves(index, BUFFER_LOCK_SHARE, [&](Buffer buf) {
       LearnedItemsHeader* h = learned_items_header(BufferGetPage(buf));
-      stats->num_index_tuples += h->nitems + count_chain(index, h->next, kPageOverflow);
+      stats->num_index_tuples += h->nitems + learned_count_chain(index, h->next, kPageOverflow);
     });
     LearnedMeta meta;
     learned_read_meta(index, &meta);
-    stats->num_index_tuples += count_chain(index, meta.null_head, kPageNull);
+    stats->num_index_tuples += learned_count_chain(index, meta.null_head, kPageNull);
   }
   // Free a retired generation no snapshot can read any more; re-train when overflow chains hold
   // more than a quarter as many pages as the leaves (probes would read them).
@@ -181,6 +181,8 @@ extern "C" IndexBulkDeleteResult* learned_vacuumcleanup(IndexVacuumInfo* info, I
   uint64 overflow = learned_overflow_pages(index);
   if (overflow >= 8 && overflow * 4 >= static_cast<uint64>(meta.nleaves) + meta.edge_nleaves)
     learned_retrain(index, true);
+  else if (meta.layout == kLayoutSparse && sparse_wants_refit(meta, stats->num_index_tuples))
+    learned_retrain(index, true);  // a re-fit of the ranges (learned_sparse_refit.cpp)
   IndexFreeSpaceMapVacuum(index);
   stats->num_pages = RelationGetNumberOfBlocks(index);
   return stats;

@@ -101,6 +101,36 @@ REINDEX INDEX sp_ord_ts;
 SELECT s.keys < b.keys AS fewer_exceptions FROM omendb_index_stats('sp_ord_ts') s, sp_before b;
 SELECT omendb_index_verify('sp_ord_ts') > 0 AS verified;
 SELECT sp_check('sp_ord');
+-- re-fit: VACUUM re-fits once the entries (exceptions, NULLs) doubled since the build or the last
+-- re-fit. Updates that move rows' keys a little past their block's range (the new versions stay
+-- in the block: fillfactor 50) make exceptions; the re-fit widens those ranges to take them (a new
+-- generation, no appended range left: the open one is on a fresh tail page). Rows far outside
+-- their block's range (another era's keys in an old block's free space) stay exceptions. Every
+-- row is still found, and the point lookup still reads one heap block.
+CREATE TABLE sp_fit (id int8, ts timestamptz, pad text) WITH (fillfactor = 50, autovacuum_enabled = off);
+INSERT INTO sp_fit SELECT g, '2020-01-01'::timestamptz + g * interval '1 minute', 'x' FROM generate_series(1, 20000) g;
+CREATE INDEX sp_fit_ts ON sp_fit USING learned (ts) WITH (layout = 'sparse');
+UPDATE sp_fit SET ts = ts + interval '40 minutes' WHERE id % 4 = 0;
+UPDATE sp_fit SET ts = ts - interval '500 days' WHERE id % 1000 = 1;
+CREATE TEMP TABLE sp_fit_before AS SELECT keys, generation FROM omendb_index_stats('sp_fit_ts');
+SELECT keys > 2000 AS many_exceptions FROM sp_fit_before;
+VACUUM sp_fit;
+SELECT s.generation = b.generation + 1 AS refit, s.keys BETWEEN 20 AND b.keys / 10 AS far_ones_stay,
+       s.appended_ranges AS open_ranges
+  FROM omendb_index_stats('sp_fit_ts') s, sp_fit_before b;
+SELECT omendb_index_verify('sp_fit_ts') > 0 AS verified;
+SELECT sp_check('sp_fit');
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT id FROM sp_fit WHERE ts = '2020-01-08 12:00';
+-- a VACUUM that finds nothing new re-fits nothing
+VACUUM sp_fit;
+SELECT s.generation = b.generation + 1 AS no_second_refit FROM omendb_index_stats('sp_fit_ts') s, sp_fit_before b;
+-- omendb_index_retrain re-fits at once (after the retired generation is freed)
+UPDATE sp_fit SET ts = ts + interval '40 minutes' WHERE id % 4 = 2;
+SELECT omendb_index_retrain('sp_fit_ts') AS retrained;
+SELECT keys < 100 AS absorbed FROM omendb_index_stats('sp_fit_ts');
+SELECT omendb_index_verify('sp_fit_ts') > 0 AS verified;
+SELECT sp_check('sp_fit');
 -- the planner's choice: beside BRIN, the sparse index for a point lookup; a seq scan for most of
 -- the table
 CREATE INDEX sp_ord_brin ON sp_ord USING brin (ts) WITH (pages_per_range = 16);

@@ -55,6 +55,18 @@ like($standby->safe_psql('postgres', q{SET enable_seqscan = off; EXPLAIN (COSTS 
 	qr/Bitmap Index Scan on ev_ts/, 'the standby plans a bitmap scan of the sparse index');
 check_answers($standby, 'standby');
 
+# A re-fit (omendb_index_retrain; VACUUM when the entries double) widens the ranges to take the
+# exceptions near their blocks, writes new fence and tail pages, and reaches the standby by WAL.
+$primary->safe_psql('postgres', q{UPDATE ev SET ts = ts + interval '40 minutes' WHERE id % 7 = 0});
+my ($before, $gen) = split /\|/, $primary->safe_psql('postgres', q{SELECT keys, generation FROM omendb_index_stats('ev_ts')});
+is($primary->safe_psql('postgres', q{SELECT omendb_index_retrain('ev_ts')}), 't', 're-fit');
+my ($after, $gen2) = split /\|/, $primary->safe_psql('postgres', q{SELECT keys, generation FROM omendb_index_stats('ev_ts')});
+note("re-fit: $before exceptions before, $after after");
+cmp_ok($after, '<', $before / 2, 'the re-fit absorbed most exceptions');
+is($gen2, $gen + 1, 'a new generation');
+$primary->wait_for_catchup($standby);
+check_answers($standby, 'standby after a re-fit');
+
 # kill -9 in the middle of a write stream, then recovery
 $primary->safe_psql('postgres', q{
 	INSERT INTO ev SELECT g, '2020-02-01'::timestamptz + g * interval '1 second', 'before crash' FROM generate_series(50001, 52000) g;
@@ -120,6 +132,23 @@ for my $q (q{SELECT count(*), sum(id) FROM cc WHERE ts > '2020-01-01 02:30'},
 		q{SELECT count(*) FROM cc WHERE ts = '2020-01-01 02:25:00'}) {
 	is($primary->safe_psql('postgres', "SET enable_seqscan = off; $q"),
 		$primary->safe_psql('postgres', "SET enable_bitmapscan = off; $q"), "after concurrent in-order appends: $q");
+}
+
+# Re-fits while other sessions append, update and delete: the inserts that found their row in a
+# range (no lock) still find it after the swap, since ranges only widen; every row is found.
+$primary->pgbench('--no-vacuum --client=4 --jobs=4 --transactions=500', 0, [qr{processed: 2000/2000}], [qr{^$}],
+	'appends, updates and deletes beside re-fits',
+	{ 'cc_app@20' => q{INSERT INTO cc (ts, pad) SELECT '2020-01-01'::timestamptz + nextval('cc_clock') * interval '1 second', repeat('r', 60);},
+	  'cc_upd@6' => q{UPDATE cc SET ts = ts + interval '50 seconds' WHERE id = (random() * 9000)::int + 1;},
+	  'cc_del@2' => q{DELETE FROM cc WHERE id = (random() * 9000)::int + 1;},
+	  'cc_fit@1' => q{SELECT omendb_index_retrain('cc_ts');} });
+cmp_ok($primary->safe_psql('postgres', q{SELECT refits FROM omendb_index_stats('cc_ts')}), '>', 0, 'the index was re-fit');
+is($primary->safe_psql('postgres', q{SELECT omendb_index_verify('cc_ts') > 0}), 't', 'the index verifies after re-fits beside writers');
+for my $q (q{SELECT count(*), sum(id) FROM cc WHERE ts > '2020-01-01 02:30'},
+		q{SELECT count(*), sum(id) FROM cc WHERE ts BETWEEN '2020-01-01 01:00' AND '2020-01-01 02:10'},
+		q{SELECT count(*), sum(id) FROM cc WHERE ts < '2020-01-01 01:00'}) {
+	is($primary->safe_psql('postgres', "SET enable_seqscan = off; $q"),
+		$primary->safe_psql('postgres', "SET enable_bitmapscan = off; $q"), "after re-fits beside writers: $q");
 }
 
 # unlogged: the init fork holds an empty sparse index (no ranges: every row an exception)
