@@ -131,6 +131,19 @@ SELECT omendb_index_retrain('sp_fit_ts') AS retrained;
 SELECT keys < 100 AS absorbed FROM omendb_index_stats('sp_fit_ts');
 SELECT omendb_index_verify('sp_fit_ts') > 0 AS verified;
 SELECT sp_check('sp_fit');
+-- a sparse index built on an empty table holds all its ranges as appended (low, high) pairs; once
+-- there are 1,024 of them and as many as the build's, VACUUM re-fits them into the compact stream
+CREATE TABLE sp_tail (ts timestamptz) WITH (autovacuum_enabled = off);
+CREATE INDEX sp_tail_ts ON sp_tail USING learned (ts) WITH (layout = 'sparse');
+INSERT INTO sp_tail SELECT '2020-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, 250000) g;
+CREATE TEMP TABLE sp_tail_before AS SELECT * FROM omendb_index_stats('sp_tail_ts');
+SELECT keys, block_ranges, appended_ranges > 1024 AS long_tail, refits FROM sp_tail_before;
+VACUUM sp_tail;
+SELECT s.keys, s.block_ranges + s.appended_ranges = b.appended_ranges AS same_blocks, s.appended_ranges AS open_ranges,
+       s.range_pages < b.range_pages AS fewer_range_pages, s.refits
+  FROM omendb_index_stats('sp_tail_ts') s, sp_tail_before b;
+SELECT omendb_index_verify('sp_tail_ts') AS verified;
+SELECT learned_same('SELECT count(*) FROM sp_tail WHERE ts BETWEEN ''2020-01-02'' AND ''2020-01-02 01:00''') AS same;
 -- the planner's choice: beside BRIN, the sparse index for a point lookup; a seq scan for most of
 -- the table
 CREATE INDEX sp_ord_brin ON sp_ord USING brin (ts) WITH (pages_per_range = 16);
