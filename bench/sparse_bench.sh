@@ -15,16 +15,18 @@
 #   point lookups (random ts), pgbench TPS                  >= 0.9x btree
 #   1000-row ranges, pgbench TPS                            >= 1.0x btree
 #   single-row inserts at the table's end, pgbench TPS      >= 1.0x btree
+#     (a copy of the table per index; ROUNDS rounds over the five in turn, the median round)
 # The lookup's key is computed once per query (a scalar subquery), so a lossy index's recheck
 # compares against a constant, as it would with a literal. synchronous_commit is off, so a
 # single-row insert measures the insert's work, not the WAL flush every index would wait for alike.
 # Writes bench/out/sparse_bench.csv and bench/out/sparse_bench.png. Environment: ROWS DURATION
-# CLIENTS PGBIN OMEN_SKIP_INSTALL.
+# CLIENTS ROUNDS PGBIN OMEN_SKIP_INSTALL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-2}
+ROUNDS=${ROUNDS:-3}
 export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 if [ "$(id -u)" -ne 0 ]; then echo "sparse_bench.sh: needs root (starts a cluster as postgres)" >&2; exit 1; fi
 if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
@@ -54,12 +56,15 @@ SELECT * FROM ev WHERE ts = (SELECT '2020-01-01'::timestamptz + :k * interval '1
 range="\\set k random(1, $(( ROWS - 1000 )))
 SELECT count(*), sum(v) FROM ev WHERE ts >= (SELECT '2020-01-01'::timestamptz + :k * interval '1 second')
   AND ts < (SELECT '2020-01-01'::timestamptz + (:k + 1000) * interval '1 second');"
-insert="INSERT INTO ev_ins SELECT nextval('ev_ins_seq'), '2020-01-01'::timestamptz + currval('ev_ins_seq') * interval '1 second', 7, 1.5, 'dev-7';"
+IDX=(sparse btree brin16 brin128 dense)
+declare -A USING=([sparse]="USING learned (ts) WITH (layout = 'sparse')" [btree]="(ts)"
+  [brin16]="USING brin (ts) WITH (pages_per_range = 16)" [brin128]="USING brin (ts) WITH (pages_per_range = 128)"
+  [dense]="USING learned (ts)")
 
 declare -A R
 for late in 0 1; do
   echo "== $ROWS rows, ${late}% late"
-  q -c "DROP TABLE IF EXISTS ev, ev_ins" -c "DROP SEQUENCE IF EXISTS ev_ins_seq"
+  q -c "DROP TABLE IF EXISTS ev"
   q <<SQL
 CREATE TABLE ev (id int8, ts timestamptz, device int, v float8, note text);
 INSERT INTO ev SELECT g,
@@ -69,28 +74,39 @@ INSERT INTO ev SELECT g,
   (g * 7919) % 1000, (g % 100000) * 0.01, 'dev-' || ((g * 7919) % 1000)
 FROM generate_series(1, $ROWS::bigint) g;
 VACUUM (FREEZE, ANALYZE) ev;
-CREATE SEQUENCE ev_ins_seq START $(( ROWS + 1 ));
-CREATE TABLE ev_ins (LIKE ev);
-INSERT INTO ev_ins SELECT * FROM ev;
-VACUUM (FREEZE, ANALYZE) ev_ins;
 CHECKPOINT;
 SQL
-  for idx in sparse btree brin16 brin128 dense; do
-    case $idx in
-      sparse) using="USING learned (ts) WITH (layout = 'sparse')" ;;
-      btree) using="(ts)" ;;
-      brin16) using="USING brin (ts) WITH (pages_per_range = 16)" ;;
-      brin128) using="USING brin (ts) WITH (pages_per_range = 128)" ;;
-      dense) using="USING learned (ts)" ;;
-    esac
+  for idx in "${IDX[@]}"; do
+    using=${USING[$idx]}
     t0=$(date +%s.%N); q -c "CREATE INDEX ev_i ON ev $using"; t1=$(date +%s.%N)
     build=$(ms "$t0" "$t1")
-    q -c "ANALYZE ev" -c "CREATE INDEX ev_ins_i ON ev_ins $using" -c "ANALYZE ev_ins"
+    q -c "ANALYZE ev"
     bytes=$(q -c "SELECT pg_relation_size('ev_i')")
-    p=$(tps "$point"); r=$(tps "$range"); i=$(tps "$insert")
-    q -c "DROP INDEX ev_i" -c "DROP INDEX ev_ins_i" -c "DELETE FROM ev_ins WHERE id > $ROWS" -c "VACUUM ev_ins"
-    R[$late,$idx]="$bytes $build $p $r $i"
-    printf '  %-8s %12s bytes %10s ms build %10s point TPS %10s range TPS %10s insert TPS\n' "$idx" "$bytes" "$build" "$p" "$r" "$i"
+    p=$(tps "$point"); r=$(tps "$range")
+    q -c "DROP INDEX ev_i"
+    R[$late,$idx]="$bytes $build $p $r"
+    printf '  %-8s %12s bytes %10s ms build %10s point TPS %10s range TPS\n' "$idx" "$bytes" "$build" "$p" "$r"
+  done
+  # Inserts: a copy of the table per index, then ROUNDS rounds over the five in turn (each round
+  # starting one later), so drift on a shared machine falls on every index alike; the median round.
+  for idx in "${IDX[@]}"; do
+    q -c "CREATE TABLE ev_ins_$idx AS SELECT * FROM ev" -c "CREATE INDEX ON ev_ins_$idx ${USING[$idx]}" \
+      -c "VACUUM (FREEZE, ANALYZE) ev_ins_$idx" -c "CREATE SEQUENCE ev_ins_${idx}_seq START $(( ROWS + 1 ))"
+  done
+  q -c "CHECKPOINT"
+  declare -A INS=()
+  for ((round = 0; round < ROUNDS; round++)); do
+    for ((j = 0; j < ${#IDX[@]}; j++)); do
+      idx=${IDX[$(( (j + round) % ${#IDX[@]} ))]}
+      t=$(tps "INSERT INTO ev_ins_$idx SELECT nextval('ev_ins_${idx}_seq'), '2020-01-01'::timestamptz + currval('ev_ins_${idx}_seq') * interval '1 second', 7, 1.5, 'dev-7';")
+      INS[$idx]="${INS[$idx]:-} $t"
+    done
+  done
+  for idx in "${IDX[@]}"; do
+    i=$(python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" ${INS[$idx]})
+    R[$late,$idx]="${R[$late,$idx]} $i"
+    printf '  %-8s insert TPS, median of %s rounds: %10s  (rounds:%s)\n' "$idx" "$ROUNDS" "$i" "${INS[$idx]}"
+    q -c "DROP TABLE ev_ins_$idx" -c "DROP SEQUENCE ev_ins_${idx}_seq"
   done
 done
 
