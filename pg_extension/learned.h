@@ -200,6 +200,9 @@ struct LearnedMeta {
   uint32 retired_fence_pages;
   BlockNumber retired_tail_head;  // InvalidBlockNumber or 0 (never a tail page): none
   uint32 refits;                  // re-fits since the build
+  // How many of the last ranges are open (sparse_open_from; 0: written before 0.5.0, only the
+  // last one).
+  uint32 open_n;
 };
 
 // Leaf, overflow and null pages share one layout (format version 2): a header, then two
@@ -286,6 +289,11 @@ inline bool learned_page_is_free(Page page) {
                              learned_special(page)->kind == kPageFree);
 }
 inline LearnedMeta* learned_meta(Page page) { return reinterpret_cast<LearnedMeta*>(PageGetContents(page)); }
+// The metapage registered for a GenericXLog change: its pd_lower made to cover the whole
+// LearnedMeta (a metapage written by an older release ends at its shorter struct, and GenericXLog
+// zeroes the hole past pd_lower). Any other page is returned as it is (a chain's owner may be the
+// metapage or a leaf).
+Page learned_meta_cover(Page page);
 inline LearnedItemsHeader* learned_items_header(Page page) {
   return reinterpret_cast<LearnedItemsHeader*>(PageGetContents(page));
 }
@@ -364,6 +372,7 @@ struct LearnedCache {
   uint32 nranges;
   uint32 ranges_cap;
   uint32 tail_gen;
+  uint32 open_from;  // ranges [open_from, nranges) are open (their highs cached as PG_UINT64_MAX)
   // The tail pages read so far, in chain order (tail entry j is on tail_pages[j / entries per page]).
   BlockNumber* tail_pages;
   uint32 ntail_pages;

@@ -63,6 +63,13 @@ void learned_read_flat_pages(Relation index, BlockNumber start, uint32 npages, L
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
+    // On a standby the primary may have freed (and reused) a generation it retired meanwhile.
+    if (RecoveryInProgress() &&
+        (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(LearnedSpecial)) ||
+         learned_special(page)->kind != kind)) {
+      UnlockReleaseBuffer(buf);
+      learned_retrained_on_primary(index);
+    }
     learned_check_page(index, page, blkno, kind);
     Size chunk = std::min(kLearnedModelBytesPerPage, total - done);
     memcpy(bytes + done, learned_model_bytes(page), chunk);

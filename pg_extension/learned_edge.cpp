@@ -112,7 +112,7 @@ void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer 
     init_dir_page(GenericXLogRegisterBuffer(xs, ndbuf, GENERIC_XLOG_FULL_IMAGE), generation,
                   meta.edge_nleaves);
     if (dbuf != InvalidBuffer) learned_dir_header(GenericXLogRegisterBuffer(xs, dbuf, 0))->next = ndblk;
-    LearnedMeta* m = learned_meta(GenericXLogRegisterBuffer(xs, mbuf, 0));
+    LearnedMeta* m = learned_meta(learned_meta_cover(GenericXLogRegisterBuffer(xs, mbuf, 0)));
     if (m->edge_dir_head == InvalidBlockNumber) m->edge_dir_head = ndblk;
     m->edge_dir_tail = ndblk;
     GenericXLogFinish(xs);
@@ -140,7 +140,7 @@ void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer 
   learned_dir_entries(dpage)[dh->nentries] = LearnedDirEntry{key, nblk, 0};
   dh->nentries++;
   dir_set_lower(dpage);
-  learned_meta(GenericXLogRegisterBuffer(xs, mbuf, 0))->edge_nleaves++;
+  learned_meta(learned_meta_cover(GenericXLogRegisterBuffer(xs, mbuf, 0)))->edge_nleaves++;
   GenericXLogFinish(xs);
   UnlockReleaseBuffer(mbuf);
   UnlockReleaseBuffer(dbuf);

@@ -62,7 +62,7 @@ void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPage
   Buffer nbuf = learned_new_buffer(index);
   BlockNumber nblk = BufferGetBlockNumber(nbuf);
   GenericXLogState* xs = GenericXLogStart(index);
-  Page opage = GenericXLogRegisterBuffer(xs, owner, 0);
+  Page opage = learned_meta_cover(GenericXLogRegisterBuffer(xs, owner, 0));
   Page npage = GenericXLogRegisterBuffer(xs, nbuf, GENERIC_XLOG_FULL_IMAGE);
   learned_init_items_page(npage, kind, generation, widths);
   LearnedItemsHeader* nh = learned_items_header(npage);

@@ -30,6 +30,16 @@ void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation,
   learned_items_set_bounds(page);
 }
 
+Page learned_meta_cover(Page page) {
+  if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(LearnedSpecial)) ||
+      learned_special(page)->kind != kPageMeta)
+    return page;
+  auto end = static_cast<LocationIndex>(reinterpret_cast<char*>(learned_meta(page)) + sizeof(LearnedMeta) -
+                                        reinterpret_cast<char*>(page));
+  if (((PageHeader)page)->pd_lower < end) ((PageHeader)page)->pd_lower = end;
+  return page;
+}
+
 void learned_init_meta_page(Page image, const LearnedMeta& meta) {
   learned_init_page(image, kPageMeta, meta.generation);
   memcpy(learned_meta(image), &meta, sizeof meta);

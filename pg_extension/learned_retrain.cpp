@@ -122,7 +122,7 @@ bool learned_reclaim_retired(Relation index) {
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
   LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
   GenericXLogState* xs = GenericXLogStart(index);
-  LearnedMeta* m = learned_meta(GenericXLogRegisterBuffer(xs, mbuf, 0));
+  LearnedMeta* m = learned_meta(learned_meta_cover(GenericXLogRegisterBuffer(xs, mbuf, 0)));
   m->retired_xid = 0;
   m->retired_nleaves = 0;
   m->retired_model_pages = 0;
@@ -201,7 +201,7 @@ bool learned_retrain(Relation index, bool wait) {
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
   LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
   GenericXLogState* xs = GenericXLogStart(index);
-  LearnedMeta* m = learned_meta(GenericXLogRegisterBuffer(xs, mbuf, 0));
+  LearnedMeta* m = learned_meta(learned_meta_cover(GenericXLogRegisterBuffer(xs, mbuf, 0)));
   learned_install_generation(m, meta);
   if (refit != nullptr) sparse_refit_install(m, meta, old);
   // Read now, under the lock: a snapshot taken before the swap has xmin <= its xmax <= this.

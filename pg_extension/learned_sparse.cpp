@@ -157,6 +157,7 @@ void sparse_write_fences(Relation index, LearnedMeta* meta, const uint64* fences
   meta->layout = kLayoutSparse;
   meta->version = kLearnedSparseVersion;
   meta->nfences = nfences;
+  meta->open_n = nfences > 0 ? 1 : 0;  // the build's last range
   meta->fence_shift = sparse_range_shift(fences, fences + nfences, nfences);
   Size nbytes;
   char* bytes = sparse_encode_ranges(fences, fences + nfences, nfences, meta->fence_shift, &nbytes);
@@ -180,12 +181,13 @@ void sparse_read_build_ranges(Relation index, const LearnedMeta& meta, LearnedCa
                     errmsg("index \"%s\" has corrupt block ranges: %s", RelationGetRelationName(index), bad),
                     errhint("REINDEX the index.")));
   cache->nranges = meta.nfences;
+  cache->open_from = meta.nfences > 0 ? meta.nfences - 1 : 0;  // the build's last: see sparse_sync_tail
   cache->tail_gen = 0;
-  sparse_check_ranges(index, cache, 1);
+  sparse_check_ranges(index, cache, 1, cache->nranges);
 }
 
-void sparse_check_ranges(Relation index, const LearnedCache* cache, uint32 from) {
-  for (uint32 b = Max(from, 1); b < cache->nranges; b++)
+void sparse_check_ranges(Relation index, const LearnedCache* cache, uint32 from, uint32 to) {
+  for (uint32 b = Max(from, 1); b < to; b++)
     if (cache->lows[b] < cache->lows[b - 1] || cache->highs[b] < cache->highs[b - 1])
       ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                       errmsg("index \"%s\": the key ranges of heap blocks %u and %u decrease",

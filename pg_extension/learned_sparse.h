@@ -23,10 +23,16 @@ char* sparse_encode_ranges(const uint64* lows, const uint64* highs, uint32 n, ui
 const char* sparse_decode_ranges(const char* bytes, Size nbytes, uint32 n, uint32 shift, uint64* lows,
                                  uint64* highs, char* why, Size why_size);
 // The cache's ranges: the build's read (and checked) into a new cache; room for n ranges; a check
-// that ranges from..nranges-1 do not decrease (ERRCODE_INDEX_CORRUPTED).
+// that ranges from..to-1 do not decrease (ERRCODE_INDEX_CORRUPTED).
 void sparse_read_build_ranges(Relation index, const LearnedMeta& meta, LearnedCache* cache);
 void sparse_reserve_ranges(LearnedCache* cache, uint32 n);
-void sparse_check_ranges(Relation index, const LearnedCache* cache, uint32 from);
+void sparse_check_ranges(Relation index, const LearnedCache* cache, uint32 from, uint32 to);
+// The first open range of `meta`: the last open_n ranges are open (0 written before 0.5.0: the
+// last one). Ranges below it never change within a generation.
+inline uint32 sparse_open_from(const LearnedMeta& meta) {
+  uint32 n = meta.nfences + meta.tail_n, open = meta.open_n > 0 ? meta.open_n : 1;
+  return n > open ? n - open : 0;
+}
 // The keys (encoded; NULLs left out) of the tuples on heap block b, with their offsets, read
 // under a share lock: every tuple with storage, visible or not. With `roots` (MaxHeapTuplesPerPage
 // entries), also each offset's HOT chain root (heap_get_root_tuples); with `free`, the page's free

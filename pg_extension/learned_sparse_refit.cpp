@@ -24,6 +24,7 @@ extern "C" {
 
 struct SparseRefit {
   uint32 n;                 // ranges: heap blocks 0 .. n-1
+  uint32 open_from;         // [open_from, n) are open, and stay open
   uint64 *lows, *highs;     // the old ranges, widened by sparse_refit_finish
   uint64 *ext_lo, *ext_hi;  // per block: the farthest exceptions within its slack
   uint64 median;            // median width of the closed ranges
@@ -38,7 +39,8 @@ uint64* alloc_keys(uint32 n, uint64 fill) {
 }
 
 uint64 slack(const SparseRefit* r, uint32 b) {
-  uint64 width = r->highs[b] == PG_UINT64_MAX ? 0 : r->highs[b] - r->lows[b];
+  // An open range has no width; an empty block's range may be inverted ([next low, previous high]).
+  uint64 width = b < r->open_from && r->highs[b] > r->lows[b] ? r->highs[b] - r->lows[b] : 0;
   return Max(Max(width, r->median), 1);
 }
 
@@ -48,6 +50,7 @@ SparseRefit* sparse_refit_begin(Relation index) {
   const LearnedCache* cache = learned_get_cache(index);
   auto* r = static_cast<SparseRefit*>(palloc0(sizeof(SparseRefit)));
   r->n = cache->nranges;
+  r->open_from = cache->open_from;
   r->lows = alloc_keys(r->n, 0);
   r->highs = alloc_keys(r->n, 0);
   memcpy(r->lows, cache->lows, sizeof(uint64) * r->n);
@@ -57,7 +60,7 @@ SparseRefit* sparse_refit_begin(Relation index) {
   uint64* widths = alloc_keys(r->n, 0);
   uint32 nw = 0;
   for (uint32 b = 0; b < r->n; b++)
-    if (r->highs[b] != PG_UINT64_MAX && r->highs[b] > r->lows[b]) widths[nw++] = r->highs[b] - r->lows[b];
+    if (b < r->open_from && r->highs[b] > r->lows[b]) widths[nw++] = r->highs[b] - r->lows[b];
   if (nw > 0) {
     std::nth_element(widths, widths + nw / 2, widths + nw);
     r->median = widths[nw / 2];
@@ -89,8 +92,7 @@ bool sparse_refit_fits(const SparseRefit* r, uint64 key, const ItemPointerData* 
 }
 
 void sparse_refit_write(Relation index, const SparseRefit* r, LearnedMeta* gen) {
-  uint32 nclosed = r->n;
-  while (nclosed > 0 && r->highs[nclosed - 1] == PG_UINT64_MAX) nclosed--;
+  uint32 nclosed = r->open_from;
   uint64* fences = alloc_keys(2 * nclosed, 0);
   memcpy(fences, r->lows, sizeof(uint64) * nclosed);
   memcpy(fences + nclosed, r->highs, sizeof(uint64) * nclosed);
@@ -98,6 +100,7 @@ void sparse_refit_write(Relation index, const SparseRefit* r, LearnedMeta* gen) 
   sparse_write_fences(index, gen, fences, nclosed, image);
   pfree(fences);
   gen->tail_n = r->n - nclosed;
+  gen->open_n = gen->tail_n;
   gen->tail_head = gen->tail_last = InvalidBlockNumber;
   // The build's last range is closed at its high rounded up as the stream stores it (the one
   // before it reads back rounded up: an exact high here could be below it).
@@ -120,6 +123,7 @@ void sparse_refit_install(LearnedMeta* m, const LearnedMeta& gen, const LearnedM
   m->tail_head = gen.tail_head;
   m->tail_last = gen.tail_last;
   m->tail_n = gen.tail_n;
+  m->open_n = gen.open_n;
   m->tail_gen = old.tail_gen + 1;
   m->fit_entries = gen.fit_entries;
   m->refits = old.refits + 1;

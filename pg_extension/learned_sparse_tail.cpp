@@ -145,9 +145,8 @@ void append_ranges(Relation index, Relation heap, Buffer mbuf, LearnedCache* cac
                    ItemPointer tid) {
   BlockNumber b = ItemPointerGetBlockNumber(tid);
   uint32 n = cache->nranges, total = b + 1;
-  // The ranges that change: the open ones (a suffix; never below the build's last) and the new.
-  uint32 first = n, floor = m->nfences > 0 ? m->nfences - 1 : 0;
-  while (first > floor && cache->highs[first - 1] == PG_UINT64_MAX) first--;
+  // The ranges that change: the open ones (never below the build's last) and the new.
+  uint32 first = Max(cache->open_from, m->nfences > 0 ? m->nfences - 1 : 0);
   uint32 k = total - first;
   auto* low = static_cast<uint64*>(palloc(sizeof(uint64) * k));
   auto* high = static_cast<uint64*>(palloc(sizeof(uint64) * k));
@@ -172,7 +171,7 @@ void append_ranges(Relation index, Relation heap, Buffer mbuf, LearnedCache* cac
     closed_end = c + 1;
   }
   GenericXLogState* xs = GenericXLogStart(index);
-  LearnedMeta* mm = learned_meta(GenericXLogRegisterBuffer(xs, mbuf, 0));
+  LearnedMeta* mm = learned_meta(learned_meta_cover(GenericXLogRegisterBuffer(xs, mbuf, 0)));
   TailPages t;
   for (uint32 c = first; c < Min(closed_end, n); c++) {  // closes of existing ranges
     if (c + 1 == m->nfences) {
@@ -205,6 +204,7 @@ void append_ranges(Relation index, Relation heap, Buffer mbuf, LearnedCache* cac
     set_lower(tp);
   }
   mm->tail_n += total - n;
+  mm->open_n = total - closed_end;
   mm->tail_gen++;
   *m = *mm;
   GenericXLogFinish(xs);
@@ -219,6 +219,7 @@ void append_ranges(Relation index, Relation heap, Buffer mbuf, LearnedCache* cac
     cache->highs[c] = high[c - first];
   }
   cache->nranges = total;
+  cache->open_from = closed_end;
   cache->tail_gen = m->tail_gen;
   pfree(low);
   pfree(high);
@@ -228,7 +229,7 @@ void append_ranges(Relation index, Relation heap, Buffer mbuf, LearnedCache* cac
 
 BlockNumber sparse_write_tail_page(Relation index, uint32 generation, const uint64* lows, const uint64* highs,
                                    uint32 n, Page image) {
-  Assert(n <= kTailPerPage);
+  if (n > kTailPerPage) elog(ERROR, "sparse learned index: %u open ranges do not fit a tail page", n);
   learned_init_page(image, kPageTail, generation);
   *tail_header(image) = TailHeader{n, InvalidBlockNumber};
   for (uint32 i = 0; i < n; i++) tail_entries(image)[i] = TailEntry{lows[i], highs[i]};
@@ -248,15 +249,18 @@ BlockNumber sparse_tail_next(Relation index, BlockNumber blkno) {
 }
 
 void sparse_sync_tail(Relation index, LearnedCache* cache, const LearnedMeta& meta) {
-  if (meta.nfences > 0)  // the build's last range: open until the tail began or it was closed
-    cache->highs[meta.nfences - 1] = meta.tail_n > 0 ? meta.build_last_high : PG_UINT64_MAX;
-  uint32 want = meta.nfences + meta.tail_n;
-  if (cache->tail_gen == meta.tail_gen && cache->nranges == want) return;
+  uint32 want = meta.nfences + meta.tail_n, open_from = sparse_open_from(meta);
+  if (meta.nfences > 0)  // the build's last range: open, or closed at build_last_high
+    cache->highs[meta.nfences - 1] = meta.nfences - 1 >= open_from ? PG_UINT64_MAX : meta.build_last_high;
+  if (cache->tail_gen == meta.tail_gen && cache->nranges == want && cache->open_from == open_from) return;
   sparse_reserve_ranges(cache, want + 32);
-  // Closed entries never change within a generation: read again from the page of the first
-  // entry the cache has open (or the first it lacks).
-  uint32 from = Max(cache->nranges, meta.nfences);
-  while (from > meta.nfences && cache->highs[from - 1] == PG_UINT64_MAX) from--;
+  // Closed ranges never change within a generation: read again from the first one the cache had
+  // open (or lacks). Entries open as of `meta` are taken as open whatever their page says now (an
+  // append may close some between our reads of two pages: mixing would break the order). Until
+  // the check passes the cache holds only the ranges it had closed.
+  uint32 from = Max(Min(cache->open_from, cache->nranges), meta.nfences);
+  cache->nranges = from;
+  cache->open_from = Min(cache->open_from, from);
   uint32 p = (from - meta.nfences) / kTailPerPage;
   if (p > cache->ntail_pages) p = cache->ntail_pages;
   if (p == cache->ntail_pages && p > 0) p--;  // its page is not known yet: start at the one before
@@ -267,28 +271,35 @@ void sparse_sync_tail(Relation index, LearnedCache* cache, const LearnedMeta& me
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
+    // On a standby the primary may have freed (and reused) the tail of a generation it retired.
+    if (RecoveryInProgress() && (PageIsNew(page) || learned_special(page)->kind != kPageTail ||
+                                 learned_special(page)->generation > meta.generation)) {
+      UnlockReleaseBuffer(buf);
+      learned_retrained_on_primary(index);
+    }
     learned_check_page(index, page, blkno, kPageTail);
     uint32 k = Min(tail_header(page)->nentries, want - i);  // entries appended since: not ours yet
     if (tail_header(page)->nentries > kTailPerPage) tail_corrupted(index, blkno, "has a bad entry count");
     for (uint32 j = 0; j < k; j++, i++) {
       cache->lows[i] = tail_entries(page)[j].low;
-      cache->highs[i] = tail_entries(page)[j].high;
+      cache->highs[i] = i >= open_from ? PG_UINT64_MAX : tail_entries(page)[j].high;
     }
     BlockNumber next = tail_header(page)->next;
     UnlockReleaseBuffer(buf);
     remember_tail_page(cache, p, blkno);
     blkno = next;
   }
+  sparse_check_ranges(index, cache, Max(from, 1) - 1, want);
   cache->nranges = want;
+  cache->open_from = open_from;
   cache->tail_gen = meta.tail_gen;
-  sparse_check_ranges(index, cache, Max(from, 1) - 1);
 }
 
 bool sparse_insert_fits(Relation index, Relation heap, uint64 key, ItemPointer tid) {
   const LearnedCache* cache = learned_layout_cache(index);  // before the metapage lock
   BlockNumber b = ItemPointerGetBlockNumber(tid);
   // A closed range never narrows (a re-fit widens it): no lock needed.
-  if (b < cache->nranges && cache->highs[b] != PG_UINT64_MAX) return sparse_fits(cache, key, tid);
+  if (b < cache->open_from) return sparse_fits(cache, key, tid);
   // An open range (an append in order, the common case): decided under a share lock on the
   // metapage, if the cache is still current. A close needs the exclusive lock, so it waits, and
   // then reads the page, where this row already is.

@@ -114,9 +114,17 @@ extern "C" Datum omendb_index_stats(PG_FUNCTION_ARGS) {
     Page page = BufferGetPage(buf);
     int kind = PageIsNew(page) ? static_cast<int>(kPageFree) : learned_special(page)->kind;
     if (kind < kPageMeta || kind > kPageTail) kind = 0;
-    bool old_generation = (kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel ||
-                           kind == kPageDir || kind == kPageFence || kind == kPageTail) &&
-                          learned_special(page)->generation != meta.generation;
+    // Fence and tail pages outlived a dense re-train before 0.5.0 (an older generation, live): a
+    // retired fence page is told by the metapage's retired range, a retired tail page by its
+    // generation while a re-fit's retired chain waits (every live tail page is then of this one).
+    bool sparse_layout = meta.layout == kLayoutSparse;
+    bool old_generation =
+        ((kind == kPageLeaf || kind == kPageOverflow || kind == kPageModel || kind == kPageDir) &&
+         learned_special(page)->generation != meta.generation) ||
+        (kind == kPageFence && sparse_layout && b >= meta.retired_fence_start &&
+         b - meta.retired_fence_start < meta.retired_fence_pages) ||
+        (kind == kPageTail && sparse_layout && learned_special(page)->generation != meta.generation &&
+         meta.retired_tail_head != InvalidBlockNumber && meta.retired_tail_head != kLearnedMetaBlock);
     if (old_generation) {
       retired++;  // a retired generation's page, freed by a later VACUUM
     } else {

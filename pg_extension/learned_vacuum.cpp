@@ -71,7 +71,7 @@ void vacuum_chain(Relation index, Buffer owner, ChainOwner o, LearnedPageKind ki
     if (h->nitems == 0) {
       // Unlink: predecessor (or owner's head) skips it; the owner's tail moves back if needed.
       GenericXLogState* xs = GenericXLogStart(index);
-      Page op = GenericXLogRegisterBuffer(xs, owner, 0);
+      Page op = learned_meta_cover(GenericXLogRegisterBuffer(xs, owner, 0));
       if (prev == InvalidBuffer)
         *o.head(op) = c.next;
       else
