@@ -11,22 +11,24 @@
 # (pages_per_range 16 and 128), learned dense. Reported per index, with its ratio to btree:
 #   index bytes                                    targets: sparse <= 2x BRIN(16) at 0% late,
 #                                                           <= 0.05x btree at 1% late
-#   build time, ms                                          <= 0.3x btree
+#   build time, ms (the median of BUILDS builds)           <= 0.3x btree
 #   point lookups (random ts), pgbench TPS                  >= 0.9x btree
 #   1000-row ranges, pgbench TPS                            >= 1.0x btree
 #   single-row inserts at the table's end, pgbench TPS      >= 1.0x btree
-#     (a copy of the table per index; ROUNDS rounds over the five in turn, the median round)
+#     (a copy of the table per index; ROUNDS rounds over the five in turn; the ratio is the
+#     median of the rounds' ratios, each round measuring btree as well)
 # The lookup's key is computed once per query (a scalar subquery), so a lossy index's recheck
 # compares against a constant, as it would with a literal. synchronous_commit is off, so a
 # single-row insert measures the insert's work, not the WAL flush every index would wait for alike.
 # Writes bench/out/sparse_bench.csv and bench/out/sparse_bench.png. Environment: ROWS DURATION
-# CLIENTS ROUNDS PGBIN OMEN_SKIP_INSTALL.
+# CLIENTS ROUNDS BUILDS PGBIN OMEN_SKIP_INSTALL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-2}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
+BUILDS=${BUILDS:-3}
 export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 if [ "$(id -u)" -ne 0 ]; then echo "sparse_bench.sh: needs root (starts a cluster as postgres)" >&2; exit 1; fi
 if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
@@ -78,8 +80,13 @@ CHECKPOINT;
 SQL
   for idx in "${IDX[@]}"; do
     using=${USING[$idx]}
-    t0=$(date +%s.%N); q -c "CREATE INDEX ev_i ON ev $using"; t1=$(date +%s.%N)
-    build=$(ms "$t0" "$t1")
+    builds=""
+    for ((rep = 0; rep < BUILDS; rep++)); do  # the median of BUILDS builds
+      [ "$rep" -gt 0 ] && q -c "DROP INDEX ev_i"
+      t0=$(date +%s.%N); q -c "CREATE INDEX ev_i ON ev $using"; t1=$(date +%s.%N)
+      builds="$builds $(ms "$t0" "$t1")"
+    done
+    build=$(python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" $builds)
     q -c "ANALYZE ev"
     bytes=$(q -c "SELECT pg_relation_size('ev_i')")
     p=$(tps "$point"); r=$(tps "$range")
@@ -102,21 +109,25 @@ SQL
       INS[$idx]="${INS[$idx]:-} $t"
     done
   done
+  # The insert ratio is the median of the rounds' ratios (each round measures btree too).
   for idx in "${IDX[@]}"; do
-    i=$(python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" ${INS[$idx]})
-    R[$late,$idx]="${R[$late,$idx]} $i"
-    printf '  %-8s insert TPS, median of %s rounds: %10s  (rounds:%s)\n' "$idx" "$ROUNDS" "$i" "${INS[$idx]}"
-    q -c "DROP TABLE ev_ins_$idx" -c "DROP SEQUENCE ev_ins_${idx}_seq"
+    read -r i ratio <<<"$(python3 -c "
+import statistics, sys
+a = list(map(float, sys.argv[1].split())); b = list(map(float, sys.argv[2].split()))
+print(statistics.median(a), statistics.median(x / y for x, y in zip(a, b)))" "${INS[$idx]}" "${INS[btree]}")"
+    R[$late,$idx]="${R[$late,$idx]} $i $ratio"
+    printf '  %-8s insert TPS, median of %s rounds: %10s, median ratio to btree %.4f  (rounds:%s)\n' "$idx" "$ROUNDS" "$i" "$ratio" "${INS[$idx]}"
   done
+  for idx in "${IDX[@]}"; do q -c "DROP TABLE ev_ins_$idx" -c "DROP SEQUENCE ev_ins_${idx}_seq"; done
 done
 
 printf '\n%-6s %-8s %12s %10s %10s %10s %10s   %s\n' late index bytes build_ms point range insert "(ratios to btree: bytes build point range insert)"
 for late in 0 1; do
-  read -r bb bbuild bp br bi <<<"${R[$late,btree]}"
-  for idx in sparse btree brin16 brin128 dense; do
-    read -r b build p r i <<<"${R[$late,$idx]}"
-    ratios=$(python3 -c "import sys; a = list(map(float, sys.argv[1:6])); b = list(map(float, sys.argv[6:11])); print(','.join(f'{x / y:.4f}' if y else 'nan' for x, y in zip(a, b)))" \
-      "$b" "$build" "$p" "$r" "$i" "$bb" "$bbuild" "$bp" "$br" "$bi")
+  read -r bb bbuild bp br _ <<<"${R[$late,btree]}"
+  for idx in "${IDX[@]}"; do
+    read -r b build p r i iratio <<<"${R[$late,$idx]}"
+    ratios=$(python3 -c "import sys; a = list(map(float, sys.argv[1:5])); b = list(map(float, sys.argv[5:9])); print(','.join([f'{x / y:.4f}' if y else 'nan' for x, y in zip(a, b)] + [f'{float(sys.argv[9]):.4f}']))" \
+      "$b" "$build" "$p" "$r" "$bb" "$bbuild" "$bp" "$br" "$iratio")
     printf '%-6s %-8s %12s %10s %10s %10s %10s   %s\n' "$late%" "$idx" "$b" "$build" "$p" "$r" "$i" "$ratios"
     echo "$late,$idx,$b,$build,$p,$r,$i,$ratios" >>"$csv"
   done
