@@ -14,10 +14,11 @@
 //  * the TOAST table of a tiered table is a plain heap table (relation_toast_am);
 //  * BRIN is refused: it summarises block ranges, which cold rows do not have.
 // Files: tiered.cpp (handler, routine), tiered_scan.cpp (sequential, bitmap and parallel scans),
-// tiered_fetch.cpp (index fetches, row versions, DML routing), tiered_cold.cpp (reading batches),
-// tiered_codec.cpp + tiered_decode.cpp (rows <-> core batch codec), tiered_move.cpp (moves), tiered_dml.cpp
-// (cold DELETE/UPDATE/locks), tiered_vacuum.cpp + tiered_fold.cpp (VACUUM), tiered_sample.cpp (ANALYZE,
-// TABLESAMPLE), tiered_sql.cpp (policy, stats, verify), tiered_worker.cpp (policy worker).
+// tiered_fetch.cpp (index fetches, row versions, DML routing), tiered_project.cpp (columns a plan reads),
+// tiered_cold.cpp (reading batches), tiered_codec.cpp + tiered_decode.cpp (rows <-> core batch codec),
+// tiered_move.cpp (moves), tiered_dml.cpp (cold DELETE/UPDATE/locks), tiered_vacuum.cpp + tiered_fold.cpp
+// (VACUUM), tiered_sample.cpp (ANALYZE, TABLESAMPLE), tiered_sql.cpp (policy, stats, verify),
+// tiered_worker.cpp (policy worker).
 #pragma once
 
 #include <cstdint>
@@ -60,7 +61,8 @@ static inline uint32 tiered_tid_row(ItemPointer tid) {
   return (b - tiered_batch_first(b)) * kColdRowsPerBlock + ItemPointerGetOffsetNumberNoCheck(tid) - 1;
 }
 
-// Module load (_PG_init): the executor hook that keeps bitmap scans from prefetching cold blocks.
+// Module load (_PG_init): the executor hook (tiered_project.cpp) that keeps bitmap scans from
+// prefetching cold blocks and tells scans which columns their plan reads.
 void tiered_init(void);
 // The policy worker (tiered_worker.cpp): omendb.tier_naptime, and with shared_preload_libraries
 // the launcher background worker. Called by tiered_init.
@@ -87,6 +89,20 @@ void tiered_check_permanent(Relation rel, const char* what);
 // new version (an INSERT); never a cold row's change.
 enum : int { kPublishedDeletes = 1, kPublishedInsertsOrUpdates = 2 };
 void tiered_check_unpublished(Relation rel, int kinds, const char* what, const char* why);
+
+// ---- column projection (tiered_project.cpp) ----------------------------------------------------
+// The columns a scan's plan node and its parent read from its rows: attribute numbers, ascending.
+// A cold row read for such a scan carries only these (the codec decodes only their sections); its
+// other columns read as NULL. No set (nullptr): every column. Set right after the executor starts,
+// before the first row is read.
+struct ColdColumns {
+  int n;
+  AttrNumber attrs[FLEXIBLE_ARRAY_MEMBER];
+};
+void tiered_scan_set_columns(TableScanDesc scan, const ColdColumns* cols);           // tiered_scan.cpp
+void tiered_fetch_set_columns(IndexFetchTableData* fetch, const ColdColumns* cols);  // tiered_fetch.cpp
+// A copy of cols in `cxt` (nullptr stays nullptr).
+ColdColumns* cold_columns_copy(MemoryContext cxt, const ColdColumns* cols);
 
 // ---- the extension's tables (tiered_cold.cpp) --------------------------------------------------
 // Columns of omendb.tier_batch.
@@ -148,6 +164,8 @@ bool cold_row_folded(const ColdBatch* b, uint32 row);
 struct ColdReader;
 ColdReader* cold_open(Relation rel);
 void cold_close(ColdReader* r);
+// The columns the reader's rows carry from now on (see ColdColumns; copied).
+void cold_set_columns(ColdReader* r, const ColdColumns* cols);
 // Reloads b->gone: the rows changes took away for `snapshot` (ColdReader r read b last).
 void cold_load_gone(ColdReader* r, ColdBatch* b, Snapshot snapshot);
 // The version of batch `first` visible to `snapshot`; false if none.
@@ -186,9 +204,11 @@ omen::ColumnKind tiered_column_kind(Form_pg_attribute att);
 struct BatchDecoder;
 BatchDecoder* batch_decoder_create();
 void batch_decoder_free(BatchDecoder* d);
-// Decodes `payload` and binds it to `desc` (batch_decoder_bind); returns why it was refused
-// (corrupt, or not of desc's columns; valid until the next load), or nullptr.
-const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc desc);
+// Decodes `payload` (only the columns in `cols`, unless nullptr) and binds it to `desc`
+// (batch_decoder_bind); returns why it was refused (corrupt, or not of desc's columns; valid until
+// the next load), or nullptr. Rows formed from a batch decoded in part have NULL in the other columns.
+const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc desc,
+                               const ColdColumns* cols = nullptr);
 // Forms the loaded batch's rows for `desc` from now on: the descriptor of the slot they go to,
 // which is not always the relation's (a table rewrite reads old rows with the old descriptor,
 // while the relation already has the new one). Returns why the batch does not fit it, or nullptr.

@@ -34,7 +34,8 @@ struct ColdReader {
   TupleTableSlot* change_slot;
   Snapshot iter_snapshot;
   TupleTableSlot* batch_slot;
-  BatchDecoder* dec;         // made on first use (decoder)
+  const ColdColumns* columns;  // the columns its rows carry (nullptr: all)
+  BatchDecoder* dec;           // made on first use (decoder)
   bool loaded;               // dec holds the payload of batch loaded_first (a batch's payload never changes:
   BlockNumber loaded_first;  // its versions differ only in the delete bitmap; slots are never reused)
   MemoryContext batch_cxt;   // the detoasted fields of the batch found last
@@ -71,6 +72,20 @@ ColdReader* cold_open(Relation rel) {
   r->batch_slot = table_slot_create(r->batches, nullptr);
   r->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "tiered cold batch", ALLOCSET_DEFAULT_SIZES);
   return r;
+}
+
+ColdColumns* cold_columns_copy(MemoryContext cxt, const ColdColumns* cols) {
+  if (cols == nullptr) return nullptr;
+  Size size = offsetof(ColdColumns, attrs) + sizeof(AttrNumber) * cols->n;
+  auto* copy = static_cast<ColdColumns*>(MemoryContextAlloc(cxt, size));
+  memcpy(copy, cols, size);
+  return copy;
+}
+
+void cold_set_columns(ColdReader* r, const ColdColumns* cols) {
+  r->columns = cold_columns_copy(r->cxt, cols);
+  r->loaded = false;  // a batch decoded for other columns is read and decoded again
+  r->last_valid = false;
 }
 
 static void open_changes(ColdReader* r) {
@@ -234,8 +249,10 @@ void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlo
   HeapTupleHeaderSetXmax(tuple->t_data, InvalidTransactionId);
   HeapTupleHeaderSetCmin(tuple->t_data, FirstCommandId);
   tuple->t_data->t_infomask |= HEAP_XMIN_FROZEN | HEAP_XMAX_INVALID;
+  // The TID is written to each place, never copied from one: reading back the 16-bit halves just
+  // stored stalls store forwarding (it was half this function's time in a 1000-row range).
   tiered_row_tid(b->first, row, &tuple->t_self);
-  tuple->t_data->t_ctid = tuple->t_self;
+  tiered_row_tid(b->first, row, &tuple->t_data->t_ctid);
   tuple->t_tableOid = RelationGetRelid(r->rel);
   if (TTS_IS_BUFFERTUPLE(slot)) {
     // Heap's buffer slot, holding a tuple of no buffer that it frees: what ExecForceStoreHeapTuple
@@ -249,7 +266,7 @@ void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlo
   } else {
     ExecForceStoreHeapTuple(tuple, slot, true);
   }
-  slot->tts_tid = tuple->t_self;
+  tiered_row_tid(b->first, row, &slot->tts_tid);
   slot->tts_tableOid = RelationGetRelid(r->rel);
 }
 
@@ -337,7 +354,7 @@ const char* cold_check(ColdReader* r, const ColdBatch* b, TupleDesc desc) {
     return batch_decoder_desc(r->dec) == desc ? nullptr : batch_decoder_bind(r->dec, desc);
   }
   r->loaded = false;
-  const char* why = batch_decoder_load(decoder(r), b->payload, desc);
+  const char* why = batch_decoder_load(decoder(r), b->payload, desc, r->columns);
   if (why != nullptr) return why;
   if (batch_decoder_rows(r->dec) != b->nrows)
     return "its payload holds another row count than its catalog row";

@@ -44,12 +44,14 @@ struct ReaderState {
   omen::BatchReader* reader;
   omen::DecodedBatch batch;
   std::vector<omen::ColumnKind> kinds;
+  std::vector<uint32_t> selected;  // columns decoded, when not all
   std::string error;
 };
 
 // Where one attribute's value comes from when a row is formed.
 enum class Source : uint8 {
   kNull,     // dropped, or added after the batch with a NULL missing value
+  kSkipped,  // not decoded: a column the scan does not read (NULL)
   kInt,      // Int64 column, stored in attlen bytes by value
   kFloat4,   // Float64 column narrowed to float4
   kFloat8,   // Float64 column
@@ -75,6 +77,13 @@ struct BatchDecoder {
   bool* nulls;
   AttrPlan* plan;  // one per attribute of desc, for the loaded batch
   bool generic;    // the loaded batch needs heap_form_tuple (a missing value that is not NULL)
+  // Fixed layout: every value the batch's rows carry is by value and never NULL, so every row's
+  // tuple has the same length and offsets, and its header is `head` (hoff bytes).
+  bool fixed;
+  uint32 hoff, data_len;
+  char* head;  // in parent, `head_cap` bytes
+  uint32 head_cap;
+  uint32* offsets;  // per attribute of desc: the value's offset in the data (fixed layout)
   MemoryContext parent, cxt;
   ReaderState* rd;
 };
@@ -91,6 +100,46 @@ BatchDecoder* batch_decoder_create() {
 
 void batch_decoder_free(BatchDecoder* d) { MemoryContextDelete(d->cxt); }
 
+// Whether the loaded batch's rows have a fixed layout (see BatchDecoder), and if so, its header
+// and offsets: laid out as heap_form_tuple would (alignment, NULL bitmap), for row_fixed.
+static void plan_fixed(BatchDecoder* d) {
+  int natts = d->desc->natts;
+  bool hasnull = false;
+  d->fixed = !d->generic;
+  for (int j = 0; j < natts && d->fixed; j++) {
+    const AttrPlan* p = &d->plan[j];
+    if (p->src == Source::kNull || p->src == Source::kSkipped)
+      hasnull = true;
+    else
+      d->fixed = (p->src == Source::kInt || p->src == Source::kFloat4 || p->src == Source::kFloat8) &&
+                 p->col->null_bits.empty();
+  }
+  if (!d->fixed) return;
+  d->hoff = MAXALIGN(SizeofHeapTupleHeader + (hasnull ? BITMAPLEN(natts) : 0));
+  if (d->head_cap < d->hoff) {
+    d->head_cap = Max(d->hoff, 2 * d->head_cap);
+    d->head = static_cast<char*>(MemoryContextAlloc(d->parent, d->head_cap));
+  }
+  uint32 off = 0;
+  memset(d->head, 0, d->hoff);
+  auto* td = reinterpret_cast<HeapTupleHeader>(d->head);
+  for (int j = 0; j < natts; j++) {
+    const AttrPlan* p = &d->plan[j];
+    if (p->src == Source::kNull || p->src == Source::kSkipped) continue;
+    if (hasnull) td->t_bits[j >> 3] |= static_cast<bits8>(1 << (j & 7));
+    off = static_cast<uint32>(att_align_nominal(off, p->align));
+    d->offsets[j] = off;
+    off += p->attlen;
+  }
+  d->data_len = off;
+  HeapTupleHeaderSetDatumLength(td, d->hoff + off);
+  HeapTupleHeaderSetTypeId(td, d->desc->tdtypeid);
+  HeapTupleHeaderSetTypMod(td, d->desc->tdtypmod);
+  HeapTupleHeaderSetNatts(td, natts);
+  td->t_hoff = static_cast<uint8>(d->hoff);
+  td->t_infomask = hasnull ? HEAP_HASNULL : 0;
+}
+
 // The plan of the batch just decoded, for d->desc.
 static void make_plan(BatchDecoder* d) {
   const omen::DecodedBatch& batch = d->rd->batch;
@@ -103,6 +152,10 @@ static void make_plan(BatchDecoder* d) {
     p->attlen = att->attlen;
     p->packable = att->attlen == -1 && att->attstorage != TYPSTORAGE_PLAIN;
     p->col = j < ncols ? &batch.columns[j] : nullptr;
+    if (!att->attisdropped && j < ncols && !p->col->present) {
+      p->src = Source::kSkipped;
+      continue;
+    }
     if (att->attisdropped || j >= ncols) {
       p->src = Source::kNull;
       if (!att->attisdropped && att->atthasmissing) {
@@ -119,6 +172,7 @@ static void make_plan(BatchDecoder* d) {
     else
       p->src = att->attlen == -1 ? Source::kVarlena : att->attlen == -2 ? Source::kCstring : Source::kFixed;
   }
+  plan_fixed(d);
 }
 
 const char* batch_decoder_bind(BatchDecoder* d, TupleDesc desc) {
@@ -139,6 +193,7 @@ const char* batch_decoder_bind(BatchDecoder* d, TupleDesc desc) {
     d->values = static_cast<Datum*>(MemoryContextAlloc(d->parent, sizeof(Datum) * d->cap));
     d->nulls = static_cast<bool*>(MemoryContextAlloc(d->parent, sizeof(bool) * d->cap));
     d->plan = static_cast<AttrPlan*>(MemoryContextAlloc(d->parent, sizeof(AttrPlan) * d->cap));
+    d->offsets = static_cast<uint32*>(MemoryContextAlloc(d->parent, sizeof(uint32) * d->cap));
   }
   d->desc = desc;
   make_plan(d);
@@ -147,18 +202,28 @@ const char* batch_decoder_bind(BatchDecoder* d, TupleDesc desc) {
 
 TupleDesc batch_decoder_desc(const BatchDecoder* d) { return d->desc; }
 
-const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc desc) {
+const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc desc,
+                               const ColdColumns* cols) {
   ReaderState* r = d->rd;
   d->desc = nullptr;
   std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(VARDATA_ANY(payload)),
                                  VARSIZE_ANY_EXHDR(payload));
-  bool ok = omen_pg::call_core("decoding a batch", [r, bytes] {
+  bool ok = omen_pg::call_core("decoding a batch", [r, bytes, cols] {
     omen::BatchInfo info;
     omen::Status s = omen::peek_batch(bytes, &info);
     r->kinds.clear();
     for (size_t j = 0; s.ok() && j < info.columns.size(); j++) r->kinds.push_back(info.columns[j].kind);
     if (s.ok()) s = r->reader->open(bytes, r->kinds);
-    if (s.ok()) s = r->reader->decode(&r->batch);
+    if (s.ok() && cols != nullptr) {
+      // The batch's own columns among those read (a batch older than ADD COLUMN has fewer).
+      r->selected.clear();
+      for (int i = 0; i < cols->n; i++)
+        if (cols->attrs[i] >= 1 && static_cast<size_t>(cols->attrs[i]) <= r->kinds.size())
+          r->selected.push_back(static_cast<uint32_t>(cols->attrs[i] - 1));
+      s = r->reader->decode(r->selected, &r->batch);
+    } else if (s.ok()) {
+      s = r->reader->decode(&r->batch);
+    }
     if (!s.ok()) r->error = s.to_string();
     return s.ok();
   });
@@ -180,6 +245,11 @@ static HeapTuple form_generic(BatchDecoder* d, uint32 row) {
   MemoryContextReset(d->cxt);
   for (int j = 0; j < d->desc->natts; j++) {
     const AttrPlan* p = &d->plan[j];
+    if (p->src == Source::kSkipped) {
+      d->nulls[j] = true;
+      d->values[j] = (Datum)0;
+      continue;
+    }
     if (p->src == Source::kNull) {
       d->nulls[j] = true;
       d->values[j] = (Datum)0;
@@ -223,7 +293,7 @@ static size_t row_data_size(const BatchDecoder* d, uint32 row, bool* hasnull, bo
   size_t off = 0;
   for (int j = 0; j < d->desc->natts; j++) {
     const AttrPlan* p = &d->plan[j];
-    if (p->src == Source::kNull || p->col->is_null(row)) {
+    if (p->src <= Source::kSkipped || p->col->is_null(row)) {
       *hasnull = true;
       continue;
     }
@@ -261,7 +331,7 @@ static void fill_row(const BatchDecoder* d, uint32 row, char* data, bits8* bits)
   size_t off = 0;
   for (int j = 0; j < d->desc->natts; j++) {
     const AttrPlan* p = &d->plan[j];
-    if (p->src == Source::kNull || p->col->is_null(row)) continue;  // its bit stays 0
+    if (p->src <= Source::kSkipped || p->col->is_null(row)) continue;  // its bit stays 0
     if (bits != nullptr) bits[j >> 3] |= static_cast<bits8>(1 << (j & 7));
     switch (p->src) {
       case Source::kInt: {
@@ -318,8 +388,47 @@ static void fill_row(const BatchDecoder* d, uint32 row, char* data, bits8* bits)
   }
 }
 
+// A row of a fixed-layout batch: the header copied, the values stored at their offsets.
+static HeapTuple row_fixed(const BatchDecoder* d, uint32 row) {
+  size_t len = d->hoff + d->data_len;
+  auto* tuple = static_cast<HeapTuple>(palloc(HEAPTUPLESIZE + len));
+  auto* td = reinterpret_cast<HeapTupleHeader>(reinterpret_cast<char*>(tuple) + HEAPTUPLESIZE);
+  memcpy(td, d->head, d->hoff);
+  char* data = reinterpret_cast<char*>(td) + d->hoff;
+  memset(data, 0, d->data_len);  // alignment padding
+  for (int j = 0; j < d->desc->natts; j++) {
+    const AttrPlan* p = &d->plan[j];
+    char* at = data + d->offsets[j];
+    if (p->src == Source::kFloat8) {
+      memcpy(at, &p->col->floats[row], 8);
+    } else if (p->src == Source::kInt) {
+      int64 v = p->col->ints[row];
+      if (p->attlen == 8) {
+        memcpy(at, &v, 8);
+      } else if (p->attlen == 4) {
+        int32 x = static_cast<int32>(v);
+        memcpy(at, &x, 4);
+      } else if (p->attlen == 2) {
+        int16 x = static_cast<int16>(v);
+        memcpy(at, &x, 2);
+      } else {
+        *at = static_cast<char>(v);
+      }
+    } else if (p->src == Source::kFloat4) {
+      float4 x = static_cast<float4>(p->col->floats[row]);
+      memcpy(at, &x, 4);
+    }
+  }
+  tuple->t_len = static_cast<uint32>(len);
+  ItemPointerSetInvalid(&tuple->t_self);
+  tuple->t_tableOid = InvalidOid;
+  tuple->t_data = td;
+  return tuple;
+}
+
 HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row) {
   Assert(d->desc != nullptr && row < d->rd->batch.rows);
+  if (d->fixed) return row_fixed(d, row);
   if (d->generic) return form_generic(d, row);
   bool hasnull = false, varwidth = false;
   size_t data_len = row_data_size(d, row, &hasnull, &varwidth);

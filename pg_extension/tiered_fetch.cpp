@@ -17,6 +17,7 @@ struct TieredFetch {
   MemoryContext parent;
   MemoryContext cxt;  // created on the first cold TID: the cold reader
   ColdReader* cold;
+  ColdColumns* columns;  // in `parent`: the columns cold rows carry (nullptr: all)
 };
 
 IndexFetchTableData* index_fetch_begin(Relation rel) {
@@ -38,6 +39,7 @@ void index_fetch_end(IndexFetchTableData* scan) {
     cold_close(f->cold);
     MemoryContextDelete(f->cxt);
   }
+  if (f->columns != nullptr) pfree(f->columns);
   pfree(f);
 }
 
@@ -52,10 +54,21 @@ bool index_fetch_tuple(IndexFetchTableData* scan, ItemPointer tid, Snapshot snap
     f->cxt = AllocSetContextCreate(f->parent, "tiered index fetch", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(f->cxt);
     f->cold = cold_open(scan->rel);
+    cold_set_columns(f->cold, f->columns);
     MemoryContextSwitchTo(old);
   }
   return cold_fetch(f->cold, tid, snapshot, slot);
 }
+
+}  // namespace
+
+void tiered_fetch_set_columns(IndexFetchTableData* fetch, const ColdColumns* cols) {
+  auto* f = reinterpret_cast<TieredFetch*>(fetch);
+  f->columns = cold_columns_copy(f->parent, cols);
+  if (f->cold != nullptr) cold_set_columns(f->cold, cols);
+}
+
+namespace {
 
 // One cold row by TID with a reader of its own (row versions: triggers, EvalPlanQual, RI checks).
 bool fetch_cold_once(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot* slot) {

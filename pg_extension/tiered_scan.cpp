@@ -32,6 +32,7 @@ struct TieredScan {
   TableScanDesc heap;
   MemoryContext cxt;
   ColdReader* cold;
+  ColdColumns* columns;  // beside the scan (not in cxt, which a rescan resets): cold rows' columns
   // sequential scans: 0 = hot tier, 1 = cold batches, 2 = done (forward)
   int phase;
   bool fresh;  // nothing read since (re)start: a backward scan then starts at the cold tier's end
@@ -77,6 +78,7 @@ ColdReader* cold_of(TieredScan* s) {
   if (s->cold == nullptr) {
     MemoryContext old = MemoryContextSwitchTo(s->cxt);
     s->cold = cold_open(s->base.rs_rd);
+    cold_set_columns(s->cold, s->columns);
     MemoryContextSwitchTo(old);
   }
   return s->cold;
@@ -164,6 +166,7 @@ void scan_end(TableScanDesc scan) {
   end_tablesample(s);
   reset_cold(s);
   MemoryContextDelete(s->cxt);
+  if (s->columns != nullptr) pfree(s->columns);
   pfree(s);
 }
 
@@ -410,42 +413,10 @@ void tiered_scan_release(TableScanDesc scan) {
   pfree(s);
 }
 
-namespace {
-
-// Bitmap heap scans prefetch by TID block number (PrefetchBuffer), which fails on a cold virtual
-// block ("could not open file ... target block 2147483648"): after the executor starts, bitmap
-// heap scans of tiered tables get a prefetch distance of 0. The previous hook is set once, when
-// the library loads.
-ExecutorStart_hook_type prev_executor_start = nullptr;
-
-bool no_cold_prefetch(PlanState* ps, void* context) {
-  if (ps == nullptr) return false;
-  if (IsA(ps, BitmapHeapScanState)) {
-    auto* b = reinterpret_cast<BitmapHeapScanState*>(ps);
-    if (b->ss.ss_currentRelation != nullptr && tiered_is_tiered(b->ss.ss_currentRelation))
-      b->prefetch_maximum = 0;
-  }
-  // planstate_tree_walker takes an unprototyped walker (PG15's C signature); through void (*)() as
-  // C's own callers convert it.
-  return planstate_tree_walker(
-      ps, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(no_cold_prefetch)), context);
-}
-
-void executor_start(QueryDesc* qd, int eflags) {
-  if (prev_executor_start != nullptr)
-    prev_executor_start(qd, eflags);
-  else
-    standard_ExecutorStart(qd, eflags);
-  no_cold_prefetch(qd->planstate, nullptr);
-}
-
-}  // namespace
-
-void tiered_init(void) {
-  tiered_worker_init();
-  tiered_crash_points_init();
-  prev_executor_start = ExecutorStart_hook;
-  ExecutorStart_hook = executor_start;
+void tiered_scan_set_columns(TableScanDesc scan, const ColdColumns* cols) {
+  TieredScan* s = ts(scan);
+  s->columns = cold_columns_copy(GetMemoryChunkContext(s), cols);
+  if (s->cold != nullptr) cold_set_columns(s->cold, cols);
 }
 
 TableScanDesc tiered_heap_scan(TableScanDesc scan) {
