@@ -11,9 +11,11 @@
 # (pages_per_range 16 and 128), learned dense. Reported per index, with its ratio to btree:
 #   index bytes                                    targets: sparse <= 2x BRIN(16) at 0% late,
 #                                                           <= 0.05x btree at 1% late
-#   build time, ms (the median of BUILDS builds)           <= 0.3x btree
+#   build time, ms                                          <= 0.3x btree
 #   point lookups (random ts), pgbench TPS                  >= 0.9x btree
 #   1000-row ranges, pgbench TPS                            >= 1.0x btree
+#     (ROUNDS rounds over the five indexes in turn, each building the index, then its lookups;
+#     figures are medians of the rounds, ratios the medians of the rounds' ratios to btree)
 #   single-row inserts at the table's end, pgbench TPS      >= 1.0x btree
 #     (a copy of the table per index; ROUNDS rounds over the five in turn; the ratio is the
 #     median of the rounds' ratios, each round measuring btree as well)
@@ -21,14 +23,13 @@
 # compares against a constant, as it would with a literal. synchronous_commit is off, so a
 # single-row insert measures the insert's work, not the WAL flush every index would wait for alike.
 # Writes bench/out/sparse_bench.csv and bench/out/sparse_bench.png. Environment: ROWS DURATION
-# CLIENTS ROUNDS BUILDS PGBIN OMEN_SKIP_INSTALL.
+# CLIENTS ROUNDS PGBIN OMEN_SKIP_INSTALL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-2}
 ROUNDS=${ROUNDS:-5}
-BUILDS=${BUILDS:-3}
 export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 if [ "$(id -u)" -ne 0 ]; then echo "sparse_bench.sh: needs root (starts a cluster as postgres)" >&2; exit 1; fi
 if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
@@ -86,20 +87,29 @@ FROM generate_series(1, $ROWS::bigint) g;
 VACUUM (FREEZE, ANALYZE) ev;
 CHECKPOINT;
 SQL
-  for idx in "${IDX[@]}"; do
-    using=${USING[$idx]}
-    builds=""
-    for ((rep = 0; rep < BUILDS; rep++)); do  # the median of BUILDS builds
-      [ "$rep" -gt 0 ] && q -c "DROP INDEX ev_i"
-      builds="$builds $(timed "CREATE INDEX ev_i ON ev $using")"
+  # Lookups and builds: ROUNDS rounds over the five indexes in turn (each round starting one
+  # later): build one (timed), point and range lookups, drop it. A figure is the median of its
+  # rounds; a ratio is the median of the rounds' ratios to btree (each round measures btree too),
+  # so drift on a shared machine falls on every index alike.
+  declare -A BLD=() PT=() RG=() BYTES=()
+  for ((round = 0; round < ROUNDS; round++)); do
+    for ((j = 0; j < ${#IDX[@]}; j++)); do
+      idx=${IDX[$(( (j + round) % ${#IDX[@]} ))]}
+      b=$(timed "CREATE INDEX ev_i ON ev ${USING[$idx]}")
+      q -c "ANALYZE ev"
+      BYTES[$idx]=$(q -c "SELECT pg_relation_size('ev_i')")
+      p=$(tps "$point"); r=$(tps "$range")
+      q -c "DROP INDEX ev_i"
+      BLD[$idx]="${BLD[$idx]:-} $b"; PT[$idx]="${PT[$idx]:-} $p"; RG[$idx]="${RG[$idx]:-} $r"
     done
-    build=$(python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" $builds)
-    q -c "ANALYZE ev"
-    bytes=$(q -c "SELECT pg_relation_size('ev_i')")
-    p=$(tps "$point"); r=$(tps "$range")
-    q -c "DROP INDEX ev_i"
-    R[$late,$idx]="$bytes $build $p $r"
-    printf '  %-8s %12s bytes %10s ms build %10s point TPS %10s range TPS\n' "$idx" "$bytes" "$build" "$p" "$r"
+  done
+  for idx in "${IDX[@]}"; do
+    R[$late,$idx]="${BYTES[$idx]} $(python3 -c "
+import statistics, sys
+m = [list(map(float, a.split())) for a in sys.argv[1:]]
+print(*[statistics.median(m[k]) for k in (0, 1, 2)], *[statistics.median(x / y for x, y in zip(m[k], m[k + 3])) for k in (0, 1, 2)])" \
+      "${BLD[$idx]}" "${PT[$idx]}" "${RG[$idx]}" "${BLD[btree]}" "${PT[btree]}" "${RG[btree]}")"
+    printf '  %-8s %12s bytes; rounds: build ms%s, point TPS%s, range TPS%s\n' "$idx" "${BYTES[$idx]}" "${BLD[$idx]}" "${PT[$idx]}" "${RG[$idx]}"
   done
   # Inserts: a copy of the table per index, then ROUNDS rounds over the five in turn (each round
   # starting one later), so drift on a shared machine falls on every index alike; the median round.
@@ -122,19 +132,19 @@ SQL
 import statistics, sys
 a = list(map(float, sys.argv[1].split())); b = list(map(float, sys.argv[2].split()))
 print(statistics.median(a), statistics.median(x / y for x, y in zip(a, b)))" "${INS[$idx]}" "${INS[btree]}")"
-    R[$late,$idx]="${R[$late,$idx]} $i $ratio"
+    R[$late,$idx]="${R[$late,$idx]} $i $ratio"  # bytes build point range rbuild rpoint rrange insert rinsert
     printf '  %-8s insert TPS, median of %s rounds: %10s, median ratio to btree %.4f  (rounds:%s)\n' "$idx" "$ROUNDS" "$i" "$ratio" "${INS[$idx]}"
   done
   for idx in "${IDX[@]}"; do q -c "DROP TABLE ev_ins_$idx" -c "DROP SEQUENCE ev_ins_${idx}_seq"; done
 done
 
-printf '\n%-6s %-8s %12s %10s %10s %10s %10s   %s\n' late index bytes build_ms point range insert "(ratios to btree: bytes build point range insert)"
+printf '\n%-6s %-8s %12s %10s %10s %10s %10s   %s\n' late index bytes build_ms point range insert "(ratios to btree: bytes build point range insert; medians of the rounds' ratios)"
 for late in 0 1; do
-  read -r bb bbuild bp br _ <<<"${R[$late,btree]}"
+  read -r bb _ <<<"${R[$late,btree]}"
   for idx in "${IDX[@]}"; do
-    read -r b build p r i iratio <<<"${R[$late,$idx]}"
-    ratios=$(python3 -c "import sys; a = list(map(float, sys.argv[1:5])); b = list(map(float, sys.argv[5:9])); print(','.join([f'{x / y:.4f}' if y else 'nan' for x, y in zip(a, b)] + [f'{float(sys.argv[9]):.4f}']))" \
-      "$b" "$build" "$p" "$r" "$bb" "$bbuild" "$bp" "$br" "$iratio")
+    read -r b build p r rbuild rp rr i ri <<<"${R[$late,$idx]}"
+    ratios=$(python3 -c "import sys; v = list(map(float, sys.argv[1:])); print(','.join(f'{x:.4f}' for x in [v[0] / v[1]] + v[2:]))" \
+      "$b" "$bb" "$rbuild" "$rp" "$rr" "$ri")
     printf '%-6s %-8s %12s %10s %10s %10s %10s   %s\n' "$late%" "$idx" "$b" "$build" "$p" "$r" "$i" "$ratios"
     echo "$late,$idx,$b,$build,$p,$r,$i,$ratios" >>"$csv"
   done

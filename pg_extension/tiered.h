@@ -15,9 +15,9 @@
 //  * BRIN is refused: it summarises block ranges, which cold rows do not have.
 // Files: tiered.cpp (handler, routine), tiered_scan.cpp (sequential, bitmap and parallel scans),
 // tiered_fetch.cpp (index fetches, row versions, DML routing), tiered_project.cpp (columns a plan reads),
-// tiered_cold.cpp (reading batches), tiered_codec.cpp + tiered_decode.cpp (rows <-> core batch codec),
-// tiered_move.cpp (moves), tiered_dml.cpp (cold DELETE/UPDATE/locks), tiered_vacuum.cpp + tiered_fold.cpp
-// (VACUUM), tiered_sample.cpp (ANALYZE, TABLESAMPLE), tiered_sql.cpp (policy, stats, verify),
+// tiered_cold.cpp (reading batches), tiered_codec.cpp + tiered_decode.cpp + tiered_form.cpp (rows <-> core
+// batch codec), tiered_move.cpp (moves), tiered_dml.cpp (cold DELETE/UPDATE/locks), tiered_vacuum.cpp +
+// tiered_fold.cpp (VACUUM), tiered_sample.cpp (ANALYZE, TABLESAMPLE), tiered_sql.cpp (policy, stats, verify),
 // tiered_worker.cpp (policy worker).
 #pragma once
 
@@ -200,7 +200,8 @@ void batch_builder_free(BatchBuilder* b);
 // The codec column kind an attribute is stored as (by its physical form; see tiered_codec.cpp).
 omen::ColumnKind tiered_column_kind(Form_pg_attribute att);
 
-// Decodes payloads of one table's batches; forms heap tuples of their rows (tiered_decode.cpp).
+// Decodes payloads of one table's batches; forms heap tuples of their rows (tiered_decode.cpp,
+// tiered_form.cpp).
 struct BatchDecoder;
 BatchDecoder* batch_decoder_create();
 void batch_decoder_free(BatchDecoder* d);

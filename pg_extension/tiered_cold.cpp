@@ -83,6 +83,7 @@ ColdColumns* cold_columns_copy(MemoryContext cxt, const ColdColumns* cols) {
 }
 
 void cold_set_columns(ColdReader* r, const ColdColumns* cols) {
+  if (r->columns != nullptr) pfree(const_cast<ColdColumns*>(r->columns));
   r->columns = cold_columns_copy(r->cxt, cols);
   r->loaded = false;  // a batch decoded for other columns is read and decoded again
   r->last_valid = false;

@@ -64,8 +64,9 @@ bool index_fetch_tuple(IndexFetchTableData* scan, ItemPointer tid, Snapshot snap
 
 void tiered_fetch_set_columns(IndexFetchTableData* fetch, const ColdColumns* cols) {
   auto* f = reinterpret_cast<TieredFetch*>(fetch);
+  Assert(f->cold == nullptr);  // before the first row (a batch read for other columns would stay)
+  if (f->columns != nullptr) pfree(f->columns);
   f->columns = cold_columns_copy(f->parent, cols);
-  if (f->cold != nullptr) cold_set_columns(f->cold, cols);
 }
 
 namespace {

@@ -29,6 +29,7 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "access/xact.h"
 #include "access/tableam.h"
 #include "executor/executor.h"
 #include "nodes/execnodes.h"
@@ -130,19 +131,35 @@ ColdColumns* scan_columns(ScanState* ss, PlanState* parent, MemoryContext cxt) {
   } else {
     need.all = true;  // the scan tuple goes up to a parent not understood here
   }
-  if (need.all) return nullptr;
-  int n = 0, live = 0;
+  if (need.all) {
+    pfree(need.attrs);
+    return nullptr;
+  }
+  // Deforming compiled by JIT (llvmjit_deform.c) takes a NOT NULL column for present without
+  // looking at the NULL bitmap, and lays out the columns after it accordingly: every NOT NULL
+  // column before the last one read is read too.
   TupleDesc desc = RelationGetDescr(ss->ss_currentRelation);
+  int last = 0;
+  for (int a = 1; a <= need.natts; a++)
+    if (need.attrs[a]) last = a;
+  for (int a = 1; a < last; a++)
+    if (TupleDescAttr(desc, a - 1)->attnotnull && !TupleDescAttr(desc, a - 1)->attisdropped)
+      need.attrs[a] = true;
+  int n = 0, live = 0;
   for (int a = 1; a <= need.natts; a++) {
     n += need.attrs[a];
     live += !TupleDescAttr(desc, a - 1)->attisdropped;
   }
-  if (n >= live) return nullptr;  // every column: nothing to skip
+  if (n >= live) {  // every column: nothing to skip
+    pfree(need.attrs);
+    return nullptr;
+  }
   auto* cols = static_cast<ColdColumns*>(
       MemoryContextAlloc(cxt, offsetof(ColdColumns, attrs) + sizeof(AttrNumber) * Max(n, 1)));
   cols->n = 0;
   for (int a = 1; a <= need.natts; a++)
     if (need.attrs[a]) cols->attrs[cols->n++] = static_cast<AttrNumber>(a);
+  pfree(need.attrs);
   return cols;
 }
 
@@ -169,7 +186,10 @@ void report_columns(ScanState* ss, const ColdColumns* cols) {
 void set_columns(ScanState* ss, EState* estate, const ColdColumns* cols,
                  void (*report)(ScanState*, const ColdColumns*)) {
   if (IsA(ss, SeqScanState)) {
-    if (ss->ps.plan->parallel_aware) return;
+    // Not under SERIALIZABLE: heap's scan begin takes a predicate lock on the whole relation,
+    // which a node that never runs (a nested loop's inner side, a SubPlan never evaluated) would
+    // not have taken.
+    if (ss->ps.plan->parallel_aware || IsolationIsSerializable()) return;
     if (ss->ss_currentScanDesc == nullptr)
       ss->ss_currentScanDesc = table_beginscan(ss->ss_currentRelation, estate->es_snapshot, 0, nullptr);
     tiered_scan_set_columns(ss->ss_currentScanDesc, cols);

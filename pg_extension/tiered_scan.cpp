@@ -410,13 +410,15 @@ void tiered_scan_release(TableScanDesc scan) {
   TieredScan* s = ts(scan);
   reset_cold(s);
   MemoryContextDelete(s->cxt);
+  if (s->columns != nullptr) pfree(s->columns);
   pfree(s);
 }
 
 void tiered_scan_set_columns(TableScanDesc scan, const ColdColumns* cols) {
   TieredScan* s = ts(scan);
+  Assert(s->cold == nullptr);  // before the first row (a batch read for other columns would stay)
+  if (s->columns != nullptr) pfree(s->columns);
   s->columns = cold_columns_copy(GetMemoryChunkContext(s), cols);
-  if (s->cold != nullptr) cold_set_columns(s->cold, cols);
 }
 
 TableScanDesc tiered_heap_scan(TableScanDesc scan) {
