@@ -205,6 +205,11 @@ omen::ColumnKind tiered_column_kind(Form_pg_attribute att);
 struct BatchDecoder;
 BatchDecoder* batch_decoder_create();
 void batch_decoder_free(BatchDecoder* d);
+// The payload of a batch row (its stored datum) as a palloc'd bytea. With `cols`, of an uncompressed
+// TOASTed payload only the bytes up to the end of the last of cols' sections are read (the header's
+// TOAST chunk first, then the rest of that prefix): the bytes after are zero, and only those
+// columns may be decoded from it.
+bytea* batch_payload_fetch(struct varlena* stored, const ColdColumns* cols);
 // Decodes `payload` (only the columns in `cols`, unless nullptr) and binds it to `desc`
 // (batch_decoder_bind); returns why it was refused (corrupt, or not of desc's columns; valid until
 // the next load), or nullptr. Rows formed from a batch decoded in part have NULL in the other columns.

@@ -145,9 +145,9 @@ void read_batch(ColdReader* r, ColdBatch* out) {
                             pg_detoast_datum_copy(reinterpret_cast<struct varlena*>(DatumGetPointer(del))));
   // The payload is needed only to decode a batch not decoded yet.
   Datum payload = slot_getattr(s, kBatchPayload, &null);
-  out->payload = decoded ? nullptr
-                         : reinterpret_cast<bytea*>(pg_detoast_datum_copy(
-                               reinterpret_cast<struct varlena*>(DatumGetPointer(payload))));
+  out->payload =
+      decoded ? nullptr
+              : batch_payload_fetch(reinterpret_cast<struct varlena*>(DatumGetPointer(payload)), r->columns);
   MemoryContextSwitchTo(old);
   out->first = static_cast<BlockNumber>(first);
   out->nrows = static_cast<uint32>(nrows);

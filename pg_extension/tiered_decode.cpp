@@ -4,6 +4,8 @@
 #include "tiered_rows.h"
 
 extern "C" {
+#include "access/detoast.h"
+#include "access/heaptoast.h"
 #include "access/htup_details.h"
 #include "access/tupmacs.h"
 #include "catalog/pg_type_d.h"
@@ -176,3 +178,54 @@ const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc 
 }
 
 uint32 batch_decoder_rows(const BatchDecoder* d) { return d->rd->batch.rows; }
+
+namespace {
+
+// Where the sections of the columns in `cols` end in a payload whose first `got` bytes (of
+// `total`) are `p`: the end of the last one, or -1 when the header does not fit in those bytes or
+// its sizes do not add up (then the whole payload is read, and the codec checks it).
+int64 sections_end(const uint8* p, int64 got, int64 total, const ColdColumns* cols) {
+  constexpr int64 kFixed = 16, kEntry = 16, kCrc = 4;  // docs/format.md, "Cold batch payload"
+  if (got < kFixed) return -1;
+  uint16 ncols;
+  memcpy(&ncols, p + 6, sizeof ncols);
+  int64 off = kFixed + kEntry * ncols + kCrc, end = off;
+  if (off > got) return -1;
+  int i = 0;
+  for (int c = 0; c < ncols; c++) {
+    uint32 stored;
+    memcpy(&stored, p + kFixed + kEntry * c + 4, sizeof stored);
+    if (off + stored > total) return -1;
+    while (i < cols->n && cols->attrs[i] < c + 1) i++;
+    if (i < cols->n && cols->attrs[i] == c + 1) end = off + stored;
+    off += stored;
+  }
+  return end;
+}
+
+}  // namespace
+
+bytea* batch_payload_fetch(struct varlena* stored, const ColdColumns* cols) {
+  if (cols == nullptr || !VARATT_IS_EXTERNAL_ONDISK(stored))
+    return reinterpret_cast<bytea*>(pg_detoast_datum_copy(stored));
+  struct varatt_external ext;
+  VARATT_EXTERNAL_GET_POINTER(ext, stored);
+  if (VARATT_EXTERNAL_IS_COMPRESSED(ext)) return reinterpret_cast<bytea*>(pg_detoast_datum_copy(stored));
+  int32 total = VARATT_EXTERNAL_GET_EXTSIZE(ext);
+  struct varlena* part = detoast_attr_slice(stored, 0, Min(total, static_cast<int32>(TOAST_MAX_CHUNK_SIZE)));
+  int64 got = VARSIZE_ANY_EXHDR(part);
+  int64 end = sections_end(reinterpret_cast<const uint8*>(VARDATA_ANY(part)), got, total, cols);
+  if (end < 0) end = total;
+  if (end > got) {
+    pfree(part);
+    part = detoast_attr_slice(stored, 0, static_cast<int32>(end));
+    got = VARSIZE_ANY_EXHDR(part);
+  }
+  auto* out = static_cast<bytea*>(palloc(VARHDRSZ + total));
+  SET_VARSIZE(out, VARHDRSZ + total);
+  got = Min(got, static_cast<int64>(total));
+  memcpy(VARDATA(out), VARDATA_ANY(part), got);
+  memset(VARDATA(out) + got, 0, total - got);
+  pfree(part);
+  return out;
+}
