@@ -25,15 +25,10 @@ static HeapTuple form_generic(BatchDecoder* d, uint32 row) {
   MemoryContextReset(d->cxt);
   for (int j = 0; j < d->desc->natts; j++) {
     const AttrPlan* p = &d->plan[j];
-    if (p->src == Source::kSkipped) {
+    if (p->src <= Source::kSkipped) {  // NULL, or the missing value of a column added after the batch
       d->nulls[j] = true;
       d->values[j] = (Datum)0;
-      continue;
-    }
-    if (p->src == Source::kNull) {
-      d->nulls[j] = true;
-      d->values[j] = (Datum)0;
-      if (!TupleDescAttr(d->desc, j)->attisdropped)
+      if (p->src == Source::kNull && !TupleDescAttr(d->desc, j)->attisdropped)
         d->values[j] = getmissingattr(d->desc, j + 1, &d->nulls[j]);
       continue;
     }

@@ -183,8 +183,7 @@ void report_columns(ScanState* ss, const ColdColumns* cols) {
   pfree(names.data);
 }
 
-void set_columns(ScanState* ss, EState* estate, const ColdColumns* cols,
-                 void (*report)(ScanState*, const ColdColumns*)) {
+void set_columns(ScanState* ss, EState* estate, const ColdColumns* cols) {
   if (IsA(ss, SeqScanState)) {
     // Not under SERIALIZABLE: heap's scan begin takes a predicate lock on the whole relation,
     // which a node that never runs (a nested loop's inner side, a SubPlan never evaluated) would
@@ -193,11 +192,11 @@ void set_columns(ScanState* ss, EState* estate, const ColdColumns* cols,
     if (ss->ss_currentScanDesc == nullptr)
       ss->ss_currentScanDesc = table_beginscan(ss->ss_currentRelation, estate->es_snapshot, 0, nullptr);
     tiered_scan_set_columns(ss->ss_currentScanDesc, cols);
-    report(ss, cols);
+    report_columns(ss, cols);
   } else if (IsA(ss, BitmapHeapScanState)) {
     if (ss->ss_currentScanDesc == nullptr) return;
     tiered_scan_set_columns(ss->ss_currentScanDesc, cols);
-    report(ss, cols);
+    report_columns(ss, cols);
   } else if (IsA(ss, IndexScanState)) {
     auto* is = reinterpret_cast<IndexScanState*>(ss);
     if (ss->ps.plan->parallel_aware || is->iss_RelationDesc == nullptr) return;
@@ -211,7 +210,7 @@ void set_columns(ScanState* ss, EState* estate, const ColdColumns* cols,
                      is->iss_NumOrderByKeys);
     }
     tiered_fetch_set_columns(is->iss_ScanDesc->xs_heapfetch, cols);
-    report(ss, cols);
+    report_columns(ss, cols);
   } else if (IsA(ss, IndexOnlyScanState)) {
     auto* ios = reinterpret_cast<IndexOnlyScanState*>(ss);
     if (ss->ps.plan->parallel_aware || ios->ioss_RelationDesc == nullptr) return;
@@ -226,7 +225,7 @@ void set_columns(ScanState* ss, EState* estate, const ColdColumns* cols,
                      ios->ioss_NumOrderByKeys);
     }
     tiered_fetch_set_columns(ios->ioss_ScanDesc->xs_heapfetch, cols);
-    report(ss, cols);
+    report_columns(ss, cols);
   }
 }
 
@@ -251,7 +250,7 @@ bool visit(PlanState* ps, Walk* w) {
                 ? static_cast<ColdColumns*>(MemoryContextAllocZero(
                       w->estate->es_query_cxt, offsetof(ColdColumns, attrs) + sizeof(AttrNumber)))
                 : scan_columns(ss, w->parent, w->estate->es_query_cxt);
-        if (cols != nullptr) set_columns(ss, w->estate, cols, report_columns);
+        if (cols != nullptr) set_columns(ss, w->estate, cols);
       }
     }
   }
