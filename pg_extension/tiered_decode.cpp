@@ -179,31 +179,21 @@ const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc 
 
 uint32 batch_decoder_rows(const BatchDecoder* d) { return d->rd->batch.rows; }
 
-namespace {
-
-// Where the sections of the columns in `cols` end in a payload whose first `got` bytes (of
-// `total`) are `p`: the end of the last one, or -1 when the header does not fit in those bytes or
-// its sizes do not add up (then the whole payload is read, and the codec checks it).
-int64 sections_end(const uint8* p, int64 got, int64 total, const ColdColumns* cols) {
-  constexpr int64 kFixed = 16, kEntry = 16, kCrc = 4;  // docs/format.md, "Cold batch payload"
-  if (got < kFixed) return -1;
-  uint16 ncols;
-  memcpy(&ncols, p + 6, sizeof ncols);
-  int64 off = kFixed + kEntry * ncols + kCrc, end = off;
-  if (off > got) return -1;
-  int i = 0;
-  for (int c = 0; c < ncols; c++) {
-    uint32 stored;
-    memcpy(&stored, p + kFixed + kEntry * c + 4, sizeof stored);
-    if (off + stored > total) return -1;
-    while (i < cols->n && cols->attrs[i] < c + 1) i++;
-    if (i < cols->n && cols->attrs[i] == c + 1) end = off + stored;
-    off += stored;
-  }
-  return end;
+// Where the sections of the columns in `cols` end in a payload of `total` bytes whose first `got`
+// bytes are `p`: the end of the last one, or -1 when the header does not fit in those bytes or
+// fails its checks (then the whole payload is read, and the codec reports what is wrong).
+static int64 sections_end(const uint8* p, int64 got, int64 total, const ColdColumns* cols) {
+  return omen_pg::call_core("reading a batch header", [=]() -> int64 {
+    omen::BatchInfo info;
+    if (!omen::peek_batch_prefix({p, static_cast<size_t>(got)}, static_cast<size_t>(total), &info).ok())
+      return -1;
+    int64 end = 0;  // the header: within the prefix, since the peek succeeded
+    for (int i = 0; i < cols->n; i++)
+      if (cols->attrs[i] >= 1 && static_cast<size_t>(cols->attrs[i]) <= info.columns.size())
+        end = Max(end, static_cast<int64>(omen::batch_section_end(info, cols->attrs[i] - 1)));
+    return end;
+  });
 }
-
-}  // namespace
 
 bytea* batch_payload_fetch(struct varlena* stored, const ColdColumns* cols) {
   if (cols == nullptr || !VARATT_IS_EXTERNAL_ONDISK(stored))

@@ -352,8 +352,7 @@ TEST(BatchCodec, ColumnSubsetDecodesAlone) {
   std::vector<uint8_t> p = b.encode();
   BatchInfo info;
   ASSERT_TRUE(peek_batch(p, &info).ok());
-  size_t section1 = 20 + 16 * info.columns.size() + info.columns[0].stored_bytes;
-  p[section1] ^= 0x10;  // first byte of column 1's section
+  p[batch_section_end(info, 0)] ^= 0x10;  // first byte of column 1's section
   BatchReader reader;
   ASSERT_TRUE(reader.open(p, b.kinds()).ok());  // the header is intact
   DecodedBatch d;
@@ -366,6 +365,46 @@ TEST(BatchCodec, ColumnSubsetDecodesAlone) {
   EXPECT_EQ(reader.decode(&d).code(), Status::Code::kCorruption);
   const uint32_t outside[] = {5};
   EXPECT_EQ(reader.decode(outside, &d).code(), Status::Code::kInvalidArgument);
+}
+
+// A reader of a stored value peeks at its first bytes and reads only up to the end of the last
+// section it decodes: every column up to that one decodes from those bytes (the rest zeroed).
+TEST(BatchCodec, HeaderFromPrefixSaysWhereSectionsEnd) {
+  TestBatch b = test::time_series(1000, 17);
+  std::vector<uint8_t> p = b.encode();
+  BatchInfo whole, part;
+  ASSERT_TRUE(peek_batch(p, &whole).ok());
+  const size_t header = batch_section_end(whole, 0) - whole.columns[0].stored_bytes;
+  for (size_t got = 0; got <= header + 3; ++got) {
+    Status s = peek_batch_prefix(std::span(p).first(got), p.size(), &part);
+    ASSERT_EQ(s.ok(), got >= header) << got << ": " << s.to_string();
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.to_string();
+    }
+  }
+  ASSERT_TRUE(peek_batch_prefix(std::span(p).first(header), p.size(), &part).ok());
+  ASSERT_EQ(part.columns.size(), whole.columns.size());
+  EXPECT_EQ(batch_section_end(part, part.columns.size() - 1), p.size());
+  for (size_t c = 0; c < part.columns.size(); ++c) {
+    EXPECT_EQ(part.columns[c].stored_bytes, whole.columns[c].stored_bytes);
+    std::vector<uint8_t> cut = p;
+    std::fill(cut.begin() + static_cast<ptrdiff_t>(batch_section_end(part, c)), cut.end(), 0);
+    BatchReader reader;
+    ASSERT_TRUE(reader.open(cut, b.kinds()).ok());
+    for (size_t k = 0; k < part.columns.size(); ++k) {
+      DecodedColumn col;
+      Status s = reader.decode_column(k, &col);
+      ASSERT_EQ(s.ok(), k <= c) << c << " " << k;
+      if (s.ok()) {
+        EXPECT_TRUE(test::same_column(b.columns[k], col, k));
+      }
+    }
+  }
+  // A declared size that disagrees with the header, or a damaged header, is refused.
+  for (size_t n : {p.size() - 1, p.size() + 1})
+    EXPECT_EQ(peek_batch_prefix(std::span(p).first(header), n, &part).code(), Status::Code::kCorruption);
+  p[9] ^= 1;  // the row count
+  EXPECT_EQ(peek_batch_prefix(std::span(p).first(header), p.size(), &part).code(), Status::Code::kCorruption);
 }
 
 TEST(BatchCodec, ReaderAndDecodedBatchAreReusable) {

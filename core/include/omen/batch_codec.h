@@ -143,6 +143,16 @@ struct BatchInfo {
 // are not read (their CRCs are checked when they are decoded).
 Status peek_batch(std::span<const uint8_t> payload, BatchInfo* info);
 
+// peek_batch() from the first bytes of a payload of `payload_bytes` bytes (a slice of a stored
+// value, read before deciding how much more to read). The same checks, the sizes held against
+// payload_bytes; kInvalidArgument when the header does not fit in `prefix` (read more and retry).
+Status peek_batch_prefix(std::span<const uint8_t> prefix, size_t payload_bytes, BatchInfo* info);
+
+// Where column `column`'s section ends in the payload `info` describes (from a successful peek):
+// the bytes a reader needs to decode every column up to that one.
+// REQUIRES: column < info.columns.size().
+size_t batch_section_end(const BatchInfo& info, size_t column);
+
 // Where a Bytes value lies in DecodedColumn::data.
 struct BytesRef {
   uint32_t offset = 0;

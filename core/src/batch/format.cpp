@@ -67,11 +67,18 @@ bool read_for(ByteCursor* c, size_t count, uint64_t* out) {
   return true;
 }
 
-Status parse_batch_header(std::span<const uint8_t> payload, BatchInfo* info,
+namespace {
+Status header_cut(size_t got) {
+  return Status::InvalidArgument("batch payload: the header does not fit in the first " +
+                                 std::to_string(got) + " bytes");
+}
+}  // namespace
+
+Status parse_batch_header(std::span<const uint8_t> prefix, size_t n, BatchInfo* info,
                           std::vector<SectionRef>* sections) {
-  const size_t n = payload.size();
-  const uint8_t* p = payload.data();
+  const uint8_t* p = prefix.data();
   if (n < batch_header_bytes(0)) return batch_corruption(std::to_string(n) + " bytes, shorter than a header");
+  if (prefix.size() < batch_header_bytes(0)) return header_cut(prefix.size());
   if (std::memcmp(p, kBatchMagic, sizeof kBatchMagic) != 0)
     return batch_corruption("bad magic (not a batch)");
   if (p[4] != kBatchVersion)
@@ -88,6 +95,7 @@ Status parse_batch_header(std::span<const uint8_t> payload, BatchInfo* info,
                             " (truncated or extended)");
   const size_t header = batch_header_bytes(ncols);
   if (header > n) return batch_corruption("the column directory runs past the end");
+  if (header > prefix.size()) return header_cut(prefix.size());
   if (crc32c(p, header - kBatchCrcBytes) != load_le<uint32_t>(p + header - kBatchCrcBytes))
     return batch_corruption("header checksum mismatch");
   info->rows = rows;

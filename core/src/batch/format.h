@@ -103,9 +103,11 @@ struct SectionRef {
   uint32_t crc = 0;
 };
 
-// Checks the header of `payload` (magic, version, flags, limits, payload size, header CRC, every
-// directory entry and the sections tiling the rest exactly) and fills *info and *sections.
-Status parse_batch_header(std::span<const uint8_t> payload, BatchInfo* info,
+// Checks the header of a payload of `payload_bytes` bytes whose first bytes are `prefix` (magic,
+// version, flags, limits, payload size, header CRC, every directory entry and the sections tiling
+// the rest exactly) and fills *info and *sections. kInvalidArgument when the header runs past the
+// prefix (the prefix is the whole payload on every path but peek_batch_prefix()).
+Status parse_batch_header(std::span<const uint8_t> prefix, size_t payload_bytes, BatchInfo* info,
                           std::vector<SectionRef>* sections);
 
 // Writes the header and directory over out[0, batch_header_bytes(columns.size())).

@@ -50,7 +50,18 @@ void clear_arrays(DecodedColumn* col) {
 
 Status peek_batch(std::span<const uint8_t> payload, BatchInfo* info) {
   std::vector<detail::SectionRef> sections;
-  return detail::parse_batch_header(payload, info, &sections);
+  return detail::parse_batch_header(payload, payload.size(), info, &sections);
+}
+
+Status peek_batch_prefix(std::span<const uint8_t> prefix, size_t payload_bytes, BatchInfo* info) {
+  std::vector<detail::SectionRef> sections;
+  return detail::parse_batch_header(prefix, payload_bytes, info, &sections);
+}
+
+size_t batch_section_end(const BatchInfo& info, size_t column) {
+  size_t end = detail::batch_header_bytes(info.columns.size());
+  for (size_t c = 0; c <= column && c < info.columns.size(); ++c) end += info.columns[c].stored_bytes;
+  return end;
 }
 
 struct BatchReader::Impl {
@@ -127,7 +138,7 @@ BatchReader& BatchReader::operator=(BatchReader&&) noexcept = default;
 Status BatchReader::open(std::span<const uint8_t> payload, std::span<const ColumnKind> expected) {
   Impl& m = *impl_;
   m.open = false;
-  Status s = detail::parse_batch_header(payload, &m.info, &m.sections);
+  Status s = detail::parse_batch_header(payload, payload.size(), &m.info, &m.sections);
   if (s.ok()) s = check_schema(m.info, expected);
   if (!s.ok()) {
     m.info.rows = 0;
