@@ -30,7 +30,8 @@ CORE_LIB = $(CORE_BUILD)/core/libomen_core.a
 # -Werror applies to our code only.
 PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
 PG_CPPFLAGS = -isystem $(PG_INCLUDEDIR_SERVER) -Icore/include -Ipg_extension -DOMENDB_VERSION='"$(EXTVERSION)"'
-PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror
+# Frame pointers, as Debian builds Postgres' own C: `perf record -g` then shows the glue's callers.
+PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror -fno-omit-frame-pointer
 SHLIB_LINK = $(CORE_LIB) -lrocksdb -lzstd -ltbb -lstdc++
 
 # No LLVM bitcode for JIT inlining: our code is C++ and is not worth inlining into JITed expressions.

@@ -222,8 +222,9 @@ const char* batch_decoder_bind(BatchDecoder* d, TupleDesc desc);
 TupleDesc batch_decoder_desc(const BatchDecoder* d);
 uint32 batch_decoder_rows(const BatchDecoder* d);
 // Row `row` of the loaded batch as a heap tuple of the bound descriptor, in the current memory
-// context.
-HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row);
+// context; or formed over `reuse` (a tuple whose data follows its HeapTupleData, as palloc'd by
+// heap_form_tuple or heap_copytuple), when its t_len leaves room: the caller compares the result.
+HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row, HeapTuple reuse = nullptr);
 
 // ---- the cold tier's size, VACUUM (tiered.cpp, tiered_vacuum.cpp, tiered_fold.cpp) ----------------
 // Whether any batch row (any version) of rel's relfilenode exists.

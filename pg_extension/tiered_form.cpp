@@ -163,10 +163,16 @@ static void fill_row(const BatchDecoder* d, uint32 row, char* data, bits8* bits)
   }
 }
 
+// A tuple of data length `len` (header and data): `reuse` when it has room, else a new one.
+static HeapTuple tuple_space(HeapTuple reuse, size_t len) {
+  if (reuse != nullptr && reuse->t_len >= len) return reuse;
+  return static_cast<HeapTuple>(palloc(HEAPTUPLESIZE + len));
+}
+
 // A row of a fixed-layout batch: the header copied, the values stored at their offsets.
-static HeapTuple row_fixed(const BatchDecoder* d, uint32 row) {
+static HeapTuple row_fixed(const BatchDecoder* d, uint32 row, HeapTuple reuse) {
   size_t len = d->hoff + d->data_len;
-  auto* tuple = static_cast<HeapTuple>(palloc(HEAPTUPLESIZE + len));
+  HeapTuple tuple = tuple_space(reuse, len);
   auto* td = reinterpret_cast<HeapTupleHeader>(reinterpret_cast<char*>(tuple) + HEAPTUPLESIZE);
   memcpy(td, d->head, d->hoff);
   char* data = reinterpret_cast<char*>(td) + d->hoff;
@@ -201,16 +207,16 @@ static HeapTuple row_fixed(const BatchDecoder* d, uint32 row) {
   return tuple;
 }
 
-HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row) {
+HeapTuple batch_decoder_row(BatchDecoder* d, uint32 row, HeapTuple reuse) {
   Assert(d->desc != nullptr && row < d->rd->batch.rows);
-  if (d->fixed) return row_fixed(d, row);
+  if (d->fixed) return row_fixed(d, row, reuse);
   if (d->generic) return form_generic(d, row);
   bool hasnull = false, varwidth = false;
   size_t data_len = row_data_size(d, row, &hasnull, &varwidth);
   int natts = d->desc->natts;
   size_t hoff = MAXALIGN(SizeofHeapTupleHeader + (hasnull ? BITMAPLEN(natts) : 0));
   size_t len = hoff + data_len;
-  auto* tuple = static_cast<HeapTuple>(palloc(HEAPTUPLESIZE + len));
+  HeapTuple tuple = tuple_space(reuse, len);
   auto* td = reinterpret_cast<HeapTupleHeader>(reinterpret_cast<char*>(tuple) + HEAPTUPLESIZE);
   memset(td, 0, len);  // padding bytes are zero, as heap_form_tuple leaves them
   tuple->t_len = static_cast<uint32>(len);
