@@ -16,17 +16,21 @@
 #   point lookups through the btree and through the learned index, cold, random keys, pgbench TPS
 #                                                                        target >= 0.5x heap
 #   1000-row ranges through the learned index on ts, cold, pgbench TPS   target >= 1.0x heap
+#   (ROUNDS rounds of one run on each table, in alternating order)
 #   pgbench TPC-B-like (pgbench -i, tables converted to tiered, all hot) target >= 0.95x heap
-#   (TPCB_ROUNDS rounds of one run each, in alternating order; the ratio is the median of the
-#   rounds' ratios)
-# Writes bench/out/tiered_bench.csv and bench/out/tiered_bench.png. Environment: ROWS DURATION CLIENTS REPEATS TPCB_ROUNDS PGBIN
-# OMEN_SKIP_INSTALL.
+#   (TPCB_ROUNDS rounds of one run on each database, in alternating order)
+# Rounds: the TPS shown is the median of each side's runs, the ratio the median of the rounds'
+# ratios (the two runs of a round share the machine's state; from round to round it drifts by
+# more than the difference measured).
+# Writes bench/out/tiered_bench.csv and bench/out/tiered_bench.png. Environment: ROWS DURATION
+# CLIENTS REPEATS ROUNDS TPCB_ROUNDS PGBIN OMEN_SKIP_INSTALL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-2}
 REPEATS=${REPEATS:-3}
+ROUNDS=${ROUNDS:-5}
 TPCB_ROUNDS=${TPCB_ROUNDS:-7}
 export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 if [ "$(id -u)" -ne 0 ]; then echo "tiered_bench.sh: needs root (starts a cluster as postgres)" >&2; exit 1; fi
@@ -118,6 +122,21 @@ tps() {  # table script-body -> TPS
   printf '%s\n' "${2//TBL/$1}" | as_pg tee "$f" >/dev/null
   as_pg "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" -f "$f" postgres 2>/dev/null |
     sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+  as_pg rm -f "$f"
+}
+# rounds metric target count heap-arg tiered-arg command [args...]: `count` rounds of one run of
+# `command heap-arg args...` and one of `command tiered-arg args...`, in alternating order; a row
+# with each side's median and the median of the rounds' ratios.
+rounds() {
+  local metric=$1 target=$2 n=$3 ha=$4 ta=$5 h t hs=() ts=() rs=()
+  shift 5
+  for ((i = 0; i < n; i++)); do
+    if ((i % 2 == 0)); then h=$("$1" "$ha" "${@:2}"); t=$("$1" "$ta" "${@:2}"); else t=$("$1" "$ta" "${@:2}"); h=$("$1" "$ha" "${@:2}"); fi
+    hs+=("$h"); ts+=("$t"); rs+=("$(ratio "$h" "$t")")
+  done
+  echo "  $metric, rounds (heap/tiered): $(for ((i = 0; i < n; i++)); do printf '%s/%s ' "${hs[$i]}" "${ts[$i]}"; done)"
+  row "$metric" "$(printf '%s\n' "${hs[@]}" | median)" "$(printf '%s\n' "${ts[@]}" | median)" "$target" \
+    "$(printf '%s\n' "${rs[@]}" | median)"
 }
 point_id="\\set k random(1, $ROWS)
 SELECT * FROM TBL WHERE id = :k;"
@@ -125,9 +144,9 @@ point_ts="\\set k random(1, $ROWS)
 SELECT * FROM TBL WHERE ts = '2020-01-01'::timestamptz + :k * interval '1 second';"
 range_ts="\\set k random(1, $(( ROWS - 1000 )))
 SELECT count(*), sum(v1) FROM TBL WHERE ts >= '2020-01-01'::timestamptz + :k * interval '1 second' AND ts < '2020-01-01'::timestamptz + (:k + 1000) * interval '1 second';"
-row "point lookup via btree, cold, TPS" "$(tps hh "$point_id")" "$(tps tt "$point_id")" ">= 0.5"
-row "point lookup via learned, cold, TPS" "$(tps hh "$point_ts")" "$(tps tt "$point_ts")" ">= 0.5"
-row "1000-row range via learned, cold, TPS" "$(tps hh "$range_ts")" "$(tps tt "$range_ts")" ">= 1.0"
+rounds "point lookup via btree, cold, TPS" ">= 0.5" "$ROUNDS" hh tt tps "$point_id"
+rounds "point lookup via learned, cold, TPS" ">= 0.5" "$ROUNDS" hh tt tps "$point_ts"
+rounds "1000-row range via learned, cold, TPS" ">= 1.0" "$ROUNDS" hh tt tps "$range_ts"
 
 echo "== pgbench TPC-B-like, all hot (heap database vs tiered database)"
 q -c "CREATE DATABASE bh" -c "CREATE DATABASE bt"
@@ -139,18 +158,7 @@ cluster_psql -d bt -q -c "CREATE EXTENSION omendb" \
   -c "VACUUM ANALYZE"
 cluster_psql -d bh -q -c "VACUUM ANALYZE"
 tpcb() { as_pg "$PGBIN/pgbench" -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$1" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
-# Rounds of one run on each database, in alternating order; the ratio is the median of the rounds'
-# ratios (the runs of one round share the machine's state; from round to round it drifts by more
-# than the difference measured).
-th=(); tb=(); tr=()
-for ((round = 0; round < TPCB_ROUNDS; round++)); do
-  if ((round % 2 == 0)); then h=$(tpcb bh); t=$(tpcb bt); else t=$(tpcb bt); h=$(tpcb bh); fi
-  th+=("$h"); tb+=("$t"); tr+=("$(ratio "$h" "$t")")
-done
-echo "  TPC-B rounds (heap tiered): $(for ((i = 0; i < TPCB_ROUNDS; i++)); do printf '%s/%s ' "${th[$i]}" "${tb[$i]}"; done)"
-row "pgbench TPC-B-like, all hot, TPS (median of $TPCB_ROUNDS; ratio: median of the rounds')" \
-  "$(printf '%s\n' "${th[@]}" | median)" "$(printf '%s\n' "${tb[@]}" | median)" ">= 0.95" \
-  "$(printf '%s\n' "${tr[@]}" | median)"
+rounds "pgbench TPC-B-like, all hot, TPS" ">= 0.95" "$TPCB_ROUNDS" bh bt tpcb
 # Draws bench/out/tiered_bench.png from the CSV: each metric's tiered/heap ratio (bars) and its
 # target ratio where it has one (points; the move's target is in rows/s, the floor rows are marks).
 chart() {

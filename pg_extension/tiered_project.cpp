@@ -12,9 +12,10 @@
 //    indexorderbyorig, bitmapqualorig), and its target list when it projects (then its parent
 //    sees the projected tuple only);
 //  * a node that does not project (its target list is the relation's columns in order) hands its
-//    scan tuple up, so the parent's reads count too; only an Agg without grouping sets is
-//    understood (its target list, qual and grouping columns, through the scan's target list);
-//    under any other parent every column is read;
+//    scan tuple up, so the parent's reads count too, through the scan's target list. Understood
+//    parents: an Agg without grouping sets (its target list, qual and grouping columns); a nested
+//    loop, merge or hash join (its target list, quals, and the nested loop's parameters, the merge
+//    or hash clauses, the hash join's outer keys). Under any other parent every column is read;
 //  * a whole-row Var reads every column; system columns come from the tuple header (a cold row's
 //    is whole) and its TID;
 //  * parallel-aware sequential and index scans make their descriptors elsewhere: every column;
@@ -56,8 +57,9 @@ struct Needed {
   bool* attrs;
 };
 
-// Vars of the scan tuple in an expression: varno is the scan's (scanrelid), or OUTER_VAR for its
-// parent's expressions, whose column k is the expression of the scan's target list entry k.
+// Vars of the scan tuple in an expression: varno is the scan's (scanrelid), or OUTER_VAR or
+// INNER_VAR for its parent's expressions (by the side the scan is on), whose column k is the
+// expression of the scan's target list entry k.
 struct VarWalk {
   Needed* need;
   int varno;
@@ -77,7 +79,7 @@ bool vars_walker(Node* node, VarWalk* w) {
   if (IsA(node, Var)) {
     auto* v = reinterpret_cast<Var*>(node);
     if (v->varlevelsup != 0 || v->varno != w->varno) return false;
-    if (w->varno == OUTER_VAR) {  // the parent's reference to the scan's output column varattno
+    if (w->varno == OUTER_VAR || w->varno == INNER_VAR) {  // the parent's reference to output column varattno
       if (v->varattno <= 0 || v->varattno > list_length(w->scan_tlist)) {
         w->need->all = true;
         return false;
@@ -114,6 +116,29 @@ ColdColumns* scan_columns(ScanState* ss, PlanState* parent, MemoryContext cxt) {
   }
   if (ss->ps.ps_ProjInfo != nullptr) {
     own(plan->targetlist);
+  } else if (parent != nullptr &&
+             (IsA(parent, NestLoopState) || IsA(parent, MergeJoinState) || IsA(parent, HashJoinState))) {
+    // A join reads the scan tuple of its side in its target list, join and other quals, and by
+    // its method: a nested loop's parameters for its inner side, a merge join's clauses, a hash
+    // join's clauses and outer keys (its inner side is a Hash node, a parent not understood).
+    int side = outerPlanState(parent) == &ss->ps ? OUTER_VAR : INNER_VAR;
+    auto* join = reinterpret_cast<Join*>(parent->plan);
+    auto upper = [&](void* expr) {
+      read_expr(static_cast<Node*>(expr), &need, side, scanrelid, plan->targetlist);
+    };
+    upper(join->plan.targetlist);
+    upper(join->plan.qual);
+    upper(join->joinqual);
+    if (IsA(join, NestLoop)) {
+      ListCell* lc;
+      foreach (lc, reinterpret_cast<NestLoop*>(join)->nestParams)
+        upper(static_cast<NestLoopParam*>(lfirst(lc))->paramval);
+    } else if (IsA(join, MergeJoin)) {
+      upper(reinterpret_cast<MergeJoin*>(join)->mergeclauses);
+    } else {
+      upper(reinterpret_cast<HashJoin*>(join)->hashclauses);
+      upper(reinterpret_cast<HashJoin*>(join)->hashkeys);
+    }
   } else if (parent != nullptr && IsA(parent, AggState) && outerPlanState(parent) == &ss->ps &&
              reinterpret_cast<Agg*>(parent->plan)->groupingSets == NIL &&
              reinterpret_cast<Agg*>(parent->plan)->chain == NIL) {

@@ -95,6 +95,45 @@ SELECT pj_same('SELECT d.n, (SELECT sum(v1) + count(note) FROM $T x WHERE x.ts >
 SELECT pj_same('SELECT device, avg(v2) FROM $T WHERE day = ''2020-01-04'' GROUP BY device ORDER BY 2 DESC LIMIT 5');
 SELECT pj_same('SELECT a.id, b.note FROM $T a JOIN $T b ON a.id = b.id + 1 WHERE a.device = 6 AND b.device = 5');
 
+-- a join reads the columns of the scan tuples it is handed: in its target list, its quals, and
+-- by its method in its hash or merge clauses, hash keys or nested-loop parameters; each join
+-- method in turn (each column below is read by one of those only)
+CREATE TABLE pj_dim (device int, label text);
+INSERT INTO pj_dim SELECT d, 'dev' || d FROM generate_series(0, 49) d;
+ANALYZE pj_dim;
+CREATE FUNCTION pj_joins() RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  m text;
+BEGIN
+  FOREACH m IN ARRAY ARRAY['hashjoin', 'mergejoin', 'nestloop'] LOOP
+    PERFORM set_config('enable_hashjoin', (m = 'hashjoin')::text, true);
+    PERFORM set_config('enable_mergejoin', (m = 'mergejoin')::text, true);
+    PERFORM set_config('enable_nestloop', (m = 'nestloop')::text, true);
+    RETURN NEXT m || ': ' || pj_same('SELECT d.label, t.v1 FROM $T t JOIN pj_dim d ON d.device = t.device
+                                      WHERE t.ts < ''2020-01-03'' AND t.v2 > d.device');
+    RETURN NEXT m || ': ' || pj_same('SELECT d.label, t.id FROM pj_dim d JOIN $T t ON t.device = d.device
+                                      WHERE d.device < 4 AND t.ts < ''2020-01-05''');
+    RETURN NEXT m || ': ' || pj_same('SELECT a.id, b.v1 FROM $T a JOIN $T b ON a.id = b.id + 1 AND a.v2 <> b.v2
+                                      WHERE a.device = 6 AND b.device = 5');
+    RETURN NEXT m || ': ' || pj_same('SELECT a.id, b.id AS bid FROM $T a LEFT JOIN $T b ON a.id = b.id - 1 AND b.note > a.note
+                                      WHERE a.ts < ''2020-01-02''');
+    RETURN NEXT m || ': ' || pj_same('SELECT a.v1, b.v2 FROM $T a JOIN $T b ON a.id = b.id WHERE a.device = 6');
+  END LOOP;
+  PERFORM set_config(g, 'on', true) FROM unnest(ARRAY['enable_hashjoin', 'enable_mergejoin', 'enable_nestloop']) g;
+END $$;
+SELECT * FROM pj_joins();
+SET client_min_messages = debug1;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SELECT count(*), sum(t.v1) FROM pj_dim d JOIN pj t ON t.device = d.device WHERE d.device = 2;
+SET enable_nestloop = off;
+SET enable_hashjoin = on;
+SELECT count(*), sum(t.v1) FROM pj t JOIN pj_dim d ON t.device = d.device WHERE t.v2 > 100;
+RESET enable_nestloop;
+RESET enable_mergejoin;
+RESET enable_hashjoin;
+RESET client_min_messages;
+
 -- a generic plan (parameters as run-time keys of a prepared index scan)
 SET plan_cache_mode = force_generic_plan;
 SET enable_seqscan = off;
@@ -148,6 +187,7 @@ RESET jit;
 RESET jit_above_cost;
 RESET jit_optimize_above_cost;
 RESET jit_inline_above_cost;
+DROP FUNCTION pj_joins();
 DROP FUNCTION pj_same(text);
 DROP FUNCTION pj_rows(int, int);
-DROP TABLE pj, pj_heap, pn, pn_heap;
+DROP TABLE pj, pj_heap, pn, pn_heap, pj_dim;
