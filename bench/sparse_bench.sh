@@ -19,17 +19,22 @@
 #   single-row inserts at the table's end, pgbench TPS      >= 1.0x btree
 #     (a copy of the table per index; ROUNDS rounds over the five in turn; the ratio is the
 #     median of the rounds' ratios, each round measuring btree as well)
+#   the index's own cost of one such insert, us: a server-side loop of LOOP_ROWS single-row
+#     INSERTs in one transaction, less the same loop on a copy with no index, in the same round
+#     (the heap's insert, the executor and the client's round trip, which pgbench's TPS carries
+#     alike for every index, fall out)
 # The lookup's key is computed once per query (a scalar subquery), so a lossy index's recheck
 # compares against a constant, as it would with a literal. synchronous_commit is off, so a
 # single-row insert measures the insert's work, not the WAL flush every index would wait for alike.
 # Writes bench/out/sparse_bench.csv and bench/out/sparse_bench.png. Environment: ROWS DURATION
-# CLIENTS ROUNDS PGBIN OMEN_SKIP_INSTALL.
+# CLIENTS ROUNDS LOOP_ROWS PGBIN OMEN_SKIP_INSTALL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-2}
 ROUNDS=${ROUNDS:-5}
+LOOP_ROWS=${LOOP_ROWS:-50000}
 export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 if [ "$(id -u)" -ne 0 ]; then echo "sparse_bench.sh: needs root (starts a cluster as postgres)" >&2; exit 1; fi
 if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
@@ -43,7 +48,7 @@ source tests/pgcluster.sh
 q() { cluster_psql -At -q "$@"; }
 mkdir -p bench/out
 csv=bench/out/sparse_bench.csv
-echo "late,index,bytes,build_ms,point_tps,range_tps,insert_tps,bytes_vs_btree,build_vs_btree,point_vs_btree,range_vs_btree,insert_vs_btree" >"$csv"
+echo "late,index,bytes,build_ms,point_tps,range_tps,insert_tps,bytes_vs_btree,build_vs_btree,point_vs_btree,range_vs_btree,insert_vs_btree,insert_index_us,insert_index_vs_btree" >"$csv"
 q -c "CREATE EXTENSION omendb"
 
 tps() {  # script-body -> TPS
@@ -111,42 +116,59 @@ print(*[statistics.median(m[k]) for k in (0, 1, 2)], *[statistics.median(x / y f
       "${BLD[$idx]}" "${PT[$idx]}" "${RG[$idx]}" "${BLD[btree]}" "${PT[btree]}" "${RG[btree]}")"
     printf '  %-8s %12s bytes; rounds: build ms%s, point TPS%s, range TPS%s\n' "$idx" "${BYTES[$idx]}" "${BLD[$idx]}" "${PT[$idx]}" "${RG[$idx]}"
   done
-  # Inserts: a copy of the table per index, then ROUNDS rounds over the five in turn (each round
-  # starting one later), so drift on a shared machine falls on every index alike; the median round.
-  for idx in "${IDX[@]}"; do
-    q -c "CREATE TABLE ev_ins_$idx AS SELECT * FROM ev" -c "CREATE INDEX ON ev_ins_$idx ${USING[$idx]}" \
+  # Inserts: a copy of the table per index and one with none, then ROUNDS rounds over the six in
+  # turn (each round starting one later), so drift on a shared machine falls on every index alike.
+  # A round measures pgbench's TPS, then the server-side loop, of each.
+  INS_IDX=("${IDX[@]}" none)
+  USING[none]=""
+  for idx in "${INS_IDX[@]}"; do
+    q -c "CREATE TABLE ev_ins_$idx AS SELECT * FROM ev" \
+      -c "$([ "$idx" = none ] || echo "CREATE INDEX ON ev_ins_$idx ${USING[$idx]}")" \
       -c "VACUUM (FREEZE, ANALYZE) ev_ins_$idx" -c "CREATE SEQUENCE ev_ins_${idx}_seq START $(( ROWS + 1 ))"
   done
   q -c "CHECKPOINT"
-  declare -A INS=()
+  declare -A INS=() LOOP=()
+  row_sql() {  # the inserted row of table ev_ins_$1, at the table's end
+    echo "INSERT INTO ev_ins_$1 SELECT nextval('ev_ins_${1}_seq'), '2020-01-01'::timestamptz + currval('ev_ins_${1}_seq') * interval '1 second', 7, 1.5, 'dev-7'"
+  }
   for ((round = 0; round < ROUNDS; round++)); do
-    for ((j = 0; j < ${#IDX[@]}; j++)); do
-      idx=${IDX[$(( (j + round) % ${#IDX[@]} ))]}
-      t=$(tps "INSERT INTO ev_ins_$idx SELECT nextval('ev_ins_${idx}_seq'), '2020-01-01'::timestamptz + currval('ev_ins_${idx}_seq') * interval '1 second', 7, 1.5, 'dev-7';")
-      INS[$idx]="${INS[$idx]:-} $t"
+    for ((j = 0; j < ${#INS_IDX[@]}; j++)); do
+      idx=${INS_IDX[$(( (j + round) % ${#INS_IDX[@]} ))]}
+      INS[$idx]="${INS[$idx]:-} $(tps "$(row_sql "$idx");")"
+    done
+    for ((j = 0; j < ${#INS_IDX[@]}; j++)); do
+      idx=${INS_IDX[$(( (j + round) % ${#INS_IDX[@]} ))]}
+      LOOP[$idx]="${LOOP[$idx]:-} $(timed "DO \$\$ BEGIN FOR i IN 1..$LOOP_ROWS LOOP $(row_sql "$idx"); END LOOP; END \$\$")"
     done
   done
-  # The insert ratio is the median of the rounds' ratios (each round measures btree too).
+  # The insert ratio is the median of the rounds' ratios (each round measures btree too); the
+  # index's cost per row is the median of the rounds' loop time less the no-index loop's.
   for idx in "${IDX[@]}"; do
-    read -r i ratio <<<"$(python3 -c "
+    read -r i ratio cost cratio <<<"$(python3 -c "
 import statistics, sys
-a = list(map(float, sys.argv[1].split())); b = list(map(float, sys.argv[2].split()))
-print(statistics.median(a), statistics.median(x / y for x, y in zip(a, b)))" "${INS[$idx]}" "${INS[btree]}")"
-    R[$late,$idx]="${R[$late,$idx]} $i $ratio"  # bytes build point range rbuild rpoint rrange insert rinsert
+a, b, la, lb, ln = ([float(x) for x in v.split()] for v in sys.argv[1:6])
+n = float(sys.argv[6])
+ca = [(x - z) * 1000 / n for x, z in zip(la, ln)]
+cb = [(y - z) * 1000 / n for y, z in zip(lb, ln)]
+print(statistics.median(a), statistics.median(x / y for x, y in zip(a, b)),
+      round(statistics.median(ca), 3), round(statistics.median(x / y for x, y in zip(ca, cb)), 4))" \
+      "${INS[$idx]}" "${INS[btree]}" "${LOOP[$idx]}" "${LOOP[btree]}" "${LOOP[none]}" "$LOOP_ROWS")"
+    R[$late,$idx]="${R[$late,$idx]} $i $ratio $cost $cratio"  # bytes build point range rbuild rpoint rrange insert rinsert cost rcost
     printf '  %-8s insert TPS, median of %s rounds: %10s, median ratio to btree %.4f  (rounds:%s)\n' "$idx" "$ROUNDS" "$i" "$ratio" "${INS[$idx]}"
+    printf '  %-8s index cost per insert: %s us, median ratio to btree %s  (loop ms:%s; no index:%s)\n' "$idx" "$cost" "$cratio" "${LOOP[$idx]}" "${LOOP[none]}"
   done
-  for idx in "${IDX[@]}"; do q -c "DROP TABLE ev_ins_$idx" -c "DROP SEQUENCE ev_ins_${idx}_seq"; done
+  for idx in "${INS_IDX[@]}"; do q -c "DROP TABLE ev_ins_$idx" -c "DROP SEQUENCE ev_ins_${idx}_seq"; done
 done
 
-printf '\n%-6s %-8s %12s %10s %10s %10s %10s   %s\n' late index bytes build_ms point range insert "(ratios to btree: bytes build point range insert; medians of the rounds' ratios)"
+printf '\n%-6s %-8s %12s %10s %10s %10s %10s %9s   %s\n' late index bytes build_ms point range insert idx_us "(ratios to btree: bytes build point range insert idx_us; medians of the rounds' ratios)"
 for late in 0 1; do
   read -r bb _ <<<"${R[$late,btree]}"
   for idx in "${IDX[@]}"; do
-    read -r b build p r rbuild rp rr i ri <<<"${R[$late,$idx]}"
+    read -r b build p r rbuild rp rr i ri c rc <<<"${R[$late,$idx]}"
     ratios=$(python3 -c "import sys; v = list(map(float, sys.argv[1:])); print(','.join(f'{x:.4f}' for x in [v[0] / v[1]] + v[2:]))" \
       "$b" "$bb" "$rbuild" "$rp" "$rr" "$ri")
-    printf '%-6s %-8s %12s %10s %10s %10s %10s   %s\n' "$late%" "$idx" "$b" "$build" "$p" "$r" "$i" "$ratios"
-    echo "$late,$idx,$b,$build,$p,$r,$i,$ratios" >>"$csv"
+    printf '%-6s %-8s %12s %10s %10s %10s %10s %9s   %s,%s\n' "$late%" "$idx" "$b" "$build" "$p" "$r" "$i" "$c" "$ratios" "$rc"
+    echo "$late,$idx,$b,$build,$p,$r,$i,$ratios,$c,$rc" >>"$csv"
   done
 done
 read -r sb _ <<<"${R[0,sparse]}"; read -r b16 _ <<<"${R[0,brin16]}"
