@@ -243,7 +243,12 @@ void cold_store_row(ColdReader* r, const ColdBatch* b, uint32 row, TupleTableSlo
   }
   // Formed in the slot's memory: the slot takes it as its own (no copy, as ExecForceStoreHeapTuple
   // would make). When the slot already owns a tuple of no buffer (the previous cold row, as a rule)
-  // with room, the row is formed over it: one palloc and pfree less per row.
+  // with room, the row is formed over it: one palloc and pfree less per row. That relies on the
+  // rule the old way relied on too (a store freed the old tuple): nothing keeps a pointer into a
+  // slot's tuple, or a by-reference value deformed from it, across the next store into the slot;
+  // executor nodes that need a row longer copy it (ExecCopySlot, datumCopy, tuplestores). Every
+  // allocator of such a tuple (heap_copytuple, heap_form_tuple, expand_tuple) gives it
+  // HEAPTUPLESIZE + t_len bytes, so t_len bounds the room.
   auto* bslot = TTS_IS_BUFFERTUPLE(slot) ? reinterpret_cast<BufferHeapTupleTableSlot*>(slot) : nullptr;
   HeapTuple reuse = nullptr;
   if (bslot != nullptr && !TTS_EMPTY(slot) && TTS_SHOULDFREE(slot) && !BufferIsValid(bslot->buffer) &&

@@ -117,10 +117,13 @@ ColdColumns* scan_columns(ScanState* ss, PlanState* parent, MemoryContext cxt) {
   if (ss->ps.ps_ProjInfo != nullptr) {
     own(plan->targetlist);
   } else if (parent != nullptr &&
-             (IsA(parent, NestLoopState) || IsA(parent, MergeJoinState) || IsA(parent, HashJoinState))) {
+             (IsA(parent, NestLoopState) || IsA(parent, MergeJoinState) || IsA(parent, HashJoinState)) &&
+             (outerPlanState(parent) == &ss->ps || innerPlanState(parent) == &ss->ps)) {
     // A join reads the scan tuple of its side in its target list, join and other quals, and by
     // its method: a nested loop's parameters for its inner side, a merge join's clauses, a hash
     // join's clauses and outer keys (its inner side is a Hash node, a parent not understood).
+    // The plan walk also names as a scan's parent the node its initPlan or SubPlan hangs on (a
+    // CTE's plan hangs on the query's top node): that is neither side, and reads every column.
     int side = outerPlanState(parent) == &ss->ps ? OUTER_VAR : INNER_VAR;
     auto* join = reinterpret_cast<Join*>(parent->plan);
     auto upper = [&](void* expr) {
