@@ -93,8 +93,8 @@ void tiered_check_unpublished(Relation rel, int kinds, const char* what, const c
 // ---- column projection (tiered_project.cpp) ----------------------------------------------------
 // The columns a scan's plan node and its parent read from its rows: attribute numbers, ascending.
 // A cold row read for such a scan carries only these (the codec decodes only their sections); its
-// other columns read as NULL. No set (nullptr): every column. Set right after the executor starts,
-// before the first row is read.
+// other columns read as NULL, attrs in ascending order. No set (nullptr): every column. Set right after the
+// executor starts, before the first row is read.
 struct ColdColumns {
   int n;
   AttrNumber attrs[FLEXIBLE_ARRAY_MEMBER];

@@ -187,11 +187,12 @@ static int64 sections_end(const uint8* p, int64 got, int64 total, const ColdColu
     omen::BatchInfo info;
     if (!omen::peek_batch_prefix({p, static_cast<size_t>(got)}, static_cast<size_t>(total), &info).ok())
       return -1;
-    int64 end = 0;  // the header: within the prefix, since the peek succeeded
-    for (int i = 0; i < cols->n; i++)
+    // cols->attrs ascend: the last one the batch has (one older than ADD COLUMN has fewer) ends
+    // the read; none: the header alone, within the prefix since the peek succeeded.
+    for (int i = cols->n - 1; i >= 0; i--)
       if (cols->attrs[i] >= 1 && static_cast<size_t>(cols->attrs[i]) <= info.columns.size())
-        end = Max(end, static_cast<int64>(omen::batch_section_end(info, cols->attrs[i] - 1)));
-    return end;
+        return static_cast<int64>(omen::batch_section_end(info, cols->attrs[i] - 1));
+    return int64{0};
   });
 }
 

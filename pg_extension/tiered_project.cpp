@@ -107,6 +107,10 @@ ColdColumns* scan_columns(ScanState* ss, PlanState* parent, MemoryContext cxt) {
   Needed need{RelationGetDescr(ss->ss_currentRelation)->natts, false, nullptr};
   need.attrs = static_cast<bool*>(MemoryContextAllocZero(cxt, need.natts + 1));
   auto own = [&](void* expr) { read_expr(static_cast<Node*>(expr), &need, relno, scanrelid, nullptr); };
+  // A parent's expression, whose Vars of `side` (OUTER_VAR or INNER_VAR) name the scan's output.
+  auto upper = [&](void* expr, int side) {
+    read_expr(static_cast<Node*>(expr), &need, side, scanrelid, plan->targetlist);
+  };
   own(plan->qual);
   if (IsA(plan, IndexScan)) {
     own(reinterpret_cast<IndexScan*>(plan)->indexqualorig);
@@ -126,28 +130,25 @@ ColdColumns* scan_columns(ScanState* ss, PlanState* parent, MemoryContext cxt) {
     // CTE's plan hangs on the query's top node): that is neither side, and reads every column.
     int side = outerPlanState(parent) == &ss->ps ? OUTER_VAR : INNER_VAR;
     auto* join = reinterpret_cast<Join*>(parent->plan);
-    auto upper = [&](void* expr) {
-      read_expr(static_cast<Node*>(expr), &need, side, scanrelid, plan->targetlist);
-    };
-    upper(join->plan.targetlist);
-    upper(join->plan.qual);
-    upper(join->joinqual);
+    upper(join->plan.targetlist, side);
+    upper(join->plan.qual, side);
+    upper(join->joinqual, side);
     if (IsA(join, NestLoop)) {
       ListCell* lc;
       foreach (lc, reinterpret_cast<NestLoop*>(join)->nestParams)
-        upper(static_cast<NestLoopParam*>(lfirst(lc))->paramval);
+        upper(static_cast<NestLoopParam*>(lfirst(lc))->paramval, side);
     } else if (IsA(join, MergeJoin)) {
-      upper(reinterpret_cast<MergeJoin*>(join)->mergeclauses);
+      upper(reinterpret_cast<MergeJoin*>(join)->mergeclauses, side);
     } else {
-      upper(reinterpret_cast<HashJoin*>(join)->hashclauses);
-      upper(reinterpret_cast<HashJoin*>(join)->hashkeys);
+      upper(reinterpret_cast<HashJoin*>(join)->hashclauses, side);
+      upper(reinterpret_cast<HashJoin*>(join)->hashkeys, side);
     }
   } else if (parent != nullptr && IsA(parent, AggState) && outerPlanState(parent) == &ss->ps &&
              reinterpret_cast<Agg*>(parent->plan)->groupingSets == NIL &&
              reinterpret_cast<Agg*>(parent->plan)->chain == NIL) {
     auto* agg = reinterpret_cast<Agg*>(parent->plan);
-    read_expr(reinterpret_cast<Node*>(agg->plan.targetlist), &need, OUTER_VAR, scanrelid, plan->targetlist);
-    read_expr(reinterpret_cast<Node*>(agg->plan.qual), &need, OUTER_VAR, scanrelid, plan->targetlist);
+    upper(agg->plan.targetlist, OUTER_VAR);
+    upper(agg->plan.qual, OUTER_VAR);
     for (int i = 0; i < agg->numCols && !need.all; i++) {
       AttrNumber k = agg->grpColIdx[i];
       if (k <= 0 || k > list_length(plan->targetlist)) {
