@@ -17,8 +17,11 @@
 #     (ROUNDS rounds over the five indexes in turn, each building the index, then its lookups;
 #     figures are medians of the rounds, ratios the medians of the rounds' ratios to btree)
 #   single-row inserts at the table's end, pgbench TPS      >= 1.0x btree
-#     (a copy of the table per index; ROUNDS rounds over the five in turn; the ratio is the
-#     median of the rounds' ratios, each round measuring btree as well)
+#     (a copy of the table per index and one with none; ROUNDS pgbench runs in which each
+#     transaction inserts into a copy picked at random, so all copies share the machine's state
+#     of the moment; an index's TPS is CLIENTS over its inserts' mean latency (pgbench -l), the
+#     ratio the median of the runs' ratios to btree. Separate runs per copy scattered by +-20%
+#     per round, BRIN(128) included, on a difference of ~2%)
 #   the index's own cost of one such insert, us: a server-side loop of LOOP_ROWS single-row
 #     INSERTs in one transaction on each copy, ROUNDS times; the fastest loop of each copy less
 #     the fastest on a copy with no index (the heap's insert, the executor and the client's round
@@ -120,9 +123,11 @@ print(*[statistics.median(m[k]) for k in (0, 1, 2)], *[statistics.median(x / y f
       "${BLD[$idx]}" "${PT[$idx]}" "${RG[$idx]}" "${BLD[btree]}" "${PT[btree]}" "${RG[btree]}")"
     printf '  %-8s %12s bytes; rounds: build ms%s, point TPS%s, range TPS%s\n' "$idx" "${BYTES[$idx]}" "${BLD[$idx]}" "${PT[$idx]}" "${RG[$idx]}"
   done
-  # Inserts: a copy of the table per index and one with none, then ROUNDS rounds over the six in
-  # turn (each round starting one later), so drift on a shared machine falls on every index alike.
-  # A round measures pgbench's TPS, then the server-side loop, of each.
+  # Inserts: a copy of the table per index and one with none. A round is one pgbench run of
+  # DURATION s in which each client picks, per transaction, the insert into one of the six copies
+  # at random (pgbench -f ... per copy), so every copy's inserts share the machine's state of the
+  # moment; an index's figure is its inserts' mean latency (pgbench -l), its ratio btree's mean
+  # over its own (a TPS ratio at equal clients). Then the server-side loop of each copy in turn.
   INS_IDX=("${IDX[@]}" none)
   USING[none]=""
   for idx in "${INS_IDX[@]}"; do
@@ -135,28 +140,42 @@ print(*[statistics.median(m[k]) for k in (0, 1, 2)], *[statistics.median(x / y f
   row_sql() {  # the inserted row of table ev_ins_$1, at the table's end
     echo "INSERT INTO ev_ins_$1 SELECT nextval('ev_ins_${1}_seq'), '2020-01-01'::timestamptz + currval('ev_ins_${1}_seq') * interval '1 second', 7, 1.5, 'dev-7'"
   }
+  logdir=$(as_pg mktemp -d /tmp/omendb-bench.XXXXXX)
+  for idx in "${INS_IDX[@]}"; do row_sql "$idx" | sed 's/$/;/' | as_pg tee "$logdir/$idx.sql" >/dev/null; done
   for ((round = 0; round < ROUNDS; round++)); do
-    for ((j = 0; j < ${#INS_IDX[@]}; j++)); do
-      idx=${INS_IDX[$(( (j + round) % ${#INS_IDX[@]} ))]}
-      INS[$idx]="${INS[$idx]:-} $(tps "$(row_sql "$idx");")"
-    done
+    as_pg rm -f "$logdir"/pgbench_log.*
+    (cd "$logdir" && runuser -u postgres -- env PGPORT="$PGPORT" PGHOST="$PGHOST" "$PGBIN/pgbench" -n -M prepared \
+      -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" -l $(for idx in "${INS_IDX[@]}"; do echo "-f $idx.sql"; done) postgres \
+      >/dev/null 2>&1)
+    # A log line: client, transaction, latency us, script number, ...
+    lat=$(cat "$logdir"/pgbench_log.* | python3 -c "
+import statistics, sys
+lat = {}
+for line in sys.stdin:
+    f = line.split()
+    lat.setdefault(int(f[3]), []).append(int(f[2]))
+print(*[round(statistics.mean(lat[k]), 2) for k in range(len(sys.argv) - 1)])" "${INS_IDX[@]}")
+    read -r -a l <<<"$lat"
+    for ((j = 0; j < ${#INS_IDX[@]}; j++)); do INS[${INS_IDX[$j]}]="${INS[${INS_IDX[$j]}]:-} ${l[$j]}"; done
     for ((j = 0; j < ${#INS_IDX[@]}; j++)); do
       idx=${INS_IDX[$(( (j + round) % ${#INS_IDX[@]} ))]}
       LOOP[$idx]="${LOOP[$idx]:-} $(timed "DO \$\$ BEGIN FOR i IN 1..$LOOP_ROWS LOOP $(row_sql "$idx"); END LOOP; END \$\$")"
     done
   done
-  # The insert ratio is the median of the rounds' ratios (each round measures btree too); the
-  # index's cost per row is its fastest loop less the no-index copy's fastest.
+  as_pg rm -rf "$logdir"
+  # An index's insert figure is its median latency as TPS at CLIENTS clients; its ratio the median
+  # of the rounds' ratios (btree's latency over its own). Its cost per row in the loop is its
+  # fastest loop less the no-index copy's fastest.
   for idx in "${IDX[@]}"; do
     read -r i ratio cost cratio <<<"$(python3 -c "
 import statistics, sys
 a, b, la, lb, ln = ([float(x) for x in v.split()] for v in sys.argv[1:6])
-n = float(sys.argv[6])
+n, clients = float(sys.argv[6]), float(sys.argv[7])
 ca, cb = (min(la) - min(ln)) * 1000 / n, (min(lb) - min(ln)) * 1000 / n
-print(statistics.median(a), statistics.median(x / y for x, y in zip(a, b)), round(ca, 3), round(ca / cb, 4))" \
-      "${INS[$idx]}" "${INS[btree]}" "${LOOP[$idx]}" "${LOOP[btree]}" "${LOOP[none]}" "$LOOP_ROWS")"
+print(round(clients * 1e6 / statistics.median(a), 1), statistics.median(y / x for x, y in zip(a, b)), round(ca, 3), round(ca / cb, 4))" \
+      "${INS[$idx]}" "${INS[btree]}" "${LOOP[$idx]}" "${LOOP[btree]}" "${LOOP[none]}" "$LOOP_ROWS" "$CLIENTS")"
     R[$late,$idx]="${R[$late,$idx]} $i $ratio $cost $cratio"  # bytes build point range rbuild rpoint rrange insert rinsert cost rcost
-    printf '  %-8s insert TPS, median of %s rounds: %10s, median ratio to btree %.4f  (rounds:%s)\n' "$idx" "$ROUNDS" "$i" "$ratio" "${INS[$idx]}"
+    printf '  %-8s insert: %s TPS (mean latency in the mixed runs, us:%s; no index:%s), median ratio to btree %.4f\n' "$idx" "$i" "${INS[$idx]}" "${INS[none]}" "$ratio"
     printf '  %-8s index cost per insert: %s us, ratio to btree %s  (loop ms:%s; no index:%s)\n' "$idx" "$cost" "$cratio" "${LOOP[$idx]}" "${LOOP[none]}"
   done
   for idx in "${INS_IDX[@]}"; do q -c "DROP TABLE ev_ins_$idx" -c "DROP SEQUENCE ev_ins_${idx}_seq"; done
