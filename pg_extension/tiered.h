@@ -197,6 +197,17 @@ uint32 batch_builder_rows(const BatchBuilder* b);
 bytea* batch_builder_finish(BatchBuilder* b);
 void batch_builder_free(BatchBuilder* b);
 
+// Compaction (VACUUM's fold, tiered_fold.cpp): rows deleted for every snapshot are stored again as
+// NULL in every column, keeping their row numbers (so their TIDs: no index changes) at the cost
+// of a bit per column. A compactor holds a reader and an encoder (current context).
+struct BatchCompactor;
+BatchCompactor* batch_compactor_create();
+// The payload with the rows set in `marked` (len bytes, bit row % 8 of byte row / 8) NULL in every
+// column (palloc'd); nullptr when fewer than min_rows of them still hold a value (*with_values:
+// how many do), or when the payload is corrupt (*why says how; else nullptr).
+bytea* batch_compact(BatchCompactor* c, const bytea* payload, const uint8* marked, uint32 len,
+                     uint32 min_rows, uint32* with_values, const char** why);
+
 // The codec column kind an attribute is stored as (by its physical form; see tiered_codec.cpp).
 omen::ColumnKind tiered_column_kind(Form_pg_attribute att);
 
@@ -213,8 +224,9 @@ bytea* batch_payload_fetch(struct varlena* stored, const ColdColumns* cols);
 // Decodes `payload` (only the columns in `cols`, unless nullptr) and binds it to `desc`
 // (batch_decoder_bind); returns why it was refused (corrupt, or not of desc's columns; valid until
 // the next load), or nullptr. Rows formed from a batch decoded in part have NULL in the other columns.
+// `deleted`: the batch version's deleted bitmap (or nullptr), whose rows are never formed.
 const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc desc,
-                               const ColdColumns* cols = nullptr);
+                               const ColdColumns* cols = nullptr, const bytea* deleted = nullptr);
 // Forms the loaded batch's rows for `desc` from now on: the descriptor of the slot they go to,
 // which is not always the relation's (a table rewrite reads old rows with the old descriptor,
 // while the relation already has the new one). Returns why the batch does not fit it, or nullptr.

@@ -164,3 +164,48 @@ bytea* batch_builder_finish(BatchBuilder* b) {
 }
 
 void batch_builder_free(BatchBuilder* b) { MemoryContextDelete(b->rows_cxt); }
+
+struct BatchCompactor {
+  omen::BatchReader reader;
+  omen::BatchEncoder encoder;
+  omen::DecodedBatch batch;
+  std::vector<omen::ColumnKind> kinds;
+  std::vector<uint8_t> out;
+  std::string error;
+  uint32 with_values = 0;
+};
+
+BatchCompactor* batch_compactor_create() {
+  return omen_pg::make_owned<BatchCompactor>(CurrentMemoryContext, "allocating a batch compactor",
+                                             [] { return new BatchCompactor(); });
+}
+
+bytea* batch_compact(BatchCompactor* c, const bytea* payload, const uint8* marked, uint32 len,
+                     uint32 min_rows, uint32* with_values, const char** why) {
+  std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(VARDATA_ANY(payload)),
+                                 VARSIZE_ANY_EXHDR(payload));
+  std::span<const uint8_t> rows(marked, len);
+  // 1: compacted into c->out; 0: not worth it; -1: corrupt (c->error).
+  int done = omen_pg::call_core("compacting a batch", [c, bytes, rows, min_rows] {
+    omen::BatchInfo info;
+    omen::Status s = omen::peek_batch(bytes, &info);
+    c->kinds.clear();
+    for (size_t j = 0; s.ok() && j < info.columns.size(); j++) c->kinds.push_back(info.columns[j].kind);
+    if (s.ok()) s = c->reader.open(bytes, c->kinds);
+    if (s.ok()) s = c->reader.decode(&c->batch);
+    if (s.ok()) {
+      c->with_values = omen::batch_rows_with_values(c->batch, rows);
+      if (c->with_values < (min_rows > 0 ? min_rows : 1)) return 0;
+      s = omen::encode_without_rows(c->encoder, c->batch, rows, &c->out);
+    }
+    if (!s.ok()) c->error = s.to_string();
+    return s.ok() ? 1 : -1;
+  });
+  *why = done < 0 ? c->error.c_str() : nullptr;
+  *with_values = done < 0 ? 0 : c->with_values;
+  if (done <= 0) return nullptr;
+  auto* out = static_cast<bytea*>(palloc(VARHDRSZ + c->out.size()));
+  SET_VARSIZE(out, VARHDRSZ + c->out.size());
+  memcpy(VARDATA(out), c->out.data(), c->out.size());
+  return out;
+}

@@ -37,10 +37,13 @@ struct ColdReader {
   TupleTableSlot* batch_slot;
   const ColdColumns* columns;  // the columns its rows carry (nullptr: all)
   BatchDecoder* dec;           // made on first use (decoder)
-  bool loaded;               // dec holds the payload of batch loaded_first (a batch's payload never changes:
-  BlockNumber loaded_first;  // its versions differ only in the delete bitmap; slots are never reused)
-  MemoryContext batch_cxt;   // the detoasted fields of the batch found last
-  IndexScanDesc iter;        // cold_batches_*
+  // dec holds the payload of batch loaded_first. A batch's versions differ only in rows deleted for
+  // every reader (the bitmap, and a compacted payload's NULLs there), so any version's decode
+  // serves them all; slots are never reused.
+  bool loaded;
+  BlockNumber loaded_first;
+  MemoryContext batch_cxt;  // the detoasted fields of the batch found last
+  IndexScanDesc iter;       // cold_batches_*
   // cold_fetch's last lookup: under one MVCC snapshot (same command) a batch's visible version
   // cannot change, so consecutive fetches from one batch look it up once.
   bool last_valid, last_found;
@@ -338,13 +341,32 @@ void cold_batches_begin(ColdReader* r, Snapshot snapshot) {
 }
 
 // The next batch of this table in `dir`, with its changes for the iteration's snapshot.
+// Whether the batch version in r->batch_slot (read under SnapshotAny) is dead to every snapshot:
+// then its payload's TOAST chunks may be gone already (a compaction's new version has another
+// payload), and a version no one can see is not read.
+static bool version_removable(ColdReader* r) {
+  auto* bslot = reinterpret_cast<BufferHeapTupleTableSlot*>(r->batch_slot);
+  Buffer buf = bslot->buffer;
+  if (!BufferIsValid(buf)) return false;
+  HeapTuple t = ExecFetchSlotHeapTuple(r->batch_slot, false, nullptr);
+  LockBuffer(buf, BUFFER_LOCK_SHARE);
+  HTSV_Result v = HeapTupleSatisfiesVacuum(t, GetOldestNonRemovableTransactionId(r->batches), buf);
+  LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+  return v == HEAPTUPLE_DEAD;
+}
+
 static bool cold_batches_step(ColdReader* r, ScanDirection dir, ColdBatch* out) {
   r->last_valid = false;
+  bool any = r->iter_snapshot->snapshot_type == SNAPSHOT_ANY;
   do {
     if (!index_getnext_slot(r->iter, dir, r->batch_slot)) return false;
+    if (any && version_removable(r)) {
+      out->ours = false;
+      continue;
+    }
     read_batch(r, out);
   } while (!out->ours);
-  if (r->iter_snapshot->snapshot_type == SNAPSHOT_ANY) {  // every version: was this one committed?
+  if (any) {  // every version: was this one committed?
     HeapTupleHeader h = ExecFetchSlotHeapTuple(r->batch_slot, false, nullptr)->t_data;
     TransactionId xmin = HeapTupleHeaderGetXmin(h);
     out->never_committed = !HeapTupleHeaderXminCommitted(h) && !TransactionIdIsCurrentTransactionId(xmin) &&
@@ -372,7 +394,7 @@ const char* cold_check(ColdReader* r, const ColdBatch* b, TupleDesc desc) {
     return batch_decoder_desc(r->dec) == desc ? nullptr : batch_decoder_bind(r->dec, desc);
   }
   r->loaded = false;
-  const char* why = batch_decoder_load(decoder(r), b->payload, desc, r->columns);
+  const char* why = batch_decoder_load(decoder(r), b->payload, desc, r->columns, b->deleted);
   if (why != nullptr) return why;
   if (batch_decoder_rows(r->dec) != b->nrows)
     return "its payload holds another row count than its catalog row";

@@ -56,7 +56,7 @@ static void plan_fixed(BatchDecoder* d) {
       hasnull = true;
     else
       d->fixed = (p->src == Source::kInt || p->src == Source::kFloat4 || p->src == Source::kFloat8) &&
-                 p->col->null_bits.empty();
+                 (p->col->null_bits.empty() || d->rd->nulls_dead_only[j]);
   }
   if (!d->fixed) return;
   d->hoff = MAXALIGN(SizeofHeapTupleHeader + (hasnull ? BITMAPLEN(natts) : 0));
@@ -148,13 +148,16 @@ const char* batch_decoder_bind(BatchDecoder* d, TupleDesc desc) {
 
 TupleDesc batch_decoder_desc(const BatchDecoder* d) { return d->desc; }
 
-const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc desc,
-                               const ColdColumns* cols) {
+const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc desc, const ColdColumns* cols,
+                               const bytea* deleted) {
   ReaderState* r = d->rd;
   d->desc = nullptr;
   std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(VARDATA_ANY(payload)),
                                  VARSIZE_ANY_EXHDR(payload));
-  bool ok = omen_pg::call_core("decoding a batch", [r, bytes, cols] {
+  std::span<const uint8_t> dead;
+  if (deleted != nullptr)
+    dead = {reinterpret_cast<const uint8_t*>(VARDATA_ANY(deleted)), VARSIZE_ANY_EXHDR(deleted)};
+  bool ok = omen_pg::call_core("decoding a batch", [r, bytes, cols, dead] {
     omen::BatchInfo info;
     omen::Status s = omen::peek_batch(bytes, &info);
     r->kinds.clear();
@@ -171,6 +174,13 @@ const char* batch_decoder_load(BatchDecoder* d, const bytea* payload, TupleDesc 
       s = r->reader->decode(&r->batch);
     }
     if (!s.ok()) r->error = s.to_string();
+    r->nulls_dead_only.assign(r->batch.columns.size(), 0);
+    for (size_t j = 0; s.ok() && j < r->batch.columns.size(); j++) {
+      const std::vector<uint8_t>& n = r->batch.columns[j].null_bits;
+      bool only = !n.empty();
+      for (size_t i = 0; only && i < n.size(); i++) only = (n[i] & ~(i < dead.size() ? dead[i] : 0)) == 0;
+      r->nulls_dead_only[j] = only;
+    }
     return s.ok();
   });
   if (!ok) return r->error.c_str();

@@ -2,7 +2,8 @@
 // that VACUUM swept from the indexes become bits of their batch's `deleted` bitmap: a new version of
 // the batch row (a batch whose rows are all deleted is deleted), and the changes are deleted. Plain
 // MVCC writes: a snapshot older than the fold still reads the old batch version and the changes,
-// and so the same rows; primaries and standbys alike.
+// and so the same rows; primaries and standbys alike. A batch with enough deleted rows that still
+// hold values is compacted in the same new version (compact, below).
 //
 // The fold needs a transaction id, which a lazy VACUUM must not take, so it runs in a background
 // worker that VACUUM starts and waits for. The worker takes no lock on the tiered table (VACUUM
@@ -85,9 +86,46 @@ Change* changes_to_fold(Relation changes, const FoldArgs& a, int64* n) {
   return out;
 }
 
+// Compaction: a batch is stored again, its deleted rows NULL in every column (batch_compact), when
+// at least 1/kCompactShare of its rows are deleted and still hold values. Those rows are deleted
+// for every snapshot (their changes are older than VACUUM's cutoff; a standby's older queries were
+// resolved by the sweep's conflict record), so each version of the batch gives its readers the
+// same rows. A rewrite costs a batch's encoding; the share bounds what deleted rows keep.
+constexpr uint32 kCompactShare = 8;
+
+// Puts the compacted payload of the batch in `slot` (rows set in `set` deleted, `deleted` of them)
+// into values/replace, with hot_bytes scaled to the rows that still hold values; or nothing, when
+// too few deleted rows hold values or the payload is corrupt (then a WARNING: the fold goes on,
+// and omendb_tier_verify reports the batch).
+void compact(TupleTableSlot* slot, BatchCompactor* compactor, const uint8* set, uint32 len, uint64 deleted,
+             Datum* values, bool* replace) {
+  bool null;
+  auto nrows = static_cast<uint32>(DatumGetInt32(slot_getattr(slot, kBatchRows, &null)));
+  bytea* payload = DatumGetByteaPP(slot_getattr(slot, kBatchPayload, &null));
+  uint32 with_values;
+  const char* why;
+  bytea* compacted = batch_compact(compactor, payload, set, len, nrows / kCompactShare, &with_values, &why);
+  if (why != nullptr)
+    ereport(WARNING, (errcode(ERRCODE_DATA_CORRUPTED),
+                      errmsg("omendb: cold batch %lld of relation %u not compacted: %s",
+                             static_cast<long long>(DatumGetInt64(slot_getattr(slot, kBatchFirst, &null))),
+                             DatumGetObjectId(slot_getattr(slot, kBatchRelid, &null)), why)));
+  if (compacted == nullptr) return;
+  // hot_bytes stands for the rows holding values: the live ones and the deleted ones not yet
+  // compacted (deleted rows without values were compacted before).
+  double stood_for = static_cast<double>(nrows) - static_cast<double>(deleted) + with_values;
+  int64 hot = DatumGetInt64(slot_getattr(slot, kBatchHotBytes, &null));
+  values[kBatchHotBytes - 1] =
+      Int64GetDatum(static_cast<int64>(static_cast<double>(hot) * (nrows - deleted) / Max(stood_for, 1.0)));
+  replace[kBatchHotBytes - 1] = true;
+  values[kBatchPayload - 1] = PointerGetDatum(compacted);
+  replace[kBatchPayload - 1] = true;
+}
+
 // Sets the rows of changes [from, to) (one batch) in the batch's bitmap: a new batch version, or
 // the batch deleted when no row is left.
-void fold_batch(Relation batches, Relation key, const FoldArgs& a, const Change* from, const Change* to) {
+void fold_batch(Relation batches, Relation key, BatchCompactor* compactor, const FoldArgs& a,
+                const Change* from, const Change* to) {
   ScanKeyData k[2];
   ScanKeyInit(&k[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(a.relnode));
   ScanKeyInit(&k[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(static_cast<int64>(from->first)));
@@ -107,9 +145,11 @@ void fold_batch(Relation batches, Relation key, const FoldArgs& a, const Change*
       bytea* have = DatumGetByteaPP(old);
       memcpy(set, VARDATA_ANY(have), Min(len, VARSIZE_ANY_EXHDR(have)));
     }
+    uint64 before = pg_popcount(reinterpret_cast<const char*>(set), len);
     for (const Change* c = from; c != to; c++)
       if (c->row < nrows) set[c->row / 8] |= static_cast<uint8>(1u << (c->row % 8));
-    if (nrows > 0 && pg_popcount(reinterpret_cast<const char*>(set), len) == nrows) {
+    uint64 deleted = pg_popcount(reinterpret_cast<const char*>(set), len);
+    if (nrows > 0 && deleted == nrows) {
       CatalogTupleDelete(batches, &slot->tts_tid);
     } else {
       Datum values[kBatchNatts] = {};
@@ -117,6 +157,8 @@ void fold_batch(Relation batches, Relation key, const FoldArgs& a, const Change*
       bool replace[kBatchNatts] = {};
       values[kBatchDeleted - 1] = PointerGetDatum(bits);
       replace[kBatchDeleted - 1] = true;
+      if (deleted > before && deleted >= nrows / kCompactShare)
+        compact(slot, compactor, set, len, deleted, values, replace);
       HeapTuple t = ExecFetchSlotHeapTuple(slot, false, nullptr);
       HeapTuple nt = heap_modify_tuple(t, RelationGetDescr(batches), values, nulls, replace);
       CatalogTupleUpdate(batches, &slot->tts_tid, nt);
@@ -132,10 +174,11 @@ void fold(const FoldArgs& a) {
   Relation key = index_open(tiered_catalog("tier_batch_key"), AccessShareLock);
   int64 n;
   Change* all = changes_to_fold(changes, a, &n);
+  BatchCompactor* compactor = batch_compactor_create();
   for (int64 i = 0; i < n;) {
     int64 j = i;
     while (j < n && all[j].first == all[i].first) j++;
-    fold_batch(batches, key, a, all + i, all + j);
+    fold_batch(batches, key, compactor, a, all + i, all + j);
     i = j;
   }
   for (int64 i = 0; i < n; i++) {

@@ -14,6 +14,9 @@ struct ReaderState {
   omen::DecodedBatch batch;
   std::vector<omen::ColumnKind> kinds;
   std::vector<uint32_t> selected;  // columns decoded, when not all
+  // Per column: whether its NULLs are all on rows the batch version loaded has deleted (a
+  // compacted batch's, which no reader forms), so its rows' layout may still be fixed.
+  std::vector<uint8_t> nulls_dead_only;
   std::string error;
 };
 

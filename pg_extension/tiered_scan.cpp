@@ -349,8 +349,9 @@ void tuple_get_latest_tid(TableScanDesc scan, ItemPointer tid) {
 
 double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo* index_info,
                                IndexBuildCallback callback, void* callback_state, TableScanDesc scan) {
-  // Every version of every batch (SnapshotAny, as heap's build reads dead tuples too), each batch
-  // once: versions of one batch differ only in their delete bitmaps, and an index entry for a
+  // Every version of every batch (SnapshotAny, as heap's build reads dead tuples too; but not
+  // versions dead to every snapshot), each batch once: versions of one batch differ only in rows
+  // deleted for every snapshot (bitmaps, a compaction's NULLs), and an index entry for a
   // deleted or never committed cold row finds nothing when fetched. A row deleted or updated as
   // of the statement's snapshot is passed as not alive, as heap passes a recently dead tuple, so a
   // unique index does not count it against its new version. A parallel build's participants

@@ -59,3 +59,13 @@ BEGIN
   END IF;
   RETURN a IS NOT DISTINCT FROM c AND b IS NOT DISTINCT FROM c;
 END $$;
+-- tiered_move_all(t, n): moves every row of tiered table t (n rows) cold, again while a concurrent
+-- snapshot (another test's, autovacuum's) keeps some from being visible to all; up to 10 s.
+CREATE FUNCTION tiered_move_all(t regclass, n bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    PERFORM omendb_tier_move(t, interval '0');
+    EXIT WHEN (SELECT cold_rows FROM omendb_tier_stats(t)) = n;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;

@@ -28,14 +28,7 @@ CREATE FUNCTION tv_check() RETURNS text LANGUAGE sql AS $$
 $$;
 SELECT omendb_tier_set_policy('tv', 'ts', batch_rows => 1000);
 -- every row cold (repeated while a concurrent snapshot keeps rows from being visible to all)
-DO $$
-BEGIN
-  FOR i IN 1..100 LOOP
-    PERFORM omendb_tier_move('tv', interval '0');
-    EXIT WHEN (SELECT cold_rows FROM omendb_tier_stats('tv')) = 12000;
-    PERFORM pg_sleep(0.1);
-  END LOOP;
-END $$;
+SELECT tiered_move_all('tv', 12000);
 SELECT hot_rows, cold_rows, cold_batches FROM omendb_tier_stats('tv');
 
 -- ANALYZE samples the cold rows: the same statistics as the heap twin's (every row is sampled at
