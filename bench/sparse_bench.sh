@@ -34,7 +34,7 @@
 # first needs it: a loop that starts one takes ~150 ms longer (a quarter to a third of them, on
 # any index), hence the fastest loop.
 # Writes bench/out/sparse_bench.csv and bench/out/sparse_bench.png. Environment: ROWS DURATION
-# CLIENTS ROUNDS LOOP_ROWS PGBIN OMEN_SKIP_INSTALL.
+# CLIENTS ROUNDS LOOP_ROWS LATES PGBIN OMEN_SKIP_INSTALL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
@@ -42,6 +42,7 @@ DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-2}
 ROUNDS=${ROUNDS:-5}
 LOOP_ROWS=${LOOP_ROWS:-50000}
+LATES=${LATES:-0 1}  # the late-row percentages to run (0 1; a rerun of one: LATES=1)
 export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 if [ "$(id -u)" -ne 0 ]; then echo "sparse_bench.sh: needs root (starts a cluster as postgres)" >&2; exit 1; fi
 if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
@@ -85,7 +86,7 @@ declare -A USING=([sparse]="USING learned (ts) WITH (layout = 'sparse')" [btree]
   [dense]="USING learned (ts)")
 
 declare -A R
-for late in 0 1; do
+for late in $LATES; do
   echo "== $ROWS rows, ${late}% late"
   q -c "DROP TABLE IF EXISTS ev"
   q <<SQL
@@ -182,7 +183,7 @@ print(round(clients * 1e6 / statistics.median(a), 1), statistics.median(y / x fo
 done
 
 printf '\n%-6s %-8s %12s %10s %10s %10s %10s %9s   %s\n' late index bytes build_ms point range insert idx_us "(ratios to btree: bytes build point range insert, medians of the rounds' ratios; idx_us of the fastest loops)"
-for late in 0 1; do
+for late in $LATES; do
   read -r bb _ <<<"${R[$late,btree]}"
   for idx in "${IDX[@]}"; do
     read -r b build p r rbuild rp rr i ri c rc <<<"${R[$late,$idx]}"
@@ -192,10 +193,13 @@ for late in 0 1; do
     echo "$late,$idx,$b,$build,$p,$r,$i,$ratios,$c,$rc" >>"$csv"
   done
 done
-read -r sb _ <<<"${R[0,sparse]}"; read -r b16 _ <<<"${R[0,brin16]}"
-echo "sparse bytes / BRIN(16) bytes at 0% late: $(python3 -c "print(round($sb / $b16, 3))")"
+if [ -n "${R[0,sparse]:-}" ]; then
+  read -r sb _ <<<"${R[0,sparse]}"; read -r b16 _ <<<"${R[0,brin16]}"
+  echo "sparse bytes / BRIN(16) bytes at 0% late: $(python3 -c "print(round($sb / $b16, 3))")"
+fi
 
 if command -v gnuplot >/dev/null; then
+  read -r chart_late _ <<<"$LATES"
   gnuplot <<GP
 set terminal pngcairo size 1100,500
 set output 'bench/out/sparse_bench.png'
@@ -204,8 +208,8 @@ set style data histograms
 set style fill solid 0.8
 set yrange [0:*]
 set key top left
-set title "learned sparse vs btree, BRIN, learned dense ($ROWS rows): TPS (0% late rows)"
-plot '< grep "^0," $csv' using 5:xtic(2) title 'point TPS', '' using 6 title 'range TPS', '' using 7 title 'insert TPS'
+set title "learned sparse vs btree, BRIN, learned dense ($ROWS rows): TPS ($chart_late% late rows)"
+plot '< grep "^$chart_late," $csv' using 5:xtic(2) title 'point TPS', '' using 6 title 'range TPS', '' using 7 title 'insert TPS'
 GP
   echo "chart: bench/out/sparse_bench.png"
 fi
