@@ -8,8 +8,10 @@ extern "C" {
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_publication.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -19,6 +21,7 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(tiered_handler);
 }
@@ -193,6 +196,49 @@ TableAmRoutine make_routine() {
 }
 
 }  // namespace
+
+Oid tiered_relnode_as_of(Relation rel, Snapshot snapshot) {
+  Oid now = rel->rd_node.relNode;
+  if (!IsMVCCSnapshot(snapshot)) return now;
+  // pg_class's row set this relfilenode: if it is older than the snapshot, the snapshot sees it.
+  HeapTuple t = SearchSysCache1(RELOID, ObjectIdGetDatum(RelationGetRelid(rel)));
+  if (!HeapTupleIsValid(t)) return now;
+  TransactionId xmin = HeapTupleHeaderGetXmin(t->t_data);
+  bool seen = HeapTupleHeaderXminFrozen(t->t_data) || !TransactionIdIsNormal(xmin) ||
+              TransactionIdPrecedes(xmin, snapshot->xmin);
+  ReleaseSysCache(t);
+  if (seen) return now;
+  // Else the version the snapshot sees (a rewrite the snapshot predates set the current one).
+  Relation classes = table_open(RelationRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(RelationGetRelid(rel)));
+  SysScanDesc scan = systable_beginscan(classes, ClassOidIndexId, true, snapshot, 1, &key);
+  HeapTuple old = systable_getnext(scan);
+  Oid then = now;
+  if (HeapTupleIsValid(old) && OidIsValid(reinterpret_cast<Form_pg_class>(GETSTRUCT(old))->relfilenode))
+    then = reinterpret_cast<Form_pg_class>(GETSTRUCT(old))->relfilenode;
+  systable_endscan(scan);
+  table_close(classes, AccessShareLock);
+  if (then == now || !OidIsValid(get_namespace_oid("omendb", true))) return now;
+  // Only a rewrite that kept the rows moved the batches (their new versions have its xid); after
+  // a TRUNCATE or a rewrite that makes every row new (ALTER TABLE ... TYPE) a snapshot older than
+  // it finds the table empty, as heap's.
+  Relation batches = table_open(tiered_catalog("tier_batch"), AccessShareLock);
+  Relation index = index_open(tiered_catalog("tier_batch_key"), AccessShareLock);
+  ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(now));
+  IndexScanDesc bscan = index_beginscan(batches, index, SnapshotAny, 1, 0);
+  index_rescan(bscan, &key, 1, nullptr, 0);
+  TupleTableSlot* slot = table_slot_create(batches, nullptr);
+  bool moved = false;
+  while (!moved && index_getnext_slot(bscan, ForwardScanDirection, slot))
+    moved = HeapTupleHeaderGetXmin(ExecFetchSlotHeapTuple(slot, false, nullptr)->t_data) == xmin;
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(bscan);
+  index_close(index, AccessShareLock);
+  table_close(batches, AccessShareLock);
+  return moved ? then : now;
+}
 
 const TableAmRoutine* tiered_routine(void) {
   static const TableAmRoutine routine = make_routine();  // built once per backend, never changed

@@ -262,6 +262,12 @@ void tiered_as_hot_reltuples(Relation rel, double cold, Call call) {
   PG_END_TRY();
 }
 void tiered_vacuum_callbacks(TableAmRoutine* r);
+// The relfilenode whose batch and change rows `snapshot` sees: rel's current one, unless an MVCC
+// snapshot predates the rewrite that set it (VACUUM FULL, CLUSTER, SET TABLESPACE move the rows
+// to the new relfilenode with MVCC updates, so such a snapshot sees their old versions, under the
+// relfilenode pg_class had for it: as heap keeps its rows visible to such snapshots). Not after a
+// TRUNCATE or a rewrite that deleted the batches (the table reads empty to such snapshots, as heap).
+Oid tiered_relnode_as_of(Relation rel, Snapshot snapshot);
 // VACUUM's fold of swept changes older than `cutoff`, of batches up to `max_first`
 // (InvalidBlockNumber: all) (tiered_fold.cpp): in a background worker it starts and waits for;
 // skipped (the changes stay) against wraparound or without a worker slot.

@@ -27,7 +27,12 @@ extern "C" {
 
 struct ColdReader {
   Relation rel;  // the tiered table
-  Oid relnode;
+  Oid relnode;   // its current relfilenode
+  // The relfilenode snapshot `as_of` (at that xmin and command) sees (tiered_relnode_as_of).
+  Snapshot as_of;
+  TransactionId as_of_xmin;
+  CommandId as_of_cid;
+  Oid as_of_relnode;
   MemoryContext cxt;              // where the reader lives (what it opens later goes there too)
   Relation batches, key;          // omendb.tier_batch and its (relnode, first_block) index
   Relation changes, changes_key;  // omendb.tier_delete and its (relnode, first_block, rowno) index,
@@ -161,6 +166,18 @@ void read_batch(ColdReader* r, ColdBatch* out) {
   out->ngone = 0;
 }
 
+// The relfilenode under which `snapshot` finds the table's batch and change rows.
+Oid relnode_for(ColdReader* r, Snapshot snapshot) {
+  if (!IsMVCCSnapshot(snapshot)) return r->relnode;
+  if (r->as_of != snapshot || r->as_of_xmin != snapshot->xmin || r->as_of_cid != snapshot->curcid) {
+    r->as_of_relnode = tiered_relnode_as_of(r->rel, snapshot);
+    r->as_of = snapshot;
+    r->as_of_xmin = snapshot->xmin;
+    r->as_of_cid = snapshot->curcid;
+  }
+  return r->as_of_relnode;
+}
+
 // The rows of batch `first` that changes in omendb.tier_delete took away for `snapshot` (sorted,
 // in batch_cxt). MVCC snapshots see the changes they see. SnapshotAny sees every row. Others (dirty,
 // self: uniqueness checks, row locking) count a change gone if it is ours or committed; a change
@@ -173,7 +190,7 @@ void load_gone(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
   open_changes(r);
   bool mvcc = IsMVCCSnapshot(snapshot);
   ScanKeyData keys[2];
-  ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(r->relnode));
+  ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relnode_for(r, snapshot)));
   ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(static_cast<int64>(first)));
   IndexScanDesc scan = index_beginscan(r->changes, r->changes_key, mvcc ? snapshot : SnapshotAny, 2, 0);
   index_rescan(scan, keys, 2, nullptr, 0);
@@ -221,7 +238,7 @@ bool cold_row_deleted(const ColdBatch* b, uint32 row) {
 bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* out) {
   r->last_valid = false;  // read_batch replaces the fields the cached lookup points to
   ScanKeyData keys[2];
-  ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(r->relnode));
+  ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relnode_for(r, snapshot)));
   ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(static_cast<int64>(first)));
   IndexScanDesc scan = index_beginscan(r->batches, r->key, snapshot, 2, 0);
   index_rescan(scan, keys, 2, nullptr, 0);
@@ -334,7 +351,7 @@ uint8* cold_folded_any(ColdReader* r, BlockNumber first, uint32 nrows) {
 
 void cold_batches_begin(ColdReader* r, Snapshot snapshot) {
   ScanKeyData key;
-  ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(r->relnode));
+  ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relnode_for(r, snapshot)));
   r->iter = index_beginscan(r->batches, r->key, snapshot, 1, 0);
   r->iter_snapshot = snapshot;
   index_rescan(r->iter, &key, 1, nullptr, 0);

@@ -77,7 +77,8 @@ TEST(BatchCompact, MarkedRowsBecomeNullOthersStay) {
         if (rng() % 2) marks.back()[i / 8] |= 1 << (i % 8);
       marks.emplace_back(len / 2, 0xFF);
       for (const std::vector<uint8_t>& bits : marks) {
-        SCOPED_TRACE(testing::Message() << "rows " << n << " pattern " << pattern << " marks " << bits.size());
+        SCOPED_TRACE(testing::Message()
+                     << "rows " << n << " pattern " << pattern << " marks " << bits.size());
         ASSERT_EQ(batch_rows_with_values(d, bits), marked_with_values(b, bits));
         BatchEncoder enc;
         std::vector<uint8_t> out;

@@ -23,7 +23,7 @@ $primary->safe_psql('postgres', q{
 	CREATE TABLE twin AS SELECT * FROM ev;
 	CREATE INDEX ev_ts ON ev USING learned (ts);
 	CREATE INDEX ev_device ON ev (device);
-	SELECT omendb_tier_set_policy('ev', 'ts', interval '1 day', batch_rows => 1000);
+	SELECT omendb_tier_set_policy('ev', 'ts', interval '1 day', order_by => 'device', batch_rows => 1000);
 });
 
 my @queries = (
@@ -136,7 +136,7 @@ $primary->safe_psql('postgres', 'CREATE DATABASE restored');
 command_ok([ 'pg_restore', '-h', $primary->host, '-p', $primary->port, '-d', 'restored', $dump ], 'pg_restore');
 is($primary->safe_psql('restored', q{SELECT count(*), sum(id) FROM ev}), $primary->safe_psql('postgres', q{SELECT count(*), sum(id) FROM twin}),
 	'restored: every row once');
-is($primary->safe_psql('restored', q{SELECT relid::text, tier_column, cold_after FROM omendb.tier_policy}), 'ev|ts|1 day',
+is($primary->safe_psql('restored', q{SELECT relid::text, tier_column, cold_after, order_by, batch_rows FROM omendb.tier_policy}), 'ev|ts|1 day|device|1000',
 	'restored: the policy');
 is($primary->safe_psql('restored', q{SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE relname = 'ev'}), 'tiered',
 	'restored: still a tiered table');
