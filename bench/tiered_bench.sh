@@ -13,8 +13,9 @@
 #   floor of both together (a move deletes every row from heap, then encodes and indexes it)
 #                                                                        target >= 500K rows/s
 #   full-table aggregate (seq scan), ms, median of REPEATS               target <= 1.0x heap
-#   point lookups through the btree and through the learned index, cold, random keys, pgbench TPS
-#                                                                        target >= 0.5x heap
+#   point lookups through the btree and through the learned index, random keys, pgbench TPS:
+#     all rows hot (before the move)                                     target >= 0.95x heap
+#     all rows cold                                                      target >= 0.5x heap
 #   1000-row ranges through the learned index on ts, cold, pgbench TPS   target >= 1.0x heap
 #   (ROUNDS rounds of one run on each table, in alternating order)
 #   pgbench TPC-B-like (pgbench -i, tables converted to tiered, all hot) target >= 0.95x heap
@@ -22,7 +23,8 @@
 # Rounds: the TPS shown is the median of each side's runs, the ratio the median of the rounds'
 # ratios (the two runs of a round share the machine's state; from round to round it drifts by
 # more than the difference measured).
-# Writes bench/out/tiered_bench.csv and bench/out/tiered_bench.png. Environment: ROWS DURATION
+# Writes bench/out/tiered_bench.csv, bench/out/tiered_bench.png (ratios and targets) and
+# bench/out/tiered_bench_tps.png (each TPS metric, heap beside tiered). Environment: ROWS DURATION
 # CLIENTS REPEATS ROUNDS TPCB_ROUNDS PGBIN OMEN_SKIP_INSTALL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,6 +80,38 @@ row() {  # metric heap tiered target [ratio, when not tiered/heap of the two]
   printf '"%s",%s,%s,%s,"%s"\n' "$1" "$2" "$3" "$r" "$4" >>"$csv"
 }
 
+tps() {  # table script-body -> TPS
+  local f; f=$(as_pg mktemp /tmp/omendb-bench.XXXXXX.sql)
+  printf '%s\n' "${2//TBL/$1}" | as_pg tee "$f" >/dev/null
+  as_pg "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" -f "$f" postgres 2>/dev/null |
+    sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+  as_pg rm -f "$f"
+}
+# rounds metric target count heap-arg tiered-arg command [args...]: `count` rounds of one run of
+# `command heap-arg args...` and one of `command tiered-arg args...`, in alternating order; a row
+# with each side's median and the median of the rounds' ratios.
+rounds() {
+  local metric=$1 target=$2 n=$3 ha=$4 ta=$5 h t hs=() ts=() rs=()
+  shift 5
+  for ((i = 0; i < n; i++)); do
+    if ((i % 2 == 0)); then h=$("$1" "$ha" "${@:2}"); t=$("$1" "$ta" "${@:2}"); else t=$("$1" "$ta" "${@:2}"); h=$("$1" "$ha" "${@:2}"); fi
+    hs+=("$h"); ts+=("$t"); rs+=("$(ratio "$h" "$t")")
+  done
+  echo "  $metric, rounds (heap/tiered): $(for ((i = 0; i < n; i++)); do printf '%s/%s ' "${hs[$i]}" "${ts[$i]}"; done)"
+  row "$metric" "$(printf '%s\n' "${hs[@]}" | median)" "$(printf '%s\n' "${ts[@]}" | median)" "$target" \
+    "$(printf '%s\n' "${rs[@]}" | median)"
+}
+point_id="\\set k random(1, $ROWS)
+SELECT * FROM TBL WHERE id = :k;"
+point_ts="\\set k random(1, $ROWS)
+SELECT * FROM TBL WHERE ts = '2020-01-01'::timestamptz + :k * interval '1 second';"
+range_ts="\\set k random(1, $(( ROWS - 1000 )))
+SELECT count(*), sum(v1) FROM TBL WHERE ts >= '2020-01-01'::timestamptz + :k * interval '1 second' AND ts < '2020-01-01'::timestamptz + (:k + 1000) * interval '1 second';"
+# All rows hot: the tiered table is heap plus a cold-tier lookup that finds nothing.
+echo "== point lookups, all rows hot"
+hot_id=$(rounds "point lookup via btree, hot, TPS" ">= 0.95" "$ROUNDS" hh tt tps "$point_id")
+hot_ts=$(rounds "point lookup via learned, hot, TPS" ">= 0.95" "$ROUNDS" hh tt tps "$point_ts")
+
 echo "== moving every row of tt cold (one backend); deleting every row of hd (heap, same indexes)"
 t0=$(date +%s.%N)
 moved=$(q -c "SELECT omendb_tier_move('tt', now() - '2100-01-01'::timestamptz)")
@@ -108,6 +142,7 @@ row "bytes of the rows (cold: batches + TOAST)" "$heap_bytes" "$cold_bytes" "<= 
 row "move vs heap DELETE, rows/s (one backend)" "$delete_rate" "$rate" ">= 500000 rows/s"
 row "heap INSERT, same indexes, rows/s" "$insert_rate" "$rate" "(index work)"
 row "move vs DELETE+INSERT floor, rows/s" "$floor_rate" "$rate" "(floor)"
+echo "$hot_id"; echo "$hot_ts"
 
 median_ms() {  # table: median wall ms of the aggregate over REPEATS runs
   for _ in $(seq "$REPEATS"); do
@@ -117,33 +152,6 @@ median_ms() {  # table: median wall ms of the aggregate over REPEATS runs
 median_ms hh >/dev/null; median_ms tt >/dev/null   # warm both
 row "full-table aggregate, ms (median)" "$(median_ms hh)" "$(median_ms tt)" "<= 1.0"
 
-tps() {  # table script-body -> TPS
-  local f; f=$(as_pg mktemp /tmp/omendb-bench.XXXXXX.sql)
-  printf '%s\n' "${2//TBL/$1}" | as_pg tee "$f" >/dev/null
-  as_pg "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" -f "$f" postgres 2>/dev/null |
-    sed -n 's/^tps = \([0-9.]*\).*/\1/p'
-  as_pg rm -f "$f"
-}
-# rounds metric target count heap-arg tiered-arg command [args...]: `count` rounds of one run of
-# `command heap-arg args...` and one of `command tiered-arg args...`, in alternating order; a row
-# with each side's median and the median of the rounds' ratios.
-rounds() {
-  local metric=$1 target=$2 n=$3 ha=$4 ta=$5 h t hs=() ts=() rs=()
-  shift 5
-  for ((i = 0; i < n; i++)); do
-    if ((i % 2 == 0)); then h=$("$1" "$ha" "${@:2}"); t=$("$1" "$ta" "${@:2}"); else t=$("$1" "$ta" "${@:2}"); h=$("$1" "$ha" "${@:2}"); fi
-    hs+=("$h"); ts+=("$t"); rs+=("$(ratio "$h" "$t")")
-  done
-  echo "  $metric, rounds (heap/tiered): $(for ((i = 0; i < n; i++)); do printf '%s/%s ' "${hs[$i]}" "${ts[$i]}"; done)"
-  row "$metric" "$(printf '%s\n' "${hs[@]}" | median)" "$(printf '%s\n' "${ts[@]}" | median)" "$target" \
-    "$(printf '%s\n' "${rs[@]}" | median)"
-}
-point_id="\\set k random(1, $ROWS)
-SELECT * FROM TBL WHERE id = :k;"
-point_ts="\\set k random(1, $ROWS)
-SELECT * FROM TBL WHERE ts = '2020-01-01'::timestamptz + :k * interval '1 second';"
-range_ts="\\set k random(1, $(( ROWS - 1000 )))
-SELECT count(*), sum(v1) FROM TBL WHERE ts >= '2020-01-01'::timestamptz + :k * interval '1 second' AND ts < '2020-01-01'::timestamptz + (:k + 1000) * interval '1 second';"
 rounds "point lookup via btree, cold, TPS" ">= 0.5" "$ROUNDS" hh tt tps "$point_id"
 rounds "point lookup via learned, cold, TPS" ">= 0.5" "$ROUNDS" hh tt tps "$point_ts"
 rounds "1000-row range via learned, cold, TPS" ">= 1.0" "$ROUNDS" hh tt tps "$range_ts"
@@ -185,8 +193,28 @@ set lmargin 28
 plot "$data" using 1:2:xtic(4) with boxes title "tiered / heap", \
      "" using 1:3 with points pt 7 ps 1.5 title "target"
 GP
+  # The TPS metrics side by side.
+  tail -n +2 "$csv" | python3 -c '
+import csv, sys
+for metric, heap, tiered, ratio, target in csv.reader(sys.stdin):
+    if "TPS" in metric:
+        print(chr(34) + metric.replace(", TPS", "") + chr(34), heap, tiered, sep=chr(9))' >"$data"
+  gnuplot <<GP
+set terminal pngcairo size 1100,550 font "sans,10"
+set output "bench/out/tiered_bench_tps.png"
+set title "pgbench TPS, $ROWS rows, $CLIENTS clients, same run (medians of the rounds)"
+set datafile separator "\t"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.7
+set yrange [0:*]
+set grid ytics
+set xtics rotate by 20 right
+set bmargin 8
+plot "$data" using 2:xtic(1) title "heap", "" using 3 title "tiered"
+GP
   rm -f "$data"
-  echo "chart: $png"
+  echo "charts: $png bench/out/tiered_bench_tps.png"
 }
 chart
 echo "csv: $csv"
