@@ -111,6 +111,14 @@ same_as_twin($primary, 'primary after VACUUM of cold rows');
 same_as_twin($standby, 'standby after VACUUM of cold rows');
 is($standby->safe_psql('postgres', q{SELECT omendb_tier_verify('ev')}),
 	$primary->safe_psql('postgres', q{SELECT omendb_tier_verify('ev')}), 'standby: verify after VACUUM');
+# The base backup, promoted: a server of its own with every cold row, that moves rows itself.
+$standby->promote;
+$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()') or die 'the standby was not promoted';
+same_as_twin($standby, 'promoted standby');
+move_until($standby, '2020-02-01');
+same_as_twin($standby, 'promoted standby after its own move');
+ok($standby->safe_psql('postgres', q{SELECT omendb_tier_verify('ev')}) > 0, 'promoted standby: verify');
+$standby->stop;
 
 # kill -9 while a move runs: nothing of it survives, nothing is lost.
 my ($o, $e) = ('', '');

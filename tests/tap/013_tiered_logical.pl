@@ -3,8 +3,9 @@
 # replicate; what logical decoding cannot carry is refused on the publisher with a clear error (a
 # move, a cold DELETE or UPDATE), never sent as something else; the publisher's batches never land
 # in the subscriber's cold tier; the subscriber moves rows of its own, and replicated UPDATEs and
-# DELETEs reach them there; TRUNCATE and DROP of a tiered table work on the publisher. The
-# subscriber's table equals the publisher's after every step.
+# DELETEs reach them there; TRUNCATE and DROP of a tiered table work on the publisher, and the
+# published deletes of its batch rows leave the subscriber's own batches alone. The subscriber's
+# table equals the publisher's after every step.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -88,11 +89,10 @@ same_content('after the refusals');
 # TRUNCATE and DROP of tiered tables with cold rows work on the publisher (its internal tables are
 # published too: their deletes need a replica identity), and TRUNCATE replicates.
 $pub->safe_psql('postgres', 'TRUNCATE other');
-$pub->safe_psql('postgres', 'DROP TABLE gone');
 $pub->wait_for_catchup('tier_s');
 is($sub->safe_psql('postgres', 'SELECT count(*) FROM other'), '0', 'TRUNCATE of a tiered table replicates');
-is($pub->safe_psql('postgres', q{SELECT count(*) FROM omendb.tier_batch WHERE relid NOT IN ('ev'::regclass)}), '0',
-	'the truncated and dropped tables took their batches with them');
+is($pub->safe_psql('postgres', q{SELECT count(*) FROM omendb.tier_batch WHERE relid = 'other'::regclass}), '0',
+	'the truncated table took its batches with it');
 
 # The subscriber moves rows of its own table (not published there): every row cold. Replicated
 # UPDATEs and DELETEs of rows hot on the publisher reach them in the subscriber's cold tier.
@@ -113,6 +113,19 @@ ok($sub->safe_psql('postgres', q{SELECT omendb_tier_verify('ev')}) > 0, 'subscri
 same_content('after VACUUM on the subscriber');
 is($sub->safe_psql('postgres', q{SET enable_seqscan = off; SELECT count(*) FROM ev WHERE ts > '2020-01-10'}),
 	$pub->safe_psql('postgres', q{SELECT count(*) FROM ev WHERE ts > '2020-01-10'}), 'subscriber: the learned index on cold rows');
+
+# The publisher's DROP of a tiered table with cold rows deletes its batch rows, which are published
+# too: the subscriber, which has batches of its own by now, keeps every one of them.
+my $sub_batches = $sub->safe_psql('postgres', q{SELECT count(*), sum(nrows) FROM omendb.tier_batch});
+ok((split /\|/, $sub_batches)[0] > 0, 'the subscriber has batches of its own');
+$pub->safe_psql('postgres', 'DROP TABLE gone');
+$pub->wait_for_catchup('tier_s');
+is($pub->safe_psql('postgres', q{SELECT count(*) FROM omendb.tier_batch WHERE relid <> 'ev'::regclass}), '0',
+	'the dropped table took its batches with it');
+is($sub->safe_psql('postgres', q{SELECT count(*), sum(nrows) FROM omendb.tier_batch}), $sub_batches,
+	"the publisher's batch deletes leave the subscriber's batches alone");
+same_content('after the publisher dropped a tiered table with cold rows');
+ok($sub->safe_psql('postgres', q{SELECT omendb_tier_verify('ev')}) > 0, 'subscriber: verify after the drop');
 
 $sub->stop;
 $pub->stop;

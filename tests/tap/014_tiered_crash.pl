@@ -8,6 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use LearnedTest;
 
 my $node = PostgreSQL::Test::Cluster->new('tier_crash');
 $node->init;
@@ -72,6 +73,19 @@ $node->poll_query_until('postgres', qq{$move >= 0 AND (SELECT cold_rows FROM ome
 is($node->safe_psql('postgres', q{SELECT cold_rows FROM omendb_tier_stats('ev')}),
 	$node->safe_psql('postgres', q{SELECT count(*) FROM twin WHERE ts < '2020-01-15'}), 'the move, run again, moves every row');
 same_as_twin('after the move');
+# A move that committed survives a crash of the server right after it (no checkpoint between:
+# redo brings its batches, its index entries and its deletes of hot rows back).
+$node->poll_query_until('postgres', q{SELECT omendb_tier_move('ev', now() - '2020-01-18'::timestamptz) >= 0 AND
+	(SELECT cold_rows FROM omendb_tier_stats('ev')) = (SELECT count(*) FROM twin WHERE ts < '2020-01-18')})
+  or die 'the move to 2020-01-18 did not finish';
+my $cold_committed = $node->safe_psql('postgres', q{SELECT cold_rows FROM omendb_tier_stats('ev')});
+$node->kill9;
+ok(restart_after_kill9($node), 'the server restarts after kill -9');
+is($node->safe_psql('postgres', q{SELECT cold_rows FROM omendb_tier_stats('ev')}), $cold_committed,
+	'a committed move survives kill -9 of the server right after it');
+is($cold_committed, $node->safe_psql('postgres', q{SELECT count(*) FROM twin WHERE ts < '2020-01-18'}),
+	'every row of that move is cold');
+same_as_twin('after kill -9 after a committed move');
 
 # Cold rows deleted and updated, then VACUUM crashed at each of its steps.
 $node->safe_psql('postgres', q{
