@@ -198,13 +198,14 @@ bytea* batch_builder_finish(BatchBuilder* b);
 void batch_builder_free(BatchBuilder* b);
 
 // Compaction (VACUUM's fold, tiered_fold.cpp): rows deleted for every snapshot are stored again as
-// NULL in every column, keeping their row numbers (so their TIDs: no index changes) at the cost
-// of a bit per column. A compactor holds a reader and an encoder (current context).
+// NULL where that makes a column smaller (core encode_without_rows), keeping their row numbers (so
+// their TIDs: no index changes). A compactor holds a reader and an encoder (current context).
 struct BatchCompactor;
 BatchCompactor* batch_compactor_create();
-// The payload with the rows set in `marked` (len bytes, bit row % 8 of byte row / 8) NULL in every
-// column (palloc'd); nullptr when fewer than min_rows of them still hold a value (*with_values:
-// how many do), or when the payload is corrupt (*why says how; else nullptr).
+// The payload with the rows set in `marked` (len bytes, bit row % 8 of byte row / 8) dropped so
+// (palloc'd); nullptr when fewer than min_rows of them still hold a value (*with_values: how many
+// do), when that saves less than 1/16 of the payload, or when the payload is corrupt (*why says
+// how; else nullptr).
 bytea* batch_compact(BatchCompactor* c, const bytea* payload, const uint8* marked, uint32 len,
                      uint32 min_rows, uint32* with_values, const char** why);
 

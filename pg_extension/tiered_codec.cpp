@@ -197,6 +197,8 @@ bytea* batch_compact(BatchCompactor* c, const bytea* payload, const uint8* marke
       c->with_values = omen::batch_rows_with_values(c->batch, rows);
       if (c->with_values < (min_rows > 0 ? min_rows : 1)) return 0;
       s = omen::encode_without_rows(c->encoder, c->batch, rows, &c->out);
+      // Stored again only when that saves at least 1/16 of the payload.
+      if (s.ok() && c->out.size() + bytes.size() / 16 > bytes.size()) return 0;
     }
     if (!s.ok()) c->error = s.to_string();
     return s.ok() ? 1 : -1;

@@ -93,12 +93,11 @@ Change* changes_to_fold(Relation changes, const FoldArgs& a, int64* n) {
 // same rows. A rewrite costs a batch's encoding; the share bounds what deleted rows keep.
 constexpr uint32 kCompactShare = 8;
 
-// Puts the compacted payload of the batch in `slot` (rows set in `set` deleted, `deleted` of them)
-// into values/replace, with hot_bytes scaled to the rows that still hold values; or nothing, when
-// too few deleted rows hold values or the payload is corrupt (then a WARNING: the fold goes on,
-// and omendb_tier_verify reports the batch).
-void compact(TupleTableSlot* slot, BatchCompactor* compactor, const uint8* set, uint32 len, uint64 deleted,
-             Datum* values, bool* replace) {
+// Puts the compacted payload of the batch in `slot` (rows set in `set` deleted) into
+// values/replace; or nothing, when too few deleted rows hold values, it would save too little, or
+// the payload is corrupt (then a WARNING: the fold goes on, and omendb_tier_verify reports it).
+void compact(TupleTableSlot* slot, BatchCompactor* compactor, const uint8* set, uint32 len, Datum* values,
+             bool* replace) {
   bool null;
   auto nrows = static_cast<uint32>(DatumGetInt32(slot_getattr(slot, kBatchRows, &null)));
   bytea* payload = DatumGetByteaPP(slot_getattr(slot, kBatchPayload, &null));
@@ -111,13 +110,6 @@ void compact(TupleTableSlot* slot, BatchCompactor* compactor, const uint8* set, 
                              static_cast<long long>(DatumGetInt64(slot_getattr(slot, kBatchFirst, &null))),
                              DatumGetObjectId(slot_getattr(slot, kBatchRelid, &null)), why)));
   if (compacted == nullptr) return;
-  // hot_bytes stands for the rows holding values: the live ones and the deleted ones not yet
-  // compacted (deleted rows without values were compacted before).
-  double stood_for = static_cast<double>(nrows) - static_cast<double>(deleted) + with_values;
-  int64 hot = DatumGetInt64(slot_getattr(slot, kBatchHotBytes, &null));
-  values[kBatchHotBytes - 1] =
-      Int64GetDatum(static_cast<int64>(static_cast<double>(hot) * (nrows - deleted) / Max(stood_for, 1.0)));
-  replace[kBatchHotBytes - 1] = true;
   values[kBatchPayload - 1] = PointerGetDatum(compacted);
   replace[kBatchPayload - 1] = true;
 }
@@ -157,8 +149,15 @@ void fold_batch(Relation batches, Relation key, BatchCompactor* compactor, const
       bool replace[kBatchNatts] = {};
       values[kBatchDeleted - 1] = PointerGetDatum(bits);
       replace[kBatchDeleted - 1] = true;
+      // hot_bytes stands for the live rows (what heap keeps of them after VACUUM), so
+      // compression_ratio counts against a batch the bytes its deleted rows still hold.
+      int64 hot = DatumGetInt64(slot_getattr(slot, kBatchHotBytes, &null));
+      values[kBatchHotBytes - 1] =
+          Int64GetDatum(static_cast<int64>(static_cast<double>(hot) * static_cast<double>(nrows - deleted) /
+                                           static_cast<double>(Max(nrows - before, 1))));
+      replace[kBatchHotBytes - 1] = true;
       if (deleted > before && deleted >= nrows / kCompactShare)
-        compact(slot, compactor, set, len, deleted, values, replace);
+        compact(slot, compactor, set, len, values, replace);
       HeapTuple t = ExecFetchSlotHeapTuple(slot, false, nullptr);
       HeapTuple nt = heap_modify_tuple(t, RelationGetDescr(batches), values, nulls, replace);
       CatalogTupleUpdate(batches, &slot->tts_tid, nt);

@@ -227,14 +227,16 @@ class BatchReader {
 };
 
 // Compaction. Rows of a batch that no reader needs any more (the glue: rows deleted for every
-// snapshot) are stored again as NULL in every column: they keep their row numbers (a reader's
-// addresses stay valid) and cost a bit per column. `rows` marks them: bit (row % 8) of byte
-// row / 8 set; rows past the span's end are not marked.
+// snapshot) are stored again as NULL: they keep their row numbers (a reader's addresses stay
+// valid), and a Bytes column no longer stores their values. `rows` marks them: bit (row % 8) of
+// byte row / 8 set; rows past the span's end are not marked.
 // How many marked rows still hold a value in some column of `batch` (every column decoded).
 uint32_t batch_rows_with_values(const DecodedBatch& batch, std::span<const uint8_t> rows);
 // Replaces *out with `batch` (every column decoded) encoded by `encoder`, the marked rows NULL in
-// every column and every other row as it was. kInvalidArgument when a column is not decoded;
-// else what encode() returns.
+// each column whose section that makes smaller (an Int64 or Float64 column stores a slot for every
+// row, and NULLs filled from their neighbours can break a regular sequence: such a column keeps
+// its values), every other value as it was; so *out is never larger than the batch encoded as it
+// was. kInvalidArgument when a column is not decoded; else what encode() returns.
 Status encode_without_rows(BatchEncoder& encoder, const DecodedBatch& batch, std::span<const uint8_t> rows,
                            std::vector<uint8_t>* out);
 
