@@ -7,6 +7,7 @@
 extern "C" {
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
@@ -200,7 +201,7 @@ TableAmRoutine make_routine() {
 Oid tiered_relnode_as_of(Relation rel, Snapshot snapshot) {
   Oid now = rel->rd_node.relNode;
   if (!IsMVCCSnapshot(snapshot)) return now;
-  // pg_class's row set this relfilenode: if it is older than the snapshot, the snapshot sees it.
+  // pg_class's current row: if it is older than the snapshot, the snapshot sees it.
   HeapTuple t = SearchSysCache1(RELOID, ObjectIdGetDatum(RelationGetRelid(rel)));
   if (!HeapTupleIsValid(t)) return now;
   TransactionId xmin = HeapTupleHeaderGetXmin(t->t_data);
@@ -208,7 +209,8 @@ Oid tiered_relnode_as_of(Relation rel, Snapshot snapshot) {
               TransactionIdPrecedes(xmin, snapshot->xmin);
   ReleaseSysCache(t);
   if (seen) return now;
-  // Else the version the snapshot sees (a rewrite the snapshot predates set the current one).
+  // Else the version the snapshot sees, and the transaction that replaced it (the first change of
+  // the table's pg_class row after the snapshot: a rewrite, or other DDL).
   Relation classes = table_open(RelationRelationId, AccessShareLock);
   ScanKeyData key;
   ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber, F_OIDEQ,
@@ -216,14 +218,18 @@ Oid tiered_relnode_as_of(Relation rel, Snapshot snapshot) {
   SysScanDesc scan = systable_beginscan(classes, ClassOidIndexId, true, snapshot, 1, &key);
   HeapTuple old = systable_getnext(scan);
   Oid then = now;
-  if (HeapTupleIsValid(old) && OidIsValid(reinterpret_cast<Form_pg_class>(GETSTRUCT(old))->relfilenode))
+  TransactionId replaced = InvalidTransactionId;
+  if (HeapTupleIsValid(old) && OidIsValid(reinterpret_cast<Form_pg_class>(GETSTRUCT(old))->relfilenode)) {
     then = reinterpret_cast<Form_pg_class>(GETSTRUCT(old))->relfilenode;
+    replaced = HeapTupleHeaderGetUpdateXid(old->t_data);
+  }
   systable_endscan(scan);
   table_close(classes, AccessShareLock);
-  if (then == now || !OidIsValid(get_namespace_oid("omendb", true))) return now;
-  // Only a rewrite that kept the rows moved the batches (their new versions have its xid); after
-  // a TRUNCATE or a rewrite that makes every row new (ALTER TABLE ... TYPE) a snapshot older than
-  // it finds the table empty, as heap's.
+  if (then == now || !TransactionIdIsValid(replaced) || !OidIsValid(get_namespace_oid("omendb", true)))
+    return now;
+  // Only a rewrite that kept the rows moved the batches: its UPDATEs gave them new versions under
+  // the new relfilenode. After a TRUNCATE (or a rewrite that makes every row new) there are none,
+  // and a snapshot older than it finds the table empty, as heap's.
   Relation batches = table_open(tiered_catalog("tier_batch"), AccessShareLock);
   Relation index = index_open(tiered_catalog("tier_batch_key"), AccessShareLock);
   ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(now));
@@ -231,8 +237,10 @@ Oid tiered_relnode_as_of(Relation rel, Snapshot snapshot) {
   index_rescan(bscan, &key, 1, nullptr, 0);
   TupleTableSlot* slot = table_slot_create(batches, nullptr);
   bool moved = false;
-  while (!moved && index_getnext_slot(bscan, ForwardScanDirection, slot))
-    moved = HeapTupleHeaderGetXmin(ExecFetchSlotHeapTuple(slot, false, nullptr)->t_data) == xmin;
+  while (!moved && index_getnext_slot(bscan, ForwardScanDirection, slot)) {
+    HeapTupleHeader h = ExecFetchSlotHeapTuple(slot, false, nullptr)->t_data;
+    moved = (h->t_infomask & HEAP_UPDATED) != 0 && HeapTupleHeaderGetXmin(h) == replaced;
+  }
   ExecDropSingleTupleTableSlot(slot);
   index_endscan(bscan);
   index_close(index, AccessShareLock);

@@ -34,6 +34,7 @@ extern "C" {
 #include "tcop/tcopprot.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 PGDLLEXPORT void omendb_tier_fold_main(Datum arg);
@@ -140,7 +141,8 @@ void fold_batch(Relation batches, Relation key, BatchCompactor* compactor, const
     uint64 before = pg_popcount(reinterpret_cast<const char*>(set), len);
     for (const Change* c = from; c != to; c++)
       if (c->row < nrows) set[c->row / 8] |= static_cast<uint8>(1u << (c->row % 8));
-    uint64 deleted = pg_popcount(reinterpret_cast<const char*>(set), len);
+    uint64 deleted = Min(pg_popcount(reinterpret_cast<const char*>(set), len), static_cast<uint64>(nrows));
+    before = Min(before, deleted);
     if (nrows > 0 && deleted == nrows) {
       CatalogTupleDelete(batches, &slot->tts_tid);
     } else {
@@ -174,12 +176,19 @@ void fold(const FoldArgs& a) {
   int64 n;
   Change* all = changes_to_fold(changes, a, &n);
   BatchCompactor* compactor = batch_compactor_create();
+  // A batch's detoasted and compacted payloads live only while it is folded.
+  MemoryContext per_batch =
+      AllocSetContextCreate(CurrentMemoryContext, "omendb fold batch", ALLOCSET_DEFAULT_SIZES);
   for (int64 i = 0; i < n;) {
     int64 j = i;
     while (j < n && all[j].first == all[i].first) j++;
+    MemoryContext old = MemoryContextSwitchTo(per_batch);
     fold_batch(batches, key, compactor, a, all + i, all + j);
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(per_batch);
     i = j;
   }
+  MemoryContextDelete(per_batch);
   for (int64 i = 0; i < n; i++) {
     CatalogTupleDelete(changes, &all[i].tid);
     if (i == n / 2) tiered_crash_point("fold-mid");  // in the worker: a crash of the fold's transaction

@@ -42,7 +42,7 @@ int64 list_batches(Relation rel, Snapshot snapshot, BlockNumber** firsts, uint32
   Relation batches = table_open(tiered_catalog("tier_batch"), AccessShareLock);
   Relation key = index_open(tiered_catalog("tier_batch_key"), AccessShareLock);
   ScanKeyData k;
-  ScanKeyInit(&k, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(rel->rd_node.relNode));
+  ScanKeyInit(&k, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(tiered_relnode_as_of(rel, snapshot)));
   IndexScanDesc scan = index_beginscan(batches, key, snapshot, 1, 0);
   index_rescan(scan, &k, 1, nullptr, 0);
   TupleTableSlot* slot = table_slot_create(batches, nullptr);
