@@ -250,6 +250,15 @@ static bool version_removable(ColdReader* r, TransactionId horizon) {
   return v == HEAPTUPLE_DEAD;
 }
 
+// The next batch version of `scan` into r->batch_slot; under SnapshotAny (every version) not one
+// dead as of `horizon`. False at the end.
+static bool next_version(ColdReader* r, IndexScanDesc scan, ScanDirection dir, TransactionId horizon) {
+  bool any = scan->xs_snapshot->snapshot_type == SNAPSHOT_ANY;
+  while (index_getnext_slot(scan, dir, r->batch_slot))
+    if (!any || !version_removable(r, horizon)) return true;
+  return false;
+}
+
 bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* out) {
   r->last_valid = false;  // read_batch replaces the fields the cached lookup points to
   ScanKeyData keys[2];
@@ -259,11 +268,10 @@ bool cold_find(ColdReader* r, BlockNumber first, Snapshot snapshot, ColdBatch* o
   index_rescan(scan, keys, 2, nullptr, 0);
   // Under SnapshotAny (row locks, RETURNING, triggers re-fetch so) every version is returned: not
   // one dead to every snapshot, whose payload's TOAST chunks may be gone (a compaction's).
-  bool any = snapshot->snapshot_type == SNAPSHOT_ANY, found;
-  TransactionId horizon = any ? GetOldestNonRemovableTransactionId(r->batches) : InvalidTransactionId;
-  while ((found = index_getnext_slot(scan, ForwardScanDirection, r->batch_slot)) && any &&
-         version_removable(r, horizon)) {
-  }
+  TransactionId horizon = snapshot->snapshot_type == SNAPSHOT_ANY
+                              ? GetOldestNonRemovableTransactionId(r->batches)
+                              : InvalidTransactionId;
+  bool found = next_version(r, scan, ForwardScanDirection, horizon);
   if (found) read_batch(r, out);
   found = found && out->ours;
   index_endscan(scan);
@@ -385,16 +393,11 @@ void cold_batches_begin(ColdReader* r, Snapshot snapshot) {
 // The next batch of this table in `dir`, with its changes for the iteration's snapshot.
 static bool cold_batches_step(ColdReader* r, ScanDirection dir, ColdBatch* out) {
   r->last_valid = false;
-  bool any = r->iter_snapshot->snapshot_type == SNAPSHOT_ANY;
   do {
-    if (!index_getnext_slot(r->iter, dir, r->batch_slot)) return false;
-    if (any && version_removable(r, r->iter_horizon)) {
-      out->ours = false;
-      continue;
-    }
+    if (!next_version(r, r->iter, dir, r->iter_horizon)) return false;
     read_batch(r, out);
   } while (!out->ours);
-  if (any) {  // every version: was this one committed?
+  if (r->iter_snapshot->snapshot_type == SNAPSHOT_ANY) {  // every version: was this one committed?
     HeapTupleHeader h = ExecFetchSlotHeapTuple(r->batch_slot, false, nullptr)->t_data;
     TransactionId xmin = HeapTupleHeaderGetXmin(h);
     out->never_committed = !HeapTupleHeaderXminCommitted(h) && !TransactionIdIsCurrentTransactionId(xmin) &&
