@@ -30,7 +30,6 @@ struct BuildState {
   Oid type;
   LearnedPairs* pairs;
   Relation index;
-  SparseBuild* sparse;  // sparse layout: keys go through the fences first (nullptr: dense)
   // The null chain, written while the heap is scanned: the open null page, and where it goes.
   Page nulls;
   BlockNumber null_block;
@@ -52,23 +51,24 @@ void start_null_page(BuildState* st) {
   learned_init_items_page(st->nulls, kPageNull, st->meta->generation, learned_wide_widths(0, false));
 }
 
+// NULLs go straight to null pages (blocks 1, 2, ...), so they take no memory.
+void put_null(ItemPointer tid, void* arg) {
+  auto* st = static_cast<BuildState*>(arg);
+  if (st->nnulls > 0 && !learned_items_can_append(st->nulls, 0, tid)) {
+    flush_null_page(st, true);
+    start_null_page(st);
+  }
+  learned_items_append(st->nulls, 0, tid);
+  st->nnulls++;
+}
+
 void build_callback(Relation, ItemPointer tid, Datum* values, bool* isnull, bool, void* arg) {
   auto* st = static_cast<BuildState*>(arg);
   if (isnull[0]) {
-    // NULLs go straight to null pages (blocks 1, 2, ...), so they take no memory.
-    if (st->nnulls > 0 && !learned_items_can_append(st->nulls, 0, tid)) {
-      flush_null_page(st, true);
-      start_null_page(st);
-    }
-    learned_items_append(st->nulls, 0, tid);
-    st->nnulls++;
+    put_null(tid, arg);
     return;
   }
-  uint64 key = omen_key_encode(values[0], st->type);
-  if (st->sparse != nullptr)
-    sparse_build_put(st->sparse, key, tid);
-  else
-    learned_pairs_put(st->pairs, key, tid);
+  learned_pairs_put(st->pairs, omen_key_encode(values[0], st->type), tid);
 }
 
 LearnedMeta empty_meta(Relation index) {
@@ -115,8 +115,6 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   st.null_block = kLearnedMetaBlock + 1;
   st.nnulls = 0;
   st.meta = &meta;
-  // Sparse: fences need the heap in block order, so no synchronized scan (which may start
-  // mid-table).
   bool sparse = learned_layout_option(index) == kLayoutSparse;
   if (sparse && RelationGetIndexPredicate(index) != NIL)
     ereport(ERROR,
@@ -129,16 +127,19 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
                     errmsg("sparse learned index \"%s\" needs a heap table", RelationGetRelationName(index)),
                     errhint("Its fences follow heap blocks; use the dense layout on tables of other access "
                             "methods.")));
-  st.sparse = sparse ? sparse_build_begin(st.pairs, RelationGetNumberOfBlocks(heap)) : nullptr;
+  SparseBuild* ranges = sparse ? sparse_build_begin(st.pairs, RelationGetNumberOfBlocks(heap)) : nullptr;
   start_null_page(&st);
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseScan);
-  double heap_tuples = table_index_build_scan(heap, index, info, !sparse, true, build_callback, &st, nullptr);
+  // Sparse: the heap's pages in block order, read directly (learned_sparse_build.cpp).
+  double heap_tuples =
+      sparse ? sparse_build_scan(heap, index, ranges, put_null, &st)
+             : table_index_build_scan(heap, index, info, true, true, build_callback, &st, nullptr);
   if (st.nnulls > 0) flush_null_page(&st, false);
   meta.build_nulls = st.nnulls;
   uint64* fences = nullptr;
   uint32 nfences = 0;
   uint64 exceptions = 0;
-  if (sparse) fences = sparse_build_finish(st.sparse, &nfences, &exceptions);
+  if (sparse) fences = sparse_build_finish(ranges, &nfences, &exceptions);
 
   // 2. Sort; 3. leaves, model, model pages after the null pages.
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseSort);

@@ -154,6 +154,9 @@ extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
   auto* so = static_cast<ScanOpaque*>(scan->opaque);
   int64 count = 0;
   ItemPointerData tids[256];
+  // Sparse: every TID is rechecked (learned_sparse_build.cpp: an entry may hold the key of a HOT
+  // chain's version that is not the visible one).
+  bool recheck = learned_is_sparse(scan->indexRelation);
   // Whole batches at a time: step() to the first item of each unit, add the unit's TIDs in
   // arrays (one tbm_add_tuples call per 256).
   while (step(scan, so, ForwardScanDirection)) {
@@ -161,17 +164,16 @@ extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
     for (int i = so->pos; i < b.nitems;) {
       int n = Min(b.nitems - i, static_cast<int>(lengthof(tids)));
       for (int j = 0; j < n; j++) tids[j] = b.items[i + j].tid;
-      tbm_add_tuples(tbm, tids, n, false);
+      tbm_add_tuples(tbm, tids, n, recheck);
       i += n;
     }
     count += b.nitems - so->pos;
     so->pos = b.nitems - 1;
   }
   // Sparse layout: the rows above are the exceptions; the rows within their blocks' ranges are in
-  // the blocks whose ranges meet each key range (the layout is fixed per storage: a dense index
-  // reads no metapage here).
+  // the blocks whose ranges meet each key range.
   Relation index = scan->indexRelation;
-  if (so->nranges == 0 || learned_layout_cache(index)->meta.layout != kLayoutSparse) return count;
+  if (so->nranges == 0 || !recheck) return count;
   const LearnedCache* cache = learned_get_cache(index);           // with the ranges appended since
   Relation heap = table_open(index->rd_index->indrelid, NoLock);  // the scan holds its lock
   BlockNumber nblocks = RelationGetNumberOfBlocks(heap);

@@ -10,13 +10,9 @@
 // is found: a scan for [lo, hi] reads the run of blocks whose ranges meet [lo, hi] (lossy pages,
 // rechecked) plus the exceptions in [lo, hi].
 //
-// Build (heap in block order, no synchronized scan): a block's range is the smallest and largest
-// of its keys within a robust window, median -/+ 2 x interquartile range. Late rows (older than
-// their neighbours) and rows from the future fall outside it and become exceptions; rows a little
-// late stay inside. One bound per block would not do: the next block's low end would have to be
-// both above this block's in-order keys and below its own, and a few late rows put it below. The
-// window also bounds how far an outlier can push a high up (highs only grow). An empty block
-// takes an empty range between its neighbours' (low of the next, high of the previous).
+// Build: learned_sparse_build.cpp. Every TID a sparse scan returns is rechecked: the build puts
+// the key of every version of a HOT chain under the chain's root, and a probe reads every
+// version on the page, so a TID may stand for a version whose key is not the one visible.
 //
 // Inserts: a row that fits writes nothing; any other row (an old block, a key out of range, a
 // block past the fenced ones) is an exception insert. VACUUM removes dead exceptions like dense
@@ -32,124 +28,6 @@ extern "C" {
 #include "access/table.h"
 #include "nodes/tidbitmap.h"
 #include "storage/bufmgr.h"
-}
-
-namespace {
-
-struct BlockRows {
-  BlockNumber block;
-  int n, cap;
-  uint64* keys;
-  ItemPointerData* tids;
-};
-
-void rows_put(BlockRows* r, uint64 key, ItemPointer tid) {
-  if (r->n == r->cap) {
-    r->cap = r->cap == 0 ? 256 : r->cap * 2;
-    r->keys = static_cast<uint64*>(r->keys ? repalloc(r->keys, sizeof(uint64) * r->cap)
-                                           : palloc(sizeof(uint64) * r->cap));
-    r->tids = static_cast<ItemPointerData*>(r->tids ? repalloc(r->tids, sizeof(ItemPointerData) * r->cap)
-                                                    : palloc(sizeof(ItemPointerData) * r->cap));
-  }
-  r->keys[r->n] = key;
-  r->tids[r->n++] = *tid;
-}
-
-}  // namespace
-
-struct SparseBuild {
-  LearnedPairs* pairs;  // the exceptions
-  uint64* fences;       // lows [0, nblocks), then highs [nblocks, 2 nblocks)
-  BlockNumber nblocks;  // heap blocks at the start
-  BlockNumber nfences;  // last non-empty block + 1
-  BlockRows cur;        // the block being collected
-  BlockRows prev;       // the last finished non-empty block, classified when it is known not last
-  bool have_prev;
-  uint64 prev_low, prev_high;
-  uint64 exceptions;
-};
-
-SparseBuild* sparse_build_begin(LearnedPairs* pairs, BlockNumber nblocks) {
-  auto* s = static_cast<SparseBuild*>(palloc0(sizeof(SparseBuild)));
-  s->pairs = pairs;
-  s->nblocks = nblocks;
-  s->fences = static_cast<uint64*>(palloc_extended(sizeof(uint64) * 2 * Max(nblocks, 1), MCXT_ALLOC_HUGE));
-  s->cur.block = InvalidBlockNumber;
-  return s;
-}
-
-// Puts the rows of `r` outside [lo, hi] into the exceptions.
-static void classify(SparseBuild* s, const BlockRows& r, uint64 lo, uint64 hi) {
-  for (int i = 0; i < r.n; i++)
-    if (r.keys[i] < lo || r.keys[i] > hi) {
-      learned_pairs_put(s->pairs, r.keys[i], &r.tids[i]);
-      s->exceptions++;
-    }
-}
-
-// The collected block is complete: its range, the empty ranges of the empty blocks before it, and
-// the previous block's rows classified (it is not the last one).
-static void finish_block(SparseBuild* s) {
-  BlockRows* c = &s->cur;
-  if (c->n == 0) return;
-  int n = c->n;
-  uint64* keys = static_cast<uint64*>(palloc(sizeof(uint64) * n));
-  memcpy(keys, c->keys, sizeof(uint64) * n);
-  std::sort(keys, keys + n);
-  uint64 median = keys[n / 2], iqr = keys[(3 * n) / 4] - keys[n / 4];
-  uint64 wlo = median > 2 * iqr ? median - 2 * iqr : 0;
-  uint64 whi = PG_UINT64_MAX - median > 2 * iqr ? median + 2 * iqr : PG_UINT64_MAX;
-  uint64 low = *std::lower_bound(keys, keys + n, wlo);  // the median is in the window: both exist
-  uint64 high = *(std::upper_bound(keys, keys + n, whi) - 1);
-  pfree(keys);
-  low = std::max(low, s->prev_low);
-  high = std::max(high, s->prev_high);
-  uint64* lows = s->fences;
-  uint64* highs = s->fences + s->nblocks;
-  BlockNumber from = s->have_prev ? s->prev.block + 1 : 0;
-  for (BlockNumber b = from; b < c->block; b++) {
-    lows[b] = low;
-    highs[b] = s->prev_high;
-  }
-  lows[c->block] = low;
-  highs[c->block] = high;
-  if (s->have_prev) classify(s, s->prev, s->prev_low, s->prev_high);
-  s->prev_low = low;
-  s->prev_high = high;
-  s->have_prev = true;
-  s->nfences = c->block + 1;
-  std::swap(s->prev, s->cur);
-  s->cur.n = 0;
-}
-
-void sparse_build_put(SparseBuild* s, uint64 key, ItemPointer tid) {
-  BlockNumber b = ItemPointerGetBlockNumber(tid);
-  if (b >= s->nblocks) {  // added after the size was read (a concurrent build): an exception
-    learned_pairs_put(s->pairs, key, tid);
-    s->exceptions++;
-    return;
-  }
-  if (b != s->cur.block) {
-    if (s->cur.block != InvalidBlockNumber && b < s->cur.block)
-      elog(ERROR, "sparse learned index build: heap block %u after block %u", b, s->cur.block);
-    finish_block(s);
-    s->cur.block = b;
-  }
-  rows_put(&s->cur, key, tid);
-}
-
-uint64* sparse_build_finish(SparseBuild* s, uint32* nfences, uint64* exceptions) {
-  finish_block(s);
-  // The last fenced block is open above (rows appended to it later fit).
-  if (s->have_prev) {
-    s->fences[s->nblocks + s->prev.block] = PG_UINT64_MAX;
-    classify(s, s->prev, s->prev_low, PG_UINT64_MAX);
-  }
-  // Lows then highs, each nfences long.
-  memmove(s->fences + s->nfences, s->fences + s->nblocks, sizeof(uint64) * s->nfences);
-  *nfences = s->nfences;
-  *exceptions = s->exceptions;
-  return s->fences;
 }
 
 void sparse_write_fences(Relation index, LearnedMeta* meta, const uint64* fences, uint32 nfences,
@@ -228,6 +106,16 @@ bool sparse_block_run(const LearnedCache* cache, uint64 lo, uint64 hi, BlockNumb
   return true;
 }
 
+bool sparse_page_tuple(Relation heap, Page page, BlockNumber b, OffsetNumber off, HeapTupleData* tuple) {
+  ItemId lp = PageGetItemId(page, off);
+  if (!ItemIdIsNormal(lp)) return false;
+  tuple->t_data = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, lp));
+  tuple->t_len = ItemIdGetLength(lp);
+  tuple->t_tableOid = RelationGetRelid(heap);
+  ItemPointerSet(&tuple->t_self, b, off);
+  return true;
+}
+
 int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber* offs, uint64* keys,
                      OffsetNumber* roots, Size* free) {
   AttrNumber attno = index->rd_index->indkey.values[0];
@@ -241,13 +129,8 @@ int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber*
   int n = 0;
   OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
   for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
-    ItemId lp = PageGetItemId(page, off);
-    if (!ItemIdIsNormal(lp)) continue;
     HeapTupleData tuple;
-    tuple.t_data = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, lp));
-    tuple.t_len = ItemIdGetLength(lp);
-    tuple.t_tableOid = RelationGetRelid(heap);
-    ItemPointerSet(&tuple.t_self, b, off);
+    if (!sparse_page_tuple(heap, page, b, off, &tuple)) continue;
     bool null;
     Datum d = heap_getattr(&tuple, attno, desc, &null);
     if (null) continue;
@@ -258,11 +141,11 @@ int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber*
   return n;
 }
 
-// Probes heap block b for the rows with keys in [lo, hi]: their root TIDs (HOT chains keep the
-// indexed key, so a root stands for its chain) go into tids[] (*n of them). False, and nothing to
-// rely on, when a matching tuple's root is not found: the caller adds the block whole. Rows
-// inserted after the probe belong to transactions that had not committed when it ran, so no
-// snapshot taken before the scan can see them.
+// Probes heap block b for the rows with keys in [lo, hi]: their root TIDs go into tids[] (*n of
+// them), to be rechecked (a chain updated before the index existed may hold other keys). False, and nothing
+// to rely on, when a matching tuple's root is not found: the caller adds the block whole. Rows inserted after
+// the probe belong to transactions that had not committed when it ran, so no snapshot taken before the scan
+// can see them.
 static bool probe_block(Relation index, Relation heap, BlockNumber b, uint64 lo, uint64 hi,
                         ItemPointerData* tids, int* n) {
   OffsetNumber offs[MaxHeapTuplesPerPage], roots[MaxHeapTuplesPerPage];
@@ -296,7 +179,7 @@ int64 sparse_add_blocks(Relation index, Relation heap, BlockNumber nblocks, cons
     for (BlockNumber b = first; b <= last; b++) {
       int n;
       if (probe_block(index, heap, b, lo, hi, tids, &n)) {
-        tbm_add_tuples(tbm, tids, n, false);
+        tbm_add_tuples(tbm, tids, n, true);  // a version's key, maybe not the visible one's
         count += n;
       } else {
         tbm_add_page(tbm, b);

@@ -1,17 +1,23 @@
-// The sparse layout of the `learned` index: what its files (learned_sparse.cpp,
-// learned_sparse_verify.cpp) offer the build, insert, scan, cost and SQL files. Private to them.
+// The sparse layout of the `learned` index: what its files (learned_sparse*.cpp) offer the build, insert,
+// scan, cost and SQL files. Private to them.
 #pragma once
 
 #include "learned.h"
 
 struct TIDBitmap;
-// A build's fences: rows are put in heap block order; those outside their block's fences go to
-// `pairs` (the exceptions). Lives in the current memory context.
+struct HeapTupleData;
+// A build's fences: rows are put in heap block order (sparse_build_scan); those outside their
+// block's fences go to `pairs` (the exceptions). Lives in the current memory context.
 struct SparseBuild;
 SparseBuild* sparse_build_begin(LearnedPairs* pairs, BlockNumber nblocks);
-void sparse_build_put(SparseBuild* s, uint64 key, ItemPointer tid);
 // After the last put: the block ranges (*nfences lows, then as many highs) and the exception count.
 uint64* sparse_build_finish(SparseBuild* s, uint32* nfences, uint64* exceptions);
+// learned_sparse_build.cpp: reads the first nblocks of heap (sparse_build_begin's) in block order,
+// under a share lock per page, and puts every row not dead to every snapshot into `s` under its HOT
+// chain's root TID (NULLs: on_null(tid, arg)). Returns the rows counted as reltuples (live and
+// in-progress ones).
+using SparseNullFn = void (*)(ItemPointer tid, void* arg);
+double sparse_build_scan(Relation heap, Relation index, SparseBuild* s, SparseNullFn on_null, void* arg);
 // Writes the fences as fence pages at the end of the index (no WAL: omen_log_new_pages) and sets
 // meta's sparse fields (layout, version 3).
 void sparse_write_fences(Relation index, LearnedMeta* meta, const uint64* fences, uint32 nfences, Page image);
@@ -33,6 +39,9 @@ inline uint32 sparse_open_from(const LearnedMeta& meta) {
   uint32 n = meta.nfences + meta.tail_n, open = meta.open_n > 0 ? meta.open_n : 1;
   return n > open ? n - open : 0;
 }
+// The tuple at offset off of heap block b (its page locked) into *tuple; false when the line
+// pointer holds none (unused, redirect, dead).
+bool sparse_page_tuple(Relation heap, Page page, BlockNumber b, OffsetNumber off, HeapTupleData* tuple);
 // The keys (encoded; NULLs left out) of the tuples on heap block b, with their offsets, read
 // under a share lock: every tuple with storage, visible or not. With `roots` (MaxHeapTuplesPerPage
 // entries), also each offset's HOT chain root (heap_get_root_tuples); with `free`, the page's free

@@ -226,5 +226,21 @@ INSERT INTO sp_late20 SELECT g, '2020-01-01'::timestamptz + g * interval '1 minu
 FROM generate_series(1, 2000) g;
 SELECT sp_check('sp_late20');
 SELECT omendb_index_verify('sp_late20_ts') > 0 AS verified;
+-- A HOT chain updated before the index existed holds two keys under one root: the build reads
+-- the page without pruning it, and a lookup of the old key probes the dead version; every TID is
+-- rechecked, so the live row (new key) is not returned for the old key.
+CREATE TABLE sp_hot (id int8, k int8) WITH (fillfactor = 50, autovacuum_enabled = off);
+INSERT INTO sp_hot SELECT g, g FROM generate_series(1, 1000) g;
+VACUUM sp_hot;
+UPDATE sp_hot SET k = k + 100000 WHERE id IN (5, 700);
+CREATE INDEX sp_hot_k ON sp_hot USING learned (k) WITH (layout = 'sparse');
+SELECT indcheckxmin FROM pg_index WHERE indexrelid = 'sp_hot_k'::regclass;
+SET enable_seqscan = off;
+SELECT * FROM sp_hot WHERE k = 5;
+SELECT * FROM sp_hot WHERE k IN (700, 100700) ORDER BY k;
+SELECT count(*) FROM sp_hot WHERE k BETWEEN 1 AND 10;
+RESET enable_seqscan;
+SELECT omendb_index_verify('sp_hot_k') > 0 AS verified;
+DROP TABLE sp_hot;
 DROP TABLE sp_ord, sp_late, sp_late20;
 DROP FUNCTION sp_check(text);
