@@ -34,7 +34,7 @@ relopt_enum_elt_def layout_values[] = {
     {nullptr, 0},
 };
 get_relation_info_hook_type prev_get_relation_info = nullptr;  // the hook chain, set once in _PG_init
-void sparse_relation_info(PlannerInfo* root, Oid relid, bool inhparent, RelOptInfo* rel);
+void learned_relation_info(PlannerInfo* root, Oid relid, bool inhparent, RelOptInfo* rel);
 }  // namespace
 
 void learned_init(void) {
@@ -51,7 +51,7 @@ void learned_init(void) {
                      layout_values, kLayoutDense, "Valid values are \"dense\" and \"sparse\".",
                      AccessExclusiveLock);
   prev_get_relation_info = get_relation_info_hook;
-  get_relation_info_hook = sparse_relation_info;
+  get_relation_info_hook = learned_relation_info;
 }
 
 extern "C" bytea* learned_options(Datum reloptions, bool validate) {
@@ -100,7 +100,7 @@ void learned_check_definition(Relation index) {
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                     errmsg("learned index \"%s\" cannot index type %s", name, format_type_be(type)),
                     errhint("Supported: smallint, integer, bigint, real, double precision, date, "
-                            "timestamp, timestamptz.")));
+                            "timestamp, timestamptz, uuid.")));
 }
 
 extern "C" bool learned_canreturn(Relation index, int attno) {
@@ -111,24 +111,31 @@ extern "C" bool learned_canreturn(Relation index, int attno) {
 
 namespace {
 
+// No ordered paths, no min/max probes, no merge joins on the index's order.
+void drop_order(IndexOptInfo* info) {
+  info->amcanorderbyop = false;
+  info->sortopfamily = nullptr;
+  info->reverse_sort = nullptr;
+  info->nulls_first = nullptr;
+}
+
 // A sparse learned index serves bitmap scans only: the planner is told it has no amgettuple (no
-// plain or index-only scan paths) and no sort order (no ordered paths, no min/max probes).
-void sparse_relation_info(PlannerInfo* root, Oid relid, bool inhparent, RelOptInfo* rel) {
+// plain or index-only scan paths) and no sort order. An index of an inexact key type (uuid, whose
+// key is a prefix: equal prefixes come back in TID order) has no sort order either.
+void learned_relation_info(PlannerInfo* root, Oid relid, bool inhparent, RelOptInfo* rel) {
   if (prev_get_relation_info != nullptr) prev_get_relation_info(root, relid, inhparent, rel);
   ListCell* lc;
   foreach (lc, rel->indexlist) {
     auto* info = static_cast<IndexOptInfo*>(lfirst(lc));
-    if (info->amcostestimate != reinterpret_cast<void (*)()>(learned_costestimate) || info->hypothetical)
-      continue;
+    if (info->amcostestimate != reinterpret_cast<void (*)()>(learned_costestimate)) continue;
+    if (!omen_key_type_exact(info->opcintype[0])) drop_order(info);
+    if (info->hypothetical) continue;
     Relation index = index_open(info->indexoid, NoLock);
     bool sparse = learned_is_sparse(index);
     index_close(index, NoLock);
     if (!sparse) continue;
     info->amhasgettuple = false;
-    info->amcanorderbyop = false;
-    info->sortopfamily = nullptr;
-    info->reverse_sort = nullptr;
-    info->nulls_first = nullptr;
+    drop_order(info);
     info->canreturn[0] = false;
   }
 }

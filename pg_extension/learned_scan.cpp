@@ -89,6 +89,7 @@ extern "C" IndexScanDesc learned_beginscan(Relation index, int nkeys, int norder
   so->tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan tuple", ALLOCSET_SMALL_SIZES);
   so->keys_cxt = AllocSetContextCreate(CurrentMemoryContext, "learned scan keys", ALLOCSET_SMALL_SIZES);
   so->type = index->rd_opcintype[0];
+  so->exact = omen_key_type_exact(so->type);
   so->attlen = TupleDescAttr(RelationGetDescr(index), 0)->attlen;
   scan->opaque = so;
   return scan;
@@ -129,7 +130,7 @@ extern "C" bool learned_gettuple(IndexScanDesc scan, ScanDirection dir) {
   }
   const ScanItem& it = so->cur.items[so->pos];
   scan->xs_heaptid = it.tid;
-  scan->xs_recheck = false;
+  scan->xs_recheck = !so->exact;
   if (scan->xs_want_itup) {
     if (so->value_itup == nullptr) {
       form_itups(so, RelationGetDescr(scan->indexRelation));
@@ -155,8 +156,8 @@ extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
   int64 count = 0;
   ItemPointerData tids[256];
   // Sparse: every TID is rechecked (learned_sparse_build.cpp: an entry may hold the key of a HOT
-  // chain's version that is not the visible one).
-  bool recheck = learned_is_sparse(scan->indexRelation);
+  // chain's version that is not the visible one); so is every TID of an inexact key type.
+  bool sparse = learned_is_sparse(scan->indexRelation), recheck = sparse || !so->exact;
   // Whole batches at a time: step() to the first item of each unit, add the unit's TIDs in
   // arrays (one tbm_add_tuples call per 256).
   while (step(scan, so, ForwardScanDirection)) {
@@ -173,7 +174,7 @@ extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
   // Sparse layout: the rows above are the exceptions; the rows within their blocks' ranges are in
   // the blocks whose ranges meet each key range.
   Relation index = scan->indexRelation;
-  if (so->nranges == 0 || !recheck) return count;
+  if (so->nranges == 0 || !sparse) return count;
   const LearnedCache* cache = learned_get_cache(index);           // with the ranges appended since
   Relation heap = table_open(index->rd_index->indrelid, NoLock);  // the scan holds its lock
   BlockNumber nblocks = RelationGetNumberOfBlocks(heap);

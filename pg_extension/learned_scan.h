@@ -75,6 +75,7 @@ struct ScanOpaque {
   int16 attlen;             // of the key column, for value_itup
   MemoryContext keys_cxt;   // ranges and decoded arrays; reset per rescan
   Oid type;
+  bool exact;  // equal keys are equal values (omen_key_type_exact); else every row is rechecked
   // From the scan keys.
   Range* ranges;
   int nranges;

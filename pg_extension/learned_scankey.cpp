@@ -14,8 +14,11 @@ namespace learned_scan {
 
 namespace {
 
-// Narrows [*lo, *hi] by `key op v`; returns false when nothing can match.
-bool apply_bound(StrategyNumber op, uint64 v, uint64* lo, uint64* hi) {
+// Narrows [*lo, *hi] by `key op v`; returns false when nothing can match. Keys of an inexact type
+// (a prefix: omen_key_type_exact) bound < and > inclusively: a value above v may share v's key.
+bool apply_bound(StrategyNumber op, uint64 v, bool exact, uint64* lo, uint64* hi) {
+  if (!exact && op == BTLessStrategyNumber) op = BTLessEqualStrategyNumber;
+  if (!exact && op == BTGreaterStrategyNumber) op = BTGreaterEqualStrategyNumber;
   switch (op) {
     case BTLessStrategyNumber:
       if (v == 0) return false;
@@ -97,13 +100,13 @@ void setup_ranges(IndexScanDesc scan, ScanOpaque* so) {
                                      points);
         }
       } else if (sk->sk_strategy == BTLessStrategyNumber || sk->sk_strategy == BTLessEqualStrategyNumber) {
-        ok = apply_bound(sk->sk_strategy, vals[n - 1], &lo, &hi);  // x < ANY(a) <=> x < max(a)
+        ok = apply_bound(sk->sk_strategy, vals[n - 1], so->exact, &lo, &hi);  // x < ANY(a) <=> x < max(a)
       } else {
-        ok = apply_bound(sk->sk_strategy, vals[0], &lo, &hi);  // x > ANY(a) <=> x > min(a)
+        ok = apply_bound(sk->sk_strategy, vals[0], so->exact, &lo, &hi);  // x > ANY(a) <=> x > min(a)
       }
       continue;
     }
-    ok = apply_bound(sk->sk_strategy, omen_key_encode(sk->sk_argument, argtype), &lo, &hi);
+    ok = apply_bound(sk->sk_strategy, omen_key_encode(sk->sk_argument, argtype), so->exact, &lo, &hi);
   }
   so->nranges = 0;
   so->want_nulls = false;

@@ -145,7 +145,6 @@ uint64* sparse_build_finish(SparseBuild* s, uint32* nfences, uint64* exceptions)
   return s->fences;
 }
 
-
 double sparse_build_scan(Relation heap, Relation index, SparseBuild* s, SparseNullFn on_null, void* arg) {
   AttrNumber attno = index->rd_index->indkey.values[0];
   Oid type = index->rd_opcintype[0];
@@ -174,9 +173,10 @@ double sparse_build_scan(Relation heap, Relation index, SparseBuild* s, SparseNu
       if (state != HEAPTUPLE_RECENTLY_DEAD) reltuples += 1;
       OffsetNumber root = roots[off - 1];
       if (root == InvalidOffsetNumber)
-        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                        errmsg_internal("failed to find parent tuple for heap-only tuple at (%u,%u) in table \"%s\"",
-                                        b, off, RelationGetRelationName(heap))));
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_CORRUPTED),
+                 errmsg_internal("failed to find parent tuple for heap-only tuple at (%u,%u) in table \"%s\"",
+                                 b, off, RelationGetRelationName(heap))));
       bool null;
       Datum d = heap_getattr(&tuple, attno, desc, &null);
       uint64 key = null ? 0 : omen_key_encode(d, type);

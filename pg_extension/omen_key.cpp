@@ -7,6 +7,7 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "utils/date.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 }
 
 // One line per type, as a table.
@@ -14,15 +15,17 @@ extern "C" {
 bool omen_key_type_supported(Oid type) {
   switch (type) {
     case INT2OID: case INT4OID: case INT8OID: case FLOAT4OID: case FLOAT8OID:
-    case DATEOID: case TIMESTAMPOID: case TIMESTAMPTZOID:
+    case DATEOID: case TIMESTAMPOID: case TIMESTAMPTZOID: case UUIDOID:
       return true;
     default:
       return false;
   }
 }
 
+bool omen_key_type_exact(Oid type) { return omen_key_type_supported(type) && type != UUIDOID; }
+
 bool omen_key_type_decodable(Oid type) {
-  return omen_key_type_supported(type) && type != FLOAT4OID && type != FLOAT8OID;
+  return omen_key_type_exact(type) && type != FLOAT4OID && type != FLOAT8OID;
 }
 
 uint64 omen_key_encode(Datum value, Oid type) {
@@ -35,6 +38,7 @@ uint64 omen_key_encode(Datum value, Oid type) {
     case DATEOID: return omen::key::from_date(DatumGetDateADT(value));
     case TIMESTAMPOID:
     case TIMESTAMPTZOID: return omen::key::from_timestamp(DatumGetTimestamp(value));
+    case UUIDOID: return omen::key::from_prefix(DatumGetUUIDP(value)->data);
     default:
       elog(ERROR, "learned index: unsupported key type %u", type);
   }

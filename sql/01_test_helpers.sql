@@ -69,3 +69,16 @@ BEGIN
     PERFORM pg_sleep(0.1);
   END LOOP;
 END $$;
+-- learned_mismatches(qs): how many of the queries qs answer otherwise through the indexes than by
+-- a sequential scan (learned_same: queries with ORDER BY compared in order, about 40% of them with
+-- bitmap scans allowed); a NOTICE names each.
+CREATE FUNCTION learned_mismatches(qs text[]) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE bad int := 0; q text;
+BEGIN
+  FOREACH q IN ARRAY qs LOOP
+    CONTINUE WHEN learned_same(q, q LIKE '%ORDER BY%', random() < 0.4);
+    bad := bad + 1;
+    RAISE NOTICE 'mismatch on %', q;
+  END LOOP;
+  RETURN bad;
+END $$;

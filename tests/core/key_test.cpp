@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -119,6 +120,29 @@ TEST(KeyInt, EdgeValuesAndRandomPairs) {
   }
   EXPECT_EQ(omen::key::from_date(std::numeric_limits<int32_t>::max()),
             from_int64(std::numeric_limits<int32_t>::max()));
+}
+
+// uuid's key: its first 8 bytes, big-endian. Bytewise (memcmp) order of the 16 bytes gives the
+// keys' order or equal keys, never the reverse; keys differ exactly when the first 8 bytes do.
+TEST(KeyPrefix, OrderFollowsBytesAndTiesShareTheFirstEightBytes) {
+  unsigned char lo[16] = {}, hi[16];
+  std::memset(hi, 0xFF, sizeof hi);
+  EXPECT_EQ(omen::key::from_prefix(lo), 0u);
+  EXPECT_EQ(omen::key::from_prefix(hi), std::numeric_limits<uint64_t>::max());
+  unsigned char v[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 9, 9, 9, 9, 9, 9, 9, 9};
+  EXPECT_EQ(omen::key::from_prefix(v), 0x0123456789ABCDEFu);
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 100000; ++i) {
+    unsigned char a[16], b[16];
+    for (auto& c : a) c = static_cast<unsigned char>(rng());
+    std::memcpy(b, a, sizeof b);
+    // Differ at a random byte: in the prefix half the time, after it the other half.
+    int at = static_cast<int>(rng() % 16);
+    b[at] = static_cast<unsigned char>(b[at] ^ (1 + rng() % 255));
+    int bytes = std::memcmp(a, b, sizeof a) < 0 ? -1 : 1;
+    int keys = u64_cmp(omen::key::from_prefix(a), omen::key::from_prefix(b));
+    ASSERT_EQ(keys, at < 8 ? bytes : 0) << "byte " << at;
+  }
 }
 
 }  // namespace

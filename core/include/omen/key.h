@@ -3,7 +3,9 @@
 // Every SQL type the learned index serves is mapped to an unsigned 64-bit key such that
 //     a < b  (Postgres comparison order)   <=>   encode(a) < encode(b)   (unsigned order)
 //     a = b                                <=>   encode(a) == encode(b)
-// so the core only ever works on sorted uint64_t arrays.
+// so the core only ever works on sorted uint64_t arrays. One encoding is a prefix, not exact:
+// uuid (from_prefix), where a < b gives only encode(a) <= encode(b) and a reader compares equal
+// prefixes' full values (the index rechecks).
 //
 // Floating point follows Postgres, not IEEE: -Inf < ... < -0 = +0 < ... < +Inf < NaN, and all NaNs
 // are equal (they sort above +Inf). float4 is widened to double first (exact and order-preserving),
@@ -54,5 +56,13 @@ inline double to_float8(uint64_t k) noexcept {
 // encoding already orders them correctly.
 constexpr uint64_t from_date(int32_t days) noexcept { return from_int64(days); }
 constexpr uint64_t from_timestamp(int64_t usecs) noexcept { return from_int64(usecs); }
+
+// A byte string's first 8 bytes as a big-endian integer (uuid's 16 bytes, compared as memcmp
+// compares them): a < b gives from_prefix(a) <= from_prefix(b), and equal prefixes say nothing.
+inline uint64_t from_prefix(const unsigned char* bytes) noexcept {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = (v << 8) | bytes[i];
+  return v;
+}
 
 }  // namespace omen::key
