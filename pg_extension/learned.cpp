@@ -52,6 +52,7 @@ void learned_init(void) {
                      AccessExclusiveLock);
   prev_get_relation_info = get_relation_info_hook;
   get_relation_info_hook = learned_relation_info;
+  learned_unique_init();
 }
 
 extern "C" bytea* learned_options(Datum reloptions, bool validate) {
@@ -249,7 +250,7 @@ extern "C" Datum learned_handler(PG_FUNCTION_ARGS) {
   am->amcanorder = true;
   am->amcanorderbyop = false;
   am->amcanbackward = true;
-  am->amcanunique = false;
+  am->amcanunique = true;
   am->amcanmulticol = false;
   am->amoptionalkey = true;
   am->amsearcharray = true;

@@ -425,6 +425,33 @@ BlockNumber* learned_all_leaves(Relation index, const LearnedMeta& meta, uint32*
 
 // ---- insert (learned_insert.cpp, learned_edge.cpp, learned_wal.cpp) ---------------------------
 
+struct LearnedPairs;
+// learned_unique.cpp: what a uniqueness check (UNIQUE index, aminsert's checkUnique) found.
+struct LearnedUnique {
+  bool is_unique;          // no live duplicate (UNIQUE_CHECK_PARTIAL: not even a possible one)
+  bool conflict;           // a committed live duplicate: learned_unique_violation
+  TransactionId wait_xid;  // valid: a running transaction's row; wait for it, then check again
+  uint32 spec_token;       // its speculative insertion's token (0: none)
+};
+// Checks `key` (of `value`) before (key, tid) goes into the exclusively locked target leaf in
+// `target` (the caller holds kLearnedWriterLock): the entries with the key in the leaves from the
+// key's scan start to the target and their overflow chains, asked of the heap.
+LearnedUnique learned_unique_check(Relation index, Relation heap, Buffer target, uint64 key, Datum value,
+                                   ItemPointer tid, IndexUniqueCheck mode);
+// The same for a NULL of a NULLS NOT DISTINCT index: the null chain at null_head (the caller holds
+// the metapage's exclusive lock).
+LearnedUnique learned_unique_check_nulls(Relation index, Relation heap, BlockNumber null_head,
+                                         ItemPointer tid, IndexUniqueCheck mode);
+// ERRCODE_UNIQUE_VIOLATION for `value` (the caller released its buffers).
+[[noreturn]] void learned_unique_violation(Relation index, Relation heap, Datum value, bool null);
+// The build's check over its sorted pairs (read once, then rescanned for the writer); its error
+// when a NULLS NOT DISTINCT index found two live NULLs.
+void learned_unique_check_build(Relation index, Relation heap, LearnedPairs* pairs);
+[[noreturn]] void learned_unique_build_nulls(Relation index, Relation heap);
+// Installs the executor-start hook that refuses INSERT ... ON CONFLICT on a table with a learned
+// unique index, with a hint (_PG_init, through learned_init).
+void learned_unique_init(void);
+
 // Keys below the last leaf's largest key still fit into its last kLearnedEdgeSlack slots before
 // it spills into an overflow chain (out-of-order arrivals from concurrent inserters).
 inline constexpr uint16 kLearnedEdgeSlack = 16;

@@ -34,6 +34,7 @@ struct BuildState {
   Page nulls;
   BlockNumber null_block;
   Size nnulls;
+  Size live_nulls;  // NULLs of rows still live (a NULLS NOT DISTINCT unique index allows one)
   LearnedMeta* meta;
 };
 
@@ -62,10 +63,11 @@ void put_null(ItemPointer tid, void* arg) {
   st->nnulls++;
 }
 
-void build_callback(Relation, ItemPointer tid, Datum* values, bool* isnull, bool, void* arg) {
+void build_callback(Relation, ItemPointer tid, Datum* values, bool* isnull, bool alive, void* arg) {
   auto* st = static_cast<BuildState*>(arg);
   if (isnull[0]) {
     put_null(tid, arg);
+    if (alive) st->live_nulls++;
     return;
   }
   learned_pairs_put(st->pairs, omen_key_encode(values[0], st->type), tid);
@@ -114,6 +116,7 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   st.nulls = image;
   st.null_block = kLearnedMetaBlock + 1;
   st.nnulls = 0;
+  st.live_nulls = 0;
   st.meta = &meta;
   bool sparse = learned_layout_option(index) == kLayoutSparse;
   if (sparse && RelationGetIndexPredicate(index) != NIL)
@@ -122,6 +125,12 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
              errmsg("sparse learned index \"%s\" cannot be partial", RelationGetRelationName(index)),
              errhint("Its block ranges stand for every row of a heap block; use the dense layout for a "
                      "partial index.")));
+  if (sparse && (index->rd_index->indisunique || info->ii_ExclusionOps != nullptr))
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("sparse learned index \"%s\" cannot be unique or back an exclusion constraint",
+                           RelationGetRelationName(index)),
+                    errhint("Its block ranges find rows without an entry per row; use the dense layout (the "
+                            "default).")));
   if (sparse && heap->rd_rel->relam != HEAP_TABLE_AM_OID)
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                     errmsg("sparse learned index \"%s\" needs a heap table", RelationGetRelationName(index)),
@@ -144,6 +153,10 @@ extern "C" IndexBuildResult* learned_build(Relation heap, Relation index, IndexI
   // 2. Sort; 3. leaves, model, model pages after the null pages.
   pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseSort);
   learned_pairs_sort(st.pairs, RelationGetRelationName(index));
+  if (index->rd_index->indisunique) {
+    if (index->rd_index->indnullsnotdistinct && st.live_nulls > 1) learned_unique_build_nulls(index, heap);
+    learned_unique_check_build(index, heap, st.pairs);
+  }
   Size n = learned_pairs_count(st.pairs);
   meta.leaf_start = st.null_block;
   learned_write_generation(index, &meta, st.pairs, learned_fillfactor(index), true);

@@ -80,12 +80,23 @@ void append_to_chain(Relation index, Buffer owner, BlockNumber tail, LearnedPage
   if (tbuf != InvalidBuffer) UnlockReleaseBuffer(tbuf);
 }
 
-void insert_null(Relation index, ItemPointer tid) {
+// Inserts a NULL. A NULLS NOT DISTINCT unique index checks the null chain first, under the
+// metapage's lock (held by every NULL insert); then the result says whether to wait or fail
+// (nothing inserted) or, UNIQUE_CHECK_EXISTING, only what the check found.
+LearnedUnique insert_null(Relation index, Relation heap, ItemPointer tid, IndexUniqueCheck mode) {
+  LearnedUnique u{true, false, InvalidTransactionId, 0};
   Buffer mbuf = ReadBuffer(index, kLearnedMetaBlock);
   LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
   Page mpage = BufferGetPage(mbuf);
   learned_check_page(index, mpage, kLearnedMetaBlock, kPageMeta);
   LearnedMeta* meta = learned_meta(mpage);
+  if (mode != UNIQUE_CHECK_NO && index->rd_index->indnullsnotdistinct) {
+    u = learned_unique_check_nulls(index, heap, meta->null_head, tid, mode);
+    if (u.conflict || TransactionIdIsValid(u.wait_xid) || mode == UNIQUE_CHECK_EXISTING) {
+      UnlockReleaseBuffer(mbuf);
+      return u;
+    }
+  }
   LearnedItemsHeader proto;
   memset(&proto, 0, sizeof proto);
   append_to_chain(index, mbuf, meta->null_tail, kPageNull, meta->generation, 0, tid, &proto,
@@ -95,27 +106,54 @@ void insert_null(Relation index, ItemPointer tid) {
                     m->null_tail = nblk;
                   });
   UnlockReleaseBuffer(mbuf);
+  return u;
+}
+
+// After a check that found a running transaction's row: wait for it (its speculative insertion,
+// if it is one) before checking again, as btree does.
+void wait_for(const LearnedUnique& u, Relation heap, ItemPointer tid) {
+  if (u.spec_token != 0)
+    SpeculativeInsertionWait(u.wait_xid, u.spec_token);
+  else
+    XactLockTableWait(u.wait_xid, heap, tid, XLTW_InsertIndex);
 }
 
 }  // namespace
 
 extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, ItemPointer tid, Relation heap,
-                               IndexUniqueCheck, bool, IndexInfo*) {
+                               IndexUniqueCheck mode, bool, IndexInfo*) {
   // Sparse layout: a row within its heap block's range needs no entry (learned_sparse_tail.cpp:
   // a row in a new block extends the ranges); any other row is an exception, inserted as below.
   if (!isnull[0] && learned_layout_cache(index)->meta.layout == kLayoutSparse &&
       sparse_insert_fits(index, heap, omen_key_encode(values[0], index->rd_opcintype[0]), tid))
     return false;
-  LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
-  if (isnull[0]) {
-    insert_null(index, tid);
+  // A unique index checks first, holding the locks it inserts under; a running transaction's
+  // duplicate is waited for with no lock held, then everything again (learned_unique.cpp).
+  uint64 key = isnull[0] ? 0 : omen_key_encode(values[0], index->rd_opcintype[0]);
+  uint64 build_keys = 0;
+  Buffer buf = InvalidBuffer;
+  LearnedUnique u{true, false, InvalidTransactionId, 0};
+  for (;;) {
+    LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
+    if (isnull[0]) {
+      u = insert_null(index, heap, tid, mode);
+      UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
+      if (!TransactionIdIsValid(u.wait_xid)) break;
+      wait_for(u, heap, tid);
+      continue;
+    }
+    buf = lock_target_leaf(index, key, &build_keys);
+    if (mode == UNIQUE_CHECK_NO) break;
+    u = learned_unique_check(index, heap, buf, key, values[0], tid, mode);
+    if (!u.conflict && !TransactionIdIsValid(u.wait_xid) && mode != UNIQUE_CHECK_EXISTING) break;
+    UnlockReleaseBuffer(buf);
     UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
-    return false;
+    if (!TransactionIdIsValid(u.wait_xid)) break;
+    wait_for(u, heap, tid);
   }
+  if (u.conflict) learned_unique_violation(index, heap, values[0], isnull[0]);
+  if (isnull[0] || mode == UNIQUE_CHECK_EXISTING) return mode != UNIQUE_CHECK_NO && u.is_unique;
   bool retrain = false;
-  uint64 key = omen_key_encode(values[0], index->rd_opcintype[0]);
-  uint64 build_keys;
-  Buffer buf = lock_target_leaf(index, key, &build_keys);
   Page page = BufferGetPage(buf);
   if (learned_edge_wants_leaf(index, page, key, tid)) {
     learned_edge_add_leaf(index, buf, key, tid);
@@ -141,5 +179,5 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
   // A long chain makes every probe of its leaf read it: re-train, unless another writer is busy
   // (then a later insert or VACUUM will).
   if (retrain) learned_retrain(index, false);
-  return false;
+  return mode != UNIQUE_CHECK_NO && u.is_unique;
 }

@@ -83,7 +83,7 @@ CREATE INDEX ON lbad USING learned (a NULLS FIRST);
 CREATE INDEX ON lbad USING learned (a) INCLUDE (b);
 CREATE INDEX ON lbad USING learned (t);
 CREATE INDEX ON lbad USING learned (n);
-CREATE UNIQUE INDEX ON lbad USING learned (a);
+CREATE UNIQUE INDEX ON lbad USING learned (a) WITH (layout = 'sparse');
 SELECT omendb_index_stats('lbad');
 CREATE INDEX lbad_bt ON lbad (a);
 SELECT omendb_index_verify('lbad_bt');

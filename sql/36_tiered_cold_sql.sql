@@ -231,3 +231,15 @@ SELECT q, sqlstate_of(q) FROM (VALUES
   ($$CREATE INDEX ON bq USING brin (ts)$$)) t(q);
 DROP TABLE bq, bq_heap, bq_parent;
 DROP FUNCTION sqlstate_of(text);
+-- a UNIQUE learned index (regress 28) on a tiered table: a duplicate of a cold row fails; a
+-- deleted cold row's key can come back
+CREATE TABLE uqt (id int8, ts timestamptz) USING tiered;
+CREATE UNIQUE INDEX uqt_id ON uqt USING learned (id);
+INSERT INTO uqt SELECT g, '2020-01-01'::timestamptz + g * interval '1 minute' FROM generate_series(1, 3000) g;
+SELECT omendb_tier_set_policy('uqt', 'ts');
+SELECT tiered_move_all('uqt', 3000);
+INSERT INTO uqt VALUES (1500, now());
+DELETE FROM uqt WHERE id = 1501;
+INSERT INTO uqt VALUES (1501, now());
+SELECT count(*), count(DISTINCT id) FROM uqt;
+DROP TABLE uqt;
