@@ -121,8 +121,8 @@ void drop_order(IndexOptInfo* info) {
 }
 
 // A sparse learned index serves bitmap scans only: the planner is told it has no amgettuple (no
-// plain or index-only scan paths) and no sort order. An index of an inexact key type (uuid, whose
-// key is a prefix: equal prefixes come back in TID order) has no sort order either.
+// plain or index-only scan paths, parallel ones included) and no sort order. An index of an inexact key type
+// (uuid, whose key is a prefix: equal prefixes come back in TID order) has no sort order either.
 void learned_relation_info(PlannerInfo* root, Oid relid, bool inhparent, RelOptInfo* rel) {
   if (prev_get_relation_info != nullptr) prev_get_relation_info(root, relid, inhparent, rel);
   ListCell* lc;
@@ -136,6 +136,7 @@ void learned_relation_info(PlannerInfo* root, Oid relid, bool inhparent, RelOptI
     index_close(index, NoLock);
     if (!sparse) continue;
     info->amhasgettuple = false;
+    info->amcanparallel = false;  // create_index_paths adds parallel index scans without amhasgettuple
     drop_order(info);
     info->canreturn[0] = false;
   }

@@ -93,7 +93,8 @@ bool values_equal(Relation index, Datum a, Datum b) {
 template <typename F>
 bool for_key(Page page, uint64 key, F& visit) {
   const LearnedItemsHeader* h = learned_items_header(page);
-  for (int i = learned_sorted_lower_bound(page, key); i < h->nsorted && learned_item_key(page, i) == key; i++) {
+  for (int i = learned_sorted_lower_bound(page, key); i < h->nsorted && learned_item_key(page, i) == key;
+       i++) {
     ItemPointerData tid = learned_item_tid(page, i);
     if (!visit(&tid)) return false;
   }
@@ -108,7 +109,8 @@ bool for_key(Page page, uint64 key, F& visit) {
 // The same over a locked leaf and its overflow chain (share-locked page by page). With `every`,
 // each item of the chain, whatever its key (the null chain).
 template <typename F>
-bool for_key_in_chain(Relation index, BlockNumber head, LearnedPageKind kind, uint64 key, bool every, F& visit) {
+bool for_key_in_chain(Relation index, BlockNumber head, LearnedPageKind kind, uint64 key, bool every,
+                      F& visit) {
   LearnedChain c = learned_chain_begin(index, head, kind, BUFFER_LOCK_SHARE);
   while (learned_chain_next(&c)) {
     bool go = true;
@@ -134,8 +136,8 @@ struct Checker {
   HeapProbe probe;
   ItemPointerData self;  // the row being inserted
   IndexUniqueCheck mode;
-  bool null;             // checking NULLs (NULLS NOT DISTINCT)
-  Datum value;           // else the value inserted
+  bool null;    // checking NULLs (NULLS NOT DISTINCT)
+  Datum value;  // else the value inserted
   SnapshotData dirty;
   LearnedUnique result;
 
@@ -162,8 +164,8 @@ struct Checker {
   }
 };
 
-Checker checker_begin(Relation index, Relation heap, const ItemPointerData* self, IndexUniqueCheck mode, bool null,
-                      Datum value) {
+Checker checker_begin(Relation index, Relation heap, const ItemPointerData* self, IndexUniqueCheck mode,
+                      bool null, Datum value) {
   Checker c{probe_begin(index, heap), *self, mode, null, value, {}, {true, false, InvalidTransactionId, 0}};
   InitDirtySnapshot(c.dirty);
   return c;
@@ -189,16 +191,17 @@ LearnedUnique learned_unique_check(Relation index, Relation heap, Buffer target,
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     learned_check_page(index, BufferGetPage(buf), blkno, kPageLeaf);
-    go = for_key(BufferGetPage(buf), key, c) &&
-         for_key_in_chain(index, learned_items_header(BufferGetPage(buf))->next, kPageOverflow, key, false, c);
+    go =
+        for_key(BufferGetPage(buf), key, c) &&
+        for_key_in_chain(index, learned_items_header(BufferGetPage(buf))->next, kPageOverflow, key, false, c);
     UnlockReleaseBuffer(buf);
   }
   probe_end(&c.probe);
   return c.result;
 }
 
-LearnedUnique learned_unique_check_nulls(Relation index, Relation heap, BlockNumber null_head, ItemPointer tid,
-                                         IndexUniqueCheck mode) {
+LearnedUnique learned_unique_check_nulls(Relation index, Relation heap, BlockNumber null_head,
+                                         ItemPointer tid, IndexUniqueCheck mode) {
   Checker c = checker_begin(index, heap, tid, mode, true, 0);
   for_key_in_chain(index, null_head, kPageNull, 0, true, c);
   probe_end(&c.probe);
@@ -209,10 +212,11 @@ void learned_unique_violation(Relation index, Relation heap, Datum value, bool n
   Datum values[1] = {value};
   bool isnull[1] = {null};
   char* desc = BuildIndexValueDescription(index, values, isnull);
-  ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
-                  errmsg("duplicate key value violates unique constraint \"%s\"", RelationGetRelationName(index)),
-                  desc ? errdetail("Key %s already exists.", desc) : 0,
-                  errtableconstraint(heap, RelationGetRelationName(index))));
+  ereport(ERROR,
+          (errcode(ERRCODE_UNIQUE_VIOLATION),
+           errmsg("duplicate key value violates unique constraint \"%s\"", RelationGetRelationName(index)),
+           desc ? errdetail("Key %s already exists.", desc) : 0,
+           errtableconstraint(heap, RelationGetRelationName(index))));
 }
 
 namespace {
@@ -244,9 +248,8 @@ void check_run(HeapProbe* p, const ItemPointerData* tids, int n) {
   } else {
     FmgrInfo* cmp = index_getprocinfo(p->index, 1, 1);
     Oid coll = p->index->rd_indcollation[0];
-    std::sort(values, values + live, [&](Datum a, Datum b) {
-      return DatumGetInt32(FunctionCall2Coll(cmp, coll, a, b)) < 0;
-    });
+    std::sort(values, values + live,
+              [&](Datum a, Datum b) { return DatumGetInt32(FunctionCall2Coll(cmp, coll, a, b)) < 0; });
     for (int i = 1; i < live && dup < 0; i++)
       if (values_equal(p->index, values[i - 1], values[i])) dup = i;
   }
@@ -340,7 +343,8 @@ void check_plan(const PlannedStmt* stmt, const Plan* plan, Oid learned_am) {
   const auto* mt = reinterpret_cast<const ModifyTable*>(plan);
   if (mt->onConflictAction == ONCONFLICT_NONE) return;
   ListCell* lc;
-  foreach (lc, mt->resultRelations) refuse_on_conflict(rt_fetch(lfirst_int(lc), stmt->rtable)->relid, learned_am);
+  foreach (lc, mt->resultRelations)
+    refuse_on_conflict(rt_fetch(lfirst_int(lc), stmt->rtable)->relid, learned_am);
 }
 
 void executor_start(QueryDesc* qd, int eflags) {

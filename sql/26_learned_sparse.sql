@@ -242,5 +242,26 @@ SELECT count(*) FROM sp_hot WHERE k BETWEEN 1 AND 10;
 RESET enable_seqscan;
 SELECT omendb_index_verify('sp_hot_k') > 0 AS verified;
 DROP TABLE sp_hot;
+-- Parallel plans: no parallel index or index-only scan of a sparse index (it serves bitmap scans
+-- only), whatever the costs; a parallel bitmap heap scan reads it.
+CREATE TABLE sp_par (id int8, ts timestamptz);
+INSERT INTO sp_par SELECT g, '2020-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, 50000) g;
+CREATE INDEX sp_par_ts ON sp_par USING learned (ts) WITH (layout = 'sparse');
+VACUUM ANALYZE sp_par;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_index_scan_size = 0;
+SET min_parallel_table_scan_size = 0;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM sp_par;
+SELECT count(*) FROM sp_par;
+EXPLAIN (COSTS OFF) SELECT sum(id) FROM sp_par WHERE ts > '2020-01-01 10:00';
+SELECT sum(id) FROM sp_par WHERE ts > '2020-01-01 10:00';
+RESET enable_seqscan;
+DROP TABLE sp_par;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_index_scan_size;
+RESET min_parallel_table_scan_size;
 DROP TABLE sp_ord, sp_late, sp_late20;
 DROP FUNCTION sp_check(text);
