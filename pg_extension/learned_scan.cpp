@@ -155,8 +155,8 @@ extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
   auto* so = static_cast<ScanOpaque*>(scan->opaque);
   int64 count = 0;
   ItemPointerData tids[256];
-  // Sparse: every TID is rechecked (learned_sparse_build.cpp: an entry may hold the key of a HOT
-  // chain's version that is not the visible one); so is every TID of an inexact key type.
+  // Sparse: every exception is rechecked (learned_sparse_build.cpp: an entry may hold the key of a
+  // HOT chain's version that is not the visible one); so is every TID of an inexact key type.
   bool sparse = learned_is_sparse(scan->indexRelation), recheck = sparse || !so->exact;
   // Whole batches at a time: step() to the first item of each unit, add the unit's TIDs in
   // arrays (one tbm_add_tuples call per 256).

@@ -10,9 +10,10 @@
 // is found: a scan for [lo, hi] reads the run of blocks whose ranges meet [lo, hi] (lossy pages,
 // rechecked) plus the exceptions in [lo, hi].
 //
-// Build: learned_sparse_build.cpp. Every TID a sparse scan returns is rechecked: the build puts
-// the key of every version of a HOT chain under the chain's root, and a probe reads every
-// version on the page, so a TID may stand for a version whose key is not the one visible.
+// Build: learned_sparse_build.cpp. The build puts the key of every version of a HOT chain under
+// the chain's root, and a probe reads every version on the page, so a TID may stand for a version
+// whose key is not the one visible: exceptions are always rechecked, probed TIDs when their page
+// holds a HOT chain.
 //
 // Inserts: a row that fits writes nothing; any other row (an old block, a key out of range, a
 // block past the fenced ones) is an exception insert. VACUUM removes dead exceptions like dense
@@ -142,15 +143,20 @@ int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber*
 }
 
 // Probes heap block b for the rows with keys in [lo, hi]: their root TIDs go into tids[] (*n of
-// them), to be rechecked (a chain updated before the index existed may hold other keys). False, and nothing
-// to rely on, when a matching tuple's root is not found: the caller adds the block whole. Rows inserted after
-// the probe belong to transactions that had not committed when it ran, so no snapshot taken before the scan
-// can see them.
+// them). *recheck when the page holds a HOT chain (a heap-only tuple): a chain updated before the
+// index existed may hold other keys than the version a TID leads to; a page without one has one
+// version per TID, whose key the probe read, and the heap scan need not compare it again. False,
+// and nothing to rely on, when a matching tuple's root is not found: the caller adds the block
+// whole. Rows inserted after the probe belong to transactions that had not committed when it ran,
+// so no snapshot taken before the scan can see them.
 static bool probe_block(Relation index, Relation heap, BlockNumber b, uint64 lo, uint64 hi,
-                        ItemPointerData* tids, int* n) {
+                        ItemPointerData* tids, int* n, bool* recheck) {
   OffsetNumber offs[MaxHeapTuplesPerPage], roots[MaxHeapTuplesPerPage];
   uint64 keys[MaxHeapTuplesPerPage];
   int m = sparse_page_keys(index, heap, b, offs, keys, roots);
+  *recheck = false;
+  for (int i = 0; i < MaxHeapTuplesPerPage && !*recheck; i++)  // heap_get_root_tuples filled all
+    *recheck = roots[i] != InvalidOffsetNumber && roots[i] != i + 1;
   *n = 0;
   for (int i = 0; i < m; i++) {
     if (keys[i] < lo || keys[i] > hi) continue;
@@ -176,10 +182,12 @@ int64 sparse_add_blocks(Relation index, Relation heap, BlockNumber nblocks, cons
   if (last - first < kSparseProbeBlocks) {
     ItemPointerData tids[MaxHeapTuplesPerPage];
     int64 count = 0;
+    bool exact = omen_key_type_exact(index->rd_opcintype[0]);  // else keys are prefixes (uuid)
     for (BlockNumber b = first; b <= last; b++) {
       int n;
-      if (probe_block(index, heap, b, lo, hi, tids, &n)) {
-        tbm_add_tuples(tbm, tids, n, true);  // a version's key, maybe not the visible one's
+      bool recheck;
+      if (probe_block(index, heap, b, lo, hi, tids, &n, &recheck)) {
+        tbm_add_tuples(tbm, tids, n, recheck || !exact);
         count += n;
       } else {
         tbm_add_page(tbm, b);

@@ -15,8 +15,8 @@
 // tuple that is not dead to every snapshot (HeapTupleSatisfiesVacuum), under its HOT chain's root:
 // a chain whose versions hold different keys (updated before the index existed) puts each key
 // under the root, once. Heap's build puts only the chain's last version and hides the index from
-// older snapshots (indcheckxmin); this one serves them too, and scans recheck every TID they return
-// (an entry may stand for a version of its chain that is not the one visible). Rows of
+// older snapshots (indcheckxmin); this one serves them too, and scans recheck the exceptions they
+// return (an entry may stand for a version of its chain that is not the one visible). Rows of
 // transactions still running are kept: only our own or prepared transactions can have any under
 // CREATE INDEX's lock, and CREATE INDEX CONCURRENTLY checks its rows again (validate_index).
 #include "learned_sparse.h"

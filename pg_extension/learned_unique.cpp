@@ -338,10 +338,12 @@ void refuse_on_conflict(Oid relid, Oid learned_am) {
   RelationClose(rel);
 }
 
-void check_plan(const PlannedStmt* stmt, const Plan* plan, Oid learned_am) {
+void check_plan(const PlannedStmt* stmt, const Plan* plan) {
   if (plan == nullptr || !IsA(plan, ModifyTable)) return;
   const auto* mt = reinterpret_cast<const ModifyTable*>(plan);
   if (mt->onConflictAction == ONCONFLICT_NONE) return;
+  Oid learned_am = get_am_oid("learned", true);
+  if (!OidIsValid(learned_am)) return;
   ListCell* lc;
   foreach (lc, mt->resultRelations)
     refuse_on_conflict(rt_fetch(lfirst_int(lc), stmt->rtable)->relid, learned_am);
@@ -350,12 +352,9 @@ void check_plan(const PlannedStmt* stmt, const Plan* plan, Oid learned_am) {
 void executor_start(QueryDesc* qd, int eflags) {
   const PlannedStmt* stmt = qd->plannedstmt;
   if (stmt->commandType == CMD_INSERT || stmt->hasModifyingCTE) {
-    Oid learned_am = get_am_oid("learned", true);
-    if (OidIsValid(learned_am)) {
-      check_plan(stmt, stmt->planTree, learned_am);
-      ListCell* lc;
-      foreach (lc, stmt->subplans) check_plan(stmt, static_cast<const Plan*>(lfirst(lc)), learned_am);
-    }
+    check_plan(stmt, stmt->planTree);
+    ListCell* lc;
+    foreach (lc, stmt->subplans) check_plan(stmt, static_cast<const Plan*>(lfirst(lc)));
   }
   if (prev_executor_start != nullptr)
     prev_executor_start(qd, eflags);

@@ -26,7 +26,11 @@ INSERT INTO utie (v) SELECT format('00000000-0000-%s-0000-%s', lpad(to_hex(g % 8
                                    lpad(to_hex((g * 7919) % 4001), 12, '0'))::uuid
   FROM generate_series(1, 4000) g;
 CREATE INDEX utie_v ON utie USING learned (v) WITH (error_bound = 4);
-ANALYZE u4, u7, u7s, utie;
+-- the same prefixes in table order under a sparse index: a probe's matches are rechecked too
+CREATE TABLE uties (id serial, v uuid);
+INSERT INTO uties (v) SELECT v FROM utie ORDER BY v;
+CREATE INDEX uties_v ON uties USING learned (v) WITH (layout = 'sparse');
+ANALYZE u4, u7, u7s, utie, uties;
 
 -- The index is used, rechecks, and takes no part in ordering.
 SET enable_seqscan = off;
@@ -63,7 +67,7 @@ BEGIN
   RETURN learned_mismatches(qs);
 END $$;
 CREATE FUNCTION diff_uuid_all(n int) RETURNS int LANGUAGE sql AS $$
-  SELECT diff_uuid('u4', n) + diff_uuid('u7', n) + diff_uuid('u7s', n) + diff_uuid('utie', n)
+  SELECT diff_uuid('u4', n) + diff_uuid('u7', n) + diff_uuid('u7s', n) + diff_uuid('utie', n) + diff_uuid('uties', n)
 $$;
 SELECT diff_uuid_all(30) AS mismatches_after_build;
 INSERT INTO u4 (v) SELECT gen_random_uuid() FROM generate_series(1, 2000);
@@ -92,5 +96,8 @@ RESET enable_seqscan;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
 SELECT count(*) FROM (SELECT v FROM u7 WHERE id % 97 = 0) a JOIN u7 b ON a.v = b.v;
-DROP TABLE u4, u7, u7s, utie;
+SET enable_seqscan = off;
+SELECT count(*) FROM uties WHERE v = '00000000-0000-0003-0000-000000000c10';  -- one of 500 with its key
+RESET enable_seqscan;
+DROP TABLE u4, u7, u7s, utie, uties;
 DROP FUNCTION diff_uuid_all, diff_uuid, uuid7;
