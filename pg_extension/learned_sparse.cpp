@@ -12,8 +12,8 @@
 //
 // Build: learned_sparse_build.cpp. The build puts the key of every version of a HOT chain under
 // the chain's root, and a probe reads every version on the page, so a TID may stand for a version
-// whose key is not the one visible: exceptions are always rechecked, probed TIDs when their page
-// holds a HOT chain.
+// whose key is not the one visible: exceptions are always rechecked, probed TIDs when they are
+// part of a HOT chain.
 //
 // Inserts: a row that fits writes nothing; any other row (an old block, a key out of range, a
 // block past the fenced ones) is an exception insert. VACUUM removes dead exceptions like dense
@@ -117,55 +117,80 @@ bool sparse_page_tuple(Relation heap, Page page, BlockNumber b, OffsetNumber off
   return true;
 }
 
+namespace {
+
+// Heap block b, read and share-locked.
+Page lock_heap_page(Relation heap, BlockNumber b, Buffer* buf) {
+  *buf = ReadBufferExtended(heap, MAIN_FORKNUM, b, RBM_NORMAL, nullptr);
+  LockBuffer(*buf, BUFFER_LOCK_SHARE);
+  return BufferGetPage(*buf);
+}
+
+// The encoded key of `tuple` (false: it is NULL).
+bool tuple_key(Relation index, TupleDesc desc, HeapTupleData* tuple, uint64* key) {
+  bool null;
+  Datum d = heap_getattr(tuple, index->rd_index->indkey.values[0], desc, &null);
+  if (!null) *key = omen_key_encode(d, index->rd_opcintype[0]);
+  return !null;
+}
+
+}  // namespace
+
 int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber* offs, uint64* keys,
-                     OffsetNumber* roots, Size* free) {
-  AttrNumber attno = index->rd_index->indkey.values[0];
-  Oid type = index->rd_opcintype[0];
+                     Size* free) {
   TupleDesc desc = RelationGetDescr(heap);
-  Buffer buf = ReadBufferExtended(heap, MAIN_FORKNUM, b, RBM_NORMAL, nullptr);
-  LockBuffer(buf, BUFFER_LOCK_SHARE);
-  Page page = BufferGetPage(buf);
-  if (roots != nullptr) heap_get_root_tuples(page, roots);
+  Buffer buf;
+  Page page = lock_heap_page(heap, b, &buf);
   if (free != nullptr) *free = PageGetHeapFreeSpace(page);
   int n = 0;
   OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
   for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
     HeapTupleData tuple;
-    if (!sparse_page_tuple(heap, page, b, off, &tuple)) continue;
-    bool null;
-    Datum d = heap_getattr(&tuple, attno, desc, &null);
-    if (null) continue;
-    offs[n] = off;
-    keys[n++] = omen_key_encode(d, type);
+    if (!sparse_page_tuple(heap, page, b, off, &tuple) || !tuple_key(index, desc, &tuple, &keys[n])) continue;
+    offs[n++] = off;
   }
   UnlockReleaseBuffer(buf);
   return n;
 }
 
 // Probes heap block b for the rows with keys in [lo, hi]: their root TIDs go into tids[] (*n of
-// them). *recheck when the page holds a HOT chain (a heap-only tuple): a chain updated before the
-// index existed may hold other keys than the version a TID leads to; a page without one has one
-// version per TID, whose key the probe read, and the heap scan need not compare it again. False,
-// and nothing to rely on, when a matching tuple's root is not found: the caller adds the block
-// whole. Rows inserted after the probe belong to transactions that had not committed when it ran,
-// so no snapshot taken before the scan can see them.
+// them). A matching heap-only tuple stands for its chain's root (heap_get_root_tuples, read only
+// then); *recheck when a match is heap-only or HOT-updated: a chain updated before the index
+// existed may hold other keys than the version a TID leads to, while a tuple outside any chain is
+// the one version of its TID, whose key the probe read. False, and nothing to rely on, when a
+// matching tuple's root is not found: the caller adds the block whole. Rows inserted after the
+// probe belong to transactions that had not committed when it ran, so no snapshot taken before
+// the scan can see them.
 static bool probe_block(Relation index, Relation heap, BlockNumber b, uint64 lo, uint64 hi,
                         ItemPointerData* tids, int* n, bool* recheck) {
-  OffsetNumber offs[MaxHeapTuplesPerPage], roots[MaxHeapTuplesPerPage];
-  uint64 keys[MaxHeapTuplesPerPage];
-  int m = sparse_page_keys(index, heap, b, offs, keys, roots);
-  *recheck = false;
-  for (int i = 0; i < MaxHeapTuplesPerPage && !*recheck; i++)  // heap_get_root_tuples filled all
-    *recheck = roots[i] != InvalidOffsetNumber && roots[i] != i + 1;
+  TupleDesc desc = RelationGetDescr(heap);
+  Buffer buf;
+  Page page = lock_heap_page(heap, b, &buf);
+  OffsetNumber roots[MaxHeapTuplesPerPage];
+  bool have_roots = false, found = true;
   *n = 0;
-  for (int i = 0; i < m; i++) {
-    if (keys[i] < lo || keys[i] > hi) continue;
-    OffsetNumber root = roots[offs[i] - 1];
-    if (root == InvalidOffsetNumber) return false;
+  *recheck = false;
+  OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+  for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && found; off++) {
+    HeapTupleData tuple;
+    uint64 key;
+    if (!sparse_page_tuple(heap, page, b, off, &tuple) || !tuple_key(index, desc, &tuple, &key)) continue;
+    if (key < lo || key > hi) continue;
+    OffsetNumber root = off;
+    if (HeapTupleHeaderIsHeapOnly(tuple.t_data)) {
+      if (!have_roots) heap_get_root_tuples(page, roots);
+      have_roots = true;
+      root = roots[off - 1];
+      found = root != InvalidOffsetNumber;
+      *recheck = true;
+    } else if (HeapTupleHeaderIsHotUpdated(tuple.t_data)) {
+      *recheck = true;
+    }
     ItemPointerSet(&tids[*n], b, root);  // a macro: its argument is evaluated more than once
     (*n)++;
   }
-  return true;
+  UnlockReleaseBuffer(buf);
+  return found;
 }
 
 int64 sparse_add_blocks(Relation index, Relation heap, BlockNumber nblocks, const LearnedCache* cache,

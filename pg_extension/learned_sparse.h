@@ -43,11 +43,10 @@ inline uint32 sparse_open_from(const LearnedMeta& meta) {
 // pointer holds none (unused, redirect, dead).
 bool sparse_page_tuple(Relation heap, Page page, BlockNumber b, OffsetNumber off, HeapTupleData* tuple);
 // The keys (encoded; NULLs left out) of the tuples on heap block b, with their offsets, read
-// under a share lock: every tuple with storage, visible or not. With `roots` (MaxHeapTuplesPerPage
-// entries), also each offset's HOT chain root (heap_get_root_tuples); with `free`, the page's free
+// under a share lock: every tuple with storage, visible or not; with `free`, also the page's free
 // space for a new tuple (PageGetHeapFreeSpace). Returns the count.
 int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber* offs, uint64* keys,
-                     OffsetNumber* roots, Size* free = nullptr);
+                     Size* free = nullptr);
 // learned_sparse_tail.cpp. Brings the cache's ranges to `meta` (the tail pages read again when
 // tail_gen moved; the build's last range closed when the tail began). REQUIRES: no lock on a tail
 // page held.

@@ -76,7 +76,7 @@ PageState page_state(Relation index, Relation heap, BlockNumber b, Size need) {
   OffsetNumber offs[MaxHeapTuplesPerPage];
   uint64 keys[MaxHeapTuplesPerPage];
   Size free;
-  int n = sparse_page_keys(index, heap, b, offs, keys, nullptr, &free);
+  int n = sparse_page_keys(index, heap, b, offs, keys, &free);
   PageState st{n > 0, free >= need, n > 0 ? keys[0] : 0, n > 0 ? keys[0] : 0};
   for (int i = 1; i < n; i++) {
     st.lo = Min(st.lo, keys[i]);
