@@ -434,10 +434,10 @@ struct LearnedUnique {
   uint32 spec_token;       // its speculative insertion's token (0: none)
 };
 // Checks `key` (of `value`) before (key, tid) goes into the exclusively locked target leaf in
-// `target` (the caller holds kLearnedWriterLock): the entries with the key in the leaves from the
-// key's scan start to the target and their overflow chains, asked of the heap.
-LearnedUnique learned_unique_check(Relation index, Relation heap, Buffer target, uint64 key, Datum value,
-                                   ItemPointer tid, IndexUniqueCheck mode);
+// `target`, found in `cache` (the caller holds kLearnedWriterLock): the entries with the key in the
+// leaves from the key's scan start to the target and their overflow chains, asked of the heap.
+LearnedUnique learned_unique_check(Relation index, Relation heap, const LearnedCache* cache, Buffer target,
+                                   uint64 key, Datum value, ItemPointer tid, IndexUniqueCheck mode);
 // The same for a NULL of a NULLS NOT DISTINCT index: the null chain at null_head (the caller holds
 // the metapage's exclusive lock).
 LearnedUnique learned_unique_check_nulls(Relation index, Relation heap, BlockNumber null_head,

@@ -19,13 +19,14 @@ extern "C" {
 
 namespace {
 
-// Reads and exclusively locks the target leaf of `key`. An edge leaf added after the cache was
-// read can make the cached target stale (the key is past its new high fence): then look again.
-Buffer lock_target_leaf(Relation index, uint64 key, uint64* build_keys) {
+// Reads and exclusively locks the target leaf of `key`; *cache is the cache it was found in (every
+// leaf up to it). An edge leaf added after the cache was read can make the cached target stale
+// (the key is past its new high fence): then look again.
+Buffer lock_target_leaf(Relation index, uint64 key, const LearnedCache** cache_out) {
   for (;;) {
     LearnedCache* cache = learned_get_cache(index);
+    *cache_out = cache;
     uint32 leaf = learned_target_leaf(cache, key);
-    *build_keys = cache->meta.build_keys;
     BlockNumber blkno = learned_leaf_block(index, learned_leaf_map(cache->meta), leaf);
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -142,9 +143,11 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
       wait_for(u, heap, tid);
       continue;
     }
-    buf = lock_target_leaf(index, key, &build_keys);
+    const LearnedCache* cache;
+    buf = lock_target_leaf(index, key, &cache);
+    build_keys = cache->meta.build_keys;
     if (mode == UNIQUE_CHECK_NO) break;
-    u = learned_unique_check(index, heap, buf, key, values[0], tid, mode);
+    u = learned_unique_check(index, heap, cache, buf, key, values[0], tid, mode);
     if (!u.conflict && !TransactionIdIsValid(u.wait_xid) && mode != UNIQUE_CHECK_EXISTING) break;
     UnlockReleaseBuffer(buf);
     UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);

@@ -126,15 +126,14 @@ Page lock_heap_page(Relation heap, BlockNumber b, Buffer* buf) {
   return BufferGetPage(*buf);
 }
 
-// The encoded key of `tuple` (false: it is NULL).
-bool tuple_key(Relation index, TupleDesc desc, HeapTupleData* tuple, uint64* key) {
+}  // namespace
+
+bool sparse_tuple_key(Relation index, TupleDesc desc, HeapTupleData* tuple, uint64* key) {
   bool null;
   Datum d = heap_getattr(tuple, index->rd_index->indkey.values[0], desc, &null);
   if (!null) *key = omen_key_encode(d, index->rd_opcintype[0]);
   return !null;
 }
-
-}  // namespace
 
 int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber* offs, uint64* keys,
                      Size* free) {
@@ -146,7 +145,8 @@ int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber*
   OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
   for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
     HeapTupleData tuple;
-    if (!sparse_page_tuple(heap, page, b, off, &tuple) || !tuple_key(index, desc, &tuple, &keys[n])) continue;
+    if (!sparse_page_tuple(heap, page, b, off, &tuple) || !sparse_tuple_key(index, desc, &tuple, &keys[n]))
+      continue;
     offs[n++] = off;
   }
   UnlockReleaseBuffer(buf);
@@ -174,7 +174,8 @@ static bool probe_block(Relation index, Relation heap, BlockNumber b, uint64 lo,
   for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && found; off++) {
     HeapTupleData tuple;
     uint64 key;
-    if (!sparse_page_tuple(heap, page, b, off, &tuple) || !tuple_key(index, desc, &tuple, &key)) continue;
+    if (!sparse_page_tuple(heap, page, b, off, &tuple) || !sparse_tuple_key(index, desc, &tuple, &key))
+      continue;
     if (key < lo || key > hi) continue;
     OffsetNumber root = off;
     if (HeapTupleHeaderIsHeapOnly(tuple.t_data)) {

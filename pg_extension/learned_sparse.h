@@ -42,6 +42,8 @@ inline uint32 sparse_open_from(const LearnedMeta& meta) {
 // The tuple at offset off of heap block b (its page locked) into *tuple; false when the line
 // pointer holds none (unused, redirect, dead).
 bool sparse_page_tuple(Relation heap, Page page, BlockNumber b, OffsetNumber off, HeapTupleData* tuple);
+// The encoded key of a heap tuple of the index's table (false: it is NULL).
+bool sparse_tuple_key(Relation index, TupleDesc desc, HeapTupleData* tuple, uint64* key);
 // The keys (encoded; NULLs left out) of the tuples on heap block b, with their offsets, read
 // under a share lock: every tuple with storage, visible or not; with `free`, also the page's free
 // space for a new tuple (PageGetHeapFreeSpace). Returns the count.

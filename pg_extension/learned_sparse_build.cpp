@@ -146,8 +146,6 @@ uint64* sparse_build_finish(SparseBuild* s, uint32* nfences, uint64* exceptions)
 }
 
 double sparse_build_scan(Relation heap, Relation index, SparseBuild* s, SparseNullFn on_null, void* arg) {
-  AttrNumber attno = index->rd_index->indkey.values[0];
-  Oid type = index->rd_opcintype[0];
   TupleDesc desc = RelationGetDescr(heap);
   TransactionId horizon = GetOldestNonRemovableTransactionId(heap);
   BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
@@ -177,9 +175,8 @@ double sparse_build_scan(Relation heap, Relation index, SparseBuild* s, SparseNu
                 (errcode(ERRCODE_DATA_CORRUPTED),
                  errmsg_internal("failed to find parent tuple for heap-only tuple at (%u,%u) in table \"%s\"",
                                  b, off, RelationGetRelationName(heap))));
-      bool null;
-      Datum d = heap_getattr(&tuple, attno, desc, &null);
-      uint64 key = null ? 0 : omen_key_encode(d, type);
+      uint64 key = 0;
+      bool null = !sparse_tuple_key(index, desc, &tuple, &key);
       int r = root - 1;
       if (put[r] && put_null[r] == null && put_key[r] == key) continue;  // the chain's key again
       put[r] = true;

@@ -173,16 +173,15 @@ Checker checker_begin(Relation index, Relation heap, const ItemPointerData* self
 
 }  // namespace
 
-LearnedUnique learned_unique_check(Relation index, Relation heap, Buffer target, uint64 key, Datum value,
-                                   ItemPointer tid, IndexUniqueCheck mode) {
+LearnedUnique learned_unique_check(Relation index, Relation heap, const LearnedCache* cache, Buffer target,
+                                   uint64 key, Datum value, ItemPointer tid, IndexUniqueCheck mode) {
   Checker c = checker_begin(index, heap, tid, mode, false, value);
   Page page = BufferGetPage(target);
   const LearnedItemsHeader* h = learned_items_header(page);
   uint32 target_leaf = h->leaf_no;
   bool go = for_key(page, key, c) && for_key_in_chain(index, h->next, kPageOverflow, key, false, c);
-  // The leaves below the target that may hold the key (the cache lock_target_leaf refreshed: the
+  // The leaves below the target that may hold the key, from the cache the target was found in (the
   // writer lock keeps its generation, and leaves below the locked target never change fences).
-  const LearnedCache* cache = learned_get_cache(index);
   LearnedLeafMap map = learned_leaf_map(cache->meta);
   uint32 start = learned_start_leaf(cache, key);
   for (uint32 leaf = target_leaf; go && leaf > start;) {
