@@ -216,11 +216,9 @@ extern "C" void learned_costestimate(PlannerInfo* root, IndexPath* path, double 
   *selectivity = costs.indexSelectivity;
   *correlation = column_correlation(root, index);
   *pages = costs.numIndexPages;
-  if (index->hypothetical) return;  // no storage to read (an index adviser's)
-  Relation rel = index_open(index->indexoid, NoLock);
-  bool sparse = learned_is_sparse(rel);
-  index_close(rel, NoLock);
-  if (sparse) sparse_costs(index, costs, selectivity, total);
+  // learned_relation_info took amgettuple away from sparse indexes (not from an index adviser's
+  // hypothetical ones, which have no storage to read the layout from).
+  if (!index->hypothetical && !index->amhasgettuple) sparse_costs(index, costs, selectivity, total);
 }
 
 // ---- handler ----------------------------------------------------------------------------------

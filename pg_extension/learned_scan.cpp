@@ -175,7 +175,9 @@ extern "C" int64 learned_getbitmap(IndexScanDesc scan, TIDBitmap* tbm) {
   // the blocks whose ranges meet each key range.
   Relation index = scan->indexRelation;
   if (so->nranges == 0 || !sparse) return count;
-  const LearnedCache* cache = learned_get_cache(index);           // with the ranges appended since
+  // The cache step() read for this scan (first_unit read the metapage, after the scan's snapshot
+  // was taken: the ranges of every row that snapshot sees are in it), not read again.
+  const LearnedCache* cache = learned_layout_cache(index);
   Relation heap = table_open(index->rd_index->indrelid, NoLock);  // the scan holds its lock
   BlockNumber nblocks = RelationGetNumberOfBlocks(heap);
   for (int r = 0; r < so->nranges; r++)

@@ -128,26 +128,54 @@ Page lock_heap_page(Relation heap, BlockNumber b, Buffer* buf) {
 
 }  // namespace
 
-bool sparse_tuple_key(Relation index, TupleDesc desc, HeapTupleData* tuple, uint64* key) {
+void sparse_key_reader_init(SparseKeyReader* r, Relation index, Relation heap) {
+  r->desc = RelationGetDescr(heap);
+  r->type = index->rd_opcintype[0];
+  r->attnum = index->rd_index->indkey.values[0];
+  Form_pg_attribute key_att = TupleDescAttr(r->desc, r->attnum - 1);
+  r->attlen = key_att->attlen;
+  r->byval = key_att->attbyval;
+  r->wide = r->type == INT8OID || r->type == TIMESTAMPOID || r->type == TIMESTAMPTZOID;
+  // Columns laid out as heap_fill_tuple lays them out with no NULL: each fixed-length column at
+  // its alignment after the one before.
+  int32 off = 0;
+  r->fixed_off = -1;
+  for (AttrNumber i = 0; i < r->attnum; i++) {
+    Form_pg_attribute att = TupleDescAttr(r->desc, i);
+    if (att->attlen <= 0) return;
+    off = static_cast<int32>(att_align_nominal(off, att->attalign));
+    if (i + 1 == r->attnum) break;
+    off += att->attlen;
+  }
+  r->fixed_off = off;
+}
+
+bool sparse_key_read_slow(const SparseKeyReader& r, HeapTupleHeader t, uint32 len, uint64* key) {
+  HeapTupleData tuple;
+  tuple.t_data = t;
+  tuple.t_len = len;
+  tuple.t_tableOid = InvalidOid;
+  ItemPointerSetInvalid(&tuple.t_self);
   bool null;
-  Datum d = heap_getattr(tuple, index->rd_index->indkey.values[0], desc, &null);
-  if (!null) *key = omen_key_encode(d, index->rd_opcintype[0]);
+  Datum d = heap_getattr(&tuple, r.attnum, r.desc, &null);
+  if (!null) *key = omen_key_encode(d, r.type);
   return !null;
 }
 
 int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber* offs, uint64* keys,
                      Size* free) {
-  TupleDesc desc = RelationGetDescr(heap);
+  SparseKeyReader reader;
+  sparse_key_reader_init(&reader, index, heap);
   Buffer buf;
   Page page = lock_heap_page(heap, b, &buf);
   if (free != nullptr) *free = PageGetHeapFreeSpace(page);
   int n = 0;
   OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
   for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
-    HeapTupleData tuple;
-    if (!sparse_page_tuple(heap, page, b, off, &tuple) || !sparse_tuple_key(index, desc, &tuple, &keys[n]))
-      continue;
-    offs[n++] = off;
+    ItemId lp = PageGetItemId(page, off);
+    if (!ItemIdIsNormal(lp)) continue;
+    auto* t = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, lp));
+    if (sparse_key_read(reader, t, ItemIdGetLength(lp), &keys[n])) offs[n++] = off;
   }
   UnlockReleaseBuffer(buf);
   return n;
@@ -161,9 +189,8 @@ int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber*
 // matching tuple's root is not found: the caller adds the block whole. Rows inserted after the
 // probe belong to transactions that had not committed when it ran, so no snapshot taken before
 // the scan can see them.
-static bool probe_block(Relation index, Relation heap, BlockNumber b, uint64 lo, uint64 hi,
+static bool probe_block(const SparseKeyReader& reader, Relation heap, BlockNumber b, uint64 lo, uint64 hi,
                         ItemPointerData* tids, int* n, bool* recheck) {
-  TupleDesc desc = RelationGetDescr(heap);
   Buffer buf;
   Page page = lock_heap_page(heap, b, &buf);
   OffsetNumber roots[MaxHeapTuplesPerPage];
@@ -172,19 +199,19 @@ static bool probe_block(Relation index, Relation heap, BlockNumber b, uint64 lo,
   *recheck = false;
   OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
   for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && found; off++) {
-    HeapTupleData tuple;
+    ItemId lp = PageGetItemId(page, off);
+    if (!ItemIdIsNormal(lp)) continue;
+    auto* t = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, lp));
     uint64 key;
-    if (!sparse_page_tuple(heap, page, b, off, &tuple) || !sparse_tuple_key(index, desc, &tuple, &key))
-      continue;
-    if (key < lo || key > hi) continue;
+    if (!sparse_key_read(reader, t, ItemIdGetLength(lp), &key) || key < lo || key > hi) continue;
     OffsetNumber root = off;
-    if (HeapTupleHeaderIsHeapOnly(tuple.t_data)) {
+    if (HeapTupleHeaderIsHeapOnly(t)) {
       if (!have_roots) heap_get_root_tuples(page, roots);
       have_roots = true;
       root = roots[off - 1];
       found = root != InvalidOffsetNumber;
       *recheck = true;
-    } else if (HeapTupleHeaderIsHotUpdated(tuple.t_data)) {
+    } else if (HeapTupleHeaderIsHotUpdated(t)) {
       *recheck = true;
     }
     ItemPointerSet(&tids[*n], b, root);  // a macro: its argument is evaluated more than once
@@ -209,10 +236,12 @@ int64 sparse_add_blocks(Relation index, Relation heap, BlockNumber nblocks, cons
     ItemPointerData tids[MaxHeapTuplesPerPage];
     int64 count = 0;
     bool exact = omen_key_type_exact(index->rd_opcintype[0]);  // else keys are prefixes (uuid)
+    SparseKeyReader reader;
+    sparse_key_reader_init(&reader, index, heap);
     for (BlockNumber b = first; b <= last; b++) {
       int n;
       bool recheck;
-      if (probe_block(index, heap, b, lo, hi, tids, &n, &recheck)) {
+      if (probe_block(reader, heap, b, lo, hi, tids, &n, &recheck)) {
         tbm_add_tuples(tbm, tids, n, recheck || !exact);
         count += n;
       } else {

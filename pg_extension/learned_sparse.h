@@ -3,6 +3,13 @@
 #pragma once
 
 #include "learned.h"
+#include "omen_key.h"
+
+#include <omen/key.h>
+
+extern "C" {
+#include "access/htup_details.h"
+}
 
 struct TIDBitmap;
 struct HeapTupleData;
@@ -42,8 +49,36 @@ inline uint32 sparse_open_from(const LearnedMeta& meta) {
 // The tuple at offset off of heap block b (its page locked) into *tuple; false when the line
 // pointer holds none (unused, redirect, dead).
 bool sparse_page_tuple(Relation heap, Page page, BlockNumber b, OffsetNumber off, HeapTupleData* tuple);
-// The encoded key of a heap tuple of the index's table (false: it is NULL).
-bool sparse_tuple_key(Relation index, TupleDesc desc, HeapTupleData* tuple, uint64* key);
+// Reads the index's key out of heap tuples of its table, set up once per page or pass. A tuple
+// without NULLs is read at a fixed offset when every column before the key has a fixed length
+// (what fastgetattr does with attcacheoff), and 8-byte integer-like keys (int8, timestamp,
+// timestamptz) without a call; other tuples through heap_getattr. The probe reads every tuple
+// of a page this way: it is most of a point lookup's cost.
+struct SparseKeyReader {
+  TupleDesc desc;
+  Oid type;
+  AttrNumber attnum;
+  int16 attlen;
+  bool byval;
+  bool wide;        // read as an int64 and sign-flipped (omen::key::from_int64)
+  int32 fixed_off;  // the key's offset from t_hoff in a tuple without NULLs; -1: none
+};
+void sparse_key_reader_init(SparseKeyReader* r, Relation index, Relation heap);
+bool sparse_key_read_slow(const SparseKeyReader& r, HeapTupleHeader t, uint32 len, uint64* key);
+// The encoded key of heap tuple t (len bytes; false: it is NULL).
+inline bool sparse_key_read(const SparseKeyReader& r, HeapTupleHeader t, uint32 len, uint64* key) {
+  if (r.fixed_off < 0 || (t->t_infomask & HEAP_HASNULL) != 0 || HeapTupleHeaderGetNatts(t) < r.attnum)
+    return sparse_key_read_slow(r, t, len, key);
+  const char* p = reinterpret_cast<const char*>(t) + t->t_hoff + r.fixed_off;
+  if (r.wide) {
+    int64 v;
+    memcpy(&v, p, sizeof(v));
+    *key = omen::key::from_int64(v);
+  } else {
+    *key = omen_key_encode(fetch_att(p, r.byval, r.attlen), r.type);
+  }
+  return true;
+}
 // The keys (encoded; NULLs left out) of the tuples on heap block b, with their offsets, read
 // under a share lock: every tuple with storage, visible or not; with `free`, also the page's free
 // space for a new tuple (PageGetHeapFreeSpace). Returns the count.

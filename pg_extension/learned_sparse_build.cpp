@@ -146,7 +146,8 @@ uint64* sparse_build_finish(SparseBuild* s, uint32* nfences, uint64* exceptions)
 }
 
 double sparse_build_scan(Relation heap, Relation index, SparseBuild* s, SparseNullFn on_null, void* arg) {
-  TupleDesc desc = RelationGetDescr(heap);
+  SparseKeyReader reader;
+  sparse_key_reader_init(&reader, index, heap);
   TransactionId horizon = GetOldestNonRemovableTransactionId(heap);
   BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
   pgstat_progress_update_param(PROGRESS_SCAN_BLOCKS_TOTAL, s->nblocks);
@@ -176,7 +177,7 @@ double sparse_build_scan(Relation heap, Relation index, SparseBuild* s, SparseNu
                  errmsg_internal("failed to find parent tuple for heap-only tuple at (%u,%u) in table \"%s\"",
                                  b, off, RelationGetRelationName(heap))));
       uint64 key = 0;
-      bool null = !sparse_tuple_key(index, desc, &tuple, &key);
+      bool null = !sparse_key_read(reader, tuple.t_data, tuple.t_len, &key);
       int r = root - 1;
       if (put[r] && put_null[r] == null && put_key[r] == key) continue;  // the chain's key again
       put[r] = true;

@@ -263,5 +263,31 @@ RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_index_scan_size;
 RESET min_parallel_table_scan_size;
+-- The probe reads keys at a fixed offset when the row has no NULL and every column before the
+-- key has a fixed length, else through heap_getattr: keys after a NULL, after a varlena column,
+-- a float key (read as a Datum), and a column added after the rows that lack it (its default).
+CREATE TABLE sp_lay (a int4, d float8, note text) WITH (autovacuum_enabled = off);
+INSERT INTO sp_lay SELECT CASE WHEN g % 3 = 0 THEN NULL ELSE g END, g * 0.5, 'n' || g
+  FROM generate_series(1, 6000) g;
+ALTER TABLE sp_lay ADD COLUMN k int8 DEFAULT 7;
+INSERT INTO sp_lay SELECT CASE WHEN g % 5 = 0 THEN NULL ELSE g END, g * 0.5, CASE WHEN g % 7 = 0 THEN NULL ELSE 'm' END, g
+  FROM generate_series(6001, 9000) g;
+CREATE INDEX sp_lay_d ON sp_lay USING learned (d) WITH (layout = 'sparse');
+CREATE INDEX sp_lay_k ON sp_lay USING learned (k) WITH (layout = 'sparse');
+CREATE INDEX sp_lay_a ON sp_lay USING learned (a) WITH (layout = 'sparse');
+ANALYZE sp_lay;
+SELECT learned_mismatches(ARRAY[
+  'SELECT a, note FROM sp_lay WHERE d = 1500',
+  'SELECT a, note FROM sp_lay WHERE d = 3500.5',
+  'SELECT count(*) FROM sp_lay WHERE d BETWEEN 10 AND 4400',
+  'SELECT count(*) FROM sp_lay WHERE k = 7',
+  'SELECT a, d FROM sp_lay WHERE k = 8123',
+  'SELECT a, d FROM sp_lay WHERE k IN (6001, 6002, 8999, 9000, 7)',
+  'SELECT d FROM sp_lay WHERE a = 4001',
+  'SELECT d FROM sp_lay WHERE a = 4002',
+  'SELECT count(*) FROM sp_lay WHERE a BETWEEN 100 AND 8000']) AS mismatches;
+SELECT omendb_index_verify('sp_lay_d') > 0 AND omendb_index_verify('sp_lay_k') > 0
+  AND omendb_index_verify('sp_lay_a') > 0 AS verified;
+DROP TABLE sp_lay;
 DROP TABLE sp_ord, sp_late, sp_late20;
 DROP FUNCTION sp_check(text);
