@@ -231,6 +231,12 @@ struct LearnedItemsHeader {
 };
 
 inline constexpr uint8 kLeafIsLast = 1;  // leaf: high_fence is +infinity
+// Leaf: a re-train has copied or is copying this leaf (learned_retrain.cpp). Writers that find it
+// set without kLearnedWriterLock take that lock (waiting for the re-train) and look again; one
+// that holds the lock finds it only left by a re-train that failed, and clears it. Set and
+// cleared as a hint (MarkBufferDirtyHint, no WAL): after a crash no re-train runs and no cache
+// of an older generation is left, and a standby never inserts.
+inline constexpr uint8 kLeafFrozen = 2;
 
 // Edge directory pages: a header, then `nentries` entries in leaf order; chained by `next`.
 struct LearnedDirHeader {
@@ -377,6 +383,9 @@ struct LearnedCache {
   BlockNumber* tail_pages;
   uint32 ntail_pages;
   uint32 tail_pages_cap;
+  // The cache may route an insert without a metapage read (learned_insert_cache): it was last
+  // read after recovery had ended, and this backend has not re-trained the index since.
+  bool routes_inserts;
 };
 
 // Reads `total` bytes of a flat byte stream (model or fence pages of `kind`) from `npages` pages
@@ -392,6 +401,18 @@ LearnedCache* learned_get_cache(Relation index);
 inline const LearnedCache* learned_layout_cache(Relation index) {
   auto* cache = static_cast<const LearnedCache*>(index->rd_amcache);
   return cache != nullptr && cache->relfilenode == index->rd_node.relNode ? cache : learned_get_cache(index);
+}
+// The cache an insert routes its key with, without a metapage read (learned_insert.cpp): a stale
+// one leads to a leaf the insert then finds frozen, of another generation, or no longer the last
+// (learned.h, kLeafFrozen), and it reads the metapage after all. A re-train freezes leaves as
+// hints, which exist only in this server's buffers: a cache read during recovery (the standby
+// replayed re-trains it froze nothing for) or in the backend whose re-train may have skipped
+// the hint (a relation created in its transaction under wal_level = minimal) is read anew.
+inline const LearnedCache* learned_insert_cache(Relation index) {
+  auto* cache = static_cast<const LearnedCache*>(index->rd_amcache);
+  return cache != nullptr && cache->relfilenode == index->rd_node.relNode && cache->routes_inserts
+             ? cache
+             : learned_get_cache(index);
 }
 // First leaf that can hold a key >= key (scan start, invariant I4). Leaves are numbered over the
 // build leaves then the edge leaves.
@@ -434,7 +455,7 @@ struct LearnedUnique {
   uint32 spec_token;       // its speculative insertion's token (0: none)
 };
 // Checks `key` (of `value`) before (key, tid) goes into the exclusively locked target leaf in
-// `target`, found in `cache` (the caller holds kLearnedWriterLock): the entries with the key in the
+// `target`, found in `cache` (a current, unfrozen leaf: learned_insert.cpp): the entries with the key in the
 // leaves from the key's scan start to the target and their overflow chains, asked of the heap.
 LearnedUnique learned_unique_check(Relation index, Relation heap, const LearnedCache* cache, Buffer target,
                                    uint64 key, Datum value, ItemPointer tid, IndexUniqueCheck mode);
@@ -459,8 +480,8 @@ inline constexpr uint16 kLearnedEdgeSlack = 16;
 // locked): key >= its largest key and every key of its overflow chain (read here), and the leaf
 // is nearly full or the item does not fit its packed widths.
 bool learned_edge_wants_leaf(Relation index, Page page, uint64 key, ItemPointer tid);
-// Opens a new edge leaf holding (key, tid) after the last leaf `last` (exclusively locked; the
-// caller holds kLearnedWriterLock and releases `last`).
+// Opens a new edge leaf holding (key, tid) after the last leaf `last` (exclusively locked, of the
+// current generation and not frozen; the caller releases it).
 void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer tid);
 
 // Appends (key, tid) to the exclusively locked items page in `buf` (REQUIRES: it has room) and
@@ -513,9 +534,12 @@ uint32 learned_write_model_pages(Relation index, ForkNumber fork, const char* by
 
 // ---- generations (learned_retrain.cpp) --------------------------------------------------------
 
-// Writers (aminsert, ambulkdelete) hold this heavyweight lock in ShareLock mode; re-training and
-// freeing a retired generation hold it in ExclusiveLock mode, so the leaves they copy or free
-// cannot change underneath. Readers never take it: a re-train does not block scans.
+// ambulkdelete, NULL inserts, sparse range appends, and inserts that found a frozen leaf
+// (kLeafFrozen) hold this heavyweight lock in ShareLock mode; re-training and freeing a retired
+// generation hold it in ExclusiveLock mode. Other inserts do not take it: a re-train freezes
+// every leaf under the leaf's exclusive lock before it copies it, and an insert checks, under
+// that lock, that its leaf is of its cache's generation and not frozen. Readers never take it:
+// a re-train does not block scans.
 inline constexpr LOCKMODE kLearnedWriterLock = ShareLock;
 inline constexpr LOCKMODE kLearnedRetrainLock = ExclusiveLock;
 

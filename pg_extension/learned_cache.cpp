@@ -219,11 +219,13 @@ BlockNumber walk_dir(Relation index, BlockNumber dir_head, uint32 generation, ui
 }  // namespace
 
 LearnedCache* learned_get_cache(Relation index) {
+  bool primary = !RecoveryInProgress();  // before the read: then it holds every replayed change
   LearnedMeta meta;
   learned_read_meta(index, &meta);
   auto* cache = static_cast<LearnedCache*>(index->rd_amcache);
   if (cache != nullptr && cache->meta.generation == meta.generation &&
       cache->relfilenode == index->rd_node.relNode) {
+    cache->routes_inserts = primary;
     cache->meta = meta;          // counters such as null_tail move within a generation
     edge_refresh(index, cache);  // edge leaves added since the last look
     if (meta.layout == kLayoutSparse) sparse_sync_tail(index, cache, meta);  // ranges appended since
@@ -246,6 +248,7 @@ LearnedCache* learned_get_cache(Relation index) {
   pfree(bytes);
   if (meta.layout == kLayoutSparse) sparse_read_build_ranges(index, meta, cache);
   index->rd_amcache = cache;
+  cache->routes_inserts = primary;
   edge_refresh(index, cache);
   if (meta.layout == kLayoutSparse) sparse_sync_tail(index, cache, meta);
   return cache;

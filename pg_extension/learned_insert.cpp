@@ -8,8 +8,10 @@
 // (learned_edge.cpp). NULLs are appended to the null chain.
 // Lock order: leaf -> overflow tail -> new page; last leaf -> new page -> edge directory ->
 // metapage; metapage -> null tail -> new page. Every change is one WAL record of at most 4 pages:
-// the append to a page with room through learned_log_append (learned_wal.cpp), the rest GenericXLog. Writers
-// hold kLearnedWriterLock (learned.h) so a re-train never copies a leaf while it changes.
+// the append to a page with room through learned_log_append (learned_wal.cpp), the rest GenericXLog.
+// A re-train never copies a leaf while it changes: it freezes each leaf under the leaf's lock
+// first (kLeafFrozen); an insert that finds its leaf frozen, or of another generation than its
+// cache, takes kLearnedWriterLock, which waits for the re-train, and looks again (learned.h).
 #include "learned_items.h"
 #include "learned_sparse.h"
 
@@ -19,21 +21,46 @@ extern "C" {
 
 namespace {
 
+// Whether the locked `page` is a leaf of generation `generation` that no re-train has frozen. A
+// page reached through a cache read before a re-train's swap is frozen, or was freed and reused
+// since (another kind or generation).
+bool leaf_is_current(Page page, uint32 generation) {
+  if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(LearnedSpecial))) return false;
+  const LearnedSpecial* s = learned_special(page);
+  return s->page_id == kLearnedPageId && s->kind == kPageLeaf && s->generation == generation &&
+         (learned_items_header(page)->flags & kLeafFrozen) == 0;
+}
+
 // Reads and exclusively locks the target leaf of `key`; *cache is the cache it was found in (every
-// leaf up to it). An edge leaf added after the cache was read can make the cached target stale
-// (the key is past its new high fence): then look again.
-Buffer lock_target_leaf(Relation index, uint64 key, const LearnedCache** cache_out) {
-  for (;;) {
-    LearnedCache* cache = learned_get_cache(index);
+// leaf up to it): first the cache as it is (learned_insert_cache), then read anew. An edge leaf
+// added after the cache was read can make the cached target stale (the key is past its new high
+// fence): then look again. Without kLearnedWriterLock
+// (`writer_lock` false), InvalidBuffer when the leaf is not current (leaf_is_current): the
+// caller takes the lock and calls again. With it no re-train runs: a frozen leaf was left so by
+// one that failed, and is thawed.
+Buffer lock_target_leaf(Relation index, uint64 key, const LearnedCache** cache_out, bool writer_lock) {
+  for (bool first = true;; first = false) {
+    const LearnedCache* cache =
+        first && !writer_lock ? learned_insert_cache(index) : learned_get_cache(index);
     *cache_out = cache;
     uint32 leaf = learned_target_leaf(cache, key);
     BlockNumber blkno = learned_leaf_block(index, learned_leaf_map(cache->meta), leaf);
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     Page page = BufferGetPage(buf);
+    if (!writer_lock && !leaf_is_current(page, cache->meta.generation)) {
+      UnlockReleaseBuffer(buf);
+      return InvalidBuffer;
+    }
     learned_check_page(index, page, blkno, kPageLeaf);
     LearnedItemsHeader* h = learned_items_header(page);
-    if ((h->flags & kLeafIsLast) || key <= h->high_fence) {
+    if (h->flags & kLeafFrozen) {
+      h->flags &= ~kLeafFrozen;
+      MarkBufferDirtyHint(buf, true);
+    }
+    // A key equal to the high fence belongs to the next leaf, which a cache read now shows
+    // (one read just before may have missed the leaf, which is fine: scans start below it).
+    if ((h->flags & kLeafIsLast) || key < h->high_fence || (key == h->high_fence && !first)) {
       return buf;
     }
     UnlockReleaseBuffer(buf);
@@ -134,9 +161,10 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
   uint64 build_keys = 0;
   Buffer buf = InvalidBuffer;
   LearnedUnique u{true, false, InvalidTransactionId, 0};
+  bool writer_lock = false;  // held: kLearnedWriterLock
   for (;;) {
-    LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
     if (isnull[0]) {
+      LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
       u = insert_null(index, heap, tid, mode);
       UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
       if (!TransactionIdIsValid(u.wait_xid)) break;
@@ -144,13 +172,19 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
       continue;
     }
     const LearnedCache* cache;
-    buf = lock_target_leaf(index, key, &cache);
+    buf = lock_target_leaf(index, key, &cache, writer_lock);
+    if (!BufferIsValid(buf)) {  // a re-train runs, or swapped generations since the cache was read
+      LockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
+      writer_lock = true;
+      continue;
+    }
     build_keys = cache->meta.build_keys;
     if (mode == UNIQUE_CHECK_NO) break;
     u = learned_unique_check(index, heap, cache, buf, key, values[0], tid, mode);
     if (!u.conflict && !TransactionIdIsValid(u.wait_xid) && mode != UNIQUE_CHECK_EXISTING) break;
     UnlockReleaseBuffer(buf);
-    UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
+    if (writer_lock) UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
+    writer_lock = false;
     if (!TransactionIdIsValid(u.wait_xid)) break;
     wait_for(u, heap, tid);
   }
@@ -178,7 +212,7 @@ extern "C" bool learned_insert(Relation index, Datum* values, bool* isnull, Item
               build_keys <= kLearnedInsertRetrainMaxKeys;
   }
   UnlockReleaseBuffer(buf);
-  UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
+  if (writer_lock) UnlockPage(index, kLearnedMetaBlock, kLearnedWriterLock);
   // A long chain makes every probe of its leaf read it: re-train, unless another writer is busy
   // (then a later insert or VACUUM will).
   if (retrain) learned_retrain(index, false);

@@ -6,7 +6,8 @@
 // on the old generation keep reading its pages (they are left untouched); the old pages are freed
 // only when no snapshot that could have seen the old generation exists (GlobalVisCheckRemovableFullXid
 // on the re-training transaction's xid, in the spirit of nbtree's page recycling). Writers are excluded for
-// the duration by kLearnedRetrainLock; readers are not. The null chain is shared by all generations.
+// the duration: those that take kLearnedWriterLock by kLearnedRetrainLock, inserts by the frozen
+// leaves (freeze_leaves, learned.h); readers are not. The null chain is shared by all generations.
 #include "learned_items.h"
 #include "learned_sparse.h"
 
@@ -42,6 +43,39 @@ void visit_leaf(Relation index, BlockNumber blkno, Visit visit) {
       learned_chain_begin(index, learned_items_header(page)->next, kPageOverflow, BUFFER_LOCK_SHARE);
   while (learned_chain_next(&c)) visit_page_items(c.page, visit);
   UnlockReleaseBuffer(buf);
+}
+
+// Freezes leaf `blkno` (kLeafFrozen, a hint) under its exclusive lock: an insert holding it now
+// finishes first; a later one waits for this re-train (learned_insert.cpp).
+void freeze_leaf(Relation index, BlockNumber blkno) {
+  Buffer buf = ReadBuffer(index, blkno);
+  LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+  Page page = BufferGetPage(buf);
+  learned_check_page(index, page, blkno, kPageLeaf);
+  learned_items_header(page)->flags |= kLeafFrozen;
+  MarkBufferDirtyHint(buf, true);
+  UnlockReleaseBuffer(buf);
+}
+
+// The leaves of the current generation (*n of them, its metapage in *meta), every one frozen.
+// Edge leaves added while the last one was not yet frozen are frozen too: once the last leaf is,
+// no leaf can be added (only the writer holding the last leaf adds one, and it finishes before
+// the freeze takes the lock).
+BlockNumber* freeze_leaves(Relation index, LearnedMeta* meta, uint32* n) {
+  uint32 done = 0;
+  for (;;) {
+    learned_read_meta(index, meta);
+    BlockNumber* leaves = learned_all_leaves(index, *meta, n);
+    for (uint32 i = done; i < *n; i++) {
+      freeze_leaf(index, leaves[i]);
+      CHECK_FOR_INTERRUPTS();
+    }
+    LearnedMeta now;
+    learned_read_meta(index, &now);
+    if (now.edge_nleaves == meta->edge_nleaves) return leaves;
+    done = *n;
+    pfree(leaves);
+  }
 }
 
 // Marks a page free (WAL-logged) and records it in the FSM.
@@ -148,12 +182,12 @@ bool learned_retrain(Relation index, bool wait) {
     UnlockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
     return false;
   }
+  // 0. Every leaf frozen: inserts that reach one from now on wait for the swap.
   LearnedMeta old;
-  learned_read_meta(index, &old);
-
-  // 0. Sparse layout: the ranges re-fit first (learned_sparse_refit.cpp), over every exception.
   uint32 nold;
-  BlockNumber* old_leaves = learned_all_leaves(index, old, &nold);
+  BlockNumber* old_leaves = freeze_leaves(index, &old, &nold);
+
+  // Sparse layout: the ranges re-fit first (learned_sparse_refit.cpp), over every exception.
   SparseRefit* refit = nullptr;
   if (old.layout == kLayoutSparse) {
     refit = sparse_refit_begin(index);
@@ -214,6 +248,9 @@ bool learned_retrain(Relation index, bool wait) {
   m->retired_edge_dir_head = old.edge_dir_head;
   GenericXLogFinish(xs);
   UnlockReleaseBuffer(mbuf);
+  // This backend's next insert reads the metapage (learned_insert_cache): the freeze is a hint,
+  // which a buffer MarkBufferDirtyHint left clean loses when it is evicted.
+  if (auto* cache = static_cast<LearnedCache*>(index->rd_amcache)) cache->routes_inserts = false;
   UnlockPage(index, kLearnedMetaBlock, kLearnedRetrainLock);
   return true;
 }

@@ -180,8 +180,9 @@ LearnedUnique learned_unique_check(Relation index, Relation heap, const LearnedC
   const LearnedItemsHeader* h = learned_items_header(page);
   uint32 target_leaf = h->leaf_no;
   bool go = for_key(page, key, c) && for_key_in_chain(index, h->next, kPageOverflow, key, false, c);
-  // The leaves below the target that may hold the key, from the cache the target was found in (the
-  // writer lock keeps its generation, and leaves below the locked target never change fences).
+  // The leaves below the target that may hold the key, from the cache the target was found in (a
+  // re-train swaps generations only after it has copied the locked target, and leaves below the
+  // target never change fences).
   LearnedLeafMap map = learned_leaf_map(cache->meta);
   uint32 start = learned_start_leaf(cache, key);
   for (uint32 leaf = target_leaf; go && leaf > start;) {

@@ -70,6 +70,25 @@ is($standby->safe_psql('postgres', q{SET enable_seqscan = off; SELECT count(*) F
 	$primary->safe_psql('postgres', q{SET enable_indexscan = off; SET enable_bitmapscan = off; SELECT count(*) FROM t WHERE k BETWEEN 0 AND 6000}),
 	'a new standby query reads the new generation');
 
-$standby->stop;
+# A standby session that read the index, then a re-train replayed, a promotion, and inserts by
+# that session: they land in the new generation. (Inserts route keys with the cache as it is,
+# no metapage read, only when it was read after recovery ended: a re-train freezes the old leaves
+# only in the primary's buffers. Here a relcache rebuild may refresh the session's cache too.)
+my $ss = $standby->background_psql('postgres', on_error_stop => 0);
+$ss->query_safe('SET enable_seqscan = off');
+$ss->query_safe('SET enable_bitmapscan = off');
+like($ss->query_safe('SELECT count(*) FROM t WHERE k = 4242'), qr/^\d+$/, 'a standby session reads the index');
+$primary->safe_psql('postgres', q{SELECT omendb_index_retrain('t_k')});
+my $gen = $primary->safe_psql('postgres', q{SELECT generation FROM omendb_index_stats('t_k')});
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', q{SELECT generation FROM omendb_index_stats('t_k')}), $gen,
+	"the standby replayed the re-train (generation $gen)");
 $primary->stop;
+$standby->promote;
+$ss->query_safe('INSERT INTO t (k) SELECT 777777 FROM generate_series(1, 50)');
+is($ss->query_safe('SELECT count(*) FROM t WHERE k = 777777'), '50',
+	'after promotion, rows the session inserted are found through the index');
+is($standby->safe_psql('postgres', q{SELECT omendb_index_verify('t_k') > 0}), 't', 'the index verifies');
+$ss->quit;
+$standby->stop;
 done_testing();

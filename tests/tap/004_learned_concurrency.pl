@@ -100,5 +100,43 @@ is($node->safe_psql('postgres',
 	't', 'after VACUUM the index holds exactly the live rows');
 @bad = same_answers($node, 't');
 is(scalar(@bad), 0, 'answers equal a seqscan after VACUUM') or diag(join("\n", @bad));
+
+# Inserts do not take the writer lock: a re-train freezes every leaf before it copies it. One
+# cancelled after the freeze (statement_timeout, raised until a cancel lands after it) leaves
+# frozen leaves of the current generation (counted through pageinspect: the leaf kind and
+# generation in the special space, bit 2 of the items header's flags); inserts that find one take
+# the writer lock, find no re-train running, thaw it and insert.
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION pageinspect;
+	CREATE TABLE fz (k int8);
+	INSERT INTO fz SELECT g * 2 FROM generate_series(1, 300000) g;
+	CREATE INDEX fz_k ON fz USING learned (k);
+	CREATE FUNCTION frozen_leaves(idx regclass) RETURNS bigint LANGUAGE sql AS $$
+	  SELECT count(*) FROM generate_series(1, (pg_relation_size(idx) / 8192)::int - 1) b,
+	    LATERAL get_raw_page(idx::text, b) p
+	  WHERE get_byte(p, 8184) = 2 AND get_byte(p, 8185) = 0 AND get_byte(p, 8186) = 138
+	    AND get_byte(p, 8187) = 255 AND get_byte(p, 30) & 2 = 2
+	    AND get_byte(p, 8188) + 256 * get_byte(p, 8189) = (SELECT generation FROM omendb_index_stats(idx)) $$;
+});
+my $leaves = $node->safe_psql('postgres', q{SELECT leaf_pages FROM omendb_index_stats('fz_k')});
+my ($frozen, $cancels) = (0, 0);
+for my $ms (1 .. 300) {
+	my ($ret, $out, $err) = $node->psql('postgres', "SET statement_timeout = $ms;\nSELECT omendb_index_retrain('fz_k');");
+	$cancels++ if $err =~ /canceling statement due to statement timeout/;
+	$frozen = $node->safe_psql('postgres', q{SELECT frozen_leaves('fz_k')});
+	last if $frozen == $leaves;
+}
+is($frozen, $leaves, "a re-train cancelled after its freeze left every leaf frozen ($cancels cancels)");
+$node->safe_psql('postgres', 'INSERT INTO fz SELECT g * 2 + 1 FROM generate_series(1, 300000, 5) g');
+is($node->safe_psql('postgres', q{SELECT frozen_leaves('fz_k')}), '0', 'inserts thawed every leaf they went to');
+is($node->safe_psql('postgres', q{
+	SET enable_seqscan = off; SET enable_bitmapscan = off;
+	SELECT count(*), sum(k) FROM fz WHERE k % 2 = 1 AND k > 0}),
+	$node->safe_psql('postgres', q{SELECT count(*), sum(k) FROM fz WHERE k % 2 = 1}),
+	'every inserted row is found through the index');
+ok($node->safe_psql('postgres', q{SELECT omendb_index_retrain('fz_k')}) eq 't'
+	&& $node->safe_psql('postgres', q{SELECT frozen_leaves('fz_k')}) eq '0', 'a later re-train completes, nothing frozen');
+is($node->safe_psql('postgres', q{SELECT omendb_index_verify('fz_k') = (SELECT count(*) FROM fz)}), 't',
+	'the index verifies and holds every row');
 $node->stop;
 done_testing();
