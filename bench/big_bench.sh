@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# bench/big_bench.sh: point lookups when the btree no longer fits in shared_buffers and the learned
+# index does (issue "Learned index on a production key column", point 4; docs/bench-pg.md,
+# "Beyond shared_buffers").
+#
+#   sudo bash bench/big_bench.sh                                  # 100M rows, four datasets (~2 h)
+#   sudo ROWS=100000000 DATASETS=int8_rand bash bench/big_bench.sh
+#
+# Per dataset, one table of ROWS rows (k, v): int8_seq (k = row number, in heap order), int8_rand
+# (k = a permutation of the row numbers spread over 0..2^32, in random heap order), uuid_v4 (k =
+# md5 of the row number as a uuid: random), uuid_v7 (k = a version-7 layout: 48 bits of
+# milliseconds from the row number, then hash bits: time-ordered). Each index (btree, learned) is
+# built in turn and measured alone: its size; then the cluster restarted with shared_buffers
+# halfway between the two indexes' sizes (so the learned index fits and the btree does not; the
+# heap fits in neither case), the index prewarmed (pg_prewarm) and a warm-up run, and pgbench -M prepared point lookups of existing
+# keys for DURATION s at each client count in CLIENTS_LIST. Buffers per lookup are the index's
+# and the table's block hits and reads over the run (pg_statio_user_indexes / _tables) per
+# transaction; reads are blocks not in shared_buffers (from the OS page cache or the disk).
+# Writes bench/out/big_bench.csv. Environment: ROWS DATASETS CLIENTS_LIST DURATION WARMUP PGBIN
+# OMEN_SKIP_INSTALL=1 BENCH_OUT. Needs root (the cluster runs as postgres, tests/pgcluster.sh) and
+# ~40 GB of disk at 100M rows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROWS=${ROWS:-100000000}
+DATASETS=${DATASETS:-int8_rand int8_seq uuid_v4 uuid_v7}
+CLIENTS_LIST=${CLIENTS_LIST:-2 8}
+DURATION=${DURATION:-30}
+WARMUP=${WARMUP:-20}
+export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+OUT=${BENCH_OUT:-bench/out}
+if [ "$(id -u)" -ne 0 ]; then echo "big_bench.sh: needs root (starts a cluster as postgres)" >&2; exit 1; fi
+if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
+  make -s -j2 PG_CONFIG="$PGBIN/pg_config" >/dev/null
+  make -s install PG_CONFIG="$PGBIN/pg_config" >/dev/null
+fi
+mkdir -p "$OUT"
+OPTS="-c maintenance_work_mem=2GB -c max_parallel_maintenance_workers=0 -c max_parallel_workers_per_gather=0 \
+ -c jit=off -c autovacuum=off -c max_wal_size=32GB -c checkpoint_timeout=1h -c max_connections=50"
+export CLUSTER_OPTS="$OPTS -c shared_buffers=2GB"
+source tests/pgcluster.sh
+q() { cluster_psql -At -q "$@"; }
+step() { echo "-- $(date -u +%H:%M:%S) $*"; }
+restart() {  # restart SHARED_BUFFERS_MB
+  as_pg "$PGBIN/pg_ctl" -D "$cluster_dir/data" -l "$cluster_dir/server.log" -w -m fast restart \
+    -o "-p $PGPORT -k $cluster_dir -c listen_addresses=127.0.0.1 $OPTS -c shared_buffers=${1}MB" >/dev/null
+}
+# The key of row :g, in SQL over g and as a pgbench script's lines.
+key_sql() {
+  case "$1" in
+    int8_seq) echo "g" ;;
+    int8_rand) echo "(g * 2654435761) % 4294967311" ;;
+    uuid_v4) echo "md5(g::text)::uuid" ;;
+    uuid_v7) echo "(lpad(to_hex(1600000000000 + g), 12, '0') || '7' || substr(md5(g::text), 1, 3) || '8'
+                    || substr(md5(g::text), 4, 15))::uuid" ;;
+  esac
+}
+lookup_script() {
+  case "$1" in
+    int8_seq) printf '\\set g random(1, %s)\nSELECT v FROM big WHERE k = :g;\n' "$ROWS" ;;
+    int8_rand) printf '\\set g random(1, %s)\n\\set k (:g * 2654435761) %% 4294967311\nSELECT v FROM big WHERE k = :k;\n' "$ROWS" ;;
+    *) printf '\\set g random(1, %s)\nSELECT v FROM big WHERE k = (SELECT %s FROM (SELECT :g::int8 AS g) s);\n' \
+         "$ROWS" "$(key_sql "$1" | tr -s ' \n' ' ')" ;;
+  esac
+}
+csv=$OUT/big_bench.csv
+echo "dataset,rows,index,index_bytes,heap_bytes,build_s,shared_buffers_mb,clients,tps,index_blocks_per_lookup,index_reads_per_lookup,heap_blocks_per_lookup,heap_reads_per_lookup,tps_over_btree" >"$csv"
+q -c "CREATE EXTENSION omendb" -c "CREATE EXTENSION pg_prewarm"
+work=$(as_pg mktemp -d /tmp/omendb-big.XXXXXX)
+
+for ds in $DATASETS; do
+  step "$ds: loading $ROWS rows"
+  type=int8; case "$ds" in uuid*) type=uuid ;; esac
+  restart 2048
+  q -c "DROP TABLE IF EXISTS big" -c "CREATE TABLE big (k $type, v int8)" \
+    -c "INSERT INTO big SELECT $(key_sql "$ds"), g FROM generate_series(1, $ROWS::bigint) g" \
+    -c "VACUUM (FREEZE, ANALYZE) big" -c "CHECKPOINT"
+  heap=$(q -c "SELECT pg_relation_size('big')")
+  lookup_script "$ds" | as_pg tee "$work/lookup.sql" >/dev/null
+  declare -A SIZE=() BUILD=()
+  for idx in btree learned; do  # sizes first: shared_buffers is set between them
+    s=$(date +%s.%N)
+    q -c "CREATE INDEX big_k ON big USING $idx (k)"
+    BUILD[$idx]=$(python3 -c "import time; print(round(time.time() - $s, 1))")
+    SIZE[$idx]=$(q -c "SELECT pg_relation_size('big_k')")
+    step "  $idx: ${SIZE[$idx]} bytes, built in ${BUILD[$idx]} s"
+    [ "$idx" = learned ] || q -c "DROP INDEX big_k"
+  done
+  sb=$(( (SIZE[btree] + SIZE[learned]) / 2 / 1048576 ))
+  declare -A TPS=()
+  for idx in learned btree; do
+    if [ "$idx" = btree ]; then q -c "DROP INDEX big_k" -c "CREATE INDEX big_k ON big USING btree (k)"; fi
+    q -c "CHECKPOINT"
+    for c in $CLIENTS_LIST; do
+      restart "$sb"
+      j=$(( c < 2 ? c : 2 ))
+      bench() { as_pg "$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$1" -f "$work/lookup.sql" postgres 2>&1; }
+      q -c "SELECT pg_prewarm('big_k')" >/dev/null  # as much of the index as fits, then a warm-up run
+      bench "$WARMUP" >/dev/null
+      before=$(q -c "SELECT i.idx_blks_hit, i.idx_blks_read, t.heap_blks_hit, t.heap_blks_read
+                     FROM pg_statio_user_indexes i, pg_statio_user_tables t WHERE i.indexrelname = 'big_k' AND t.relname = 'big'" | tr '|' ' ')
+      out=$(bench "$DURATION")
+      sleep 1  # statistics reach the views at the backends' exit
+      after=$(q -c "SELECT i.idx_blks_hit, i.idx_blks_read, t.heap_blks_hit, t.heap_blks_read
+                    FROM pg_statio_user_indexes i, pg_statio_user_tables t WHERE i.indexrelname = 'big_k' AND t.relname = 'big'" | tr '|' ' ')
+      tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -1)
+      n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+      read -r ih ir hh hr <<<"$(python3 -c "
+import sys
+b = list(map(int, sys.argv[1].split())); a = list(map(int, sys.argv[2].split())); n = int(sys.argv[3])
+d = [x - y for x, y in zip(a, b)]
+print(round((d[0] + d[1]) / n, 3), round(d[1] / n, 3), round((d[2] + d[3]) / n, 3), round(d[3] / n, 3))" "$before" "$after" "$n")"
+      TPS[$idx,$c]=$tps
+      step "  $idx, shared_buffers ${sb}MB, $c clients: $tps TPS; per lookup: index blocks $ih (read $ir), heap blocks $hh (read $hr)"
+      echo "$ds,$ROWS,$idx,${SIZE[$idx]},$heap,${BUILD[$idx]},$sb,$c,$tps,$ih,$ir,$hh,$hr," >>"$csv"
+    done
+  done
+  for c in $CLIENTS_LIST; do
+    step "  $ds, $c clients: learned / btree TPS = $(python3 -c "print(round(${TPS[learned,$c]} / ${TPS[btree,$c]}, 3))")"
+  done
+  q -c "DROP TABLE big"
+done
+# The ratio column, filled in from the btree rows of the same dataset and client count.
+python3 - "$csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+bt = {(r[0], r[7]): float(r[8]) for r in rows[1:] if r[2] == "btree"}
+for r in rows[1:]:
+    r[13] = f"{float(r[8]) / bt[(r[0], r[7])]:.3f}" if (r[0], r[7]) in bt else ""
+csv.writer(open(sys.argv[1], "w", newline="")).writerows(rows)
+PY
+as_pg rm -rf "$work"
+echo "== rows=$ROWS duration=${DURATION}s warmup=${WARMUP}s (target: learned / btree TPS >= 1.5)"
+column -t -s, "$csv"
