@@ -16,7 +16,7 @@
 # keys for DURATION s at each client count in CLIENTS_LIST. Buffers per lookup are the index's
 # and the table's block hits and reads over the run (pg_statio_user_indexes / _tables) per
 # transaction; reads are blocks not in shared_buffers (from the OS page cache or the disk).
-# Writes bench/out/big_bench.csv. Environment: ROWS DATASETS CLIENTS_LIST DURATION WARMUP PGBIN
+# Writes bench/out/big_bench.csv. Environment: ROWS DATASETS CLIENTS_LIST DURATION WARMUP RAM_MB PGBIN
 # OMEN_SKIP_INSTALL=1 BENCH_OUT. Needs root (the cluster runs as postgres, tests/pgcluster.sh) and
 # ~40 GB of disk at 100M rows.
 set -euo pipefail
@@ -38,7 +38,19 @@ mkdir -p "$OUT"
 OPTS="-c maintenance_work_mem=2GB -c max_parallel_maintenance_workers=0 -c max_parallel_workers_per_gather=0 \
  -c jit=off -c autovacuum=off -c max_wal_size=32GB -c checkpoint_timeout=1h -c max_connections=50"
 export CLUSTER_OPTS="$OPTS -c shared_buffers=2GB"
+# RAM_MB: the cluster, its loads and pgbench run in a memory cgroup (v1) of that many MB, so the
+# OS page cache they fill is bounded too: blocks outside shared_buffers and that cache come from
+# the disk. Unset: the machine's whole RAM caches them.
+if [ -n "${RAM_MB:-}" ]; then
+  cg=/sys/fs/cgroup/memory/omendb-big-$$
+  mkdir "$cg" || { echo "big_bench.sh: RAM_MB needs a writable cgroup v1 memory controller" >&2; exit 1; }
+  echo $(( RAM_MB * 1048576 )) >"$cg/memory.limit_in_bytes"
+  echo $$ >"$cg/cgroup.procs"
+fi
 source tests/pgcluster.sh
+if [ -n "${RAM_MB:-}" ]; then
+  trap 'cluster_stop; echo $$ >/sys/fs/cgroup/memory/cgroup.procs; rmdir "$cg" 2>/dev/null || true' EXIT
+fi
 q() { cluster_psql -At -q "$@"; }
 step() { echo "-- $(date -u +%H:%M:%S) $*"; }
 restart() {  # restart SHARED_BUFFERS_MB
