@@ -3,28 +3,31 @@
 # index does (issue "Learned index on a production key column", point 4; docs/bench-pg.md,
 # "Beyond shared_buffers").
 #
-#   sudo bash bench/big_bench.sh                                  # 100M rows, four datasets (~2 h)
+#   sudo bash bench/big_bench.sh                                  # 100M rows, four datasets (~3 h)
 #   sudo ROWS=100000000 DATASETS=int8_rand bash bench/big_bench.sh
 #
-# Per dataset, one table of ROWS rows (k, v): int8_seq (k = row number, in heap order), int8_rand
-# (k = a permutation of the row numbers spread over 0..2^32, in random heap order), uuid_v4 (k =
-# md5 of the row number as a uuid: random), uuid_v7 (k = a version-7 layout: 48 bits of
-# milliseconds from the row number, then hash bits: time-ordered). Each index (btree, learned) is
-# built in turn and measured alone: its size; then the cluster restarted with shared_buffers
-# halfway between the two indexes' sizes (so the learned index fits and the btree does not; the
-# heap fits in neither case), the index prewarmed (pg_prewarm) and a warm-up run, and pgbench -M prepared point lookups of existing
-# keys for DURATION s at each client count in CLIENTS_LIST. Buffers per lookup are the index's
-# and the table's block hits and reads over the run (pg_statio_user_indexes / _tables) per
-# transaction; reads are blocks not in shared_buffers (from the OS page cache or the disk).
-# Writes bench/out/big_bench.csv. Environment: ROWS DATASETS CLIENTS_LIST DURATION WARMUP RAM_MB PGBIN
+# Per dataset, two identical tables of ROWS rows (k, v), one under each index: int8_seq (k = row
+# number, in heap order), int8_rand (k = a permutation of the row numbers spread over 0..2^32, in
+# random heap order), uuid_v4 (k = md5 of the row number as a uuid: random), uuid_v7 (k = a
+# version-7 layout: 48 bits of milliseconds from the row number, then hash bits: time-ordered).
+# shared_buffers is set halfway between the two indexes' sizes (the learned index fits, the btree
+# does not; the heap fits in neither case). ROUNDS rounds per client count in CLIENTS_LIST, the
+# indexes in alternating order, each measured after a restart (empty shared buffers), its index
+# prewarmed (pg_prewarm) and a WARMUP s run: pgbench -M prepared point lookups of existing keys
+# for DURATION s. A figure is the median of the rounds, the ratio the median of the rounds'
+# ratios. Buffers per lookup are the index's and the table's block hits and reads over the run
+# (pg_statio_user_indexes / _tables) per transaction; reads are blocks not in shared_buffers
+# (from the OS page cache or the disk).
+# Writes bench/out/big_bench.csv. Environment: ROWS DATASETS CLIENTS_LIST ROUNDS DURATION WARMUP RAM_MB PGBIN
 # OMEN_SKIP_INSTALL=1 BENCH_OUT. Needs root (the cluster runs as postgres, tests/pgcluster.sh) and
-# ~40 GB of disk at 100M rows.
+# ~25 GB of disk per dataset at 100M rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROWS=${ROWS:-100000000}
 DATASETS=${DATASETS:-int8_rand int8_seq uuid_v4 uuid_v7}
 CLIENTS_LIST=${CLIENTS_LIST:-2 8}
+ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-30}
 WARMUP=${WARMUP:-20}
 export PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -67,80 +70,90 @@ key_sql() {
                     || substr(md5(g::text), 4, 15))::uuid" ;;
   esac
 }
-lookup_script() {
+lookup_script() {  # lookup_script DATASET TABLE
   case "$1" in
-    int8_seq) printf '\\set g random(1, %s)\nSELECT v FROM big WHERE k = :g;\n' "$ROWS" ;;
-    int8_rand) printf '\\set g random(1, %s)\n\\set k (:g * 2654435761) %% 4294967311\nSELECT v FROM big WHERE k = :k;\n' "$ROWS" ;;
-    *) printf '\\set g random(1, %s)\nSELECT v FROM big WHERE k = (SELECT %s FROM (SELECT :g::int8 AS g) s);\n' \
-         "$ROWS" "$(key_sql "$1" | tr -s ' \n' ' ')" ;;
+    int8_seq) printf '\\set g random(1, %s)\nSELECT v FROM %s WHERE k = :g;\n' "$ROWS" "$2" ;;
+    int8_rand) printf '\\set g random(1, %s)\n\\set k (:g * 2654435761) %% 4294967311\nSELECT v FROM %s WHERE k = :k;\n' "$ROWS" "$2" ;;
+    *) printf '\\set g random(1, %s)\nSELECT v FROM %s WHERE k = (SELECT %s FROM (SELECT :g::int8 AS g) s);\n' \
+         "$ROWS" "$2" "$(key_sql "$1" | tr -s ' \n' ' ')" ;;
   esac
+}
+statio() {  # statio TABLE -> index block hits, reads, heap block hits, reads
+  q -c "SELECT i.idx_blks_hit, i.idx_blks_read, t.heap_blks_hit, t.heap_blks_read FROM pg_statio_user_indexes i
+        JOIN pg_statio_user_tables t USING (relid) WHERE t.relname = '$1'" | tr '|' ' '
 }
 csv=$OUT/big_bench.csv
 echo "dataset,rows,index,index_bytes,heap_bytes,build_s,shared_buffers_mb,clients,tps,index_blocks_per_lookup,index_reads_per_lookup,heap_blocks_per_lookup,heap_reads_per_lookup,tps_over_btree" >"$csv"
 q -c "CREATE EXTENSION omendb" -c "CREATE EXTENSION pg_prewarm"
 work=$(as_pg mktemp -d /tmp/omendb-big.XXXXXX)
+declare -A TABLE=([learned]=big_ln [btree]=big_bt)
 
 for ds in $DATASETS; do
-  step "$ds: loading $ROWS rows"
+  step "$ds: loading $ROWS rows into two tables, one per index"
   type=int8; case "$ds" in uuid*) type=uuid ;; esac
   restart 2048
-  q -c "DROP TABLE IF EXISTS big" -c "CREATE TABLE big (k $type, v int8)" \
-    -c "INSERT INTO big SELECT $(key_sql "$ds"), g FROM generate_series(1, $ROWS::bigint) g" \
-    -c "VACUUM (FREEZE, ANALYZE) big" -c "CHECKPOINT"
-  heap=$(q -c "SELECT pg_relation_size('big')")
-  lookup_script "$ds" | as_pg tee "$work/lookup.sql" >/dev/null
-  declare -A SIZE=() BUILD=()
-  for idx in btree learned; do  # sizes first: shared_buffers is set between them
+  q -c "DROP TABLE IF EXISTS big_ln, big_bt" -c "CREATE TABLE big_bt (k $type, v int8)" \
+    -c "INSERT INTO big_bt SELECT $(key_sql "$ds"), g FROM generate_series(1, $ROWS::bigint) g" \
+    -c "CREATE TABLE big_ln AS SELECT * FROM big_bt" \
+    -c "VACUUM (FREEZE, ANALYZE) big_bt" -c "VACUUM (FREEZE, ANALYZE) big_ln" -c "CHECKPOINT"
+  heap=$(q -c "SELECT pg_relation_size('big_bt')")
+  declare -A SIZE=() BUILD=() TPS=() IH=() IR=() HH=() HR=()
+  for idx in btree learned; do
+    lookup_script "$ds" "${TABLE[$idx]}" | as_pg tee "$work/$idx.sql" >/dev/null
     s=$(date +%s.%N)
-    q -c "CREATE INDEX big_k ON big USING $idx (k)"
+    q -c "CREATE INDEX ${TABLE[$idx]}_k ON ${TABLE[$idx]} USING $idx (k)"
     BUILD[$idx]=$(python3 -c "import time; print(round(time.time() - $s, 1))")
-    SIZE[$idx]=$(q -c "SELECT pg_relation_size('big_k')")
+    SIZE[$idx]=$(q -c "SELECT pg_relation_size('${TABLE[$idx]}_k')")
     step "  $idx: ${SIZE[$idx]} bytes, built in ${BUILD[$idx]} s"
-    [ "$idx" = learned ] || q -c "DROP INDEX big_k"
   done
+  q -c "CHECKPOINT"
   sb=$(( (SIZE[btree] + SIZE[learned]) / 2 / 1048576 ))
-  declare -A TPS=()
-  for idx in learned btree; do
-    if [ "$idx" = btree ]; then q -c "DROP INDEX big_k" -c "CREATE INDEX big_k ON big USING btree (k)"; fi
-    q -c "CHECKPOINT"
+  # ROUNDS rounds per client count, the two indexes in alternating order; each measurement after
+  # a restart (empty shared buffers), its index prewarmed and a warm-up run.
+  for ((round = 0; round < ROUNDS; round++)); do
     for c in $CLIENTS_LIST; do
-      restart "$sb"
-      j=$(( c < 2 ? c : 2 ))
-      bench() { as_pg "$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$1" -f "$work/lookup.sql" postgres 2>&1; }
-      q -c "SELECT pg_prewarm('big_k')" >/dev/null  # as much of the index as fits, then a warm-up run
-      bench "$WARMUP" >/dev/null
-      before=$(q -c "SELECT i.idx_blks_hit, i.idx_blks_read, t.heap_blks_hit, t.heap_blks_read
-                     FROM pg_statio_user_indexes i, pg_statio_user_tables t WHERE i.indexrelname = 'big_k' AND t.relname = 'big'" | tr '|' ' ')
-      out=$(bench "$DURATION")
-      sleep 1  # statistics reach the views at the backends' exit
-      after=$(q -c "SELECT i.idx_blks_hit, i.idx_blks_read, t.heap_blks_hit, t.heap_blks_read
-                    FROM pg_statio_user_indexes i, pg_statio_user_tables t WHERE i.indexrelname = 'big_k' AND t.relname = 'big'" | tr '|' ' ')
-      tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -1)
-      n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
-      read -r ih ir hh hr <<<"$(python3 -c "
+      order="learned btree"; [ $(( round % 2 )) = 1 ] && order="btree learned"
+      for idx in $order; do
+        restart "$sb"
+        j=$(( c < 2 ? c : 2 ))
+        bench() { as_pg "$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$1" -f "$work/$idx.sql" postgres 2>&1; }
+        q -c "SELECT pg_prewarm('${TABLE[$idx]}_k')" >/dev/null
+        bench "$WARMUP" >/dev/null
+        before=$(statio "${TABLE[$idx]}")
+        out=$(bench "$DURATION")
+        sleep 1  # statistics reach the views at the backends' exit
+        after=$(statio "${TABLE[$idx]}")
+        tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -1)
+        n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+        read -r ih ir hh hr <<<"$(python3 -c "
 import sys
 b = list(map(int, sys.argv[1].split())); a = list(map(int, sys.argv[2].split())); n = int(sys.argv[3])
 d = [x - y for x, y in zip(a, b)]
 print(round((d[0] + d[1]) / n, 3), round(d[1] / n, 3), round((d[2] + d[3]) / n, 3), round(d[3] / n, 3))" "$before" "$after" "$n")"
-      TPS[$idx,$c]=$tps
-      step "  $idx, shared_buffers ${sb}MB, $c clients: $tps TPS; per lookup: index blocks $ih (read $ir), heap blocks $hh (read $hr)"
-      echo "$ds,$ROWS,$idx,${SIZE[$idx]},$heap,${BUILD[$idx]},$sb,$c,$tps,$ih,$ir,$hh,$hr," >>"$csv"
+        TPS[$idx,$c]="${TPS[$idx,$c]:-} $tps"; IH[$idx,$c]="${IH[$idx,$c]:-} $ih"; IR[$idx,$c]="${IR[$idx,$c]:-} $ir"
+        HH[$idx,$c]="${HH[$idx,$c]:-} $hh"; HR[$idx,$c]="${HR[$idx,$c]:-} $hr"
+        step "  round $((round + 1)), $idx, shared_buffers ${sb}MB, $c clients: $tps TPS; per lookup: index blocks $ih (read $ir), heap blocks $hh (read $hr)"
+      done
     done
   done
+  # A figure is the median of its rounds; the ratio the median of the rounds' ratios.
   for c in $CLIENTS_LIST; do
-    step "  $ds, $c clients: learned / btree TPS = $(python3 -c "print(round(${TPS[learned,$c]} / ${TPS[btree,$c]}, 3))")"
-  done
-  q -c "DROP TABLE big"
-done
-# The ratio column, filled in from the btree rows of the same dataset and client count.
-python3 - "$csv" <<'PY'
-import csv, sys
-rows = list(csv.reader(open(sys.argv[1])))
-bt = {(r[0], r[7]): float(r[8]) for r in rows[1:] if r[2] == "btree"}
-for r in rows[1:]:
-    r[13] = f"{float(r[8]) / bt[(r[0], r[7])]:.3f}" if (r[0], r[7]) in bt else ""
-csv.writer(open(sys.argv[1], "w", newline="")).writerows(rows)
+    for idx in learned btree; do
+      python3 - "$ds,$ROWS,$idx,${SIZE[$idx]},$heap,${BUILD[$idx]},$sb,$c" "${TPS[$idx,$c]}" "${TPS[btree,$c]}" \
+        "${IH[$idx,$c]}" "${IR[$idx,$c]}" "${HH[$idx,$c]}" "${HR[$idx,$c]}" >>"$csv" <<'PY'
+import statistics, sys
+head, tps, bt = sys.argv[1], [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
+med = [statistics.median(float(x) for x in v.split()) for v in sys.argv[4:8]]
+ratio = statistics.median(a / b for a, b in zip(tps, bt))
+print(head, f"{statistics.median(tps):.0f}", *[f"{m:.3f}" for m in med], f"{ratio:.3f}", sep=",")
 PY
+    done
+    step "  $ds, $c clients: learned / btree TPS per round:$(python3 -c "
+import sys
+print(''.join(f' {a / b:.3f}' for a, b in zip(map(float, sys.argv[1].split()), map(float, sys.argv[2].split()))))" "${TPS[learned,$c]}" "${TPS[btree,$c]}")"
+  done
+  q -c "DROP TABLE big_ln, big_bt"
+done
 as_pg rm -rf "$work"
 echo "== rows=$ROWS duration=${DURATION}s warmup=${WARMUP}s (target: learned / btree TPS >= 1.5)"
 column -t -s, "$csv"
