@@ -38,9 +38,11 @@ if [ "${OMEN_SKIP_INSTALL:-0}" != 1 ]; then
   make -s install PG_CONFIG="$PGBIN/pg_config" >/dev/null
 fi
 mkdir -p "$OUT"
-OPTS="-c maintenance_work_mem=2GB -c max_parallel_maintenance_workers=0 -c max_parallel_workers_per_gather=0 \
+MWM_MB=2048; LOAD_SB_MB=2048  # within RAM_MB when set: a quarter each
+[ -n "${RAM_MB:-}" ] && MWM_MB=$(( RAM_MB / 4 )) && LOAD_SB_MB=$(( RAM_MB / 4 ))
+OPTS="-c maintenance_work_mem=${MWM_MB}MB -c max_parallel_maintenance_workers=0 -c max_parallel_workers_per_gather=0 \
  -c jit=off -c autovacuum=off -c max_wal_size=32GB -c checkpoint_timeout=1h -c max_connections=50"
-export CLUSTER_OPTS="$OPTS -c shared_buffers=2GB"
+export CLUSTER_OPTS="$OPTS -c shared_buffers=${LOAD_SB_MB}MB"
 # RAM_MB: the cluster, its loads and pgbench run in a memory cgroup (v1) of that many MB, so the
 # OS page cache they fill is bounded too: blocks outside shared_buffers and that cache come from
 # the disk. Unset: the machine's whole RAM caches them.
@@ -91,7 +93,7 @@ declare -A TABLE=([learned]=big_ln [btree]=big_bt)
 for ds in $DATASETS; do
   step "$ds: loading $ROWS rows into two tables, one per index"
   type=int8; case "$ds" in uuid*) type=uuid ;; esac
-  restart 2048
+  restart "$LOAD_SB_MB"
   q -c "DROP TABLE IF EXISTS big_ln, big_bt" -c "CREATE TABLE big_bt (k $type, v int8)" \
     -c "INSERT INTO big_bt SELECT $(key_sql "$ds"), g FROM generate_series(1, $ROWS::bigint) g" \
     -c "CREATE TABLE big_ln AS SELECT * FROM big_bt" \
