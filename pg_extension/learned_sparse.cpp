@@ -108,10 +108,8 @@ bool sparse_block_run(const LearnedCache* cache, uint64 lo, uint64 hi, BlockNumb
 }
 
 bool sparse_page_tuple(Relation heap, Page page, BlockNumber b, OffsetNumber off, HeapTupleData* tuple) {
-  ItemId lp = PageGetItemId(page, off);
-  if (!ItemIdIsNormal(lp)) return false;
-  tuple->t_data = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, lp));
-  tuple->t_len = ItemIdGetLength(lp);
+  tuple->t_data = sparse_page_item(page, off, &tuple->t_len);
+  if (tuple->t_data == nullptr) return false;
   tuple->t_tableOid = RelationGetRelid(heap);
   ItemPointerSet(&tuple->t_self, b, off);
   return true;
@@ -172,10 +170,9 @@ int sparse_page_keys(Relation index, Relation heap, BlockNumber b, OffsetNumber*
   int n = 0;
   OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
   for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
-    ItemId lp = PageGetItemId(page, off);
-    if (!ItemIdIsNormal(lp)) continue;
-    auto* t = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, lp));
-    if (sparse_key_read(reader, t, ItemIdGetLength(lp), &keys[n])) offs[n++] = off;
+    uint32 len;
+    HeapTupleHeader t = sparse_page_item(page, off, &len);
+    if (t != nullptr && sparse_key_read(reader, t, len, &keys[n])) offs[n++] = off;
   }
   UnlockReleaseBuffer(buf);
   return n;
@@ -199,11 +196,10 @@ static bool probe_block(const SparseKeyReader& reader, Relation heap, BlockNumbe
   *recheck = false;
   OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
   for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && found; off++) {
-    ItemId lp = PageGetItemId(page, off);
-    if (!ItemIdIsNormal(lp)) continue;
-    auto* t = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, lp));
+    uint32 len;
+    HeapTupleHeader t = sparse_page_item(page, off, &len);
     uint64 key;
-    if (!sparse_key_read(reader, t, ItemIdGetLength(lp), &key) || key < lo || key > hi) continue;
+    if (t == nullptr || !sparse_key_read(reader, t, len, &key) || key < lo || key > hi) continue;
     OffsetNumber root = off;
     if (HeapTupleHeaderIsHeapOnly(t)) {
       if (!have_roots) heap_get_root_tuples(page, roots);

@@ -46,6 +46,14 @@ inline uint32 sparse_open_from(const LearnedMeta& meta) {
   uint32 n = meta.nfences + meta.tail_n, open = meta.open_n > 0 ? meta.open_n : 1;
   return n > open ? n - open : 0;
 }
+// The tuple header at offset off of a locked heap page and its length (*len); nullptr when the
+// line pointer holds none (unused, redirect, dead).
+inline HeapTupleHeader sparse_page_item(Page page, OffsetNumber off, uint32* len) {
+  ItemId lp = PageGetItemId(page, off);
+  if (!ItemIdIsNormal(lp)) return nullptr;
+  *len = ItemIdGetLength(lp);
+  return reinterpret_cast<HeapTupleHeader>(PageGetItem(page, lp));
+}
 // The tuple at offset off of heap block b (its page locked) into *tuple; false when the line
 // pointer holds none (unused, redirect, dead).
 bool sparse_page_tuple(Relation heap, Page page, BlockNumber b, OffsetNumber off, HeapTupleData* tuple);
