@@ -18,6 +18,9 @@
 # ratios. Buffers per lookup are the index's and the table's block hits and reads over the run
 # (pg_statio_user_indexes / _tables) per transaction; reads are blocks not in shared_buffers
 # (from the OS page cache or the disk).
+# The floor: a third measurement, `tid`, reads a random row of the same heap by its TID (a TID
+# scan, no index at all), with the same shared_buffers: the heap visit every index lookup makes,
+# and nothing else. Its TPS over btree's is the ceiling of any index's ratio here.
 # Writes bench/out/big_bench.csv. Environment: ROWS DATASETS CLIENTS_LIST ROUNDS DURATION WARMUP RAM_MB PGBIN
 # OMEN_SKIP_INSTALL=1 BENCH_OUT. Needs root (the cluster runs as postgres, tests/pgcluster.sh) and
 # ~25 GB of disk per dataset at 100M rows.
@@ -88,7 +91,7 @@ csv=$OUT/big_bench.csv
 echo "dataset,rows,index,index_bytes,heap_bytes,build_s,shared_buffers_mb,clients,tps,index_blocks_per_lookup,index_reads_per_lookup,heap_blocks_per_lookup,heap_reads_per_lookup,tps_over_btree" >"$csv"
 q -c "CREATE EXTENSION omendb" -c "CREATE EXTENSION pg_prewarm"
 work=$(as_pg mktemp -d /tmp/omendb-big.XXXXXX)
-declare -A TABLE=([learned]=big_ln [btree]=big_bt)
+declare -A TABLE=([learned]=big_ln [btree]=big_bt [tid]=big_ln)
 
 for ds in $DATASETS; do
   step "$ds: loading $ROWS rows into two tables, one per index"
@@ -108,18 +111,22 @@ for ds in $DATASETS; do
     SIZE[$idx]=$(q -c "SELECT pg_relation_size('${TABLE[$idx]}_k')")
     step "  $idx: ${SIZE[$idx]} bytes, built in ${BUILD[$idx]} s"
   done
+  # Rows are fixed-width and the pages full, so row g (from 1) lies at TID ((g-1)/rpp, (g-1)%rpp+1).
+  rpp=$(q -c "SELECT count(*) FROM big_ln WHERE ctid < '(1,0)'::tid")
+  printf '\\set g random(0, %s)\n\\set b :g / %s\n\\set o :g %% %s + 1\nSELECT v FROM big_ln WHERE ctid = (%s)::tid;\n' \
+    "$(( ROWS - 1 ))" "$rpp" "$rpp" "'(' || :b || ',' || :o || ')'" | as_pg tee "$work/tid.sql" >/dev/null
   q -c "CHECKPOINT"
   sb=$(( (SIZE[btree] + SIZE[learned]) / 2 / 1048576 ))
   # ROUNDS rounds per client count, the two indexes in alternating order; each measurement after
   # a restart (empty shared buffers), its index prewarmed and a warm-up run.
   for ((round = 0; round < ROUNDS; round++)); do
     for c in $CLIENTS_LIST; do
-      order="learned btree"; [ $(( round % 2 )) = 1 ] && order="btree learned"
+      order="learned btree tid"; [ $(( round % 2 )) = 1 ] && order="tid btree learned"
       for idx in $order; do
         restart "$sb"
         j=$(( c < 2 ? c : 2 ))
         bench() { as_pg "$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$1" -f "$work/$idx.sql" postgres 2>&1; }
-        q -c "SELECT pg_prewarm('${TABLE[$idx]}_k')" >/dev/null
+        [ "$idx" = tid ] || q -c "SELECT pg_prewarm('${TABLE[$idx]}_k')" >/dev/null
         bench "$WARMUP" >/dev/null
         before=$(statio "${TABLE[$idx]}")
         out=$(bench "$DURATION")
@@ -140,7 +147,8 @@ print(round((d[0] + d[1]) / n, 3), round(d[1] / n, 3), round((d[2] + d[3]) / n, 
   done
   # A figure is the median of its rounds; the ratio the median of the rounds' ratios.
   for c in $CLIENTS_LIST; do
-    for idx in learned btree; do
+    SIZE[tid]=0 BUILD[tid]=0
+    for idx in learned btree tid; do
       python3 - "$ds,$ROWS,$idx,${SIZE[$idx]},$heap,${BUILD[$idx]},$sb,$c" "${TPS[$idx,$c]}" "${TPS[btree,$c]}" \
         "${IH[$idx,$c]}" "${IR[$idx,$c]}" "${HH[$idx,$c]}" "${HR[$idx,$c]}" >>"$csv" <<'PY'
 import statistics, sys
@@ -152,10 +160,12 @@ PY
     done
     step "  $ds, $c clients: learned / btree TPS per round:$(python3 -c "
 import sys
-print(''.join(f' {a / b:.3f}' for a, b in zip(map(float, sys.argv[1].split()), map(float, sys.argv[2].split()))))" "${TPS[learned,$c]}" "${TPS[btree,$c]}")"
+print(''.join(f' {a / b:.3f}' for a, b in zip(map(float, sys.argv[1].split()), map(float, sys.argv[2].split()))))" "${TPS[learned,$c]}" "${TPS[btree,$c]}"); floor (TID scan) / btree:$(python3 -c "
+import sys
+print(''.join(f' {a / b:.3f}' for a, b in zip(map(float, sys.argv[1].split()), map(float, sys.argv[2].split()))))" "${TPS[tid,$c]}" "${TPS[btree,$c]}")"
   done
   q -c "DROP TABLE big_ln, big_bt"
 done
 as_pg rm -rf "$work"
-echo "== rows=$ROWS duration=${DURATION}s warmup=${WARMUP}s (target: learned / btree TPS >= 1.5)"
+echo "== rows=$ROWS duration=${DURATION}s warmup=${WARMUP}s (target: learned / btree TPS >= 1.5; tid = the heap visit alone, the ceiling)"
 column -t -s, "$csv"
