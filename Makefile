@@ -4,7 +4,8 @@
 #   make              build omendb.so (and the core library it links)
 #   make install      install into the PostgreSQL that PG_CONFIG names
 #   make test         every test (format, core, Release build, sanitizers, pg_regress, TAP); installs
-#                     its deps when root
+#                     its deps when root, and a build with the tiered AM's crash points
+#                     (OMEN_CRASH_POINTS=1; `make install` alone builds without them)
 #   make demo         the demo; installs its deps when root
 #   make format       clang-format -i over the C++ files git tracks (core, glue, tests, benches)
 #
@@ -30,6 +31,15 @@ CORE_LIB = $(CORE_BUILD)/core/libomen_core.a
 # -Werror applies to our code only.
 PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
 PG_CPPFLAGS = -isystem $(PG_INCLUDEDIR_SERVER) -Icore/include -Ipg_extension -DOMENDB_VERSION='"$(EXTVERSION)"'
+# OMEN_CRASH_POINTS=1 (what `make test` builds): the tiered AM's crash points for the TAP tests
+# (pg_extension/tiered.h). build/omen-crash-points holds the setting of the last make; it is
+# rewritten (at parse time: PGXS's empty .SECONDARY would not remake a missing stamp) when the
+# setting changes, which rebuilds the objects.
+CRASH_SETTING := $(if $(filter 1,$(OMEN_CRASH_POINTS)),on,off)
+$(shell mkdir -p build && { [ "$$(cat build/omen-crash-points 2>/dev/null)" = $(CRASH_SETTING) ] || echo $(CRASH_SETTING) >build/omen-crash-points; })
+ifeq ($(OMEN_CRASH_POINTS),1)
+PG_CPPFLAGS += -DOMEN_CRASH_POINTS
+endif
 # Frame pointers, as Debian builds Postgres' own C: `perf record -g` then shows the glue's callers.
 PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror -fno-omit-frame-pointer
 SHLIB_LINK = $(CORE_LIB) -lrocksdb -lzstd -ltbb -lstdc++
@@ -54,6 +64,8 @@ $(CORE_LIB): FORCE
 	cmake --build $(CORE_BUILD) -j2 --target omen_core
 
 $(shlib): $(CORE_LIB)
+
+$(OBJS): build/omen-crash-points
 
 # PGXS tracks no header dependencies here: rebuild every object when a header changes (struct
 # layouts are shared between the glue files).

@@ -269,6 +269,7 @@ void tiered_check_unpublished(Relation rel, int kinds, const char* what, const c
                    "bring its cold rows back to the hot tier.")));
 }
 
+#ifdef OMEN_CRASH_POINTS
 namespace {
 char* crash_point = nullptr;  // omendb.debug_crash_point (written by the GUC machinery only)
 }  // namespace
@@ -286,6 +287,7 @@ void tiered_crash_point(const char* name) {
   kill(MyProcPid, SIGKILL);
   pg_usleep(10000000L);  // SIGKILL is not deliverable late; never returns in practice
 }
+#endif
 
 bool tiered_has_cold(Relation rel) {
   Relation batches = table_open(tiered_catalog("tier_batch"), AccessShareLock);

@@ -68,11 +68,18 @@ void tiered_init(void);
 // the launcher background worker. Called by tiered_init.
 void tiered_worker_init(void);
 
-// Crash points for tests (tiered.cpp): omendb.debug_crash_point, a superuser setting hidden from
-// SHOW ALL and the sample file, names one point; a process that reaches it kills itself with
-// SIGKILL, as `kill -9` would, so TAP tests crash a move or a VACUUM at each of its steps.
+// Crash points for tests (tiered.cpp), compiled in only by `make OMEN_CRASH_POINTS=1` (as `make
+// test` builds): omendb.debug_crash_point, a superuser setting hidden from SHOW ALL and the sample
+// file, names one point; a process that reaches it kills itself with SIGKILL, as `kill -9` would,
+// so TAP tests crash a move or a VACUUM at each of its steps. Other builds have neither the
+// setting nor the checks.
+#ifdef OMEN_CRASH_POINTS
 void tiered_crash_points_init(void);
 void tiered_crash_point(const char* name);
+#else
+inline void tiered_crash_points_init(void) {}
+inline void tiered_crash_point(const char*) {}
+#endif
 
 // ---- the routine (tiered.cpp) ----------------------------------------------------------------
 // The routine of `tiered` (built on first use from heap's; constant afterwards).

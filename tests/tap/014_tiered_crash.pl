@@ -14,6 +14,10 @@ my $node = PostgreSQL::Test::Cluster->new('tier_crash');
 $node->init;
 $node->append_conf('postgresql.conf', "restart_after_crash = on\nautovacuum = off\n");
 $node->start;
+# The crash points exist only in a build with them (make OMEN_CRASH_POINTS=1, as `make test` builds).
+my ($has_points) = $node->psql('postgres', q{LOAD 'omendb'; SHOW omendb.debug_crash_point});
+is($has_points, 0, 'omendb was built with its crash points (OMEN_CRASH_POINTS=1)')
+  or BAIL_OUT('omendb.so has no crash points: build it with make OMEN_CRASH_POINTS=1');
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION omendb;
 	CREATE TABLE ev (id int8 PRIMARY KEY, ts timestamptz, device int, note text) USING tiered;
