@@ -110,10 +110,14 @@ char* learned_buildphasename(int64 phase);
 
 inline constexpr uint32 kLearnedMagic = 0x4F4D4C49;  // "OMLI"
 // 2: bit-packed leaves (omen/leaf_codec.h), edge leaves and directory, 16-byte model segments
-// 3: the same plus the sparse layout's fields and fence pages (sparse indexes only: a dense index
-//    is written as version 2, and both are read)
-inline constexpr uint32 kLearnedVersion = 2;
-inline constexpr uint32 kLearnedSparseVersion = 3;
+// 3: the same plus the sparse layout's fields and fence pages (sparse indexes only)
+// 4 (dense) and 5 (sparse): 2 and 3 plus leaves whose TIDs are relative to a block base
+//    (kLeafTidBase). Builds and re-trains write 4 or 5; all four are read (a 2 or 3 index has no
+//    such leaf), and an omendb before 0.7.0 refuses 4 and 5 with the REINDEX hint.
+inline constexpr uint32 kLearnedV2 = 2;
+inline constexpr uint32 kLearnedSparseV3 = 3;
+inline constexpr uint32 kLearnedVersion = 4;
+inline constexpr uint32 kLearnedSparseVersion = 5;
 inline constexpr BlockNumber kLearnedMetaBlock = 0;
 
 enum LearnedPageKind : uint16 {
@@ -228,7 +232,12 @@ struct LearnedItemsHeader {
   BlockNumber next;    // leaf: head of its overflow chain; overflow/null: next in the chain
   BlockNumber tail;    // leaf: last page of its overflow chain (appends go there)
   uint32 chain_pages;  // leaf: pages in its overflow chain (re-train trigger)
+  // Format 4/5 (in what was the struct's tail padding): blocks are stored as block - block_base
+  // when flags has kLeafTidBase (build leaves whose TIDs span a narrow block range); otherwise
+  // absolute, whatever this field holds.
+  uint32 block_base;
 };
+static_assert(sizeof(LearnedItemsHeader) == 56, "block_base takes the old header's tail padding");
 
 inline constexpr uint8 kLeafIsLast = 1;  // leaf: high_fence is +infinity
 // Leaf: a re-train has copied or is copying this leaf (learned_retrain.cpp). Writers that find it
@@ -237,6 +246,8 @@ inline constexpr uint8 kLeafIsLast = 1;  // leaf: high_fence is +infinity
 // cleared as a hint (MarkBufferDirtyHint, no WAL): after a crash no re-train runs and no cache
 // of an older generation is left, and a standby never inserts.
 inline constexpr uint8 kLeafFrozen = 2;
+// Leaf: TIDs are stored relative to block_base (format 4/5; docs/format.md).
+inline constexpr uint8 kLeafTidBase = 4;
 
 // Edge directory pages: a header, then `nentries` entries in leaf order; chained by `next`.
 struct LearnedDirHeader {

@@ -47,14 +47,15 @@ uint64 largest_key(Page page) {
 
 // Widths of a new edge leaf opened by (key, tid) after the last leaf `last`: keys from `key` over
 // twice the key range the last leaf filled (at least 8 bits; the data arriving at the right edge
-// is assumed to be as dense as the data before it), TIDs as wide as the last leaf's and as the
-// new TID's block with one bit of headroom.
+// is assumed to be as dense as the data before it), TIDs absolute, as wide as the last leaf's and
+// as the new TID's block with one bit of headroom.
 omen::leaf::Widths edge_widths(Page last, uint64 key, ItemPointer tid) {
   LearnedItemsHeader* h = learned_items_header(last);
   omen::leaf::Widths w = learned_widths(h);
   uint64 span = h->nitems > 0 ? largest_key(last) - h->key_base : 0;
   w.key_base = key;
   w.key_bits = Min(64u, Max(8u, omen::leaf::bits_for(span) + 1));
+  w.block_base = 0;  // absolute: appends bring TIDs of new heap blocks
   w.block_bits = Min(32u, Max(w.block_bits, omen::leaf::bits_for(ItemPointerGetBlockNumberNoCheck(tid)) + 1));
   w.offset_bits = Max(w.offset_bits, omen::leaf::bits_for(ItemPointerGetOffsetNumberNoCheck(tid)));
   return w;

@@ -10,6 +10,7 @@ inline omen::leaf::Widths learned_widths(const LearnedItemsHeader* h) {
   omen::leaf::Widths w;
   w.key_base = h->key_base;
   w.key_bits = h->key_bits;
+  w.block_base = (h->flags & kLeafTidBase) != 0 ? h->block_base : 0;
   w.block_bits = h->block_bits;
   w.offset_bits = h->offset_bits;
   return w;
@@ -35,11 +36,15 @@ inline uint64 learned_item_key(Page page, int i) {
 inline Size learned_tid_slot(const LearnedItemsHeader* h, int i) {
   return static_cast<Size>(h->capacity - 1 - i);
 }
+// The block base TIDs are stored relative to (0 unless kLeafTidBase).
+inline BlockNumber learned_block_base(const LearnedItemsHeader* h) {
+  return (h->flags & kLeafTidBase) != 0 ? h->block_base : 0;
+}
 inline ItemPointerData learned_item_tid(Page page, int i) {
   const LearnedItemsHeader* h = learned_items_header(page);
   uint64 v = omen::leaf::get(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits);
   ItemPointerData tid;
-  ItemPointerSet(&tid, static_cast<BlockNumber>(v >> h->offset_bits),
+  ItemPointerSet(&tid, learned_block_base(h) + static_cast<BlockNumber>(v >> h->offset_bits),
                  static_cast<OffsetNumber>(v & omen::leaf::max_value(h->offset_bits)));
   return tid;
 }
@@ -53,8 +58,8 @@ inline void learned_item_put(Page page, int i, uint64 key, const ItemPointerData
   const LearnedItemsHeader* h = learned_items_header(page);
   Assert(learned_item_fits(page, key, tid) && i < h->capacity);
   omen::leaf::put(learned_key_array(page), static_cast<Size>(i), h->key_bits, key - h->key_base);
-  uint64 packed = (static_cast<uint64>(ItemPointerGetBlockNumberNoCheck(tid)) << h->offset_bits) |
-                  ItemPointerGetOffsetNumberNoCheck(tid);
+  uint64 packed = omen::leaf::pack_tid(learned_widths(h), ItemPointerGetBlockNumberNoCheck(tid),
+                                       ItemPointerGetOffsetNumberNoCheck(tid));
   omen::leaf::put(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits, packed);
 }
 // True when (key, tid) can be appended to `page`: room left, and it fits the page's widths.
@@ -70,10 +75,11 @@ inline void learned_items_for_each(Page page, int from, int to, F f) {
   const uint8* tids = learned_tid_array(page);
   unsigned kb = h->key_bits, tb = h->block_bits + h->offset_bits, ob = h->offset_bits;
   uint64 base = h->key_base, omask = omen::leaf::max_value(ob);
+  BlockNumber bbase = learned_block_base(h);
   for (int i = from; i < to; i++) {
     uint64 v = omen::leaf::get(tids, learned_tid_slot(h, i), tb);
     ItemPointerData tid;
-    ItemPointerSet(&tid, static_cast<BlockNumber>(v >> ob), static_cast<OffsetNumber>(v & omask));
+    ItemPointerSet(&tid, bbase + static_cast<BlockNumber>(v >> ob), static_cast<OffsetNumber>(v & omask));
     f(base + omen::leaf::get(keys, static_cast<Size>(i), kb), tid);
   }
 }

@@ -39,19 +39,77 @@ Size fill_of(uint16 capacity, int fillfactor) {
   return Max(static_cast<Size>(1), static_cast<Size>(capacity) * fillfactor / 100);
 }
 
+// Bounds on the block span (largest less smallest block) of the TIDs of any run of at most 2^k
+// consecutive sorted pairs, k < kSpanLevels: such a run lies within two adjacent chunks of 2^k
+// pairs aligned at multiples of 2^k, so the largest span over adjacent chunk pairs bounds it. A
+// leaf whose TIDs span few blocks (data in heap order) stores them relative to its first block in
+// as few bits (learned_build_leaf_widths), and then holds more items.
+constexpr int kSpanLevels = 14;  // 2^13 = kLearnedMaxItems
+static_assert(kLearnedMaxItems == 1 << (kSpanLevels - 1));
+struct TidSpans {
+  BlockNumber bound[kSpanLevels];
+  BlockNumber lo[kSpanLevels], hi[kSpanLevels];            // the open chunk of each level
+  BlockNumber prev_lo[kSpanLevels], prev_hi[kSpanLevels];  // the chunk before it
+  Size pos;
+};
+
+void spans_init(TidSpans* t) {
+  for (int k = 0; k < kSpanLevels; k++) {
+    t->bound[k] = 0;
+    t->lo[k] = t->prev_lo[k] = InvalidBlockNumber;
+    t->hi[k] = t->prev_hi[k] = 0;
+  }
+  t->pos = 0;
+}
+void spans_close(TidSpans* t, int k) {
+  BlockNumber lo = Min(t->lo[k], t->prev_lo[k]), hi = Max(t->hi[k], t->prev_hi[k]);
+  t->bound[k] = Max(t->bound[k], hi - lo);
+  t->prev_lo[k] = t->lo[k];
+  t->prev_hi[k] = t->hi[k];
+  t->lo[k] = InvalidBlockNumber;
+  t->hi[k] = 0;
+}
+inline void spans_add(TidSpans* t, BlockNumber block) {
+  for (int k = 0; k < kSpanLevels; k++) {
+    if (t->pos > 0 && (t->pos & ((Size{1} << k) - 1)) == 0) spans_close(t, k);
+    t->lo[k] = Min(t->lo[k], block);
+    t->hi[k] = Max(t->hi[k], block);
+  }
+  t->pos++;
+}
+void spans_finish(TidSpans* t) {
+  if (t->pos > 0)
+    for (int k = 0; k < kSpanLevels; k++) spans_close(t, k);
+}
+
+// The TID widths a leaf of `cap` items needs at most: the generation's absolute ones, or fewer
+// block bits (relative to the leaf's first block) when every run of cap pairs spans less.
+leaf::Widths tids_for(const leaf::Widths& tids, const TidSpans& spans, Size cap) {
+  int k = 0;
+  while ((Size{1} << k) < cap && k + 1 < kSpanLevels) k++;
+  leaf::Widths w = tids;
+  // Narrower only when that saves more than the absolute widths' headroom bit (which lets inserts
+  // bring TIDs up to twice the heap's size): data in random heap order spans the whole heap.
+  unsigned rel = leaf::bits_for(spans.bound[k]);
+  if (rel + 1 < w.block_bits) w.block_bits = rel;
+  return w;
+}
+
 // True when `count` items from `low` to `top` (as in leaf_widths) fill a leaf to at most fillfactor.
 bool leaf_fits(Size count, uint64 low, uint64 top, const leaf::Widths& tids, int fillfactor) {
   return count <=
          fill_of(learned_items_capacity(leaf_widths(low, top, false, false, tids, false)), fillfactor);
 }
 
-// leaf_cap candidates: every cap <= lo fits whatever the keys (a leaf of 64 key bits holds that
-// many); none above hi can (a leaf of 0 key bits holds no more).
+// leaf_cap candidates: every cap <= lo fits whatever the keys and TIDs (a leaf of 64 key bits and
+// absolute TIDs holds that many); none above hi can (a leaf of 0 key and 0 block bits holds no more).
 void leaf_cap_range(const leaf::Widths& tids, int fillfactor, Size* lo, Size* hi) {
   leaf::Widths w = tids;
   w.key_bits = 0;
+  w.block_bits = 0;
   *hi = fill_of(learned_items_capacity(w), fillfactor);
   w.key_bits = 64;
+  w.block_bits = tids.block_bits;
   *lo = Min(*hi, fill_of(learned_items_capacity(w), fillfactor));
 }
 
@@ -79,44 +137,39 @@ bool leaf_cap_fits(const uint64* keys, Size n, Size cap, const leaf::Widths& tid
   return true;
 }
 
-// Streaming: whether each candidate cap in (lo, hi] fits, decided in one pass over the sorted
+// Streaming: whether each candidate cap in (lo, hi] fits, decided after one pass over the sorted
 // keys. Candidate c needs the keys at positions 0, c, 2c, ...: a calendar of hi + 1 slots
-// (position mod hi + 1) lists the candidates due at each position; a due candidate checks the
-// leaf it closes and is filed again c positions ahead, or dropped when that leaf does not fit.
-// About n * ln(hi / lo) checks in all, each a few instructions.
+// (position mod hi + 1) lists the candidates due at each position; a due candidate notes the key
+// bits of the leaf it closes and is filed again c positions ahead. About n * ln(hi / lo) steps in
+// all, each a few instructions. Whether c fits needs its TID widths, known only after the pass
+// (the spans, gathered in the same pass): so the pass keeps the widest full leaf per candidate, and
+// calendar_fits decides (a full leaf fits iff the widest one does, every full leaf holding c items).
 struct CapCalendar {
   Size lo, hi, slots;
   uint64* start_key;  // per candidate (index c - lo - 1): first key of its open leaf
   Size* start_pos;    // ... and its position
-  bool* fits;
-  int32* next;  // per candidate: next in its slot's list
-  int32* head;  // per slot: first candidate due there, -1 if none
+  uint8* max_bits;    // ... and the most key bits of its full leaves
+  int32* next;        // per candidate: next in its slot's list
+  int32* head;        // per slot: first candidate due there, -1 if none
   Size slot, pos;
   uint64 last_key;
-  leaf::Widths tids;
-  int fillfactor;
 };
 
-void calendar_init(CapCalendar* c, Size lo, Size hi, const leaf::Widths& tids, int fillfactor) {
+void calendar_init(CapCalendar* c, Size lo, Size hi) {
   Size m = hi - lo;
   c->lo = lo;
   c->hi = hi;
   c->slots = hi + 1;
   c->start_key = static_cast<uint64*>(palloc(Max(m, 1) * sizeof(uint64)));
   c->start_pos = static_cast<Size*>(palloc(Max(m, 1) * sizeof(Size)));
-  c->fits = static_cast<bool*>(palloc(Max(m, 1) * sizeof(bool)));
+  c->max_bits = static_cast<uint8*>(palloc0(Max(m, 1) * sizeof(uint8)));
   c->next = static_cast<int32*>(palloc(Max(m, 1) * sizeof(int32)));
   c->head = static_cast<int32*>(palloc(c->slots * sizeof(int32)));
   for (Size s = 0; s < c->slots; s++) c->head[s] = -1;
-  for (Size j = 0; j < m; j++) {  // all due at position 0
-    c->fits[j] = true;
-    c->next[j] = j + 1 < m ? static_cast<int32>(j + 1) : -1;
-  }
+  for (Size j = 0; j < m; j++) c->next[j] = j + 1 < m ? static_cast<int32>(j + 1) : -1;  // all due at 0
   if (m > 0) c->head[0] = 0;
   c->slot = c->pos = 0;
   c->last_key = 0;
-  c->tids = tids;
-  c->fillfactor = fillfactor;
 }
 
 inline void calendar_add(CapCalendar* c, uint64 key) {
@@ -126,15 +179,13 @@ inline void calendar_add(CapCalendar* c, uint64 key) {
     while (j >= 0) {
       int32 after = c->next[j];
       Size cap = c->lo + 1 + j;
-      if (c->pos > 0 && !leaf_fits(cap, c->start_key[j], key, c->tids, c->fillfactor)) {
-        c->fits[j] = false;
-      } else {
-        c->start_key[j] = key;
-        c->start_pos[j] = c->pos;
-        Size s = (c->slot + cap) % c->slots;
-        c->next[j] = c->head[s];
-        c->head[s] = j;
-      }
+      if (c->pos > 0)
+        c->max_bits[j] = static_cast<uint8>(Max(c->max_bits[j], leaf::bits_for(key - c->start_key[j])));
+      c->start_key[j] = key;
+      c->start_pos[j] = c->pos;
+      Size s = (c->slot + cap) % c->slots;
+      c->next[j] = c->head[s];
+      c->head[s] = j;
       j = after;
     }
   }
@@ -146,41 +197,51 @@ inline void calendar_add(CapCalendar* c, uint64 key) {
 void calendar_free(CapCalendar* c) {
   pfree(c->start_key);
   pfree(c->start_pos);
-  pfree(c->fits);
+  pfree(c->max_bits);
   pfree(c->next);
   pfree(c->head);
 }
 
-// After the last key: checks each candidate's last leaf. REQUIRES: at least one key.
-void calendar_finish(CapCalendar* c) {
-  for (Size j = 0; j < c->hi - c->lo; j++)
-    if (c->fits[j] &&
-        !leaf_fits(c->pos - c->start_pos[j], c->start_key[j], c->last_key, c->tids, c->fillfactor))
-      c->fits[j] = false;
+// After the last key: whether candidate cap (in (lo, hi]) fits at TID widths `tids`: its full
+// leaves (at its widest) and its last leaf. REQUIRES: at least one key.
+bool calendar_fits(const CapCalendar* c, Size cap, const leaf::Widths& tids, int fillfactor) {
+  Size j = cap - c->lo - 1;
+  leaf::Widths w = tids;
+  w.key_bits = c->max_bits[j];
+  if (c->pos > cap && cap > fill_of(learned_items_capacity(w), fillfactor)) return false;
+  return leaf_fits(c->pos - c->start_pos[j], c->start_key[j], c->last_key, tids, fillfactor);
 }
 
-// In memory: leaf_cap (in *cap; unchanged without keys) by random access to the keys, then the
-// model over the whole key array.
+// In memory: the TID spans and leaf_cap (in *cap; unchanged without keys) by random access to the
+// pairs, then the model over the whole key array.
 LearnedTrained train_in_memory(LearnedPairs* pairs, uint32 epsilon, const leaf::Widths& tw, int fillfactor,
                                bool progress, Size* cap) {
+  TidSpans spans;
+  spans_init(&spans);
+  for (Size i = 0; i < pairs->n; i++) spans_add(&spans, ItemPointerGetBlockNumberNoCheck(&pairs->tids[i]));
+  spans_finish(&spans);
   Size lo, hi;
   leaf_cap_range(tw, fillfactor, &lo, &hi);
   if (pairs->n > 0)
-    *cap = search_leaf_cap(lo, hi,
-                           [&](Size c) { return leaf_cap_fits(pairs->keys, pairs->n, c, tw, fillfactor); });
+    *cap = search_leaf_cap(lo, hi, [&](Size c) {
+      return leaf_cap_fits(pairs->keys, pairs->n, c, tids_for(tw, spans, c), fillfactor);
+    });
   if (progress) pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseModel);
   return learned_train(pairs->keys, pairs->n, epsilon);
 }
 
-// Spilled: one pass over the sorted stream decides leaf_cap (calendar) and trains the model
-// (streaming builder, bounded by the same budget); then rewinds the pairs for the leaves' pass.
+// Spilled: one pass over the sorted stream gathers the TID spans and each candidate's widest leaf
+// (calendar), and trains the model (streaming builder, bounded by the same budget); leaf_cap is
+// decided after it. Then rewinds the pairs for the leaves' pass.
 LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, const leaf::Widths& tw, int fillfactor,
                                bool progress, Size* cap) {
   Size lo, hi;
   leaf_cap_range(tw, fillfactor, &lo, &hi);
   if (progress) pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseModel);
   CapCalendar cal;
-  calendar_init(&cal, lo, hi, tw, fillfactor);
+  calendar_init(&cal, lo, hi);
+  TidSpans spans;
+  spans_init(&spans);
   Size chunk_points = Max(static_cast<Size>(pairs->work_mem_kb) * 1024 / (2 * 2 * sizeof(uint64)), kBatch);
   LearnedTrainer* trainer = learned_trainer_begin(pairs->n, epsilon, chunk_points);
   uint64 batch[kBatch];
@@ -189,6 +250,7 @@ LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, const leaf::
   ItemPointerData tid;
   while (learned_pairs_next(pairs, &key, &tid)) {
     calendar_add(&cal, key);
+    spans_add(&spans, ItemPointerGetBlockNumberNoCheck(&tid));
     batch[nb++] = key;
     if (nb == kBatch) {
       learned_trainer_add(trainer, batch, nb);
@@ -197,10 +259,11 @@ LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, const leaf::
     }
   }
   learned_trainer_add(trainer, batch, nb);
-  if (pairs->n > 0) {
-    calendar_finish(&cal);
-    *cap = search_leaf_cap(lo, hi, [&](Size c) { return c <= cal.lo || cal.fits[c - cal.lo - 1]; });
-  }
+  spans_finish(&spans);
+  if (pairs->n > 0)
+    *cap = search_leaf_cap(lo, hi, [&](Size c) {
+      return c <= cal.lo || calendar_fits(&cal, c, tids_for(tw, spans, c), fillfactor);
+    });
   LearnedTrained trained = learned_trainer_finish(trainer);
   calendar_free(&cal);
   learned_pairs_rescan(pairs);
@@ -225,10 +288,21 @@ LearnedTrained learned_layout_train(LearnedPairs* pairs, uint32 epsilon, const l
 }
 
 leaf::Widths learned_build_leaf_widths(Size count, uint64 low, uint64 top, bool first, bool last,
-                                       const leaf::Widths& tids, int fillfactor) {
-  // Headroom below leaf 0 and above the last leaf when it costs no capacity leaf_cap needs.
+                                       const leaf::Widths& tids, BlockNumber min_block, BlockNumber max_block,
+                                       int fillfactor) {
+  auto holds = [&](const leaf::Widths& w) { return count <= fill_of(learned_items_capacity(w), fillfactor); };
+  // Absolute TIDs when leaf_cap allows (inserts bring TIDs of any block), with headroom below leaf 0
+  // and above the last leaf when that costs no capacity leaf_cap needs.
   leaf::Widths w = leaf_widths(low, top, first, last, tids, true);
-  if (count > fill_of(learned_items_capacity(w), fillfactor))
-    w = leaf_widths(low, top, first, last, tids, false);
+  if (holds(w)) return w;
+  w = leaf_widths(low, top, first, last, tids, false);
+  if (holds(w) || count == 0) return w;
+  // Else TIDs relative to the leaf's first block, in the most bits that still hold leaf_cap (at
+  // least the leaf's own span: leaf_cap was chosen so that it holds then).
+  w.block_base = min_block;
+  unsigned need = leaf::bits_for(max_block - min_block);
+  for (w.block_bits = Min(tids.block_bits, 31u); w.block_bits > need; w.block_bits--)
+    if (uint64{min_block} + leaf::max_value(w.block_bits) <= PG_UINT32_MAX && holds(w)) return w;
+  w.block_bits = need;
   return w;
 }

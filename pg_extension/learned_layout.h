@@ -11,16 +11,19 @@
 omen::leaf::Widths learned_tid_widths(const LearnedPairs* pairs);
 
 // Chooses leaf_cap (*leaf_cap) for the sorted `pairs` (learned_pairs_sort done) at TID widths
-// `tids`, and trains the model over their keys with error bound `epsilon`. In memory and spilled
-// pairs give the same leaf_cap; spilled pairs are read once and rewound. With `progress`, reports
-// the CREATE INDEX subphase of training.
+// `tids`, or fewer block bits where every run of leaf_cap pairs spans fewer blocks, and trains the model over
+// their keys with error bound `epsilon`. In memory and spilled pairs give the same leaf_cap; spilled pairs
+// are read once and rewound. With `progress`, reports the CREATE INDEX subphase of training.
 LearnedTrained learned_layout_train(LearnedPairs* pairs, uint32 epsilon, const omen::leaf::Widths& tids,
                                     int fillfactor, bool progress, Size* leaf_cap);
 
 // Widths of a build leaf holding `count` items from `low` (its first key) to `top` (the next leaf's
-// first key, or its own last key for the last leaf): keys relative to the low fence in the bits
-// the fence range needs, so every key an insert routes to the leaf fits; leaf 0 (`first`) and the
-// last leaf also take keys as far beyond as their own range spans when that costs no capacity
-// leaf_cap needs.
+// first key, or its own last key for the last leaf), whose TIDs' blocks run from min_block to
+// max_block: keys relative to the low fence in the bits the fence range needs, so every key an
+// insert routes to the leaf fits; leaf 0 (`first`) and the last leaf also take keys as far beyond
+// as their own range spans when that costs no capacity leaf_cap needs. TIDs at the generation's
+// absolute widths `tids` when leaf_cap allows, else relative to min_block in the most bits that
+// hold leaf_cap (a TID an insert brings from outside goes to the overflow chain).
 omen::leaf::Widths learned_build_leaf_widths(Size count, uint64 low, uint64 top, bool first, bool last,
-                                             const omen::leaf::Widths& tids, int fillfactor);
+                                             const omen::leaf::Widths& tids, BlockNumber min_block,
+                                             BlockNumber max_block, int fillfactor);

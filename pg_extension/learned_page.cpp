@@ -19,6 +19,10 @@ void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation,
   h->key_bits = static_cast<uint8>(w.key_bits);
   h->block_bits = static_cast<uint8>(w.block_bits);
   h->offset_bits = static_cast<uint8>(w.offset_bits);
+  if (w.block_base != 0) {
+    h->block_base = w.block_base;
+    h->flags |= kLeafTidBase;
+  }
   h->capacity = learned_items_capacity(w);
   h->next = InvalidBlockNumber;
   h->tail = InvalidBlockNumber;
@@ -160,19 +164,20 @@ void learned_read_meta(Relation index, LearnedMeta* meta) {
                     errmsg("index \"%s\" is not a learned index (magic %08x, expected %08x)",
                            RelationGetRelationName(index), meta->magic, kLearnedMagic),
                     errhint("REINDEX the index.")));
-  if (meta->version != kLearnedVersion && meta->version != kLearnedSparseVersion)
-    ereport(ERROR,
-            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-             errmsg("index \"%s\" has learned format version %u, this omendb reads %u and %u",
-                    RelationGetRelationName(index), meta->version, kLearnedVersion, kLearnedSparseVersion),
-             errhint("REINDEX the index.")));
+  uint32 v = meta->version;
+  if (v != kLearnedV2 && v != kLearnedSparseV3 && v != kLearnedVersion && v != kLearnedSparseVersion)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("index \"%s\" has learned format version %u, this omendb reads %u to %u",
+                           RelationGetRelationName(index), v, kLearnedV2, kLearnedSparseVersion),
+                    errhint("REINDEX the index.")));
   // A version 2 metapage predates the layout field (its place may hold the old struct's padding):
   // dense, whatever it says.
-  if (meta->version == kLearnedVersion) meta->layout = kLayoutDense;
-  if (meta->version == kLearnedSparseVersion && meta->layout != kLayoutSparse)
+  if (v == kLearnedV2) meta->layout = kLayoutDense;
+  bool sparse = v == kLearnedSparseV3 || v == kLearnedSparseVersion;
+  if ((v != kLearnedV2 && meta->layout != (sparse ? kLayoutSparse : kLayoutDense)))
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                     errmsg("index \"%s\" has learned format version %u with layout %u",
-                           RelationGetRelationName(index), meta->version, meta->layout),
+                           RelationGetRelationName(index), v, meta->layout),
                     errhint("REINDEX the index.")));
 }
 

@@ -59,6 +59,8 @@ void verify_layout(Relation index, Page page, BlockNumber blkno) {
   LearnedItemsHeader* h = learned_items_header(page);
   if (h->key_bits > 64 || h->block_bits > 32 || h->offset_bits > 16)
     corrupted(index, blkno, "bad key or TID width");
+  if (uint64{learned_block_base(h)} + omen::leaf::max_value(h->block_bits) > PG_UINT32_MAX)
+    corrupted(index, blkno, "TID block range past the last block number");
   if (h->capacity != learned_items_capacity(learned_widths(h)) || h->nitems > h->capacity ||
       h->nsorted > h->nitems)
     corrupted(index, blkno, "bad item count");

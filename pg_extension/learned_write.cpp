@@ -90,9 +90,15 @@ struct LeafWriter {
 void writer_flush(LeafWriter* w, bool last, uint64 next_key) {
   uint32 i = w->leaf;
   leaf::Widths wd = leaf::wide_widths(0, true);  // no keys at all: one empty leaf
-  if (w->nbuf > 0)
+  if (w->nbuf > 0) {
+    BlockNumber lo = InvalidBlockNumber, hi = 0;
+    for (Size p = 0; p < w->nbuf; p++) {
+      lo = Min(lo, ItemPointerGetBlockNumberNoCheck(&w->tidbuf[p]));
+      hi = Max(hi, ItemPointerGetBlockNumberNoCheck(&w->tidbuf[p]));
+    }
     wd = learned_build_leaf_widths(w->nbuf, w->keys[0], last ? w->keys[w->nbuf - 1] : next_key, i == 0, last,
-                                   w->tids, w->fillfactor);
+                                   w->tids, lo, hi, w->fillfactor);
+  }
   learned_init_items_page(w->image, kPageLeaf, w->meta->generation, wd);
   LearnedItemsHeader* h = learned_items_header(w->image);
   h->leaf_no = i;
@@ -203,6 +209,9 @@ void learned_install_generation(LearnedMeta* m, const LearnedMeta& gen) {
   };
   static_assert(std::is_same_v<BlockNumber, uint32>);
   for (uint32 LearnedMeta::*f : kFields) m->*f = gen.*f;
+  // The new generation's leaves may store TIDs relative to a block base (format 4/5).
+  if (m->version == kLearnedV2) m->version = kLearnedVersion;
+  if (m->version == kLearnedSparseV3) m->version = kLearnedSparseVersion;
   m->build_keys = gen.build_keys;
   m->mean_error = gen.mean_error;
   m->max_error = gen.max_error;

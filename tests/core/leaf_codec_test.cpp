@@ -138,6 +138,29 @@ TEST(LeafCodec, FitsAndTids) {
   EXPECT_TRUE(leaf::fits(wide, ~uint64_t{0}, 0xFFFFFFFEu, 0xFFFF));
 }
 
+// A block base narrows TIDs to a block range: blocks below it or past its width do not fit.
+TEST(LeafCodec, BlockBase) {
+  leaf::Widths w;
+  w.key_base = 0;
+  w.key_bits = 8;
+  w.block_base = 4000000000u;
+  w.block_bits = 3;
+  w.offset_bits = 8;
+  EXPECT_TRUE(leaf::tid_fits(w, 4000000000u, 1));
+  EXPECT_TRUE(leaf::tid_fits(w, 4000000007u, 255));
+  EXPECT_FALSE(leaf::tid_fits(w, 3999999999u, 1));  // below the base
+  EXPECT_FALSE(leaf::tid_fits(w, 4000000008u, 1));  // past the range
+  EXPECT_FALSE(leaf::fits(w, 0, 0, 1));
+  for (uint32_t block = 4000000000u; block < 4000000008u; block++) {
+    uint32_t b;
+    uint16_t o;
+    leaf::unpack_tid(w, leaf::pack_tid(w, block, 200), &b, &o);
+    EXPECT_EQ(b, block);
+    EXPECT_EQ(o, 200);
+    EXPECT_LE(leaf::pack_tid(w, block, 200), leaf::max_value(w.tid_bits()));
+  }
+}
+
 // capacity() is the largest n whose two arrays fit in the space, for every width pair.
 TEST(LeafCodec, CapacityIsTight) {
   for (unsigned kb = 0; kb <= 64; kb += 3) {

@@ -5,7 +5,7 @@
 // build that sees only core/include/, includes it. No core module uses it (core/README.md).
 //
 // A page stores n keys as offsets from a per-page base in `key_bits` bits each (0..64), and n
-// TIDs as (block << offset_bits | offset) in `block_bits + offset_bits` bits each. Values are
+// TIDs as ((block - block_base) << offset_bits | offset) in `block_bits + offset_bits` bits each. Values are
 // packed little-endian, LSB first: value i occupies bits [i*w, (i+1)*w) of its array.
 //
 // Contract of every accessor: the array was sized with packed_bytes(capacity, w), which includes
@@ -86,10 +86,11 @@ inline std::size_t lower_bound(const uint8_t* a, std::size_t n, unsigned w, uint
   return lo;
 }
 
-// The widths and base of one page.
+// The widths and bases of one page.
 struct Widths {
   uint64_t key_base = 0;      // keys are stored as key - key_base
   unsigned key_bits = 64;     // 0..64; 0: every key equals key_base (or: no keys, null pages)
+  uint32_t block_base = 0;    // blocks are stored as block - block_base (0: absolute)
   unsigned block_bits = 32;   // 0..32
   unsigned offset_bits = 16;  // 0..16
   unsigned tid_bits() const { return block_bits + offset_bits; }
@@ -103,20 +104,22 @@ inline Widths wide_widths(uint64_t base, bool with_keys) {
   return w;
 }
 
+inline bool tid_fits(const Widths& w, uint32_t block, uint16_t offset) {
+  return block >= w.block_base && block - w.block_base <= max_value(w.block_bits) &&
+         offset <= max_value(w.offset_bits);
+}
 // True when key and TID (block, offset) can be stored under `w`.
 inline bool fits(const Widths& w, uint64_t key, uint32_t block, uint16_t offset) {
   if (key < w.key_base || key - w.key_base > max_value(w.key_bits)) return false;
-  return block <= max_value(w.block_bits) && offset <= max_value(w.offset_bits);
-}
-inline bool tid_fits(const Widths& w, uint32_t block, uint16_t offset) {
-  return block <= max_value(w.block_bits) && offset <= max_value(w.offset_bits);
+  return tid_fits(w, block, offset);
 }
 
+// REQUIRES: tid_fits(w, block, offset).
 inline uint64_t pack_tid(const Widths& w, uint32_t block, uint16_t offset) {
-  return (static_cast<uint64_t>(block) << w.offset_bits) | offset;
+  return (static_cast<uint64_t>(block - w.block_base) << w.offset_bits) | offset;
 }
 inline void unpack_tid(const Widths& w, uint64_t v, uint32_t* block, uint16_t* offset) {
-  *block = static_cast<uint32_t>(v >> w.offset_bits);
+  *block = w.block_base + static_cast<uint32_t>(v >> w.offset_bits);
   *offset = static_cast<uint16_t>(v & max_value(w.offset_bits));
 }
 
