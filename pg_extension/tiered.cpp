@@ -196,6 +196,30 @@ TableAmRoutine make_routine() {
   return r;
 }
 
+// True when the batch row in `slot` (of relfilenode `relnode`) was updated into a version under
+// another relfilenode: a rewrite moved it. Follows its update chain (compactions update batch rows
+// under the same relfilenode) through `next`; a deleted row, the chain's live end, or a version
+// pruned meanwhile says no.
+bool batch_row_moved(Relation batches, TupleTableSlot* slot, TupleTableSlot* next, Oid relnode) {
+  HeapTuple t = ExecFetchSlotHeapTuple(slot, false, nullptr);
+  ItemPointerData self = t->t_self;
+  HeapTupleHeader h = t->t_data;
+  for (int hop = 0; hop < 1000; hop++) {
+    if ((h->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(h->t_infomask) ||
+        HeapTupleHeaderIndicatesMovedPartitions(h) || ItemPointerEquals(&self, &h->t_ctid))
+      return false;
+    ItemPointerData to = h->t_ctid;
+    if (!table_tuple_fetch_row_version(batches, &to, SnapshotAny, next)) return false;
+    bool isnull;
+    Datum d = slot_getattr(next, kBatchRelnode, &isnull);
+    if (!isnull && DatumGetObjectId(d) != relnode) return true;
+    HeapTuple nt = ExecFetchSlotHeapTuple(next, false, nullptr);
+    self = nt->t_self;
+    h = nt->t_data;
+  }
+  return false;
+}
+
 }  // namespace
 
 Oid tiered_relnode_as_of(Relation rel, Snapshot snapshot) {
@@ -227,20 +251,22 @@ Oid tiered_relnode_as_of(Relation rel, Snapshot snapshot) {
   table_close(classes, AccessShareLock);
   if (then == now || !TransactionIdIsValid(replaced) || !OidIsValid(get_namespace_oid("omendb", true)))
     return now;
-  // Only a rewrite that kept the rows moved the batches: its UPDATEs gave them new versions under
-  // the new relfilenode. After a TRUNCATE (or a rewrite that makes every row new) there are none,
-  // and a snapshot older than it finds the table empty, as heap's.
+  // Only a rewrite that kept the rows moved the batches: its UPDATEs gave the batch rows of `then`
+  // new versions under another relfilenode, and the old ones stay visible to the snapshot. After a
+  // TRUNCATE (or a rewrite that makes every row new) they were not updated so, and a snapshot older
+  // than it finds the table empty, as heap's. Rewrites after that one (a second VACUUM FULL) moved
+  // the rows again, so the new versions need not be under the current relfilenode.
   Relation batches = table_open(tiered_catalog("tier_batch"), AccessShareLock);
   Relation index = index_open(tiered_catalog("tier_batch_key"), AccessShareLock);
-  ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(now));
+  ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(then));
   IndexScanDesc bscan = index_beginscan(batches, index, SnapshotAny, 1, 0);
   index_rescan(bscan, &key, 1, nullptr, 0);
   TupleTableSlot* slot = table_slot_create(batches, nullptr);
+  TupleTableSlot* next = table_slot_create(batches, nullptr);
   bool moved = false;
-  while (!moved && index_getnext_slot(bscan, ForwardScanDirection, slot)) {
-    HeapTupleHeader h = ExecFetchSlotHeapTuple(slot, false, nullptr)->t_data;
-    moved = (h->t_infomask & HEAP_UPDATED) != 0 && HeapTupleHeaderGetXmin(h) == replaced;
-  }
+  while (!moved && index_getnext_slot(bscan, ForwardScanDirection, slot))
+    moved = batch_row_moved(batches, slot, next, then);
+  ExecDropSingleTupleTableSlot(next);
   ExecDropSingleTupleTableSlot(slot);
   index_endscan(bscan);
   index_close(index, AccessShareLock);
