@@ -221,17 +221,18 @@ struct LearnedItemsHeader {
   uint16 nsorted;   // leaf: items [0, nsorted) are sorted by (key, TID); the rest were
                     // appended by inserts in any order (a small WAL delta per insert)
   uint8 flags;
-  uint8 key_bits;     // 0..64 (0: every key equals key_base; null pages store no keys)
-  uint8 block_bits;   // 0..32
-  uint8 offset_bits;  // 0..16
-  uint16 reserved;
-  uint32 leaf_no;      // leaf: i; overflow: the leaf it belongs to
-  uint64 key_base;     // keys are stored as key - key_base
-  uint64 low_fence;    // leaf: fence_i (I1); overflow: fence of its leaf
-  uint64 high_fence;   // leaf: fence_{i+1}, or UINT64_MAX for the last leaf
-  BlockNumber next;    // leaf: head of its overflow chain; overflow/null: next in the chain
-  BlockNumber tail;    // leaf: last page of its overflow chain (appends go there)
-  uint32 chain_pages;  // leaf: pages in its overflow chain (re-train trigger)
+  uint8 key_bits;         // 0..64 (0: every key equals key_base; null pages store no keys)
+  uint8 block_bits;       // 0..32
+  uint8 offset_bits;      // 0..16
+  uint16 key_scale_code;  // with kLeafKeyScale (format 4/5): keys are stored divided by the scale
+                          // this codes (omen::leaf::scale_of_code); 0 in older pages
+  uint32 leaf_no;         // leaf: i; overflow: the leaf it belongs to
+  uint64 key_base;        // keys are stored as key - key_base
+  uint64 low_fence;       // leaf: fence_i (I1); overflow: fence of its leaf
+  uint64 high_fence;      // leaf: fence_{i+1}, or UINT64_MAX for the last leaf
+  BlockNumber next;       // leaf: head of its overflow chain; overflow/null: next in the chain
+  BlockNumber tail;       // leaf: last page of its overflow chain (appends go there)
+  uint32 chain_pages;     // leaf: pages in its overflow chain (re-train trigger)
   // Format 4/5 (in what was the struct's tail padding): blocks are stored as block - block_base
   // when flags has kLeafTidBase (build leaves whose TIDs span a narrow block range); otherwise
   // absolute, whatever this field holds.
@@ -248,6 +249,8 @@ inline constexpr uint8 kLeafIsLast = 1;  // leaf: high_fence is +infinity
 inline constexpr uint8 kLeafFrozen = 2;
 // Leaf: TIDs are stored relative to block_base (format 4/5; docs/format.md).
 inline constexpr uint8 kLeafTidBase = 4;
+// Leaf: keys are stored as (key - key_base) / scale, scale coded in key_scale_code (format 4/5).
+inline constexpr uint8 kLeafKeyScale = 8;
 
 // Edge directory pages: a header, then `nentries` entries in leaf order; chained by `next`.
 struct LearnedDirHeader {

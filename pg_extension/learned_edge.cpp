@@ -47,15 +47,18 @@ uint64 largest_key(Page page) {
 
 // Widths of a new edge leaf opened by (key, tid) after the last leaf `last`: keys from `key` over
 // twice the key range the last leaf filled (at least 8 bits; the data arriving at the right edge
-// is assumed to be as dense as the data before it), TIDs absolute, as wide as the last leaf's and
-// as the new TID's block with one bit of headroom.
+// is assumed to be as dense as the data before it), in the last leaf's key scale while the key is
+// a whole number of its units from the last leaf's base (else scale 1, and so every later edge
+// leaf), TIDs absolute (deletes and VACUUM let appends reuse old heap blocks), as wide as the
+// last leaf's and as the new TID's block with one bit of headroom.
 omen::leaf::Widths edge_widths(Page last, uint64 key, ItemPointer tid) {
   LearnedItemsHeader* h = learned_items_header(last);
   omen::leaf::Widths w = learned_widths(h);
   uint64 span = h->nitems > 0 ? largest_key(last) - h->key_base : 0;
+  if (key < h->key_base || (key - h->key_base) % w.key_scale != 0) w.key_scale = 1;
   w.key_base = key;
-  w.key_bits = Min(64u, Max(8u, omen::leaf::bits_for(span) + 1));
-  w.block_base = 0;  // absolute: appends bring TIDs of new heap blocks
+  w.key_bits = Min(64u, Max(8u, omen::leaf::bits_for(span / w.key_scale) + 1));
+  w.block_base = 0;
   w.block_bits = Min(32u, Max(w.block_bits, omen::leaf::bits_for(ItemPointerGetBlockNumberNoCheck(tid)) + 1));
   w.offset_bits = Max(w.offset_bits, omen::leaf::bits_for(ItemPointerGetOffsetNumberNoCheck(tid)));
   return w;
@@ -135,7 +138,7 @@ void learned_edge_add_leaf(Relation index, Buffer last, uint64 key, ItemPointer 
   LearnedItemsHeader* nh = learned_items_header(npage);
   nh->low_fence = key;
   nh->high_fence = PG_UINT64_MAX;
-  nh->flags = kLeafIsLast;
+  nh->flags |= kLeafIsLast;  // beside the widths' flags (kLeafKeyScale)
   nh->leaf_no = leaf_no + 1;
   learned_items_append(npage, key, tid);
   Page dpage = GenericXLogRegisterBuffer(xs, dbuf, 0);

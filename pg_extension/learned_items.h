@@ -5,11 +5,19 @@
 
 #include "learned.h"
 
+// The scale keys are stored divided by (1 unless kLeafKeyScale; a corrupt code reads as 1, and
+// omendb_index_verify reports it).
+inline uint64 learned_key_scale(const LearnedItemsHeader* h) {
+  if ((h->flags & kLeafKeyScale) == 0) return 1;
+  uint64 s = omen::leaf::scale_of_code(h->key_scale_code);
+  return s == 0 ? 1 : s;
+}
 // The widths of an items page.
 inline omen::leaf::Widths learned_widths(const LearnedItemsHeader* h) {
   omen::leaf::Widths w;
   w.key_base = h->key_base;
   w.key_bits = h->key_bits;
+  w.key_scale = learned_key_scale(h);
   w.block_base = (h->flags & kLeafTidBase) != 0 ? h->block_base : 0;
   w.block_bits = h->block_bits;
   w.offset_bits = h->offset_bits;
@@ -28,7 +36,8 @@ inline uint8* learned_tid_array(Page page) {
 }
 inline uint64 learned_item_key(Page page, int i) {
   const LearnedItemsHeader* h = learned_items_header(page);
-  return h->key_base + omen::leaf::get(learned_key_array(page), static_cast<Size>(i), h->key_bits);
+  return h->key_base +
+         omen::leaf::get(learned_key_array(page), static_cast<Size>(i), h->key_bits) * learned_key_scale(h);
 }
 // Slot of item i's TID in the TID array: items fill it from the end (item 0 in the last slot), so
 // the used TID bits sit at the end of the item area and the unused space is one hole between the
@@ -57,7 +66,8 @@ inline bool learned_item_fits(Page page, uint64 key, const ItemPointerData* tid)
 inline void learned_item_put(Page page, int i, uint64 key, const ItemPointerData* tid) {
   const LearnedItemsHeader* h = learned_items_header(page);
   Assert(learned_item_fits(page, key, tid) && i < h->capacity);
-  omen::leaf::put(learned_key_array(page), static_cast<Size>(i), h->key_bits, key - h->key_base);
+  omen::leaf::put(learned_key_array(page), static_cast<Size>(i), h->key_bits,
+                  omen::leaf::pack_key(learned_widths(h), key));
   uint64 packed = omen::leaf::pack_tid(learned_widths(h), ItemPointerGetBlockNumberNoCheck(tid),
                                        ItemPointerGetOffsetNumberNoCheck(tid));
   omen::leaf::put(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits, packed);
@@ -74,20 +84,20 @@ inline void learned_items_for_each(Page page, int from, int to, F f) {
   const uint8* keys = learned_key_array(page);
   const uint8* tids = learned_tid_array(page);
   unsigned kb = h->key_bits, tb = h->block_bits + h->offset_bits, ob = h->offset_bits;
-  uint64 base = h->key_base, omask = omen::leaf::max_value(ob);
+  uint64 base = h->key_base, scale = learned_key_scale(h), omask = omen::leaf::max_value(ob);
   BlockNumber bbase = learned_block_base(h);
   for (int i = from; i < to; i++) {
     uint64 v = omen::leaf::get(tids, learned_tid_slot(h, i), tb);
     ItemPointerData tid;
     ItemPointerSet(&tid, bbase + static_cast<BlockNumber>(v >> ob), static_cast<OffsetNumber>(v & omask));
-    f(base + omen::leaf::get(keys, static_cast<Size>(i), kb), tid);
+    f(base + omen::leaf::get(keys, static_cast<Size>(i), kb) * scale, tid);
   }
 }
 // First sorted item (among [0, nsorted)) whose key is >= key; nsorted if none.
 inline int learned_sorted_lower_bound(Page page, uint64 key) {
   const LearnedItemsHeader* h = learned_items_header(page);
-  return static_cast<int>(
-      omen::leaf::lower_bound(learned_key_array(page), h->nsorted, h->key_bits, h->key_base, key));
+  return static_cast<int>(omen::leaf::lower_bound(learned_key_array(page), h->nsorted, h->key_bits,
+                                                  h->key_base, learned_key_scale(h), key));
 }
 
 // Widths that take any key >= base (key_bits 0 for null pages: no keys) and any TID.

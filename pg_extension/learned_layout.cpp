@@ -5,6 +5,8 @@
 #include "learned_layout.h"
 #include "learned_items.h"
 
+#include <numeric>
+
 extern "C" {
 #include "commands/progress.h"
 #include "miscadmin.h"
@@ -25,15 +27,39 @@ constexpr Size kBatch = 1024;
 // (fence 0) is relative to its first key and the last leaf (fence +inf) covers its last key; with
 // `headroom`, each of them also takes keys as far beyond as its own range spans (one more bit).
 // Keys outside go to the overflow chain.
+// Keys are stored divided by tids.key_scale (the generation's; headroom in whole multiples of it).
 leaf::Widths leaf_widths(uint64 low, uint64 top, bool first, bool last, const leaf::Widths& tids,
                          bool headroom) {
   leaf::Widths w = tids;
-  if (headroom && first) low -= Min(low, top - low);
-  if (headroom && last) top += Min(PG_UINT64_MAX - top, top - low);
+  uint64 g = w.key_scale;
+  if (headroom && first) {
+    uint64 h = Min(low, top - low);
+    low -= h - h % g;
+  }
+  if (headroom && last) {
+    uint64 h = Min(PG_UINT64_MAX - top, top - low);
+    top += h - h % g;
+  }
   w.key_base = low;
-  w.key_bits = leaf::bits_for(top - low);
+  w.key_bits = leaf::bits_for((top - low) / g);
   return w;
 }
+
+// The key scale of a generation: the largest 10^e * 2^f dividing every difference between its
+// keys (1 when there are none), kept up to date one sorted key at a time.
+struct KeyGcd {
+  uint64 first = 0, g = 0;
+  bool any = false;
+  void add(uint64 key) {
+    if (!any) {
+      first = key;
+      any = true;
+    } else if (g != 1) {
+      g = std::gcd(g, key - first);
+    }
+  }
+  uint64 scale() const { return leaf::decimal_binary_scale(g); }
+};
 
 Size fill_of(uint16 capacity, int fillfactor) {
   return Max(static_cast<Size>(1), static_cast<Size>(capacity) * fillfactor / 100);
@@ -140,15 +166,16 @@ bool leaf_cap_fits(const uint64* keys, Size n, Size cap, const leaf::Widths& tid
 // Streaming: whether each candidate cap in (lo, hi] fits, decided after one pass over the sorted
 // keys. Candidate c needs the keys at positions 0, c, 2c, ...: a calendar of hi + 1 slots
 // (position mod hi + 1) lists the candidates due at each position; a due candidate notes the key
-// bits of the leaf it closes and is filed again c positions ahead. About n * ln(hi / lo) steps in
-// all, each a few instructions. Whether c fits needs its TID widths, known only after the pass
-// (the spans, gathered in the same pass): so the pass keeps the widest full leaf per candidate, and
-// calendar_fits decides (a full leaf fits iff the widest one does, every full leaf holding c items).
+// range of the leaf it closes and is filed again c positions ahead. About n * ln(hi / lo) steps in
+// all, each a few instructions. Whether c fits needs its TID widths and the key scale, known only
+// after the pass (spans and scale are gathered in the same pass): so the pass keeps the widest key
+// range of a full leaf per candidate, and calendar_fits decides (a full leaf fits iff the widest
+// one does, every full leaf holding c items).
 struct CapCalendar {
   Size lo, hi, slots;
   uint64* start_key;  // per candidate (index c - lo - 1): first key of its open leaf
   Size* start_pos;    // ... and its position
-  uint8* max_bits;    // ... and the most key bits of its full leaves
+  uint64* max_diff;   // ... and the widest key range of its full leaves
   int32* next;        // per candidate: next in its slot's list
   int32* head;        // per slot: first candidate due there, -1 if none
   Size slot, pos;
@@ -162,7 +189,7 @@ void calendar_init(CapCalendar* c, Size lo, Size hi) {
   c->slots = hi + 1;
   c->start_key = static_cast<uint64*>(palloc(Max(m, 1) * sizeof(uint64)));
   c->start_pos = static_cast<Size*>(palloc(Max(m, 1) * sizeof(Size)));
-  c->max_bits = static_cast<uint8*>(palloc0(Max(m, 1) * sizeof(uint8)));
+  c->max_diff = static_cast<uint64*>(palloc0(Max(m, 1) * sizeof(uint64)));
   c->next = static_cast<int32*>(palloc(Max(m, 1) * sizeof(int32)));
   c->head = static_cast<int32*>(palloc(c->slots * sizeof(int32)));
   for (Size s = 0; s < c->slots; s++) c->head[s] = -1;
@@ -179,8 +206,7 @@ inline void calendar_add(CapCalendar* c, uint64 key) {
     while (j >= 0) {
       int32 after = c->next[j];
       Size cap = c->lo + 1 + j;
-      if (c->pos > 0)
-        c->max_bits[j] = static_cast<uint8>(Max(c->max_bits[j], leaf::bits_for(key - c->start_key[j])));
+      if (c->pos > 0) c->max_diff[j] = Max(c->max_diff[j], key - c->start_key[j]);
       c->start_key[j] = key;
       c->start_pos[j] = c->pos;
       Size s = (c->slot + cap) % c->slots;
@@ -197,29 +223,35 @@ inline void calendar_add(CapCalendar* c, uint64 key) {
 void calendar_free(CapCalendar* c) {
   pfree(c->start_key);
   pfree(c->start_pos);
-  pfree(c->max_bits);
+  pfree(c->max_diff);
   pfree(c->next);
   pfree(c->head);
 }
 
-// After the last key: whether candidate cap (in (lo, hi]) fits at TID widths `tids`: its full
-// leaves (at its widest) and its last leaf. REQUIRES: at least one key.
+// After the last key: whether candidate cap (in (lo, hi]) fits at TID widths and key scale `tids`:
+// its full leaves (at its widest) and its last leaf. REQUIRES: at least one key.
 bool calendar_fits(const CapCalendar* c, Size cap, const leaf::Widths& tids, int fillfactor) {
   Size j = cap - c->lo - 1;
   leaf::Widths w = tids;
-  w.key_bits = c->max_bits[j];
+  w.key_bits = leaf::bits_for(c->max_diff[j] / w.key_scale);
   if (c->pos > cap && cap > fill_of(learned_items_capacity(w), fillfactor)) return false;
   return leaf_fits(c->pos - c->start_pos[j], c->start_key[j], c->last_key, tids, fillfactor);
 }
 
 // In memory: the TID spans and leaf_cap (in *cap; unchanged without keys) by random access to the
 // pairs, then the model over the whole key array.
-LearnedTrained train_in_memory(LearnedPairs* pairs, uint32 epsilon, const leaf::Widths& tw, int fillfactor,
+LearnedTrained train_in_memory(LearnedPairs* pairs, uint32 epsilon, leaf::Widths* tids, int fillfactor,
                                bool progress, Size* cap) {
   TidSpans spans;
   spans_init(&spans);
-  for (Size i = 0; i < pairs->n; i++) spans_add(&spans, ItemPointerGetBlockNumberNoCheck(&pairs->tids[i]));
+  KeyGcd gcd;
+  for (Size i = 0; i < pairs->n; i++) {
+    spans_add(&spans, ItemPointerGetBlockNumberNoCheck(&pairs->tids[i]));
+    gcd.add(pairs->keys[i]);
+  }
   spans_finish(&spans);
+  tids->key_scale = gcd.scale();
+  const leaf::Widths& tw = *tids;
   Size lo, hi;
   leaf_cap_range(tw, fillfactor, &lo, &hi);
   if (pairs->n > 0)
@@ -233,8 +265,9 @@ LearnedTrained train_in_memory(LearnedPairs* pairs, uint32 epsilon, const leaf::
 // Spilled: one pass over the sorted stream gathers the TID spans and each candidate's widest leaf
 // (calendar), and trains the model (streaming builder, bounded by the same budget); leaf_cap is
 // decided after it. Then rewinds the pairs for the leaves' pass.
-LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, const leaf::Widths& tw, int fillfactor,
+LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, leaf::Widths* tids, int fillfactor,
                                bool progress, Size* cap) {
+  const leaf::Widths& tw = *tids;
   Size lo, hi;
   leaf_cap_range(tw, fillfactor, &lo, &hi);
   if (progress) pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseModel);
@@ -242,6 +275,7 @@ LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, const leaf::
   calendar_init(&cal, lo, hi);
   TidSpans spans;
   spans_init(&spans);
+  KeyGcd gcd;
   Size chunk_points = Max(static_cast<Size>(pairs->work_mem_kb) * 1024 / (2 * 2 * sizeof(uint64)), kBatch);
   LearnedTrainer* trainer = learned_trainer_begin(pairs->n, epsilon, chunk_points);
   uint64 batch[kBatch];
@@ -251,6 +285,7 @@ LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, const leaf::
   while (learned_pairs_next(pairs, &key, &tid)) {
     calendar_add(&cal, key);
     spans_add(&spans, ItemPointerGetBlockNumberNoCheck(&tid));
+    gcd.add(key);
     batch[nb++] = key;
     if (nb == kBatch) {
       learned_trainer_add(trainer, batch, nb);
@@ -260,6 +295,7 @@ LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, const leaf::
   }
   learned_trainer_add(trainer, batch, nb);
   spans_finish(&spans);
+  tids->key_scale = gcd.scale();
   if (pairs->n > 0)
     *cap = search_leaf_cap(lo, hi, [&](Size c) {
       return c <= cal.lo || calendar_fits(&cal, c, tids_for(tw, spans, c), fillfactor);
@@ -280,8 +316,8 @@ leaf::Widths learned_tid_widths(const LearnedPairs* pairs) {
   return w;
 }
 
-LearnedTrained learned_layout_train(LearnedPairs* pairs, uint32 epsilon, const leaf::Widths& tids,
-                                    int fillfactor, bool progress, Size* leaf_cap) {
+LearnedTrained learned_layout_train(LearnedPairs* pairs, uint32 epsilon, leaf::Widths* tids, int fillfactor,
+                                    bool progress, Size* leaf_cap) {
   *leaf_cap = fill_of(learned_items_capacity(leaf::wide_widths(0, true)), fillfactor);  // no keys
   return learned_pairs_spilled(pairs) ? train_streaming(pairs, epsilon, tids, fillfactor, progress, leaf_cap)
                                       : train_in_memory(pairs, epsilon, tids, fillfactor, progress, leaf_cap);

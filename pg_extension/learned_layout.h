@@ -10,11 +10,13 @@
 // whose pages are wide).
 omen::leaf::Widths learned_tid_widths(const LearnedPairs* pairs);
 
-// Chooses leaf_cap (*leaf_cap) for the sorted `pairs` (learned_pairs_sort done) at TID widths
-// `tids`, or fewer block bits where every run of leaf_cap pairs spans fewer blocks, and trains the model over
+// Sets tids->key_scale to the generation's key scale (the largest 10^e * 2^f dividing every
+// difference between its keys: build leaves store keys divided by it) and chooses leaf_cap
+// (*leaf_cap) for the sorted `pairs` (learned_pairs_sort done) at TID widths `tids`, or fewer
+// block bits where every run of leaf_cap pairs spans fewer blocks, and trains the model over
 // their keys with error bound `epsilon`. In memory and spilled pairs give the same leaf_cap; spilled pairs
 // are read once and rewound. With `progress`, reports the CREATE INDEX subphase of training.
-LearnedTrained learned_layout_train(LearnedPairs* pairs, uint32 epsilon, const omen::leaf::Widths& tids,
+LearnedTrained learned_layout_train(LearnedPairs* pairs, uint32 epsilon, omen::leaf::Widths* tids,
                                     int fillfactor, bool progress, Size* leaf_cap);
 
 // Widths of a build leaf holding `count` items from `low` (its first key) to `top` (the next leaf's

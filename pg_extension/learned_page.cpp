@@ -19,6 +19,10 @@ void learned_init_items_page(Page page, LearnedPageKind kind, uint32 generation,
   h->key_bits = static_cast<uint8>(w.key_bits);
   h->block_bits = static_cast<uint8>(w.block_bits);
   h->offset_bits = static_cast<uint8>(w.offset_bits);
+  if (w.key_scale > 1) {
+    h->key_scale_code = omen::leaf::scale_code(w.key_scale);
+    h->flags |= kLeafKeyScale;
+  }
   if (w.block_base != 0) {
     h->block_base = w.block_base;
     h->flags |= kLeafTidBase;

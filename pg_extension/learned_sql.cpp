@@ -59,6 +59,10 @@ void verify_layout(Relation index, Page page, BlockNumber blkno) {
   LearnedItemsHeader* h = learned_items_header(page);
   if (h->key_bits > 64 || h->block_bits > 32 || h->offset_bits > 16)
     corrupted(index, blkno, "bad key or TID width");
+  if ((h->flags & kLeafKeyScale) != 0) {
+    uint64 scale = omen::leaf::scale_of_code(h->key_scale_code);
+    if (scale == 0) corrupted(index, blkno, "bad key scale");
+  }
   if (uint64{learned_block_base(h)} + omen::leaf::max_value(h->block_bits) > PG_UINT32_MAX)
     corrupted(index, blkno, "TID block range past the last block number");
   if (h->capacity != learned_items_capacity(learned_widths(h)) || h->nitems > h->capacity ||
@@ -87,7 +91,11 @@ int64 verify_items(Relation index, const LearnedCache* cache, Page page, BlockNu
     uint64 key = learned_item_key(page, i);  // decoded: base + offset, so within [base, base + 2^bits)
     ItemPointerData tid = learned_item_tid(page, i);
     if (!tid_ok(&tid)) corrupted(index, blkno, "invalid heap TID");
-    if (key < h->key_base) corrupted(index, blkno, "decoded key wrapped around");
+    bool scaled_past = (h->flags & kLeafKeyScale) != 0 &&
+                       static_cast<__uint128_t>(omen::leaf::get(learned_key_array(page), i, h->key_bits)) *
+                               learned_key_scale(h) >
+                           PG_UINT64_MAX - h->key_base;
+    if (key < h->key_base || scaled_past) corrupted(index, blkno, "decoded key wrapped around");
     if (key > high || (leaf_no > 0 && key < low)) corrupted(index, blkno, "key outside the leaf's fences");
     if (sorted && i > 0 && i < h->nsorted &&
         (key < prev_key || (key == prev_key && ItemPointerCompare(&prev_tid, &tid) > 0)))

@@ -171,7 +171,7 @@ void learned_write_generation(Relation index, LearnedMeta* meta, LearnedPairs* p
   const Size n = pairs->n;
   leaf::Widths tw = learned_tid_widths(pairs);
   Size cap;
-  LearnedTrained trained = learned_layout_train(pairs, meta->error_bound, tw, fillfactor, progress, &cap);
+  LearnedTrained trained = learned_layout_train(pairs, meta->error_bound, &tw, fillfactor, progress, &cap);
   meta->leaf_cap = static_cast<uint32>(cap);
   meta->nleaves = n == 0 ? 1 : static_cast<uint32>((n + cap - 1) / cap);
   meta->build_keys = n;

@@ -94,6 +94,39 @@ SELECT count(*) FROM lr_seq WHERE k = 37;
 RESET enable_seqscan;
 DROP TABLE lr_seq, lr_rand;
 
+-- a key scale: whole-second timestamps (4 rows per second) store keys divided by 10^6, so their
+-- index is smaller than the same keys half a microsecond off the whole seconds; keys between the
+-- stored ones (bounds of ranges, off-scale inserts into overflow pages, off-scale keys appended at
+-- the end) answer alike through index, bitmap and ordered scans, verify, and survive a re-train
+CREATE TABLE ks (k timestamptz, v int8);
+CREATE TABLE ks_us (k timestamptz, v int8);
+INSERT INTO ks SELECT '2020-01-01'::timestamptz + ((g - 1) / 4) * interval '1 second', g
+FROM generate_series(1, 100000) g;
+INSERT INTO ks_us SELECT k + CASE WHEN v % 2 = 0 THEN interval '1 microsecond' ELSE interval '0' END, v FROM ks;
+CREATE INDEX ks_k ON ks USING learned (k);
+CREATE INDEX ks_us_k ON ks_us USING learned (k);
+SELECT s.leaf_pages::float8 / u.leaf_pages < 0.8 AS scaled_smaller
+FROM omendb_index_stats('ks_k') s, omendb_index_stats('ks_us_k') u;
+INSERT INTO ks VALUES ('2020-01-01 01:00:00.5', -1), ('2020-01-01 01:00:00.000001', -2),
+                      ('2020-01-01 00:00:00.25', -3), ('2030-01-01 00:00:00.7', -4);
+SELECT omendb_index_verify('ks_k') = 100004 AS verified, overflow_pages > 0 AS off_scale_overflow
+FROM omendb_index_stats('ks_k');
+SELECT learned_same($$SELECT v FROM ks WHERE k = '2020-01-01 01:00:00'$$),
+       learned_same($$SELECT v FROM ks WHERE k = '2020-01-01 01:00:00.5'$$),
+       learned_same($$SELECT v FROM ks WHERE k BETWEEN '2020-01-01 00:59:59.5' AND '2020-01-01 01:00:01.2'$$),
+       learned_same($$SELECT v FROM ks WHERE k > '2020-01-01 01:00:00.000001' AND k < '2020-01-01 01:00:02'$$),
+       learned_same($$SELECT v FROM ks WHERE k >= '2020-01-01 00:00:00.1' AND k <= '2020-01-01 00:00:01'$$),
+       learned_same($$SELECT v FROM ks WHERE k > '2029-12-31'$$);
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT k, v FROM ks WHERE k >= '2020-01-01 00:59:59.9' ORDER BY k LIMIT 7;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT omendb_index_retrain('ks_k') IS NOT NULL AS retrained;
+SELECT omendb_index_verify('ks_k') = 100004 AS verified_after, overflow_pages FROM omendb_index_stats('ks_k');
+SELECT learned_same($$SELECT v FROM ks WHERE k BETWEEN '2020-01-01 00:59:59.5' AND '2020-01-01 01:00:01.2'$$);
+DROP TABLE ks, ks_us;
+
 -- unlogged table (init fork written by ambuildempty)
 CREATE UNLOGGED TABLE lu (k int4);
 CREATE INDEX lu_k ON lu USING learned (k);

@@ -161,6 +161,50 @@ TEST(LeafCodec, BlockBase) {
   }
 }
 
+// A key scale stores keys divided by it: only keys a multiple of it away from the base fit, and
+// lower_bound rounds a key between two stored ones up.
+TEST(LeafCodec, KeyScale) {
+  leaf::Widths w;
+  w.key_base = 5000000;
+  w.key_scale = 1000000;
+  w.key_bits = 4;
+  EXPECT_TRUE(leaf::key_fits(w, 5000000));
+  EXPECT_TRUE(leaf::key_fits(w, 5000000 + 15 * 1000000));
+  EXPECT_FALSE(leaf::key_fits(w, 5000000 + 16 * 1000000));  // 16 needs 5 bits
+  EXPECT_FALSE(leaf::key_fits(w, 5000001));                 // not a multiple
+  EXPECT_FALSE(leaf::key_fits(w, 4000000));                 // below the base
+  std::vector<uint8_t> a(leaf::packed_bytes(16, w.key_bits), 0);
+  for (unsigned i = 0; i < 16; i++) {
+    uint64_t key = w.key_base + i * w.key_scale;
+    leaf::put(a.data(), i, w.key_bits, leaf::pack_key(w, key));
+    EXPECT_EQ(leaf::unpack_key(w, leaf::get(a.data(), i, w.key_bits)), key);
+  }
+  EXPECT_EQ(leaf::lower_bound(a.data(), 16, w.key_bits, w.key_base, w.key_scale, 0), 0u);
+  EXPECT_EQ(leaf::lower_bound(a.data(), 16, w.key_bits, w.key_base, w.key_scale, 7000000), 2u);
+  EXPECT_EQ(leaf::lower_bound(a.data(), 16, w.key_bits, w.key_base, w.key_scale, 7000001), 3u);
+  EXPECT_EQ(leaf::lower_bound(a.data(), 16, w.key_bits, w.key_base, w.key_scale, 20000001), 16u);
+}
+
+// The storable scale: the largest 10^e * 2^f dividing g, and its 11-bit code.
+TEST(LeafCodec, DecimalBinaryScale) {
+  EXPECT_EQ(leaf::decimal_binary_scale(0), 1u);
+  EXPECT_EQ(leaf::decimal_binary_scale(1), 1u);
+  EXPECT_EQ(leaf::decimal_binary_scale(7), 1u);
+  EXPECT_EQ(leaf::decimal_binary_scale(1000000), 1000000u);
+  EXPECT_EQ(leaf::decimal_binary_scale(86400000000ull), 86400000000ull / 27);  // 10^8 * 2^5
+  EXPECT_EQ(leaf::decimal_binary_scale(uint64_t{1} << 63), uint64_t{1} << 63);
+  EXPECT_EQ(leaf::decimal_binary_scale(10000000000000000000ull), 10000000000000000000ull);
+  for (uint64_t g : {1ull, 2ull, 40ull, 1000ull, 3600000000ull, 86400000000ull, 1ull << 40,
+                     10000000000000000000ull, 1ull << 63}) {
+    uint64_t s = leaf::decimal_binary_scale(g);
+    EXPECT_EQ(g % s, 0u);
+    EXPECT_EQ(leaf::scale_of_code(leaf::scale_code(s)), s) << g;
+  }
+  EXPECT_EQ(leaf::scale_of_code(20), 0u);                                     // e = 20
+  EXPECT_EQ(leaf::scale_of_code(uint16_t{1} << 11), 0u);                      // bits past the code
+  EXPECT_EQ(leaf::scale_of_code(static_cast<uint16_t>(19 | (63 << 5))), 0u);  // past 2^64
+}
+
 // capacity() is the largest n whose two arrays fit in the space, for every width pair.
 TEST(LeafCodec, CapacityIsTight) {
   for (unsigned kb = 0; kb <= 64; kb += 3) {

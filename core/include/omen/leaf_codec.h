@@ -68,11 +68,13 @@ inline void decode(const uint8_t* a, std::size_t from, std::size_t to, unsigned 
   for (std::size_t i = from; i < to; i++) *out++ = base + get(a, i, w);
 }
 
-// First position in [0, n) whose key (base + value) is >= key, n if none. REQUIRES: the n keys
-// are sorted.
-inline std::size_t lower_bound(const uint8_t* a, std::size_t n, unsigned w, uint64_t base, uint64_t key) {
+// First position in [0, n) whose key (base + value * scale) is >= key, n if none. REQUIRES: the
+// n keys are sorted, scale >= 1.
+inline std::size_t lower_bound(const uint8_t* a, std::size_t n, unsigned w, uint64_t base, uint64_t scale,
+                               uint64_t key) {
   if (key <= base) return 0;
-  uint64_t target = key - base;  // compare offsets: base + v >= key  <=>  v >= key - base
+  // compare values: base + v * scale >= key  <=>  v >= ceil((key - base) / scale)
+  uint64_t d = key - base, target = d / scale + (d % scale != 0 ? 1 : 0);
   std::size_t lo = 0, len = n;
   while (len > 0) {  // branch-light halving search
     std::size_t half = len / 2;
@@ -85,11 +87,15 @@ inline std::size_t lower_bound(const uint8_t* a, std::size_t n, unsigned w, uint
   }
   return lo;
 }
+inline std::size_t lower_bound(const uint8_t* a, std::size_t n, unsigned w, uint64_t base, uint64_t key) {
+  return lower_bound(a, n, w, base, 1, key);
+}
 
 // The widths and bases of one page.
 struct Widths {
-  uint64_t key_base = 0;      // keys are stored as key - key_base
+  uint64_t key_base = 0;      // keys are stored as (key - key_base) / key_scale
   unsigned key_bits = 64;     // 0..64; 0: every key equals key_base (or: no keys, null pages)
+  uint64_t key_scale = 1;     // >= 1; every key - key_base is a multiple of it
   uint32_t block_base = 0;    // blocks are stored as block - block_base (0: absolute)
   unsigned block_bits = 32;   // 0..32
   unsigned offset_bits = 16;  // 0..16
@@ -108,10 +114,51 @@ inline bool tid_fits(const Widths& w, uint32_t block, uint16_t offset) {
   return block >= w.block_base && block - w.block_base <= max_value(w.block_bits) &&
          offset <= max_value(w.offset_bits);
 }
+inline bool key_fits(const Widths& w, uint64_t key) {
+  if (key < w.key_base) return false;
+  uint64_t d = key - w.key_base;
+  return d % w.key_scale == 0 && d / w.key_scale <= max_value(w.key_bits);
+}
 // True when key and TID (block, offset) can be stored under `w`.
 inline bool fits(const Widths& w, uint64_t key, uint32_t block, uint16_t offset) {
-  if (key < w.key_base || key - w.key_base > max_value(w.key_bits)) return false;
-  return tid_fits(w, block, offset);
+  return key_fits(w, key) && tid_fits(w, block, offset);
+}
+// The stored value of a key. REQUIRES: key_fits(w, key).
+inline uint64_t pack_key(const Widths& w, uint64_t key) { return (key - w.key_base) / w.key_scale; }
+inline uint64_t unpack_key(const Widths& w, uint64_t v) { return w.key_base + v * w.key_scale; }
+
+// Largest 10^e * 2^f that divides g (g > 0; 1 when g is 0): the key scale of keys whose
+// differences share g (whole seconds or days of timestamps in microseconds, amounts in cents), in
+// a form a page header stores in 11 bits (scale_code / scale_of_code).
+inline uint64_t decimal_binary_scale(uint64_t g, unsigned* e_out = nullptr, unsigned* f_out = nullptr) {
+  unsigned e = 0, f = 0;
+  uint64_t s = 1;
+  if (g != 0) {
+    while (e < 19 && (g / s) % 10 == 0) {
+      s *= 10;
+      e++;
+    }
+    uint64_t rest = g / s;
+    f = static_cast<unsigned>(__builtin_ctzll(rest));
+    s <<= f;
+  }
+  if (e_out != nullptr) *e_out = e;
+  if (f_out != nullptr) *f_out = f;
+  return s;
+}
+inline uint16_t scale_code(uint64_t scale) {
+  unsigned e, f;
+  decimal_binary_scale(scale, &e, &f);
+  return static_cast<uint16_t>(e | (f << 5));
+}
+// The scale of a stored code; 0 for a code no scale has (e > 19, f > 63, or a product past 2^64).
+inline uint64_t scale_of_code(uint16_t code) {
+  unsigned e = code & 31, f = (code >> 5) & 63;
+  if (e > 19 || (code >> 11) != 0) return 0;
+  uint64_t s = 1;
+  for (unsigned i = 0; i < e; i++) s *= 10;
+  if (f > 0 && (f >= 64 || s > (~uint64_t{0} >> f))) return 0;
+  return s << f;
 }
 
 // REQUIRES: tid_fits(w, block, offset).
