@@ -35,6 +35,9 @@ PG_CPPFLAGS = -isystem $(PG_INCLUDEDIR_SERVER) -Icore/include -Ipg_extension -DO
 # (pg_extension/tiered.h). build/omen-crash-points holds the setting of the last make; it is
 # rewritten (at parse time: PGXS's empty .SECONDARY would not remake a missing stamp) when the
 # setting changes, which rebuilds the objects.
+ifneq ($(filter-out 0 1,$(OMEN_CRASH_POINTS)),)
+$(error OMEN_CRASH_POINTS must be 0 or 1, not '$(OMEN_CRASH_POINTS)')
+endif
 CRASH_SETTING := $(if $(filter 1,$(OMEN_CRASH_POINTS)),on,off)
 $(shell mkdir -p build && { [ "$$(cat build/omen-crash-points 2>/dev/null)" = $(CRASH_SETTING) ] || echo $(CRASH_SETTING) >build/omen-crash-points; })
 ifeq ($(OMEN_CRASH_POINTS),1)

@@ -3,7 +3,7 @@
 # "Leaves a third of btree's size" (docs/bench-pg.md, "Leaf size by data shape"), and point-lookup
 # TPS on each, in one throwaway cluster.
 #
-#   sudo bash bench/leaf_size_bench.sh                               # 10M rows, six datasets
+#   sudo bash bench/leaf_size_bench.sh                               # 10M rows, seven datasets
 #   sudo ROWS=1000000 DATASETS="int8_seq ts_dup4" bash bench/leaf_size_bench.sh
 #
 # Datasets (row g = 1..ROWS inserted in g order, so heap order is g order):
@@ -11,6 +11,7 @@
 #                (bench/sql/pg_compare_setup.sql), in random heap order
 #   int8_seq     g: keys in heap order
 #   ts_dup4      timestamptz, 4 rows per distinct second, in heap order
+#   ts_dup4_us   the same with each value moved by a random 0-0.5 s in microseconds (no common unit)
 #   uuid_rand    md5(g) as a uuid: uniform random 128-bit keys (the index keeps a 64-bit prefix)
 #   dup_heavy    int8, 8192 distinct values of ~ROWS/8192 rows each, in random heap order
 #   real_shaped  int8 runs of 1000 rows 10^6 apart, each run's own stride 1-8: clustered runs with
@@ -18,13 +19,13 @@
 # Per dataset two identical tables (k, v), one under each index. Bytes are pg_relation_size.
 # Point lookups: ROUNDS rounds, the two indexes in alternating order, each a DURATION s pgbench -M
 # prepared run of CLIENTS clients looking up the key of a random row; the ratio is the median of
-# the rounds' ratios. Writes bench/out/leaf_size_bench.csv. Environment: ROWS DATASETS ROUNDS
+# the rounds' ratios (ROUNDS=0: bytes only). Writes bench/out/leaf_size_bench.csv. Environment: ROWS DATASETS ROUNDS
 # DURATION CLIENTS PGBIN OMEN_SKIP_INSTALL=1 BENCH_OUT. Needs root (tests/pgcluster.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROWS=${ROWS:-10000000}
-DATASETS=${DATASETS:-int8_rand int8_seq ts_dup4 uuid_rand dup_heavy real_shaped}
+DATASETS=${DATASETS:-int8_rand int8_seq ts_dup4 ts_dup4_us uuid_rand dup_heavy real_shaped}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-2}
@@ -47,6 +48,8 @@ key_sql() {  # the key of row g
     int8_rand) echo "bench_key(g)" ;;
     int8_seq) echo "g" ;;
     ts_dup4) echo "'2020-01-01'::timestamptz + ((g - 1) / 4) * interval '1 second'" ;;
+    ts_dup4_us) echo "'2020-01-01'::timestamptz + ((g - 1) / 4) * interval '1 second'
+                     + (hashint8((g - 1) / 4) & 524287) * interval '1 microsecond'" ;;
     uuid_rand) echo "md5(g::text)::uuid" ;;
     dup_heavy) echo "hashint8(g) & 8191" ;;
     real_shaped) echo "(g / 1000) * 1000000 + (g % 1000) * (1 + (hashint8(g / 1000) & 7))" ;;
@@ -54,7 +57,7 @@ key_sql() {  # the key of row g
 }
 target() {
   case "$1" in
-    int8_rand) echo 0.30 ;; int8_seq) echo 0.15 ;; ts_dup4) echo 0.35 ;; uuid_rand) echo 0.40 ;; *) echo "" ;;
+    int8_rand) echo 0.30 ;; int8_seq) echo 0.15 ;; ts_dup4*) echo 0.35 ;; uuid_rand) echo 0.40 ;; *) echo "" ;;
   esac
 }
 q -c "CREATE EXTENSION omendb"
@@ -75,7 +78,7 @@ for ds in $DATASETS; do
     q -c "CREATE INDEX ${TABLE[$idx]}_k ON ${TABLE[$idx]} USING $idx (k)"
     SIZE[$idx]=$(q -c "SELECT pg_relation_size('${TABLE[$idx]}_k')")
     printf '\\set g random(1, %s)\nSELECT v FROM %s WHERE k = (SELECT %s FROM (SELECT :g::int8 AS g) s);\n' \
-      "$ROWS" "${TABLE[$idx]}" "$(key_sql "$ds")" | as_pg tee "$work/$idx.sql" >/dev/null
+      "$ROWS" "${TABLE[$idx]}" "$(key_sql "$ds" | tr -s ' \n' ' ')" | as_pg tee "$work/$idx.sql" >/dev/null
   done
   ratio=$(python3 -c "print(round(${SIZE[learned]} / ${SIZE[btree]}, 4))")
   step "  btree ${SIZE[btree]} bytes, learned ${SIZE[learned]} bytes: $ratio (target $(target "$ds"))"
@@ -90,12 +93,15 @@ for ds in $DATASETS; do
       step "  round $((round + 1)), $idx: $tps TPS"
     done
   done
-  python3 - "$ds,$ROWS,${SIZE[btree]},${SIZE[learned]},$ratio,$(target "$ds")" "${TPS[btree]}" "${TPS[learned]}" >>"$csv" <<'PY'
+  python3 - "$ds,$ROWS,${SIZE[btree]},${SIZE[learned]},$ratio,$(target "$ds")" "${TPS[btree]:-}" "${TPS[learned]:-}" >>"$csv" <<'PY'
 import statistics, sys
 bt = [float(x) for x in sys.argv[2].split()]
 ln = [float(x) for x in sys.argv[3].split()]
-print(sys.argv[1], f"{statistics.median(bt):.0f}", f"{statistics.median(ln):.0f}",
-      f"{statistics.median(a / b for a, b in zip(ln, bt)):.3f}", sep=",")
+if not bt:  # ROUNDS=0: bytes only
+    print(sys.argv[1], "", "", "", sep=",")
+else:
+    print(sys.argv[1], f"{statistics.median(bt):.0f}", f"{statistics.median(ln):.0f}",
+          f"{statistics.median(a / b for a, b in zip(ln, bt)):.3f}", sep=",")
 PY
   q -c "DROP TABLE ls_bt, ls_ln"
 done

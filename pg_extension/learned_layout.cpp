@@ -58,7 +58,10 @@ struct KeyGcd {
       g = std::gcd(g, key - first);
     }
   }
-  uint64 scale() const { return leaf::decimal_binary_scale(g); }
+  // Tiny indexes keep scale 1: a unit read off a few keys (two keys: their whole difference) would
+  // send most later inserts to overflow pages, for no size worth having.
+  uint64 scale(Size n) const { return n < kMinKeys ? 1 : leaf::decimal_binary_scale(g); }
+  static constexpr Size kMinKeys = 1024;
 };
 
 Size fill_of(uint16 capacity, int fillfactor) {
@@ -250,7 +253,7 @@ LearnedTrained train_in_memory(LearnedPairs* pairs, uint32 epsilon, leaf::Widths
     gcd.add(pairs->keys[i]);
   }
   spans_finish(&spans);
-  tids->key_scale = gcd.scale();
+  tids->key_scale = gcd.scale(pairs->n);
   const leaf::Widths& tw = *tids;
   Size lo, hi;
   leaf_cap_range(tw, fillfactor, &lo, &hi);
@@ -295,7 +298,7 @@ LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, leaf::Widths
   }
   learned_trainer_add(trainer, batch, nb);
   spans_finish(&spans);
-  tids->key_scale = gcd.scale();
+  tids->key_scale = gcd.scale(pairs->n);
   if (pairs->n > 0)
     *cap = search_leaf_cap(lo, hi, [&](Size c) {
       return c <= cal.lo || calendar_fits(&cal, c, tids_for(tw, spans, c), fillfactor);
@@ -340,5 +343,6 @@ leaf::Widths learned_build_leaf_widths(Size count, uint64 low, uint64 top, bool 
   for (w.block_bits = Min(tids.block_bits, 31u); w.block_bits > need; w.block_bits--)
     if (uint64{min_block} + leaf::max_value(w.block_bits) <= PG_UINT32_MAX && holds(w)) return w;
   w.block_bits = need;
+  w.block_base = Min(min_block, static_cast<BlockNumber>(PG_UINT32_MAX - leaf::max_value(need)));
   return w;
 }

@@ -210,7 +210,10 @@ void learned_install_generation(LearnedMeta* m, const LearnedMeta& gen) {
   static_assert(std::is_same_v<BlockNumber, uint32>);
   for (uint32 LearnedMeta::*f : kFields) m->*f = gen.*f;
   // The new generation's leaves may store TIDs relative to a block base (format 4/5).
-  if (m->version == kLearnedV2) m->version = kLearnedVersion;
+  if (m->version == kLearnedV2) {
+    m->version = kLearnedVersion;
+    m->layout = kLayoutDense;  // version 2's bytes here may be the old struct's padding
+  }
   if (m->version == kLearnedSparseV3) m->version = kLearnedSparseVersion;
   m->build_keys = gen.build_keys;
   m->mean_error = gen.mean_error;

@@ -9,6 +9,7 @@ extern "C" {
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
@@ -17,6 +18,7 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/procarray.h"
 #include "utils/lsyscache.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -196,11 +198,13 @@ TableAmRoutine make_routine() {
   return r;
 }
 
-// True when the batch row in `slot` (of relfilenode `relnode`) was updated into a version under
-// another relfilenode: a rewrite moved it. Follows its update chain (compactions update batch rows
-// under the same relfilenode) through `next`; a deleted row, the chain's live end, or a version
-// pruned meanwhile says no.
-bool batch_row_moved(Relation batches, TupleTableSlot* slot, TupleTableSlot* next, Oid relnode) {
+// True when the batch row in `slot` was carried by committed updates to a version under the
+// table's current relfilenode `now`: rewrites moved it there (compactions, which update batch rows
+// under the same relfilenode, may lie on the way). A delete (TRUNCATE), an update that aborted or
+// is not over, a chain that ends under another relfilenode (a later TRUNCATE or a rewrite that
+// made every row new), or a version pruned meanwhile (its line pointer maybe reused: the next
+// version's xmin must be the update's xid) says no.
+bool batch_row_moved(Relation batches, TupleTableSlot* slot, TupleTableSlot* next, Oid now) {
   HeapTuple t = ExecFetchSlotHeapTuple(slot, false, nullptr);
   ItemPointerData self = t->t_self;
   HeapTupleHeader h = t->t_data;
@@ -208,12 +212,16 @@ bool batch_row_moved(Relation batches, TupleTableSlot* slot, TupleTableSlot* nex
     if ((h->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(h->t_infomask) ||
         HeapTupleHeaderIndicatesMovedPartitions(h) || ItemPointerEquals(&self, &h->t_ctid))
       return false;
+    TransactionId xid = HeapTupleHeaderGetUpdateXid(h);
+    if (!TransactionIdIsNormal(xid) || TransactionIdIsInProgress(xid) || !TransactionIdDidCommit(xid))
+      return false;
     ItemPointerData to = h->t_ctid;
     if (!table_tuple_fetch_row_version(batches, &to, SnapshotAny, next)) return false;
+    HeapTuple nt = ExecFetchSlotHeapTuple(next, false, nullptr);
+    if (!TransactionIdEquals(HeapTupleHeaderGetRawXmin(nt->t_data), xid)) return false;
     bool isnull;
     Datum d = slot_getattr(next, kBatchRelnode, &isnull);
-    if (!isnull && DatumGetObjectId(d) != relnode) return true;
-    HeapTuple nt = ExecFetchSlotHeapTuple(next, false, nullptr);
+    if (!isnull && DatumGetObjectId(d) == now) return true;
     self = nt->t_self;
     h = nt->t_data;
   }
@@ -251,11 +259,10 @@ Oid tiered_relnode_as_of(Relation rel, Snapshot snapshot) {
   table_close(classes, AccessShareLock);
   if (then == now || !TransactionIdIsValid(replaced) || !OidIsValid(get_namespace_oid("omendb", true)))
     return now;
-  // Only a rewrite that kept the rows moved the batches: its UPDATEs gave the batch rows of `then`
-  // new versions under another relfilenode, and the old ones stay visible to the snapshot. After a
-  // TRUNCATE (or a rewrite that makes every row new) they were not updated so, and a snapshot older
-  // than it finds the table empty, as heap's. Rewrites after that one (a second VACUUM FULL) moved
-  // the rows again, so the new versions need not be under the current relfilenode.
+  // Only rewrites that kept the rows moved the batches: their UPDATEs carried the batch rows of
+  // `then` to versions under the current relfilenode, and the old ones stay visible to the
+  // snapshot. After a TRUNCATE (or a rewrite that makes every row new) at any point since, the
+  // chains end elsewhere, and a snapshot older than it finds the table empty, as heap's.
   Relation batches = table_open(tiered_catalog("tier_batch"), AccessShareLock);
   Relation index = index_open(tiered_catalog("tier_batch_key"), AccessShareLock);
   ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(then));
@@ -265,7 +272,7 @@ Oid tiered_relnode_as_of(Relation rel, Snapshot snapshot) {
   TupleTableSlot* next = table_slot_create(batches, nullptr);
   bool moved = false;
   while (!moved && index_getnext_slot(bscan, ForwardScanDirection, slot))
-    moved = batch_row_moved(batches, slot, next, then);
+    moved = batch_row_moved(batches, slot, next, now);
   ExecDropSingleTupleTableSlot(next);
   ExecDropSingleTupleTableSlot(slot);
   index_endscan(bscan);

@@ -62,7 +62,8 @@ inline void put(uint8_t* a, std::size_t i, unsigned w, uint64_t v) {
   }
 }
 
-// Decodes values [from, to) of a key array into out[0 .. to-from), adding `base`.
+// Decodes values [from, to) of a key array into out[0 .. to-from), adding `base` (scale 1: callers
+// with a key scale use unpack_key).
 inline void decode(const uint8_t* a, std::size_t from, std::size_t to, unsigned w, uint64_t base,
                    uint64_t* out) {
   for (std::size_t i = from; i < to; i++) *out++ = base + get(a, i, w);
@@ -153,11 +154,30 @@ inline uint16_t scale_code(uint64_t scale) {
 }
 // The scale of a stored code; 0 for a code no scale has (e > 19, f > 63, or a product past 2^64).
 inline uint64_t scale_of_code(uint16_t code) {
+  static constexpr uint64_t kPow10[20] = {1,
+                                          10,
+                                          100,
+                                          1000,
+                                          10000,
+                                          100000,
+                                          1000000,
+                                          10000000,
+                                          100000000,
+                                          1000000000,
+                                          10000000000,
+                                          100000000000,
+                                          1000000000000,
+                                          10000000000000,
+                                          100000000000000,
+                                          1000000000000000,
+                                          10000000000000000,
+                                          100000000000000000,
+                                          1000000000000000000,
+                                          10000000000000000000u};
   unsigned e = code & 31, f = (code >> 5) & 63;
   if (e > 19 || (code >> 11) != 0) return 0;
-  uint64_t s = 1;
-  for (unsigned i = 0; i < e; i++) s *= 10;
-  if (f > 0 && (f >= 64 || s > (~uint64_t{0} >> f))) return 0;
+  uint64_t s = kPow10[e];
+  if (f > 0 && s > (~uint64_t{0} >> f)) return 0;
   return s << f;
 }
 
