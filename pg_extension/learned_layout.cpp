@@ -68,58 +68,59 @@ Size fill_of(uint16 capacity, int fillfactor) {
   return Max(static_cast<Size>(1), static_cast<Size>(capacity) * fillfactor / 100);
 }
 
-// Bounds on the block span (largest less smallest block) of the TIDs of any run of at most 2^k
-// consecutive sorted pairs, k < kSpanLevels: such a run lies within two adjacent chunks of 2^k
-// pairs aligned at multiples of 2^k, so the largest span over adjacent chunk pairs bounds it. A
-// leaf whose TIDs span few blocks (data in heap order) stores them relative to its first block in
-// as few bits (learned_build_leaf_widths), and then holds more items.
-constexpr int kSpanLevels = 14;  // 2^13 = kLearnedMaxItems
-static_assert(kLearnedMaxItems == 1 << (kSpanLevels - 1));
+// The block range (smallest and largest block) of the TIDs of each chunk of `chunk` consecutive
+// sorted pairs. A leaf of cap pairs starting at a multiple of cap lies within the chunks its first
+// and last pair fall in, so their range bounds its span (exactly, but for the partial chunks at its
+// two ends). A leaf whose TIDs span few blocks (data in heap order) stores them relative to its
+// first block in as few bits (learned_build_leaf_widths), and then holds more items. Chunks of at
+// least 64 pairs, at most kMaxChunks of them (8 MB), whatever the build's size.
 struct TidSpans {
-  BlockNumber bound[kSpanLevels];
-  BlockNumber lo[kSpanLevels], hi[kSpanLevels];            // the open chunk of each level
-  BlockNumber prev_lo[kSpanLevels], prev_hi[kSpanLevels];  // the chunk before it
-  Size pos;
+  static constexpr Size kMaxChunks = Size{1} << 20;
+  Size chunk, nchunks, pos;
+  BlockNumber* lo;
+  BlockNumber* hi;
 };
 
-void spans_init(TidSpans* t) {
-  for (int k = 0; k < kSpanLevels; k++) {
-    t->bound[k] = 0;
-    t->lo[k] = t->prev_lo[k] = InvalidBlockNumber;
-    t->hi[k] = t->prev_hi[k] = 0;
-  }
+void spans_init(TidSpans* t, Size n) {
+  t->chunk = Max(Size{64}, (n + TidSpans::kMaxChunks - 1) / TidSpans::kMaxChunks);
+  t->nchunks = Max(Size{1}, (n + t->chunk - 1) / t->chunk);
+  t->lo = static_cast<BlockNumber*>(palloc(t->nchunks * sizeof(BlockNumber)));
+  t->hi = static_cast<BlockNumber*>(palloc0(t->nchunks * sizeof(BlockNumber)));
+  for (Size c = 0; c < t->nchunks; c++) t->lo[c] = InvalidBlockNumber;
   t->pos = 0;
 }
-void spans_close(TidSpans* t, int k) {
-  BlockNumber lo = Min(t->lo[k], t->prev_lo[k]), hi = Max(t->hi[k], t->prev_hi[k]);
-  t->bound[k] = Max(t->bound[k], hi - lo);
-  t->prev_lo[k] = t->lo[k];
-  t->prev_hi[k] = t->hi[k];
-  t->lo[k] = InvalidBlockNumber;
-  t->hi[k] = 0;
-}
 inline void spans_add(TidSpans* t, BlockNumber block) {
-  for (int k = 0; k < kSpanLevels; k++) {
-    if (t->pos > 0 && (t->pos & ((Size{1} << k) - 1)) == 0) spans_close(t, k);
-    t->lo[k] = Min(t->lo[k], block);
-    t->hi[k] = Max(t->hi[k], block);
-  }
+  Size c = Min(t->pos / t->chunk, t->nchunks - 1);
+  t->lo[c] = Min(t->lo[c], block);
+  t->hi[c] = Max(t->hi[c], block);
   t->pos++;
 }
-void spans_finish(TidSpans* t) {
-  if (t->pos > 0)
-    for (int k = 0; k < kSpanLevels; k++) spans_close(t, k);
+void spans_free(TidSpans* t) {
+  pfree(t->lo);
+  pfree(t->hi);
+}
+// The largest block span, bounded as above, of the leaves of `cap` pairs over the pairs added.
+BlockNumber spans_bound(const TidSpans& t, Size cap) {
+  BlockNumber bound = 0;
+  for (Size start = 0; start < t.pos; start += cap) {
+    Size first = start / t.chunk, last = Min((Min(start + cap, t.pos) - 1) / t.chunk, t.nchunks - 1);
+    BlockNumber lo = InvalidBlockNumber, hi = 0;
+    for (Size c = first; c <= last; c++) {
+      lo = Min(lo, t.lo[c]);
+      hi = Max(hi, t.hi[c]);
+    }
+    if (hi >= lo) bound = Max(bound, hi - lo);
+  }
+  return bound;
 }
 
 // The TID widths a leaf of `cap` items needs at most: the generation's absolute ones, or fewer
 // block bits (relative to the leaf's first block) when every run of cap pairs spans less.
 leaf::Widths tids_for(const leaf::Widths& tids, const TidSpans& spans, Size cap) {
-  int k = 0;
-  while ((Size{1} << k) < cap && k + 1 < kSpanLevels) k++;
   leaf::Widths w = tids;
   // Narrower only when that saves more than the absolute widths' headroom bit (which lets inserts
   // bring TIDs up to twice the heap's size): data in random heap order spans the whole heap.
-  unsigned rel = leaf::bits_for(spans.bound[k]);
+  unsigned rel = leaf::bits_for(spans_bound(spans, cap));
   if (rel + 1 < w.block_bits) w.block_bits = rel;
   return w;
 }
@@ -241,18 +242,17 @@ bool calendar_fits(const CapCalendar* c, Size cap, const leaf::Widths& tids, int
   return leaf_fits(c->pos - c->start_pos[j], c->start_key[j], c->last_key, tids, fillfactor);
 }
 
-// In memory: the TID spans and leaf_cap (in *cap; unchanged without keys) by random access to the
-// pairs, then the model over the whole key array.
+// In memory: the TID spans, the key unit and leaf_cap (in *cap; unchanged without keys) by random
+// access to the pairs, then the model over the whole key array.
 LearnedTrained train_in_memory(LearnedPairs* pairs, uint32 epsilon, leaf::Widths* tids, int fillfactor,
                                bool progress, Size* cap) {
   TidSpans spans;
-  spans_init(&spans);
+  spans_init(&spans, pairs->n);
   KeyGcd gcd;
   for (Size i = 0; i < pairs->n; i++) {
     spans_add(&spans, ItemPointerGetBlockNumberNoCheck(&pairs->tids[i]));
     gcd.add(pairs->keys[i]);
   }
-  spans_finish(&spans);
   tids->key_scale = gcd.scale(pairs->n);
   const leaf::Widths& tw = *tids;
   Size lo, hi;
@@ -261,6 +261,7 @@ LearnedTrained train_in_memory(LearnedPairs* pairs, uint32 epsilon, leaf::Widths
     *cap = search_leaf_cap(lo, hi, [&](Size c) {
       return leaf_cap_fits(pairs->keys, pairs->n, c, tids_for(tw, spans, c), fillfactor);
     });
+  spans_free(&spans);
   if (progress) pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseModel);
   return learned_train(pairs->keys, pairs->n, epsilon);
 }
@@ -277,7 +278,7 @@ LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, leaf::Widths
   CapCalendar cal;
   calendar_init(&cal, lo, hi);
   TidSpans spans;
-  spans_init(&spans);
+  spans_init(&spans, pairs->n);
   KeyGcd gcd;
   Size chunk_points = Max(static_cast<Size>(pairs->work_mem_kb) * 1024 / (2 * 2 * sizeof(uint64)), kBatch);
   LearnedTrainer* trainer = learned_trainer_begin(pairs->n, epsilon, chunk_points);
@@ -297,13 +298,13 @@ LearnedTrained train_streaming(LearnedPairs* pairs, uint32 epsilon, leaf::Widths
     }
   }
   learned_trainer_add(trainer, batch, nb);
-  spans_finish(&spans);
   tids->key_scale = gcd.scale(pairs->n);
   if (pairs->n > 0)
     *cap = search_leaf_cap(lo, hi, [&](Size c) {
       return c <= cal.lo || calendar_fits(&cal, c, tids_for(tw, spans, c), fillfactor);
     });
   LearnedTrained trained = learned_trainer_finish(trainer);
+  spans_free(&spans);
   calendar_free(&cal);
   learned_pairs_rescan(pairs);
   return trained;
