@@ -12,13 +12,17 @@ inline uint64 learned_key_scale(const LearnedItemsHeader* h) {
   uint64 s = omen::leaf::scale_of_code(h->key_scale_code);
   return s == 0 ? 1 : s;
 }
+// The block base TIDs are stored relative to (0 unless kLeafTidBase).
+inline BlockNumber learned_block_base(const LearnedItemsHeader* h) {
+  return (h->flags & kLeafTidBase) != 0 ? h->block_base : 0;
+}
 // The widths of an items page.
 inline omen::leaf::Widths learned_widths(const LearnedItemsHeader* h) {
   omen::leaf::Widths w;
   w.key_base = h->key_base;
   w.key_bits = h->key_bits;
   w.key_scale = learned_key_scale(h);
-  w.block_base = (h->flags & kLeafTidBase) != 0 ? h->block_base : 0;
+  w.block_base = learned_block_base(h);
   w.block_bits = h->block_bits;
   w.offset_bits = h->offset_bits;
   return w;
@@ -45,10 +49,6 @@ inline uint64 learned_item_key(Page page, int i) {
 inline Size learned_tid_slot(const LearnedItemsHeader* h, int i) {
   return static_cast<Size>(h->capacity - 1 - i);
 }
-// The block base TIDs are stored relative to (0 unless kLeafTidBase).
-inline BlockNumber learned_block_base(const LearnedItemsHeader* h) {
-  return (h->flags & kLeafTidBase) != 0 ? h->block_base : 0;
-}
 inline ItemPointerData learned_item_tid(Page page, int i) {
   const LearnedItemsHeader* h = learned_items_header(page);
   uint64 v = omen::leaf::get(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits);
@@ -66,10 +66,10 @@ inline bool learned_item_fits(Page page, uint64 key, const ItemPointerData* tid)
 inline void learned_item_put(Page page, int i, uint64 key, const ItemPointerData* tid) {
   const LearnedItemsHeader* h = learned_items_header(page);
   Assert(learned_item_fits(page, key, tid) && i < h->capacity);
-  omen::leaf::put(learned_key_array(page), static_cast<Size>(i), h->key_bits,
-                  omen::leaf::pack_key(learned_widths(h), key));
-  uint64 packed = omen::leaf::pack_tid(learned_widths(h), ItemPointerGetBlockNumberNoCheck(tid),
-                                       ItemPointerGetOffsetNumberNoCheck(tid));
+  const omen::leaf::Widths w = learned_widths(h);
+  omen::leaf::put(learned_key_array(page), static_cast<Size>(i), h->key_bits, omen::leaf::pack_key(w, key));
+  uint64 packed =
+      omen::leaf::pack_tid(w, ItemPointerGetBlockNumberNoCheck(tid), ItemPointerGetOffsetNumberNoCheck(tid));
   omen::leaf::put(learned_tid_array(page), learned_tid_slot(h, i), h->block_bits + h->offset_bits, packed);
 }
 // True when (key, tid) can be appended to `page`: room left, and it fits the page's widths.

@@ -178,7 +178,7 @@ void learned_read_meta(Relation index, LearnedMeta* meta) {
   // dense, whatever it says.
   if (v == kLearnedV2) meta->layout = kLayoutDense;
   bool sparse = v == kLearnedSparseV3 || v == kLearnedSparseVersion;
-  if ((v != kLearnedV2 && meta->layout != (sparse ? kLayoutSparse : kLayoutDense)))
+  if (v != kLearnedV2 && meta->layout != (sparse ? kLayoutSparse : kLayoutDense))
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                     errmsg("index \"%s\" has learned format version %u with layout %u",
                            RelationGetRelationName(index), v, meta->layout),

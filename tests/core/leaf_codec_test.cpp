@@ -104,7 +104,7 @@ TEST(LeafCodec, LowerBoundMatchesStd) {
         for (uint64_t p : probes) {
           std::size_t expect =
               static_cast<std::size_t>(std::lower_bound(keys.begin(), keys.end(), p) - keys.begin());
-          ASSERT_EQ(leaf::lower_bound(a.data(), n, w, base, p), expect)
+          ASSERT_EQ(leaf::lower_bound(a.data(), n, w, base, 1, p), expect)
               << "w=" << w << " n=" << n << " probe=" << p;
         }
       }

@@ -88,9 +88,6 @@ inline std::size_t lower_bound(const uint8_t* a, std::size_t n, unsigned w, uint
   }
   return lo;
 }
-inline std::size_t lower_bound(const uint8_t* a, std::size_t n, unsigned w, uint64_t base, uint64_t key) {
-  return lower_bound(a, n, w, base, 1, key);
-}
 
 // The widths and bases of one page.
 struct Widths {
